@@ -1,0 +1,1 @@
+"""alliance-hub: app wiring and infrastructure (settings, database, CLI, HTTP app)."""

@@ -1,0 +1,49 @@
+"""The Starlette application: /healthz and /graphql."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+
+from hub.db import Database, database_from_settings
+from schema.root import build_schema
+
+
+async def healthz(request: Request) -> JSONResponse:
+    database: Database = request.app.state.database
+    try:
+        reachable = await database.ping()
+    except Exception:  # reported as a state, never as a trace
+        reachable = False
+    body = {
+        "status": "ok" if reachable else "degraded",
+        "database": {"store": database.dialect, "reachable": reachable},
+    }
+    return JSONResponse(body, status_code=200 if reachable else 503)
+
+
+def create_app(database: Database | None = None) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        owned = database is None
+        app.state.database = database_from_settings() if owned else database
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.database.dispose()
+
+    graphql = GraphQL(build_schema())
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+        ],
+        lifespan=lifespan,
+    )

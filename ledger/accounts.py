@@ -1,0 +1,100 @@
+"""Account addresses (kind plus owner) and the flags each kind carries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from hub.db import insert_ignoring_conflicts
+from ledger.models import Account, AccountKind
+
+ALLIANCE_EXPIRED = "alliance:expired"
+
+# (debits_must_not_exceed_credits, credits_must_not_exceed_debits) per kind.
+# Member-side and sink accounts may never go below zero. Source-like accounts
+# (a partner's issuance, a member's clawback debt) may never be paid back
+# beyond what they gave out.
+FLAGS: dict[AccountKind, tuple[bool, bool]] = {
+    AccountKind.MEMBER: (True, False),
+    AccountKind.MEMBER_HELD: (True, False),
+    AccountKind.MEMBER_DEBT: (False, True),
+    AccountKind.PARTNER_ISSUED: (False, True),
+    AccountKind.PARTNER_REDEEMED: (True, False),
+    AccountKind.ALLIANCE_EXPIRED: (True, False),
+    AccountKind.CHARITY: (True, False),
+}
+
+
+def member(member_id: int) -> str:
+    return f"member:{member_id}"
+
+
+def member_held(member_id: int) -> str:
+    return f"member:{member_id}:held"
+
+
+def member_debt(member_id: int) -> str:
+    return f"member:{member_id}:debt"
+
+
+def partner_issued(partner_id: int) -> str:
+    return f"partner:{partner_id}:issued"
+
+
+def partner_redeemed(partner_id: int) -> str:
+    return f"partner:{partner_id}:redeemed"
+
+
+def charity(charity_id: int) -> str:
+    return f"charity:{charity_id}"
+
+
+def account_row(
+    address: str, kind: AccountKind, owner_id: int | None, now: datetime
+) -> dict[str, object]:
+    debits_limited, credits_limited = FLAGS[kind]
+    return {
+        "id": address,
+        "kind": kind.value,
+        "owner_id": owner_id,
+        "debits_must_not_exceed_credits": debits_limited,
+        "credits_must_not_exceed_debits": credits_limited,
+        "debits_posted": 0,
+        "credits_posted": 0,
+        "created_at": now,
+    }
+
+
+def _open(session: Session, now: datetime, *accounts: tuple[str, AccountKind, int | None]) -> None:
+    rows = [account_row(address, kind, owner, now) for address, kind, owner in accounts]
+    insert_ignoring_conflicts(session, Account.__table__, rows)  # type: ignore[arg-type]
+
+
+def open_member_accounts(session: Session, member_id: int, now: datetime) -> None:
+    """Open a member's spendable, held and clawback-debt accounts; a no-op when they exist."""
+    _open(
+        session,
+        now,
+        (member(member_id), AccountKind.MEMBER, member_id),
+        (member_held(member_id), AccountKind.MEMBER_HELD, member_id),
+        (member_debt(member_id), AccountKind.MEMBER_DEBT, member_id),
+    )
+
+
+def open_partner_accounts(session: Session, partner_id: int, now: datetime) -> None:
+    """Open a partner's issuance source and redemption sink; a no-op when they exist."""
+    _open(
+        session,
+        now,
+        (partner_issued(partner_id), AccountKind.PARTNER_ISSUED, partner_id),
+        (partner_redeemed(partner_id), AccountKind.PARTNER_REDEEMED, partner_id),
+    )
+
+
+def open_charity_account(session: Session, charity_id: int, now: datetime) -> None:
+    _open(session, now, (charity(charity_id), AccountKind.CHARITY, charity_id))
+
+
+def open_alliance_accounts(session: Session, now: datetime) -> None:
+    _open(session, now, (ALLIANCE_EXPIRED, AccountKind.ALLIANCE_EXPIRED, None))

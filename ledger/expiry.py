@@ -1,0 +1,46 @@
+"""The expiry job: breakage of lots whose expiry has passed (CR-11)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from ledger import accounts, repository
+from ledger.idempotency import SYSTEM_CLIENT_ID, IdempotencyKey, run_idempotent
+from ledger.lots import expire
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiryBatch:
+    operation_id: int
+    members: int
+    points: int
+
+
+def expire_lapsed_lots(session: Session, now: datetime, limit: int = 500) -> ExpiryBatch:
+    """Expire the lapsed lots of up to ``limit`` members as one operation.
+
+    Run it in a loop, one transaction per batch, until ``members`` is 0.
+    """
+    members = repository.lapsed_lot_members(session, now, limit)
+
+    def body(operation_id: int) -> ExpiryBatch:
+        expired = 0
+        for member_id in members:
+            repository.lock_account(session, accounts.member(member_id))
+            state = repository.member_points(session, member_id, "")
+            lapsed = [lot for lot in state.lots if lot.expires_at <= now]
+            if lapsed:
+                expire(session, operation_id, member_id, lapsed, now)
+                expired += sum(lot.remaining for lot in lapsed)
+        return ExpiryBatch(operation_id, len(members), expired)
+
+    if not members:
+        return ExpiryBatch(0, 0, 0)
+    key = IdempotencyKey(SYSTEM_CLIENT_ID, f"expire:{uuid.uuid4()}")
+    return run_idempotent(
+        session, key, "expire", {"members": members}, ExpiryBatch, now, body
+    )

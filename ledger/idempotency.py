@@ -1,0 +1,118 @@
+"""Idempotent ledger operations.
+
+Every points-moving call names ``(client_id, idempotency_key)``. The first call
+claims the key by inserting its operation row before any posting; a replay with
+the same request returns the stored result, and the same key with a different
+request raises :class:`IdempotencyKeyReused`. On PostgreSQL a concurrent
+duplicate waits on the claim's unique index until the first commits, then
+replays it. A call that fails rolls back its claim, so a retry runs afresh.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from hub.db import insert_ignoring_conflicts_stmt
+from ledger.errors import IdempotencyKeyReused, LedgerError
+from ledger.models import Operation
+
+R = TypeVar("R")
+operations = Operation.__table__
+
+MAX_KEY_LENGTH = 255
+# The client id under which the hub's own jobs (expiry, hold sweep) post.
+SYSTEM_CLIENT_ID = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyKey:
+    client_id: str
+    key: str
+
+    def __post_init__(self) -> None:
+        if not self.key or len(self.key) > MAX_KEY_LENGTH:
+            raise InvalidIdempotencyKey(self.key)
+        if not self.client_id:
+            raise InvalidIdempotencyKey(self.key)
+
+
+class InvalidIdempotencyKey(LedgerError):
+    code = "BAD_USER_INPUT"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"an idempotency key is 1 to {MAX_KEY_LENGTH} characters, got {len(key)}")
+
+
+class OperationInFlight(LedgerError):
+    """A concurrent call holds the key and has not finished; retry shortly."""
+
+    code = "CONFLICT"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"idempotency key {key!r} is in use by a request still running")
+
+
+def request_hash(kind: str, payload: Mapping[str, Any]) -> str:
+    canonical = json.dumps({"kind": kind, **payload}, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def run_idempotent(
+    session: Session,
+    key: IdempotencyKey,
+    kind: str,
+    payload: Mapping[str, Any],
+    result_type: type[R],
+    now: datetime,
+    body: Callable[[int], R],
+) -> R:
+    """Run ``body(operation_id)`` once per key; replay its stored result afterwards."""
+    digest = request_hash(kind, payload)
+    claimed = _claim(session, key, kind, digest, now)
+    if claimed is None:
+        return _replay(session, key, digest, result_type)
+    result = body(claimed)
+    session.execute(
+        update(operations)
+        .where(operations.c.id == claimed)
+        .values(result=json.dumps(dataclasses.asdict(result)))  # type: ignore[call-overload]
+    )
+    return result
+
+
+def _claim(session: Session, key: IdempotencyKey, kind: str, digest: str, now: datetime) -> int | None:
+    """Insert the operation row; its id when this call owns the key, None when it existed."""
+    claimed = session.execute(
+        insert_ignoring_conflicts_stmt(session, operations).returning(operations.c.id),  # type: ignore[arg-type]
+        {
+            "client_id": key.client_id,
+            "idempotency_key": key.key,
+            "kind": kind,
+            "request_hash": digest,
+            "result": None,
+            "created_at": now,
+        },
+    ).scalar_one_or_none()
+    return None if claimed is None else int(claimed)
+
+
+def _replay(session: Session, key: IdempotencyKey, digest: str, result_type: type[R]) -> R:
+    row = session.execute(
+        select(operations.c.request_hash, operations.c.result).where(
+            operations.c.client_id == key.client_id, operations.c.idempotency_key == key.key
+        )
+    ).one()
+    if row.request_hash != digest:
+        raise IdempotencyKeyReused(key.key)
+    if row.result is None:
+        raise OperationInFlight(key.key)
+    return result_type(**json.loads(row.result))

@@ -1,0 +1,173 @@
+"""Spending from lots first-to-expire first, and giving points back to the same lots.
+
+Every function here runs after the member's account row is locked (by the
+balance update or :func:`repository.lock_account`), so the lots it reads cannot
+change under it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from ledger import accounts, repository
+from ledger.errors import ClawbackDebtOutstanding, LedgerError
+from ledger.models import TransferCode
+from ledger.repository import LotBalance
+
+
+class LotsOutOfBalance(LedgerError):
+    """The member's account and lots disagree: a broken invariant, never a user error."""
+
+    code = "INTERNAL"
+
+    def __init__(self, member_id: int, wanted: int, found: int) -> None:
+        super().__init__(f"member {member_id}: lots hold {found} spendable points, {wanted} needed")
+
+
+def allocate_fifo(lots: Sequence[LotBalance], amount: int) -> tuple[list[tuple[int, int]], int]:
+    """Take up to ``amount`` from ``lots`` in the order given.
+
+    Returns ``(lot_id, points)`` per lot used and the shortfall left uncovered.
+    """
+    taken: list[tuple[int, int]] = []
+    left = amount
+    for lot in lots:
+        if left == 0:
+            break
+        points = min(lot.remaining, left)
+        if points > 0:
+            taken.append((lot.id, points))
+            left -= points
+    return taken, left
+
+
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """One debit of a member's spendable points to ``credit``."""
+
+    operation_id: int
+    member_id: int
+    credit: str
+    amount: int
+    code: TransferCode
+    now: datetime
+    partner_id: int | None = None
+    hold_id: int | None = None
+    order_ref: str | None = None
+
+
+def spend(session: Session, spend: Spend, *, blocked_by_debt: bool = True) -> int:
+    """Debit the member and consume lots FIFO; returns the transfer id.
+
+    Lots that lapsed but were not yet swept are expired first, so points are
+    only ever spent from live lots (CR-11). With ``blocked_by_debt`` a member
+    owing clawed-back points may not spend (CR-12).
+    """
+    member = accounts.member(spend.member_id)
+    repository.apply_balances(session, member, spend.credit, spend.amount)
+    state = repository.member_points(session, spend.member_id, accounts.member_debt(spend.member_id))
+    if blocked_by_debt and state.outstanding_debt > 0:
+        raise ClawbackDebtOutstanding(spend.member_id, state.outstanding_debt)
+    live = [lot for lot in state.lots if lot.expires_at > spend.now]
+    lapsed = [lot for lot in state.lots if lot.expires_at <= spend.now]
+    if lapsed:
+        expire(session, spend.operation_id, spend.member_id, lapsed, spend.now)
+    taken, shortfall = allocate_fifo(live, spend.amount)
+    if shortfall:
+        raise LotsOutOfBalance(spend.member_id, spend.amount, spend.amount - shortfall)
+    transfer_id = repository.insert_transfer(
+        session,
+        operation_id=spend.operation_id,
+        debit=member,
+        credit=spend.credit,
+        amount=spend.amount,
+        code=spend.code,
+        now=spend.now,
+        partner_id=spend.partner_id,
+        member_id=spend.member_id,
+        hold_id=spend.hold_id,
+        order_ref=spend.order_ref,
+    )
+    repository.record_allocations(session, transfer_id, taken)
+    return transfer_id
+
+
+def expire(
+    session: Session, operation_id: int, member_id: int, lapsed: Sequence[LotBalance], now: datetime
+) -> int:
+    """Breakage: move the remaining points of lapsed lots to ``alliance:expired``."""
+    amount = sum(lot.remaining for lot in lapsed)
+    member = accounts.member(member_id)
+    repository.apply_balances(session, member, accounts.ALLIANCE_EXPIRED, amount)
+    transfer_id = repository.insert_transfer(
+        session,
+        operation_id=operation_id,
+        debit=member,
+        credit=accounts.ALLIANCE_EXPIRED,
+        amount=amount,
+        code=TransferCode.EXPIRE,
+        now=now,
+        member_id=member_id,
+    )
+    repository.record_allocations(session, transfer_id, [(lot.id, lot.remaining) for lot in lapsed])
+    return transfer_id
+
+
+@dataclass(frozen=True, slots=True)
+class Restore:
+    """Give back to their lots the points that ``consumed_transfer_id`` took (CR-12)."""
+
+    operation_id: int
+    member_id: int
+    debit: str
+    amount: int
+    consumed_transfer_id: int
+    spent_at: datetime
+    code: TransferCode
+    now: datetime
+    partner_id: int | None = None
+    hold_id: int | None = None
+
+
+def restore(session: Session, restore: Restore) -> int:
+    """Credit the member from ``debit`` and refill the same lots; returns the transfer id.
+
+    A lot that lapsed while its points were away gets back the lifetime it had
+    left when they were spent. Any of its own points that lapsed meanwhile are
+    expired first, so only the restored points gain the extension.
+    """
+    member = accounts.member(restore.member_id)
+    repository.apply_balances(session, restore.debit, member, restore.amount)
+    taken = repository.allocations_of(session, restore.consumed_transfer_id)
+    found = sum(points for _, points, _, _ in taken)
+    if found != restore.amount:
+        raise LotsOutOfBalance(restore.member_id, restore.amount, found)
+    lapsed = [
+        LotBalance(lot_id, remaining, expires_at)
+        for lot_id, _, expires_at, remaining in taken
+        if expires_at <= restore.now
+    ]
+    leftovers = [lot for lot in lapsed if lot.remaining > 0]
+    if leftovers:
+        expire(session, restore.operation_id, restore.member_id, leftovers, restore.now)
+    for lot in lapsed:
+        lifetime_left = lot.expires_at - restore.spent_at
+        repository.extend_lot_expiry(session, lot.id, restore.now + lifetime_left)
+    transfer_id = repository.insert_transfer(
+        session,
+        operation_id=restore.operation_id,
+        debit=restore.debit,
+        credit=member,
+        amount=restore.amount,
+        code=restore.code,
+        now=restore.now,
+        partner_id=restore.partner_id,
+        member_id=restore.member_id,
+        hold_id=restore.hold_id,
+    )
+    repository.record_allocations(session, transfer_id, [(lot, -points) for lot, points, _, _ in taken])
+    return transfer_id

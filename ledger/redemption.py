@@ -1,0 +1,296 @@
+"""Redemptions: two-phase (reserve, then capture or void), one-step, and refund in kind."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from ledger import accounts, repository
+from ledger.earning import Issue, issue
+from ledger.errors import HoldExpired, HoldNotFound, HoldNotPending
+from ledger.idempotency import SYSTEM_CLIENT_ID, IdempotencyKey, run_idempotent
+from ledger.lots import Restore, Spend, restore, spend
+from ledger.models import HoldStatus, TransferCode
+from ledger.repository import HoldState
+from ledger.results import RedemptionResult, RefundResult
+from ledger.validation import require_future, require_points
+
+
+def reserve(
+    session: Session,
+    key: IdempotencyKey,
+    *,
+    member_id: int,
+    partner_id: int,
+    amount: int,
+    deadline: datetime,
+    now: datetime,
+    reference: str | None = None,
+) -> RedemptionResult:
+    """Move points from the member to ``member:<id>:held`` until capture, void or ``deadline``."""
+    require_points("amount", amount)
+    require_future("deadline", deadline, now)
+    payload = {
+        "member_id": member_id,
+        "partner_id": partner_id,
+        "amount": amount,
+        "reference": reference,
+    }
+
+    def body(operation_id: int) -> RedemptionResult:
+        hold_id = repository.insert_hold(
+            session,
+            operation_id=operation_id,
+            member_id=member_id,
+            partner_id=partner_id,
+            amount=amount,
+            status=HoldStatus.PENDING,
+            reference=reference,
+            deadline=deadline,
+            now=now,
+        )
+        transfer_id = spend(
+            session,
+            Spend(
+                operation_id=operation_id,
+                member_id=member_id,
+                credit=accounts.member_held(member_id),
+                amount=amount,
+                code=TransferCode.HOLD,
+                now=now,
+                partner_id=partner_id,
+                hold_id=hold_id,
+                order_ref=reference,
+            ),
+        )
+        return RedemptionResult(operation_id, hold_id, transfer_id, HoldStatus.PENDING, amount)
+
+    return run_idempotent(session, key, "reserve", payload, RedemptionResult, now, body)
+
+
+def redeem(
+    session: Session,
+    key: IdempotencyKey,
+    *,
+    member_id: int,
+    partner_id: int,
+    amount: int,
+    now: datetime,
+    reference: str | None = None,
+) -> RedemptionResult:
+    """Reserve and capture in one step: the points go straight to the redeeming partner."""
+    require_points("amount", amount)
+    payload = {
+        "member_id": member_id,
+        "partner_id": partner_id,
+        "amount": amount,
+        "reference": reference,
+    }
+
+    def body(operation_id: int) -> RedemptionResult:
+        hold_id = repository.insert_hold(
+            session,
+            operation_id=operation_id,
+            member_id=member_id,
+            partner_id=partner_id,
+            amount=amount,
+            status=HoldStatus.CAPTURED,
+            reference=reference,
+            deadline=None,
+            now=now,
+        )
+        transfer_id = spend(
+            session,
+            Spend(
+                operation_id=operation_id,
+                member_id=member_id,
+                credit=accounts.partner_redeemed(partner_id),
+                amount=amount,
+                code=TransferCode.REDEEM,
+                now=now,
+                partner_id=partner_id,
+                hold_id=hold_id,
+                order_ref=reference,
+            ),
+        )
+        return RedemptionResult(operation_id, hold_id, transfer_id, HoldStatus.CAPTURED, amount)
+
+    return run_idempotent(session, key, "redeem", payload, RedemptionResult, now, body)
+
+
+def _refuse_transition(
+    session: Session, hold_id: int, partner_id: int | None, expected: HoldStatus, now: datetime
+) -> Exception:
+    hold = repository.hold_state(session, hold_id)
+    if hold is None or (partner_id is not None and hold.partner_id != partner_id):
+        return HoldNotFound(hold_id)
+    if hold.status == expected and hold.deadline is not None and hold.deadline <= now:
+        return HoldExpired(hold_id)
+    return HoldNotPending(hold_id, hold.status, expected)
+
+
+def capture(
+    session: Session,
+    key: IdempotencyKey,
+    *,
+    hold_id: int,
+    now: datetime,
+    partner_id: int | None = None,
+) -> RedemptionResult:
+    """Complete a PENDING redemption before its deadline: held points go to the partner."""
+
+    def body(operation_id: int) -> RedemptionResult:
+        hold = repository.transition_hold(
+            session,
+            hold_id,
+            from_status=HoldStatus.PENDING,
+            to_status=HoldStatus.CAPTURED,
+            now=now,
+            partner_id=partner_id,
+            live_at=now,
+        )
+        if hold is None:
+            raise _refuse_transition(session, hold_id, partner_id, HoldStatus.PENDING, now)
+        held, redeemed = accounts.member_held(hold.member_id), accounts.partner_redeemed(hold.partner_id)
+        repository.apply_balances(session, held, redeemed, hold.amount)
+        transfer_id = repository.insert_transfer(
+            session,
+            operation_id=operation_id,
+            debit=held,
+            credit=redeemed,
+            amount=hold.amount,
+            code=TransferCode.CAPTURE,
+            now=now,
+            partner_id=hold.partner_id,
+            member_id=hold.member_id,
+            hold_id=hold_id,
+        )
+        return RedemptionResult(operation_id, hold_id, transfer_id, HoldStatus.CAPTURED, hold.amount)
+
+    return run_idempotent(
+        session, key, "capture", {"hold_id": hold_id}, RedemptionResult, now, body
+    )
+
+
+def void(
+    session: Session,
+    key: IdempotencyKey,
+    *,
+    hold_id: int,
+    now: datetime,
+    partner_id: int | None = None,
+) -> RedemptionResult:
+    """Cancel a PENDING redemption: the held points go back to the lots they came from."""
+
+    def body(operation_id: int) -> RedemptionResult:
+        hold = repository.transition_hold(
+            session,
+            hold_id,
+            from_status=HoldStatus.PENDING,
+            to_status=HoldStatus.VOIDED,
+            now=now,
+            partner_id=partner_id,
+        )
+        if hold is None:
+            raise _refuse_transition(session, hold_id, partner_id, HoldStatus.PENDING, now)
+        transfer_id = _give_back(session, operation_id, hold, TransferCode.VOID, now)
+        return RedemptionResult(operation_id, hold_id, transfer_id, HoldStatus.VOIDED, hold.amount)
+
+    return run_idempotent(session, key, "void", {"hold_id": hold_id}, RedemptionResult, now, body)
+
+
+def _give_back(
+    session: Session, operation_id: int, hold: HoldState, code: TransferCode, now: datetime
+) -> int:
+    consumed_id, spent_at = repository.consuming_transfer(session, hold.id)
+    source = (
+        accounts.member_held(hold.member_id)
+        if code is TransferCode.VOID
+        else accounts.partner_redeemed(hold.partner_id)
+    )
+    return restore(
+        session,
+        Restore(
+            operation_id=operation_id,
+            member_id=hold.member_id,
+            debit=source,
+            amount=hold.amount,
+            consumed_transfer_id=consumed_id,
+            spent_at=spent_at,
+            code=code,
+            now=now,
+            partner_id=hold.partner_id,
+            hold_id=hold.id,
+        ),
+    )
+
+
+def refund(
+    session: Session,
+    key: IdempotencyKey,
+    *,
+    hold_id: int,
+    now: datetime,
+    compensation_points: int = 0,
+    compensation_expires_at: datetime | None = None,
+    partner_id: int | None = None,
+) -> RefundResult:
+    """Refund in kind (CR-12): a captured redemption's points return to their lots.
+
+    Optional compensation points are a new lot issued, and paid for, by the
+    redeeming partner. Never money (CR-05).
+    """
+    require_points("compensation_points", compensation_points, allow_zero=True)
+    if compensation_points:
+        if compensation_expires_at is None:
+            raise TypeError("compensation_expires_at is required with compensation points")
+        require_future("compensation_expires_at", compensation_expires_at, now)
+    payload = {"hold_id": hold_id, "compensation_points": compensation_points}
+
+    def body(operation_id: int) -> RefundResult:
+        hold = repository.transition_hold(
+            session,
+            hold_id,
+            from_status=HoldStatus.CAPTURED,
+            to_status=HoldStatus.REFUNDED,
+            now=now,
+            partner_id=partner_id,
+        )
+        if hold is None:
+            raise _refuse_transition(session, hold_id, partner_id, HoldStatus.CAPTURED, now)
+        transfer_id = _give_back(session, operation_id, hold, TransferCode.REFUND, now)
+        compensation_transfer = compensation_lot = None
+        if compensation_points:
+            assert compensation_expires_at is not None
+            compensation_transfer, compensation_lot, _ = issue(
+                session,
+                Issue(
+                    operation_id=operation_id,
+                    member_id=hold.member_id,
+                    partner_id=hold.partner_id,
+                    points=compensation_points,
+                    code=TransferCode.COMPENSATE,
+                    expires_at=compensation_expires_at,
+                    now=now,
+                    hold_id=hold.id,
+                ),
+            )
+        return RefundResult(
+            operation_id,
+            hold_id,
+            transfer_id,
+            hold.amount,
+            compensation_transfer,
+            compensation_lot,
+        )
+
+    return run_idempotent(session, key, "refund", payload, RefundResult, now, body)
+
+
+def void_lapsed_holds(session: Session, now: datetime, limit: int = 500) -> int:
+    """Void every PENDING hold past its deadline (at most ``limit``); returns how many."""
+    lapsed = repository.lapsed_holds(session, now, limit)
+    for hold_id in lapsed:
+        void(session, IdempotencyKey(SYSTEM_CLIENT_ID, f"auto-void:{hold_id}"), hold_id=hold_id, now=now)
+    return len(lapsed)

@@ -1,0 +1,427 @@
+"""The ledger's SQL. Only this module writes ledger rows.
+
+Statements are built once at import so SQLAlchemy's compiled cache serves
+every call; each posting costs as few round trips as the rules allow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, String, and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from ledger.errors import AccountNotFound, InsufficientPoints, LimitExceeded
+from ledger.models import (
+    Account,
+    AccountKind,
+    Allocation,
+    Hold,
+    Lot,
+    Transfer,
+)
+
+accounts = Account.__table__
+transfers = Transfer.__table__
+lots = Lot.__table__
+allocations = Allocation.__table__
+holds = Hold.__table__
+
+_debit = bindparam("debit", type_=String)
+_credit = bindparam("credit", type_=String)
+_amount = bindparam("amount", type_=BigInteger)
+_debt = bindparam("debt", type_=String)
+
+_debt_account = accounts.alias("debt_account")
+_outstanding_debt = (
+    select(_debt_account.c.debits_posted - _debt_account.c.credits_posted)
+    .where(_debt_account.c.id == _debt)
+    .scalar_subquery()
+)
+
+# Both legs of a transfer in one statement. A row is updated only if its flags
+# allow the new balance, so the number of rows returned tells success; on
+# PostgreSQL the row locks taken here serialise concurrent spends of one member.
+_APPLY = (
+    update(accounts)
+    .where(
+        accounts.c.id.in_([_debit, _credit]),
+        or_(
+            and_(
+                accounts.c.id == _debit,
+                or_(
+                    ~accounts.c.debits_must_not_exceed_credits,
+                    accounts.c.credits_posted - accounts.c.debits_posted >= _amount,
+                ),
+            ),
+            and_(
+                accounts.c.id == _credit,
+                or_(
+                    ~accounts.c.credits_must_not_exceed_debits,
+                    accounts.c.debits_posted - accounts.c.credits_posted >= _amount,
+                ),
+            ),
+        ),
+    )
+    .values(
+        debits_posted=accounts.c.debits_posted + case((accounts.c.id == _debit, _amount), else_=0),
+        credits_posted=accounts.c.credits_posted
+        + case((accounts.c.id == _credit, _amount), else_=0),
+    )
+    .returning(accounts.c.id, _outstanding_debt)
+)
+
+_INSERT_TRANSFER = insert(transfers).returning(transfers.c.id)
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedBalances:
+    """What the account update saw: the debt outstanding on ``debt`` (0 when none was named)."""
+
+    outstanding_debt: int
+
+
+def apply_balances(
+    session: Session, debit: str, credit: str, amount: int, *, debt_account: str = ""
+) -> AppliedBalances:
+    """Move ``amount`` between two account balances, or raise without a partial effect.
+
+    ``debt_account`` names a member's clawback-debt account whose outstanding
+    balance is read in the same round trip (CR-12).
+    """
+    rows = session.execute(
+        _APPLY, {"debit": debit, "credit": credit, "amount": amount, "debt": debt_account}
+    ).all()
+    if len(rows) == 2:
+        return AppliedBalances(outstanding_debt=int(rows[0][1] or 0))
+    raise _explain_failed_posting(session, debit, credit, amount)
+
+
+def _explain_failed_posting(session: Session, debit: str, credit: str, amount: int) -> Exception:
+    found = {
+        row.id: row
+        for row in session.execute(
+            select(accounts.c.id, accounts.c.kind, accounts.c.debits_posted, accounts.c.credits_posted)
+            .where(accounts.c.id.in_([debit, credit]))
+        )
+    }
+    for address in (debit, credit):
+        if address not in found:
+            return AccountNotFound(address)
+    row = found[debit]
+    available = row.credits_posted - row.debits_posted
+    if row.kind in (AccountKind.MEMBER, AccountKind.MEMBER_HELD) and available < amount:
+        return InsufficientPoints(debit, amount, max(available, 0))
+    if available < amount and row.kind != AccountKind.PARTNER_ISSUED:
+        return LimitExceeded(debit, amount)
+    return LimitExceeded(credit, amount)
+
+
+def insert_transfer(
+    session: Session,
+    *,
+    operation_id: int,
+    debit: str,
+    credit: str,
+    amount: int,
+    code: str,
+    now: datetime,
+    partner_id: int | None = None,
+    member_id: int | None = None,
+    order_ref: str | None = None,
+    hold_id: int | None = None,
+) -> int:
+    return int(
+        session.execute(
+            _INSERT_TRANSFER,
+            {
+                "operation_id": operation_id,
+                "debit_account_id": debit,
+                "credit_account_id": credit,
+                "amount": amount,
+                "code": code,
+                "partner_id": partner_id,
+                "member_id": member_id,
+                "order_ref": order_ref,
+                "hold_id": hold_id,
+                "created_at": now,
+            },
+        ).scalar_one()
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LotBalance:
+    id: int
+    remaining: int
+    expires_at: datetime
+
+
+_SPENDABLE_LOTS = (
+    select(
+        lots.c.id,
+        lots.c.remaining,
+        lots.c.expires_at,
+        _outstanding_debt.label("outstanding_debt"),
+    )
+    .where(lots.c.member_id == bindparam("member_id"), lots.c.remaining > 0)
+    .order_by(lots.c.expires_at, lots.c.earned_at, lots.c.id)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberPoints:
+    lots: list[LotBalance]
+    outstanding_debt: int
+
+
+def member_points(session: Session, member_id: int, debt_account: str) -> MemberPoints:
+    """A member's lots that still hold points, first-to-expire first (CR-11), and the
+    member's clawback debt, read in one statement issued after the member's row is locked."""
+    rows = session.execute(_SPENDABLE_LOTS, {"member_id": member_id, "debt": debt_account}).all()
+    return MemberPoints(
+        lots=[LotBalance(row.id, row.remaining, row.expires_at) for row in rows],
+        outstanding_debt=int(rows[0].outstanding_debt or 0) if rows else 0,
+    )
+
+
+def lock_account(session: Session, address: str) -> int:
+    """Lock one account row for this transaction (PostgreSQL; SQLite's writer lock already
+    serialises) and return its credits − debits."""
+    row = session.execute(
+        select(accounts.c.credits_posted - accounts.c.debits_posted)
+        .where(accounts.c.id == address)
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise AccountNotFound(address)
+    return int(row[0])
+
+
+def lapsed_lot_members(session: Session, now: datetime, limit: int) -> list[int]:
+    return list(
+        session.execute(
+            select(lots.c.member_id)
+            .where(lots.c.expires_at <= now, lots.c.remaining > 0)
+            .group_by(lots.c.member_id)
+            .order_by(lots.c.member_id)
+            .limit(limit)
+        ).scalars()
+    )
+
+
+_INSERT_LOT = insert(lots).returning(lots.c.id)
+
+
+def insert_lot(
+    session: Session,
+    *,
+    member_id: int,
+    issuer_partner_id: int,
+    earn_transfer_id: int,
+    points: int,
+    green: bool,
+    earned_at: datetime,
+    expires_at: datetime,
+) -> int:
+    return int(
+        session.execute(
+            _INSERT_LOT,
+            {
+                "member_id": member_id,
+                "issuer_partner_id": issuer_partner_id,
+                "earn_transfer_id": earn_transfer_id,
+                "points": points,
+                "remaining": points,
+                "reversed_points": 0,
+                "green": green,
+                "earned_at": earned_at,
+                "expires_at": expires_at,
+            },
+        ).scalar_one()
+    )
+
+
+_TAKE_FROM_LOT = (
+    update(lots)
+    .where(lots.c.id == bindparam("lot_id"))
+    .values(remaining=lots.c.remaining - bindparam("taken", type_=BigInteger))
+)
+_INSERT_ALLOCATION = insert(allocations)
+
+
+def record_allocations(session: Session, transfer_id: int, taken: Sequence[tuple[int, int]]) -> None:
+    """Take ``points`` from each ``(lot_id, points)`` (negative points give them back)."""
+    if not taken:
+        return
+    session.execute(_TAKE_FROM_LOT, [{"lot_id": lot, "taken": pts} for lot, pts in taken])
+    session.execute(
+        _INSERT_ALLOCATION,
+        [{"transfer_id": transfer_id, "lot_id": lot, "points": pts} for lot, pts in taken],
+    )
+
+
+def extend_lot_expiry(session: Session, lot_id: int, expires_at: datetime) -> None:
+    session.execute(update(lots).where(lots.c.id == lot_id).values(expires_at=expires_at))
+
+
+def allocations_of(session: Session, transfer_id: int) -> list[tuple[int, int, datetime, int]]:
+    """Per lot: (lot_id, points taken by ``transfer_id``, the lot's expiry, its remaining)."""
+    rows = session.execute(
+        select(
+            allocations.c.lot_id,
+            func.sum(allocations.c.points),
+            lots.c.expires_at,
+            lots.c.remaining,
+        )
+        .join(lots, lots.c.id == allocations.c.lot_id)
+        .where(allocations.c.transfer_id == transfer_id)
+        .group_by(allocations.c.lot_id, lots.c.expires_at, lots.c.remaining)
+        .order_by(allocations.c.lot_id)
+    )
+    return [(row[0], int(row[1]), row[2], row[3]) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class LotState:
+    id: int
+    member_id: int
+    issuer_partner_id: int
+    points: int
+    remaining: int
+    reversed_points: int
+    expires_at: datetime
+
+
+def lot_state(session: Session, lot_id: int) -> LotState | None:
+    row = session.execute(
+        select(
+            lots.c.id,
+            lots.c.member_id,
+            lots.c.issuer_partner_id,
+            lots.c.points,
+            lots.c.remaining,
+            lots.c.reversed_points,
+            lots.c.expires_at,
+        ).where(lots.c.id == lot_id)
+    ).first()
+    return None if row is None else LotState(*row)
+
+
+def add_reversed_points(session: Session, lot_id: int, points: int) -> None:
+    session.execute(
+        update(lots)
+        .where(lots.c.id == lot_id)
+        .values(reversed_points=lots.c.reversed_points + points)
+    )
+
+
+_INSERT_HOLD = insert(holds).returning(holds.c.id)
+
+
+def insert_hold(
+    session: Session,
+    *,
+    operation_id: int,
+    member_id: int,
+    partner_id: int,
+    amount: int,
+    status: str,
+    reference: str | None,
+    deadline: datetime | None,
+    now: datetime,
+) -> int:
+    return int(
+        session.execute(
+            _INSERT_HOLD,
+            {
+                "operation_id": operation_id,
+                "member_id": member_id,
+                "partner_id": partner_id,
+                "amount": amount,
+                "status": status,
+                "reference": reference,
+                "deadline": deadline,
+                "created_at": now,
+                "resolved_at": None if deadline is not None else now,
+            },
+        ).scalar_one()
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class HoldState:
+    id: int
+    member_id: int
+    partner_id: int
+    amount: int
+    status: str
+    deadline: datetime | None
+
+
+def _hold_columns() -> tuple[Any, ...]:
+    return (
+        holds.c.id,
+        holds.c.member_id,
+        holds.c.partner_id,
+        holds.c.amount,
+        holds.c.status,
+        holds.c.deadline,
+    )
+
+
+def hold_state(session: Session, hold_id: int) -> HoldState | None:
+    row = session.execute(select(*_hold_columns()).where(holds.c.id == hold_id)).first()
+    return None if row is None else HoldState(*row)
+
+
+def transition_hold(
+    session: Session,
+    hold_id: int,
+    *,
+    from_status: str,
+    to_status: str,
+    now: datetime,
+    partner_id: int | None,
+    live_at: datetime | None = None,
+) -> HoldState | None:
+    """Move a hold between statuses if it is still in ``from_status``; None when it was not.
+
+    With ``live_at`` the hold must also not have passed its deadline.
+    """
+    conditions = [holds.c.id == hold_id, holds.c.status == from_status]
+    if partner_id is not None:
+        conditions.append(holds.c.partner_id == partner_id)
+    if live_at is not None:
+        conditions.append(or_(holds.c.deadline.is_(None), holds.c.deadline > live_at))
+    row = session.execute(
+        update(holds)
+        .where(*conditions)
+        .values(status=to_status, resolved_at=now)
+        .returning(*_hold_columns())
+    ).first()
+    return None if row is None else HoldState(*row)
+
+
+def lapsed_holds(session: Session, now: datetime, limit: int) -> list[int]:
+    return list(
+        session.execute(
+            select(holds.c.id)
+            .where(holds.c.status == "PENDING", holds.c.deadline <= now)
+            .order_by(holds.c.deadline, holds.c.id)
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def consuming_transfer(session: Session, hold_id: int) -> tuple[int, datetime]:
+    """The transfer that took a redemption's points out of the member's lots, and when."""
+    row = session.execute(
+        select(transfers.c.id, transfers.c.created_at).where(
+            transfers.c.hold_id == hold_id, transfers.c.code.in_(["hold", "redeem"])
+        )
+    ).one()
+    return int(row.id), row.created_at

@@ -1,0 +1,182 @@
+"""Recompute every ledger invariant from the transfers alone (``alliance-hub ledger verify``).
+
+Each check is one set-based query that returns the rows breaking it, so the
+verifier streams in constant memory however large the ledger is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+# (invariant, query returning (subject, detail) for each breach)
+CHECKS: tuple[tuple[str, str], ...] = (
+    (
+        "transfer_balances",
+        """SELECT 'transfer ' || CAST(t.id AS VARCHAR(20)),
+                  'amount ' || CAST(t.amount AS VARCHAR(24)) || ' from '
+                  || t.debit_account_id || ' to ' || t.credit_account_id
+           FROM ledger_transfers t
+           LEFT JOIN ledger_accounts d ON d.id = t.debit_account_id
+           LEFT JOIN ledger_accounts c ON c.id = t.credit_account_id
+           WHERE t.amount <= 0 OR t.debit_account_id = t.credit_account_id
+              OR d.id IS NULL OR c.id IS NULL""",
+    ),
+    (
+        "account_equals_transfers",
+        """SELECT a.id,
+                  'posted ' || CAST(a.debits_posted AS VARCHAR(24)) || '/'
+                  || CAST(a.credits_posted AS VARCHAR(24)) || ', transfers give '
+                  || CAST(COALESCE(d.total, 0) AS VARCHAR(24)) || '/'
+                  || CAST(COALESCE(c.total, 0) AS VARCHAR(24))
+           FROM ledger_accounts a
+           LEFT JOIN (SELECT debit_account_id AS id, SUM(amount) AS total
+                      FROM ledger_transfers GROUP BY debit_account_id) d ON d.id = a.id
+           LEFT JOIN (SELECT credit_account_id AS id, SUM(amount) AS total
+                      FROM ledger_transfers GROUP BY credit_account_id) c ON c.id = a.id
+           WHERE a.debits_posted <> COALESCE(d.total, 0)
+              OR a.credits_posted <> COALESCE(c.total, 0)""",
+    ),
+    (
+        "no_forbidden_negative",
+        """SELECT a.id,
+                  'transfers give debits ' || CAST(COALESCE(d.total, 0) AS VARCHAR(24))
+                  || ', credits ' || CAST(COALESCE(c.total, 0) AS VARCHAR(24))
+           FROM ledger_accounts a
+           LEFT JOIN (SELECT debit_account_id AS id, SUM(amount) AS total
+                      FROM ledger_transfers GROUP BY debit_account_id) d ON d.id = a.id
+           LEFT JOIN (SELECT credit_account_id AS id, SUM(amount) AS total
+                      FROM ledger_transfers GROUP BY credit_account_id) c ON c.id = a.id
+           WHERE (a.debits_must_not_exceed_credits
+                  AND COALESCE(d.total, 0) > COALESCE(c.total, 0))
+              OR (a.credits_must_not_exceed_debits
+                  AND COALESCE(c.total, 0) > COALESCE(d.total, 0))""",
+    ),
+    (
+        "member_balance_equals_lots",
+        """SELECT 'member ' || CAST(m.owner_id AS VARCHAR(20)),
+                  'balance ' || CAST(COALESCE(c.total, 0) - COALESCE(d.total, 0) AS VARCHAR(24))
+                  || ', lots hold ' || CAST(COALESCE(l.total, 0) AS VARCHAR(24))
+           FROM ledger_accounts m
+           LEFT JOIN (SELECT debit_account_id AS id, SUM(amount) AS total
+                      FROM ledger_transfers GROUP BY debit_account_id) d ON d.id = m.id
+           LEFT JOIN (SELECT credit_account_id AS id, SUM(amount) AS total
+                      FROM ledger_transfers GROUP BY credit_account_id) c ON c.id = m.id
+           LEFT JOIN (SELECT member_id, SUM(remaining) AS total
+                      FROM ledger_lots GROUP BY member_id) l ON l.member_id = m.owner_id
+           WHERE m.kind = 'member'
+             AND COALESCE(c.total, 0) - COALESCE(d.total, 0) <> COALESCE(l.total, 0)""",
+    ),
+    (
+        "lots_belong_to_members",
+        """SELECT 'lot ' || CAST(l.id AS VARCHAR(20)), 'member has no account'
+           FROM ledger_lots l
+           LEFT JOIN ledger_accounts m ON m.kind = 'member' AND m.owner_id = l.member_id
+           WHERE m.id IS NULL""",
+    ),
+    (
+        "lot_remaining_equals_allocations",
+        """SELECT 'lot ' || CAST(l.id AS VARCHAR(20)),
+                  'points ' || CAST(l.points AS VARCHAR(24)) || ' - allocated '
+                  || CAST(COALESCE(a.total, 0) AS VARCHAR(24)) || ' <> remaining '
+                  || CAST(l.remaining AS VARCHAR(24))
+           FROM ledger_lots l
+           LEFT JOIN (SELECT lot_id, SUM(points) AS total
+                      FROM ledger_allocations GROUP BY lot_id) a ON a.lot_id = l.id
+           WHERE l.points - COALESCE(a.total, 0) <> l.remaining""",
+    ),
+    (
+        "lot_matches_its_issuing_transfer",
+        """SELECT 'lot ' || CAST(l.id AS VARCHAR(20)), 'issuing transfer disagrees'
+           FROM ledger_lots l JOIN ledger_transfers t ON t.id = l.earn_transfer_id
+           WHERE t.amount <> l.points OR t.code NOT IN ('earn', 'compensate')
+              OR t.credit_account_id <> 'member:' || CAST(l.member_id AS VARCHAR(20))
+              OR t.debit_account_id
+                 <> 'partner:' || CAST(l.issuer_partner_id AS VARCHAR(20)) || '\\:issued'""",
+    ),
+    (
+        "allocations_match_transfers",
+        """SELECT 'transfer ' || CAST(t.id AS VARCHAR(20)),
+                  t.code || ' of ' || CAST(t.amount AS VARCHAR(24)) || ' allocated '
+                  || CAST(COALESCE(a.total, 0) AS VARCHAR(24))
+           FROM ledger_transfers t
+           LEFT JOIN (SELECT transfer_id, SUM(points) AS total
+                      FROM ledger_allocations GROUP BY transfer_id) a ON a.transfer_id = t.id
+           WHERE (t.debit_account_id LIKE 'member:%' AND t.debit_account_id NOT LIKE '%:%:%'
+                  AND COALESCE(a.total, 0) <> t.amount)
+              OR (t.code IN ('void', 'refund') AND COALESCE(a.total, 0) <> -t.amount)
+              OR (t.debit_account_id NOT LIKE 'member:%' AND t.code NOT IN ('void', 'refund')
+                  AND a.total IS NOT NULL)""",
+    ),
+    (
+        "held_equals_pending_holds",
+        """SELECT h.id,
+                  'held ' || CAST(COALESCE(c.total, 0) - COALESCE(d.total, 0) AS VARCHAR(24))
+                  || ', pending holds ' || CAST(COALESCE(p.total, 0) AS VARCHAR(24))
+           FROM ledger_accounts h
+           LEFT JOIN (SELECT debit_account_id AS id, SUM(amount) AS total
+                      FROM ledger_transfers GROUP BY debit_account_id) d ON d.id = h.id
+           LEFT JOIN (SELECT credit_account_id AS id, SUM(amount) AS total
+                      FROM ledger_transfers GROUP BY credit_account_id) c ON c.id = h.id
+           LEFT JOIN (SELECT member_id, SUM(amount) AS total FROM ledger_holds
+                      WHERE status = 'PENDING' GROUP BY member_id) p ON p.member_id = h.owner_id
+           WHERE h.kind = 'member_held'
+             AND COALESCE(c.total, 0) - COALESCE(d.total, 0) <> COALESCE(p.total, 0)""",
+    ),
+)
+
+SUMMARY = """SELECT
+    (SELECT COUNT(*) FROM ledger_accounts),
+    (SELECT COUNT(*) FROM ledger_transfers),
+    (SELECT COUNT(*) FROM ledger_lots),
+    (SELECT COALESCE(SUM(credits_posted - debits_posted), 0)
+       FROM ledger_accounts WHERE kind = 'member'),
+    (SELECT COALESCE(SUM(credits_posted - debits_posted), 0)
+       FROM ledger_accounts WHERE kind = 'member_held'),
+    (SELECT COALESCE(SUM(debits_posted - credits_posted), 0)
+       FROM ledger_accounts WHERE kind = 'member_debt')"""
+
+
+@dataclass(frozen=True, slots=True)
+class Breach:
+    invariant: str
+    subject: str
+    detail: str
+
+
+@dataclass(slots=True)
+class Report:
+    accounts: int = 0
+    transfers: int = 0
+    lots: int = 0
+    member_points: int = 0
+    held_points: int = 0
+    clawback_debt: int = 0
+    breaches: list[Breach] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.breaches
+
+    def lines(self) -> list[str]:
+        head = (
+            f"{self.accounts} accounts, {self.transfers} transfers, {self.lots} lots; "
+            f"members hold {self.member_points} points, {self.held_points} held, "
+            f"{self.clawback_debt} owed as clawback debt"
+        )
+        if self.clean:
+            return [f"ledger clean: {head}; {len(CHECKS)} invariants hold"]
+        return [f"ledger BROKEN: {len(self.breaches)} breaches ({head})"] + [
+            f"  {b.invariant}: {b.subject}: {b.detail}" for b in self.breaches
+        ]
+
+
+def verify(session: Session, max_breaches_per_check: int = 1000) -> Report:
+    counts = session.execute(text(SUMMARY)).one()
+    report = Report(*(int(value) for value in counts))
+    for invariant, query in CHECKS:
+        rows = session.execute(text(query)).fetchmany(max_breaches_per_check)
+        report.breaches.extend(Breach(invariant, str(subject), str(detail)) for subject, detail in rows)
+    return report

@@ -1,0 +1,1 @@
+"""Members, identity attestation, consent, earning and redemption flows."""

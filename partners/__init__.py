@@ -1,0 +1,1 @@
+"""Partner registry, settlement terms, budgets, OAuth clients and catalogues."""

@@ -1,0 +1,1 @@
+"""Thin async GraphQL resolvers, per-request loaders and permissions."""

@@ -1,0 +1,1 @@
+"""Settlement periods, statements, netting, partner reports and reconciliation."""

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from hub.db import Database
+from tests.stores import STORE, Templates, postgres_unreachable_reason
+
+_skip_reason: str | None = None
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"alliance-hub store under test: {STORE}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _skip_reason
+    if STORE not in ("sqlite", "postgresql"):
+        raise pytest.UsageError(f"HUB_TEST_STORE must be sqlite or postgresql, not {STORE!r}")
+    if STORE == "postgresql":
+        reason = postgres_unreachable_reason()
+        if reason and os.environ.get("CI", "").lower() == "true":
+            raise pytest.UsageError(f"{reason}; CI=true requires the PostgreSQL half to run")
+        _skip_reason = reason
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _skip_reason:
+        marker = pytest.mark.skip(reason=f"{_skip_reason}; the PostgreSQL half is skipped")
+        for item in items:
+            item.add_marker(marker)
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def templates() -> Iterator[Templates]:
+    found = Templates(Path(tempfile.mkdtemp(prefix="alliance-hub-tests-")))
+    yield found
+    found.drop_all()
+
+
+@pytest.fixture
+def database_url(templates: Templates) -> Iterator[str]:
+    url = templates.new_database()
+    yield url
+    templates.drop(url)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url, pool_size=5)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+def now() -> datetime:
+    return datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def event_loop_for_sync() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
