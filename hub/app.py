@@ -28,16 +28,18 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=200 if reachable else 503)
 
 
-def create_app(database: Database | None = None) -> Starlette:
+def create_app(database_url: str | None = None) -> Starlette:
+    """The hub's ASGI app. Its database is opened and closed by the app's lifespan."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        owned = database is None
-        app.state.database = database_from_settings() if owned else database
+        app.state.database = (
+            database_from_settings() if database_url is None else Database(database_url)
+        )
         try:
             yield
         finally:
-            if owned:
-                await app.state.database.dispose()
+            await app.state.database.dispose()
 
     graphql = GraphQL(build_schema())
     return Starlette(

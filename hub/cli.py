@@ -71,7 +71,9 @@ def cmd_expire(args: argparse.Namespace) -> int:
         try:
             while batch := await database.write(void_lapsed_holds, now, args.batch_size):
                 voided += batch
-            while (expired := await database.write(expire_lapsed_lots, now, args.batch_size)).members:
+            while (
+                expired := await database.write(expire_lapsed_lots, now, args.batch_size)
+            ).members:
                 members += expired.members
                 points += expired.points
         finally:

@@ -23,7 +23,17 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import DateTime, Dialect, Engine, Insert, MetaData, Table, create_engine, event, text
+from sqlalchemy import (
+    DateTime,
+    Dialect,
+    Engine,
+    Insert,
+    MetaData,
+    Table,
+    create_engine,
+    event,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -80,7 +90,9 @@ def normalise_url(url: str | URL) -> URL:
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if parsed.database in (None, "", ":memory:"):
-            raise UnsupportedDatabase("SQLite needs a file path; an in-memory database is not shared")
+            raise UnsupportedDatabase(
+                "SQLite needs a file path; an in-memory database is not shared"
+            )
         return parsed.set(drivername="sqlite+aiosqlite")
     if backend == "postgresql":
         return parsed.set(drivername="postgresql+asyncpg")
@@ -89,11 +101,14 @@ def normalise_url(url: str | URL) -> URL:
 
 def insert_ignoring_conflicts_stmt(session: Session, table: Table) -> Insert:
     """``INSERT … ON CONFLICT DO NOTHING`` for the session's store."""
-    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return module.insert(table).on_conflict_do_nothing()
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()
 
 
-def insert_ignoring_conflicts(session: Session, table: Table, rows: Iterable[Mapping[str, Any]]) -> None:
+def insert_ignoring_conflicts(
+    session: Session, table: Table, rows: Iterable[Mapping[str, Any]]
+) -> None:
     values = list(rows)
     if values:
         session.execute(insert_ignoring_conflicts_stmt(session, table), values)
@@ -207,7 +222,7 @@ class Database:
         """True when the store answers a trivial query."""
 
         def select_one(session: Session) -> bool:
-            return session.execute(text("SELECT 1")).scalar_one() == 1
+            return bool(session.execute(text("SELECT 1")).scalar_one() == 1)
 
         return await self.read(select_one)
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from hub.db import insert_ignoring_conflicts
@@ -68,7 +70,7 @@ def account_row(
 
 def _open(session: Session, now: datetime, *accounts: tuple[str, AccountKind, int | None]) -> None:
     rows = [account_row(address, kind, owner, now) for address, kind, owner in accounts]
-    insert_ignoring_conflicts(session, Account.__table__, rows)  # type: ignore[arg-type]
+    insert_ignoring_conflicts(session, cast(Table, Account.__table__), rows)
 
 
 def open_member_accounts(session: Session, member_id: int, now: datetime) -> None:

@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 from ledger import accounts, repository
 from ledger.errors import LotNotFound, ReversalExceedsEarned
 from ledger.idempotency import IdempotencyKey, run_idempotent
-from ledger.lots import allocate_fifo
+from ledger.lots import allocate_fifo, repay_debt
 from ledger.models import TransferCode
+from ledger.repository import LotBalance
 from ledger.results import ClawbackResult, EarnResult
 from ledger.validation import require_future, require_points
 
@@ -48,7 +49,9 @@ def earn(
     def body(operation_id: int) -> EarnResult:
         transfer_id, lot_id, repaid = issue(
             session,
-            Issue(operation_id, member_id, partner_id, points, code, expires_at, now, green, order_ref),
+            Issue(
+                operation_id, member_id, partner_id, points, code, expires_at, now, green, order_ref
+            ),
         )
         return EarnResult(operation_id, transfer_id, lot_id, points, repaid)
 
@@ -101,28 +104,15 @@ def issue(session: Session, issue: Issue) -> tuple[int, int, int]:
         earned_at=issue.now,
         expires_at=issue.expires_at,
     )
-    repaid = min(applied.outstanding_debt, issue.points)
-    if repaid:
-        _repay_debt(session, issue.operation_id, issue.member_id, lot_id, repaid, issue.now)
-    return transfer_id, lot_id, repaid
-
-
-def _repay_debt(
-    session: Session, operation_id: int, member_id: int, lot_id: int, points: int, now: datetime
-) -> None:
-    member, debt = accounts.member(member_id), accounts.member_debt(member_id)
-    repository.apply_balances(session, member, debt, points)
-    transfer_id = repository.insert_transfer(
+    repaid = repay_debt(
         session,
-        operation_id=operation_id,
-        debit=member,
-        credit=debt,
-        amount=points,
-        code=TransferCode.CLAWBACK,
-        now=now,
-        member_id=member_id,
+        issue.operation_id,
+        issue.member_id,
+        [LotBalance(lot_id, issue.points, issue.expires_at)],
+        applied.outstanding_debt,
+        issue.now,
     )
-    repository.record_allocations(session, transfer_id, [(lot_id, points)])
+    return transfer_id, lot_id, repaid
 
 
 def reverse_earn(

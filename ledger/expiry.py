@@ -41,6 +41,4 @@ def expire_lapsed_lots(session: Session, now: datetime, limit: int = 500) -> Exp
     if not members:
         return ExpiryBatch(0, 0, 0)
     key = IdempotencyKey(SYSTEM_CLIENT_ID, f"expire:{uuid.uuid4()}")
-    return run_idempotent(
-        session, key, "expire", {"members": members}, ExpiryBatch, now, body
-    )
+    return run_idempotent(session, key, "expire", {"members": members}, ExpiryBatch, now, body)

@@ -16,9 +16,9 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from hub.db import insert_ignoring_conflicts_stmt
@@ -26,7 +26,7 @@ from ledger.errors import IdempotencyKeyReused, LedgerError
 from ledger.models import Operation
 
 R = TypeVar("R")
-operations = Operation.__table__
+operations = cast(Table, Operation.__table__)
 
 MAX_KEY_LENGTH = 255
 # The client id under which the hub's own jobs (expiry, hold sweep) post.
@@ -89,10 +89,12 @@ def run_idempotent(
     return result
 
 
-def _claim(session: Session, key: IdempotencyKey, kind: str, digest: str, now: datetime) -> int | None:
+def _claim(
+    session: Session, key: IdempotencyKey, kind: str, digest: str, now: datetime
+) -> int | None:
     """Insert the operation row; its id when this call owns the key, None when it existed."""
     claimed = session.execute(
-        insert_ignoring_conflicts_stmt(session, operations).returning(operations.c.id),  # type: ignore[arg-type]
+        insert_ignoring_conflicts_stmt(session, operations).returning(operations.c.id),
         {
             "client_id": key.client_id,
             "idempotency_key": key.key,

@@ -69,7 +69,9 @@ def spend(session: Session, spend: Spend, *, blocked_by_debt: bool = True) -> in
     """
     member = accounts.member(spend.member_id)
     repository.apply_balances(session, member, spend.credit, spend.amount)
-    state = repository.member_points(session, spend.member_id, accounts.member_debt(spend.member_id))
+    state = repository.member_points(
+        session, spend.member_id, accounts.member_debt(spend.member_id)
+    )
     if blocked_by_debt and state.outstanding_debt > 0:
         raise ClawbackDebtOutstanding(spend.member_id, state.outstanding_debt)
     live = [lot for lot in state.lots if lot.expires_at > spend.now]
@@ -141,7 +143,13 @@ def restore(session: Session, restore: Restore) -> int:
     expired first, so only the restored points gain the extension.
     """
     member = accounts.member(restore.member_id)
-    repository.apply_balances(session, restore.debit, member, restore.amount)
+    applied = repository.apply_balances(
+        session,
+        restore.debit,
+        member,
+        restore.amount,
+        debt_account=accounts.member_debt(restore.member_id),
+    )
     taken = repository.allocations_of(session, restore.consumed_transfer_id)
     found = sum(points for _, points, _, _ in taken)
     if found != restore.amount:
@@ -169,5 +177,46 @@ def restore(session: Session, restore: Restore) -> int:
         member_id=restore.member_id,
         hold_id=restore.hold_id,
     )
-    repository.record_allocations(session, transfer_id, [(lot, -points) for lot, points, _, _ in taken])
+    repository.record_allocations(
+        session, transfer_id, [(lot, -points) for lot, points, _, _ in taken]
+    )
+    restored = [LotBalance(lot, points, expires_at) for lot, points, expires_at, _ in taken]
+    repay_debt(
+        session,
+        restore.operation_id,
+        restore.member_id,
+        restored,
+        applied.outstanding_debt,
+        restore.now,
+    )
     return transfer_id
+
+
+def repay_debt(
+    session: Session,
+    operation_id: int,
+    member_id: int,
+    lots: Sequence[LotBalance],
+    debt: int,
+    now: datetime,
+) -> int:
+    """CR-12: points that come back to a member who owes clawed-back points repay that debt
+    first, from ``lots`` in order. Returns the points repaid."""
+    taken, _ = allocate_fifo(lots, min(debt, sum(lot.remaining for lot in lots)))
+    repaid = sum(points for _, points in taken)
+    if not repaid:
+        return 0
+    member, owed = accounts.member(member_id), accounts.member_debt(member_id)
+    repository.apply_balances(session, member, owed, repaid)
+    transfer_id = repository.insert_transfer(
+        session,
+        operation_id=operation_id,
+        debit=member,
+        credit=owed,
+        amount=repaid,
+        code=TransferCode.CLAWBACK,
+        now=now,
+        member_id=member_id,
+    )
+    repository.record_allocations(session, transfer_id, taken)
+    return repaid

@@ -152,7 +152,10 @@ def capture(
         )
         if hold is None:
             raise _refuse_transition(session, hold_id, partner_id, HoldStatus.PENDING, now)
-        held, redeemed = accounts.member_held(hold.member_id), accounts.partner_redeemed(hold.partner_id)
+        held, redeemed = (
+            accounts.member_held(hold.member_id),
+            accounts.partner_redeemed(hold.partner_id),
+        )
         repository.apply_balances(session, held, redeemed, hold.amount)
         transfer_id = repository.insert_transfer(
             session,
@@ -166,7 +169,9 @@ def capture(
             member_id=hold.member_id,
             hold_id=hold_id,
         )
-        return RedemptionResult(operation_id, hold_id, transfer_id, HoldStatus.CAPTURED, hold.amount)
+        return RedemptionResult(
+            operation_id, hold_id, transfer_id, HoldStatus.CAPTURED, hold.amount
+        )
 
     return run_idempotent(
         session, key, "capture", {"hold_id": hold_id}, RedemptionResult, now, body
@@ -292,5 +297,10 @@ def void_lapsed_holds(session: Session, now: datetime, limit: int = 500) -> int:
     """Void every PENDING hold past its deadline (at most ``limit``); returns how many."""
     lapsed = repository.lapsed_holds(session, now, limit)
     for hold_id in lapsed:
-        void(session, IdempotencyKey(SYSTEM_CLIENT_ID, f"auto-void:{hold_id}"), hold_id=hold_id, now=now)
+        void(
+            session,
+            IdempotencyKey(SYSTEM_CLIENT_ID, f"auto-void:{hold_id}"),
+            hold_id=hold_id,
+            now=now,
+        )
     return len(lapsed)

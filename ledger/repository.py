@@ -9,9 +9,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, String, and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from ledger.errors import AccountNotFound, InsufficientPoints, LimitExceeded
@@ -24,11 +36,11 @@ from ledger.models import (
     Transfer,
 )
 
-accounts = Account.__table__
-transfers = Transfer.__table__
-lots = Lot.__table__
-allocations = Allocation.__table__
-holds = Hold.__table__
+accounts = cast(Table, Account.__table__)
+transfers = cast(Table, Transfer.__table__)
+lots = cast(Table, Lot.__table__)
+allocations = cast(Table, Allocation.__table__)
+holds = cast(Table, Hold.__table__)
 
 _debit = bindparam("debit", type_=String)
 _credit = bindparam("credit", type_=String)
@@ -97,27 +109,22 @@ def apply_balances(
     ).all()
     if len(rows) == 2:
         return AppliedBalances(outstanding_debt=int(rows[0][1] or 0))
-    raise _explain_failed_posting(session, debit, credit, amount)
+    updated = {row[0] for row in rows}
+    raise _refusal(session, debit if debit not in updated else credit, debit, amount)
 
 
-def _explain_failed_posting(session: Session, debit: str, credit: str, amount: int) -> Exception:
-    found = {
-        row.id: row
-        for row in session.execute(
-            select(accounts.c.id, accounts.c.kind, accounts.c.debits_posted, accounts.c.credits_posted)
-            .where(accounts.c.id.in_([debit, credit]))
+def _refusal(session: Session, refused: str, debit: str, amount: int) -> Exception:
+    """Name the leg the update refused. The balance is re-read only for the message."""
+    row = session.execute(
+        select(accounts.c.kind, accounts.c.credits_posted - accounts.c.debits_posted).where(
+            accounts.c.id == refused
         )
-    }
-    for address in (debit, credit):
-        if address not in found:
-            return AccountNotFound(address)
-    row = found[debit]
-    available = row.credits_posted - row.debits_posted
-    if row.kind in (AccountKind.MEMBER, AccountKind.MEMBER_HELD) and available < amount:
-        return InsufficientPoints(debit, amount, max(available, 0))
-    if available < amount and row.kind != AccountKind.PARTNER_ISSUED:
-        return LimitExceeded(debit, amount)
-    return LimitExceeded(credit, amount)
+    ).first()
+    if row is None:
+        return AccountNotFound(refused)
+    if refused == debit and row.kind in (AccountKind.MEMBER, AccountKind.MEMBER_HELD):
+        return InsufficientPoints(refused, amount, max(int(row[1]), 0))
+    return LimitExceeded(refused, amount)
 
 
 def insert_transfer(
@@ -190,7 +197,7 @@ def member_points(session: Session, member_id: int, debt_account: str) -> Member
 
 def lock_account(session: Session, address: str) -> int:
     """Lock one account row for this transaction (PostgreSQL; SQLite's writer lock already
-    serialises) and return its credits − debits."""
+    serialises) and return its credits - debits."""
     row = session.execute(
         select(accounts.c.credits_posted - accounts.c.debits_posted)
         .where(accounts.c.id == address)
@@ -253,7 +260,9 @@ _TAKE_FROM_LOT = (
 _INSERT_ALLOCATION = insert(allocations)
 
 
-def record_allocations(session: Session, transfer_id: int, taken: Sequence[tuple[int, int]]) -> None:
+def record_allocations(
+    session: Session, transfer_id: int, taken: Sequence[tuple[int, int]]
+) -> None:
     """Take ``points`` from each ``(lot_id, points)`` (negative points give them back)."""
     if not taken:
         return

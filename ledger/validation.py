@@ -1,4 +1,4 @@
-"""Argument checks shared by every ledger operation; amounts are whole points, never floats."""
+"""Argument checks shared by every ledger operation: amounts are exact whole points (int)."""
 
 from __future__ import annotations
 

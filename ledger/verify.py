@@ -175,8 +175,11 @@ class Report:
 
 def verify(session: Session, max_breaches_per_check: int = 1000) -> Report:
     counts = session.execute(text(SUMMARY)).one()
-    report = Report(*(int(value) for value in counts))
+    accounts, transfers, lots, member_points, held_points, clawback_debt = map(int, counts)
+    report = Report(accounts, transfers, lots, member_points, held_points, clawback_debt)
     for invariant, query in CHECKS:
         rows = session.execute(text(query)).fetchmany(max_breaches_per_check)
-        report.breaches.extend(Breach(invariant, str(subject), str(detail)) for subject, detail in rows)
+        report.breaches.extend(
+            Breach(invariant, str(subject), str(detail)) for subject, detail in rows
+        )
     return report

@@ -12,7 +12,9 @@ from tests.ledger.world import World, key
 pytestmark = pytest.mark.anyio
 
 
-async def test_earn_credits_member_from_partner_issuance_as_one_lot(db: Database, now: datetime) -> None:
+async def test_earn_credits_member_from_partner_issuance_as_one_lot(
+    db: Database, now: datetime
+) -> None:
     world = await World(db, now).open()
 
     result = await world.earn(1, 10, 120, green=True)
@@ -51,7 +53,9 @@ async def test_earn_refuses_an_expiry_not_in_the_future(db: Database, now: datet
         await world.earn(1, 10, 5, lifetime=timedelta(0))
 
 
-async def test_earn_to_a_member_without_accounts_writes_nothing(db: Database, now: datetime) -> None:
+async def test_earn_to_a_member_without_accounts_writes_nothing(
+    db: Database, now: datetime
+) -> None:
     world = await World(db, now).open()
 
     with pytest.raises(AccountNotFound) as raised:
@@ -63,12 +67,18 @@ async def test_earn_to_a_member_without_accounts_writes_nothing(db: Database, no
 
 
 async def test_earn_from_an_unknown_partner_is_refused(db: Database, now: datetime) -> None:
-    world = await World(db, now).open()
+    await World(db, now).open()
 
     with pytest.raises(AccountNotFound) as raised:
         await db.write(
-            ledger.earn, key(), member_id=1, partner_id=99, points=5, order_ref="o",
-            expires_at=now + timedelta(days=1), now=now,
+            ledger.earn,
+            key(),
+            member_id=1,
+            partner_id=99,
+            points=5,
+            order_ref="o",
+            expires_at=now + timedelta(days=1),
+            now=now,
         )
 
     assert raised.value.account_id == "partner:99:issued"

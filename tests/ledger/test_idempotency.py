@@ -12,7 +12,9 @@ from tests.ledger.world import World
 pytestmark = pytest.mark.anyio
 
 
-async def test_replay_returns_the_first_result_and_posts_nothing_new(db: Database, now: datetime) -> None:
+async def test_replay_returns_the_first_result_and_posts_nothing_new(
+    db: Database, now: datetime
+) -> None:
     world = await World(db, now).open()
     idem = IdempotencyKey("client-a", "award-1")
 
