@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from alembic import command
@@ -18,4 +20,12 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(database_url), revision)
+    """Migrate to ``revision``. Alembic's env runs its own event loop, so from inside a
+    running loop the upgrade runs in a worker thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        command.upgrade(alembic_config(database_url), revision)
+        return
+    with ThreadPoolExecutor(1) as worker:
+        worker.submit(command.upgrade, alembic_config(database_url), revision).result()

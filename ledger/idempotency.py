@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from hub.db import insert_ignoring_conflicts_stmt
 from ledger.errors import IdempotencyKeyReused, LedgerError
 from ledger.models import Operation
 
@@ -82,11 +82,21 @@ def run_idempotent(
         return _replay(session, key, digest, result_type)
     result = body(claimed)
     session.execute(
-        update(operations)
-        .where(operations.c.id == claimed)
-        .values(result=json.dumps(dataclasses.asdict(result)))  # type: ignore[call-overload]
+        _STORE_RESULT,
+        {"operation_id": claimed, "result": json.dumps(dataclasses.asdict(result))},  # type: ignore[call-overload]
     )
     return result
+
+
+_STORE_RESULT = (
+    update(operations)
+    .where(operations.c.id == bindparam("operation_id"))
+    .values(result=bindparam("result"))
+)
+_CLAIM = {
+    dialect: module.insert(operations).on_conflict_do_nothing().returning(operations.c.id)
+    for dialect, module in (("sqlite", sqlite), ("postgresql", postgresql))
+}
 
 
 def _claim(
@@ -94,7 +104,7 @@ def _claim(
 ) -> int | None:
     """Insert the operation row; its id when this call owns the key, None when it existed."""
     claimed = session.execute(
-        insert_ignoring_conflicts_stmt(session, operations).returning(operations.c.id),
+        _CLAIM[session.get_bind().dialect.name],
         {
             "client_id": key.client_id,
             "idempotency_key": key.key,
