@@ -42,8 +42,7 @@ def adjust(
     payload = {"debit": debit, "credit": credit, "amount": amount, "reason": reason}
 
     def body(operation_id: int) -> AdjustmentResult:
-        repository.apply_balances(session, debit, credit, amount)
-        transfer_id = repository.insert_transfer(
+        transfer_id, _ = repository.post_transfer(
             session,
             operation_id=operation_id,
             debit=debit,

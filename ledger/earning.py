@@ -78,10 +78,7 @@ def issue(session: Session, issue: Issue) -> tuple[int, int, int]:
     Returns (transfer id, lot id, debt repaid).
     """
     member, source = accounts.member(issue.member_id), accounts.partner_issued(issue.partner_id)
-    applied = repository.apply_balances(
-        session, source, member, issue.points, debt_account=accounts.member_debt(issue.member_id)
-    )
-    transfer_id = repository.insert_transfer(
+    transfer_id, applied = repository.post_transfer(
         session,
         operation_id=issue.operation_id,
         debit=source,
@@ -93,6 +90,7 @@ def issue(session: Session, issue: Issue) -> tuple[int, int, int]:
         member_id=issue.member_id,
         order_ref=issue.order_ref,
         hold_id=issue.hold_id,
+        debt_account=accounts.member_debt(issue.member_id),
     )
     lot_id = repository.insert_lot(
         session,
@@ -166,8 +164,7 @@ def reverse_earn(
         ):
             if not points_moved:
                 continue
-            repository.apply_balances(session, debit, issued, points_moved)
-            transfer_id = repository.insert_transfer(
+            transfer_id, _ = repository.post_transfer(
                 session,
                 operation_id=operation_id,
                 debit=debit,

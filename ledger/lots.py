@@ -104,8 +104,7 @@ def expire(
     """Breakage: move the remaining points of lapsed lots to ``alliance:expired``."""
     amount = sum(lot.remaining for lot in lapsed)
     member = accounts.member(member_id)
-    repository.apply_balances(session, member, accounts.ALLIANCE_EXPIRED, amount)
-    transfer_id = repository.insert_transfer(
+    transfer_id, _ = repository.post_transfer(
         session,
         operation_id=operation_id,
         debit=member,
@@ -207,8 +206,7 @@ def repay_debt(
     if not repaid:
         return 0
     member, owed = accounts.member(member_id), accounts.member_debt(member_id)
-    repository.apply_balances(session, member, owed, repaid)
-    transfer_id = repository.insert_transfer(
+    transfer_id, _ = repository.post_transfer(
         session,
         operation_id=operation_id,
         debit=member,

@@ -29,44 +29,8 @@ def reserve(
     reference: str | None = None,
 ) -> RedemptionResult:
     """Move points from the member to ``member:<id>:held`` until capture, void or ``deadline``."""
-    require_points("amount", amount)
     require_future("deadline", deadline, now)
-    payload = {
-        "member_id": member_id,
-        "partner_id": partner_id,
-        "amount": amount,
-        "reference": reference,
-    }
-
-    def body(operation_id: int) -> RedemptionResult:
-        hold_id = repository.insert_hold(
-            session,
-            operation_id=operation_id,
-            member_id=member_id,
-            partner_id=partner_id,
-            amount=amount,
-            status=HoldStatus.PENDING,
-            reference=reference,
-            deadline=deadline,
-            now=now,
-        )
-        transfer_id = spend(
-            session,
-            Spend(
-                operation_id=operation_id,
-                member_id=member_id,
-                credit=accounts.member_held(member_id),
-                amount=amount,
-                code=TransferCode.HOLD,
-                now=now,
-                partner_id=partner_id,
-                hold_id=hold_id,
-                order_ref=reference,
-            ),
-        )
-        return RedemptionResult(operation_id, hold_id, transfer_id, HoldStatus.PENDING, amount)
-
-    return run_idempotent(session, key, "reserve", payload, RedemptionResult, now, body)
+    return _take(session, key, member_id, partner_id, amount, reference, now, deadline)
 
 
 def redeem(
@@ -80,7 +44,24 @@ def redeem(
     reference: str | None = None,
 ) -> RedemptionResult:
     """Reserve and capture in one step: the points go straight to the redeeming partner."""
+    return _take(session, key, member_id, partner_id, amount, reference, now, deadline=None)
+
+
+def _take(
+    session: Session,
+    key: IdempotencyKey,
+    member_id: int,
+    partner_id: int,
+    amount: int,
+    reference: str | None,
+    now: datetime,
+    deadline: datetime | None,
+) -> RedemptionResult:
+    """A redemption's spend: PENDING into the held account with a deadline, or CAPTURED
+    straight to the partner without one."""
     require_points("amount", amount)
+    two_phase = deadline is not None
+    status = HoldStatus.PENDING if two_phase else HoldStatus.CAPTURED
     payload = {
         "member_id": member_id,
         "partner_id": partner_id,
@@ -95,9 +76,9 @@ def redeem(
             member_id=member_id,
             partner_id=partner_id,
             amount=amount,
-            status=HoldStatus.CAPTURED,
+            status=status,
             reference=reference,
-            deadline=None,
+            deadline=deadline,
             now=now,
         )
         transfer_id = spend(
@@ -105,18 +86,21 @@ def redeem(
             Spend(
                 operation_id=operation_id,
                 member_id=member_id,
-                credit=accounts.partner_redeemed(partner_id),
+                credit=accounts.member_held(member_id)
+                if two_phase
+                else accounts.partner_redeemed(partner_id),
                 amount=amount,
-                code=TransferCode.REDEEM,
+                code=TransferCode.HOLD if two_phase else TransferCode.REDEEM,
                 now=now,
                 partner_id=partner_id,
                 hold_id=hold_id,
                 order_ref=reference,
             ),
         )
-        return RedemptionResult(operation_id, hold_id, transfer_id, HoldStatus.CAPTURED, amount)
+        return RedemptionResult(operation_id, hold_id, transfer_id, status, amount)
 
-    return run_idempotent(session, key, "redeem", payload, RedemptionResult, now, body)
+    kind = "reserve" if two_phase else "redeem"
+    return run_idempotent(session, key, kind, payload, RedemptionResult, now, body)
 
 
 def _refuse_transition(
@@ -156,8 +140,7 @@ def capture(
             accounts.member_held(hold.member_id),
             accounts.partner_redeemed(hold.partner_id),
         )
-        repository.apply_balances(session, held, redeemed, hold.amount)
-        transfer_id = repository.insert_transfer(
+        transfer_id, _ = repository.post_transfer(
             session,
             operation_id=operation_id,
             debit=held,

@@ -160,6 +160,39 @@ def insert_transfer(
     )
 
 
+def post_transfer(
+    session: Session,
+    *,
+    operation_id: int,
+    debit: str,
+    credit: str,
+    amount: int,
+    code: str,
+    now: datetime,
+    partner_id: int | None = None,
+    member_id: int | None = None,
+    order_ref: str | None = None,
+    hold_id: int | None = None,
+    debt_account: str = "",
+) -> tuple[int, AppliedBalances]:
+    """Apply both balances and record the transfer; returns (transfer id, what was applied)."""
+    applied = apply_balances(session, debit, credit, amount, debt_account=debt_account)
+    transfer_id = insert_transfer(
+        session,
+        operation_id=operation_id,
+        debit=debit,
+        credit=credit,
+        amount=amount,
+        code=code,
+        now=now,
+        partner_id=partner_id,
+        member_id=member_id,
+        order_ref=order_ref,
+        hold_id=hold_id,
+    )
+    return transfer_id, applied
+
+
 @dataclass(frozen=True, slots=True)
 class LotBalance:
     id: int

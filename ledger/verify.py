@@ -11,8 +11,15 @@ from dataclasses import dataclass, field
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+# Joins each account row ``a`` to the sums of its transfers, as ``d.total`` and ``c.total``.
+POSTED = """LEFT JOIN (SELECT debit_account_id AS id, SUM(amount) AS total
+                      FROM ledger_transfers GROUP BY debit_account_id) d ON d.id = a.id
+           LEFT JOIN (SELECT credit_account_id AS id, SUM(amount) AS total
+                      FROM ledger_transfers GROUP BY credit_account_id) c ON c.id = a.id"""
+
+
 # (invariant, query returning (subject, detail) for each breach)
-CHECKS: tuple[tuple[str, str], ...] = (
+_CHECK_TEMPLATES: tuple[tuple[str, str], ...] = (
     (
         "transfer_balances",
         """SELECT 'transfer ' || CAST(t.id AS VARCHAR(20)),
@@ -32,10 +39,7 @@ CHECKS: tuple[tuple[str, str], ...] = (
                   || CAST(COALESCE(d.total, 0) AS VARCHAR(24)) || '/'
                   || CAST(COALESCE(c.total, 0) AS VARCHAR(24))
            FROM ledger_accounts a
-           LEFT JOIN (SELECT debit_account_id AS id, SUM(amount) AS total
-                      FROM ledger_transfers GROUP BY debit_account_id) d ON d.id = a.id
-           LEFT JOIN (SELECT credit_account_id AS id, SUM(amount) AS total
-                      FROM ledger_transfers GROUP BY credit_account_id) c ON c.id = a.id
+           {posted_a}
            WHERE a.debits_posted <> COALESCE(d.total, 0)
               OR a.credits_posted <> COALESCE(c.total, 0)""",
     ),
@@ -45,10 +49,7 @@ CHECKS: tuple[tuple[str, str], ...] = (
                   'transfers give debits ' || CAST(COALESCE(d.total, 0) AS VARCHAR(24))
                   || ', credits ' || CAST(COALESCE(c.total, 0) AS VARCHAR(24))
            FROM ledger_accounts a
-           LEFT JOIN (SELECT debit_account_id AS id, SUM(amount) AS total
-                      FROM ledger_transfers GROUP BY debit_account_id) d ON d.id = a.id
-           LEFT JOIN (SELECT credit_account_id AS id, SUM(amount) AS total
-                      FROM ledger_transfers GROUP BY credit_account_id) c ON c.id = a.id
+           {posted_a}
            WHERE (a.debits_must_not_exceed_credits
                   AND COALESCE(d.total, 0) > COALESCE(c.total, 0))
               OR (a.credits_must_not_exceed_debits
@@ -56,17 +57,14 @@ CHECKS: tuple[tuple[str, str], ...] = (
     ),
     (
         "member_balance_equals_lots",
-        """SELECT 'member ' || CAST(m.owner_id AS VARCHAR(20)),
+        """SELECT 'member ' || CAST(a.owner_id AS VARCHAR(20)),
                   'balance ' || CAST(COALESCE(c.total, 0) - COALESCE(d.total, 0) AS VARCHAR(24))
                   || ', lots hold ' || CAST(COALESCE(l.total, 0) AS VARCHAR(24))
-           FROM ledger_accounts m
-           LEFT JOIN (SELECT debit_account_id AS id, SUM(amount) AS total
-                      FROM ledger_transfers GROUP BY debit_account_id) d ON d.id = m.id
-           LEFT JOIN (SELECT credit_account_id AS id, SUM(amount) AS total
-                      FROM ledger_transfers GROUP BY credit_account_id) c ON c.id = m.id
+           FROM ledger_accounts a
+           {posted_a}
            LEFT JOIN (SELECT member_id, SUM(remaining) AS total
-                      FROM ledger_lots GROUP BY member_id) l ON l.member_id = m.owner_id
-           WHERE m.kind = 'member'
+                      FROM ledger_lots GROUP BY member_id) l ON l.member_id = a.owner_id
+           WHERE a.kind = 'member'
              AND COALESCE(c.total, 0) - COALESCE(d.total, 0) <> COALESCE(l.total, 0)""",
     ),
     (
@@ -112,20 +110,19 @@ CHECKS: tuple[tuple[str, str], ...] = (
     ),
     (
         "held_equals_pending_holds",
-        """SELECT h.id,
+        """SELECT a.id,
                   'held ' || CAST(COALESCE(c.total, 0) - COALESCE(d.total, 0) AS VARCHAR(24))
                   || ', pending holds ' || CAST(COALESCE(p.total, 0) AS VARCHAR(24))
-           FROM ledger_accounts h
-           LEFT JOIN (SELECT debit_account_id AS id, SUM(amount) AS total
-                      FROM ledger_transfers GROUP BY debit_account_id) d ON d.id = h.id
-           LEFT JOIN (SELECT credit_account_id AS id, SUM(amount) AS total
-                      FROM ledger_transfers GROUP BY credit_account_id) c ON c.id = h.id
+           FROM ledger_accounts a
+           {posted_a}
            LEFT JOIN (SELECT member_id, SUM(amount) AS total FROM ledger_holds
-                      WHERE status = 'PENDING' GROUP BY member_id) p ON p.member_id = h.owner_id
-           WHERE h.kind = 'member_held'
+                      WHERE status = 'PENDING' GROUP BY member_id) p ON p.member_id = a.owner_id
+           WHERE a.kind = 'member_held'
              AND COALESCE(c.total, 0) - COALESCE(d.total, 0) <> COALESCE(p.total, 0)""",
     ),
 )
+
+CHECKS = tuple((name, query.replace("{posted_a}", POSTED)) for name, query in _CHECK_TEMPLATES)
 
 SUMMARY = """SELECT
     (SELECT COUNT(*) FROM ledger_accounts),
