@@ -1,17 +1,27 @@
-"""The Starlette application: /healthz and /graphql."""
+"""The Starlette application: GraphQL, the OAuth 2.0 endpoints and /healthz."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
-from hub.db import Database, database_from_settings
+from hub.config import Settings, get_settings
+from hub.db import Database
+from hub.logs import AccessLog, quiet_authlib
+from hub.oauth2.bearer import BearerTokens, PrincipalUser, unauthorized
+from hub.oauth2.endpoints import OAuthEndpoints, server_metadata
+from resolvers.context import ANONYMOUS, HubContext
 from schema.root import build_schema
 
 
@@ -28,24 +38,76 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=200 if reachable else 503)
 
 
-def create_app(database_url: str | None = None) -> Starlette:
+class HubGraphQL(GraphQL[HubContext, None]):
+    async def get_context(self, request: Any, response: Any) -> HubContext:
+        user = request.scope.get("user")
+        principal = user.principal if isinstance(user, PrincipalUser) else ANONYMOUS
+        return HubContext(
+            database=request.app.state.database,
+            principal=principal,
+            request=request,
+            response=response,
+        )
+
+
+class _Late:
+    """An ASGI app built in the lifespan, once the database exists."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def create_app(database_url: str | None = None, settings: Settings | None = None) -> Starlette:
     """The hub's ASGI app. Its database is opened and closed by the app's lifespan."""
+    settings = settings or get_settings()
+    server_metadata(settings)  # an invalid issuer stops the hub before it serves
+    quiet_authlib()
+    graphql = _Late()
+    endpoints: dict[str, Any] = {}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.database = (
-            database_from_settings() if database_url is None else Database(database_url)
+        database = Database(database_url or settings.database_url)
+        app.state.database = database
+        oauth = OAuthEndpoints(database, settings)
+        endpoints.update(
+            token=oauth.token,
+            revoke=oauth.revoke,
+            introspect=oauth.introspect,
+            metadata=oauth.server_metadata,
+            jwks=oauth.jwks,
+        )
+        graphql.app = AuthenticationMiddleware(
+            HubGraphQL(build_schema()),
+            backend=BearerTokens(database, settings),
+            on_error=unauthorized,
         )
         try:
             yield
         finally:
-            await app.state.database.dispose()
+            await database.dispose()
 
-    graphql = GraphQL(build_schema())
+    def late(name: str) -> Any:
+        async def endpoint(request: Request) -> Response:
+            response: Response = await endpoints[name](request)
+            return response
+
+        return endpoint
+
+    logging.getLogger("alliance_hub").setLevel(logging.INFO)
     return Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/oauth/token", late("token"), methods=["POST"]),
+            Route("/oauth/revoke", late("revoke"), methods=["POST"]),
+            Route("/oauth/introspect", late("introspect"), methods=["POST"]),
+            Route("/.well-known/oauth-authorization-server", late("metadata"), methods=["GET"]),
+            Route("/.well-known/jwks.json", late("jwks"), methods=["GET"]),
         ],
+        middleware=[Middleware(AccessLog)],
         lifespan=lifespan,
     )

@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from hub.config import get_settings
 from hub.db import Database, UnsupportedDatabase, utcnow
+from ledger.errors import LedgerError
+from partners.errors import PartnerError
+
+T = TypeVar("T")
 
 
 class CommandFailed(Exception):
@@ -23,11 +31,156 @@ def _database() -> Database:
     return Database(get_settings().database_url)
 
 
+def _write(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run one domain function as one committed unit of work."""
+
+    async def run() -> T:
+        database = _database()
+        try:
+            return await database.write(fn, *args, **kwargs)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(run())
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from hub.migrate import upgrade
+    from hub.oauth2.keys import ensure_signing_key
 
-    upgrade(get_settings().database_url)
+    settings = get_settings()
+    upgrade(settings.database_url)
+    _write(ensure_signing_key, settings.secret_key, utcnow())
     print("database migrated to the latest revision")
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from hub.oauth2.keys import rotate_signing_key
+
+    settings = get_settings()
+    kid = _write(rotate_signing_key, settings.secret_key, utcnow())
+    minutes = int(settings.access_token_lifetime.total_seconds() // 60)
+    print(f"new signing key {kid}; the previous keys verify for {minutes} more minutes")
+    return 0
+
+
+def cmd_partners_add(args: argparse.Namespace) -> int:
+    from partners.registry import add_partner
+
+    partner = _write(
+        add_partner,
+        code=args.code,
+        name=args.name,
+        legal_entity=args.legal_entity or args.name,
+        now=utcnow(),
+    )
+    print(f"partner {partner.code} added ({partner.name})")
+    return 0
+
+
+def cmd_partners_list(args: argparse.Namespace) -> int:
+    from partners.registry import list_partners
+
+    rows = _write(list_partners)
+    if args.json:
+        print(json.dumps([dataclasses.asdict(row) for row in rows], ensure_ascii=False))
+        return 0
+    for row in rows:
+        print(f"{row.code}\t{row.status}\t{row.name}\t{row.legal_entity}")
+    return 0
+
+
+def cmd_partners_suspend(args: argparse.Namespace) -> int:
+    from partners.registry import suspend_partner
+
+    partner = _write(suspend_partner, args.code, utcnow())
+    print(f"partner {partner.code} suspended; its live tokens no longer work")
+    return 0
+
+
+def _print_client(issued: Any, as_json: bool) -> None:
+    shown = {
+        "client_id": issued.client_id,
+        "client_secret": issued.client_secret,
+        "scope": " ".join(issued.scopes),
+        "token_endpoint_auth_method": issued.auth_method,
+    }
+    if issued.client_secret is None:
+        del shown["client_secret"]
+    if as_json:
+        print(json.dumps(shown))
+        return
+    for name, value in shown.items():
+        print(f"{name}: {value}")
+    if issued.client_secret is not None:
+        print("the secret is shown once; store it now")
+
+
+def _read_jwks(path: str | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        loaded = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise CommandFailed(f"cannot read a JWK Set from {path}: {error}") from error
+    if not isinstance(loaded, dict):
+        raise CommandFailed(f"{path} does not hold a JWK Set")
+    return loaded
+
+
+def cmd_clients_create(args: argparse.Namespace) -> int:
+    from partners.clients import create_client
+    from partners.models import AuthMethod
+
+    settings = get_settings()
+    issued = _write(
+        create_client,
+        settings.secret_key,
+        partner_code=args.partner,
+        scopes=args.scopes.split(),
+        now=utcnow(),
+        auth_method=AuthMethod(args.auth_method),
+        jwks=_read_jwks(args.jwks),
+    )
+    _print_client(issued, args.json)
+    return 0
+
+
+def cmd_operator_create_client(args: argparse.Namespace) -> int:
+    from partners.clients import create_client
+    from partners.models import AuthMethod
+
+    settings = get_settings()
+    issued = _write(
+        create_client,
+        settings.secret_key,
+        partner_code=None,
+        scopes=["operator:admin"],
+        now=utcnow(),
+        auth_method=AuthMethod(args.auth_method),
+        jwks=_read_jwks(args.jwks),
+    )
+    _print_client(issued, args.json)
+    return 0
+
+
+def cmd_clients_rotate_secret(args: argparse.Namespace) -> int:
+    from partners.clients import rotate_secret
+
+    settings = get_settings()
+    issued = _write(
+        rotate_secret, settings.secret_key, args.client_id, utcnow(), settings.secret_rotation_grace
+    )
+    _print_client(issued, args.json)
+    return 0
+
+
+def cmd_clients_revoke(args: argparse.Namespace) -> int:
+    from partners.clients import revoke_client
+
+    _write(revoke_client, args.client_id, utcnow())
+    print(f"client {args.client_id} revoked; its live tokens no longer work")
     return 0
 
 
@@ -108,6 +261,63 @@ def build_parser() -> argparse.ArgumentParser:
     expire.add_argument("--batch-size", type=int, default=500)
     expire.set_defaults(handler=cmd_expire)
 
+    keys = commands.add_parser("keys", help="access-token signing keys")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    rotate = keys_commands.add_parser(
+        "rotate", parents=[common], help="publish a new signing key and retire the current one"
+    )
+    rotate.set_defaults(handler=cmd_keys_rotate)
+
+    partners = commands.add_parser("partners", help="the partner registry")
+    partner_commands = partners.add_subparsers(dest="partners_command", required=True)
+    add = partner_commands.add_parser("add", parents=[common], help="onboard a partner")
+    add.add_argument("--code", required=True, help="2-32 of a-z, 0-9 and '-'")
+    add.add_argument("--name", required=True)
+    add.add_argument("--legal-entity")
+    add.set_defaults(handler=cmd_partners_add)
+    listing = partner_commands.add_parser("list", parents=[common], help="list partners")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=cmd_partners_list)
+    suspend = partner_commands.add_parser("suspend", parents=[common], help="suspend a partner")
+    suspend.add_argument("code")
+    suspend.set_defaults(handler=cmd_partners_suspend)
+
+    auth_methods = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+    clients = commands.add_parser("clients", help="partners' OAuth clients")
+    client_commands = clients.add_subparsers(dest="clients_command", required=True)
+    create = client_commands.add_parser(
+        "create", parents=[common], help="register a partner's client; prints its secret once"
+    )
+    create.add_argument("--partner", required=True, help="partner code")
+    create.add_argument("--scopes", required=True, help='space-separated, e.g. "points:issue"')
+    create.add_argument("--auth-method", choices=auth_methods, default="client_secret_basic")
+    create.add_argument("--jwks", help="the client's public JWK Set (private_key_jwt)")
+    create.add_argument("--json", action="store_true")
+    create.set_defaults(handler=cmd_clients_create)
+    rotate_secret = client_commands.add_parser(
+        "rotate-secret",
+        parents=[common],
+        help="issue a new secret; the old one lasts a grace period",
+    )
+    rotate_secret.add_argument("client_id")
+    rotate_secret.add_argument("--json", action="store_true")
+    rotate_secret.set_defaults(handler=cmd_clients_rotate_secret)
+    revoke = client_commands.add_parser("revoke", parents=[common], help="revoke a client for good")
+    revoke.add_argument("client_id")
+    revoke.set_defaults(handler=cmd_clients_revoke)
+
+    operator = commands.add_parser("operator", help="the alliance operator's clients")
+    operator_commands = operator.add_subparsers(dest="operator_command", required=True)
+    operator_client = operator_commands.add_parser(
+        "create-client", parents=[common], help="register an operator:admin client"
+    )
+    operator_client.add_argument(
+        "--auth-method", choices=auth_methods, default="client_secret_basic"
+    )
+    operator_client.add_argument("--jwks")
+    operator_client.add_argument("--json", action="store_true")
+    operator_client.set_defaults(handler=cmd_operator_create_client)
+
     ledger = commands.add_parser("ledger", help="points ledger tools")
     ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True)
     verify = ledger_commands.add_parser(
@@ -124,7 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         get_settings.cache_clear()
     try:
         return int(args.handler(args))
-    except CommandFailed as error:
+    except (CommandFailed, PartnerError, LedgerError) as error:
         print(f"alliance-hub: {error}", file=sys.stderr)
     except UnsupportedDatabase as error:
         print(f"alliance-hub: {error}", file=sys.stderr)

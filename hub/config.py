@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
+from pathlib import Path
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./alliance.db"
+DEFAULT_ISSUER = "http://127.0.0.1:8000"
+LOCAL_SECRET_FILE = ".alliance-hub-secret"
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +20,17 @@ class Settings:
     hold_ttl: timedelta = timedelta(minutes=15)
     sqlite_busy_timeout_ms: int = 10_000
     database_pool_size: int = 10
+    # OAuth 2.0: the hub is its own authorization server (RFC 8414 issuer) and the
+    # resource its access tokens are for (RFC 9068 ``aud``).
+    issuer: str = DEFAULT_ISSUER
+    access_token_lifetime: timedelta = timedelta(minutes=15)
+    secret_rotation_grace: timedelta = timedelta(hours=24)
+    # Keys the hub's keyed hashes and encrypts its signing keys at rest. Never logged.
+    secret_key: str = ""
+
+    @property
+    def resource(self) -> str:
+        return f"{self.issuer}/graphql"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -25,7 +40,26 @@ class Settings:
             hold_ttl=timedelta(seconds=int(env.get("HUB_HOLD_TTL_SECONDS", "900"))),
             sqlite_busy_timeout_ms=int(env.get("HUB_SQLITE_BUSY_TIMEOUT_MS", "10000")),
             database_pool_size=int(env.get("HUB_DATABASE_POOL_SIZE", "10")),
+            issuer=env.get("HUB_ISSUER", DEFAULT_ISSUER).rstrip("/"),
+            access_token_lifetime=timedelta(
+                seconds=int(env.get("HUB_ACCESS_TOKEN_SECONDS", "900"))
+            ),
+            secret_rotation_grace=timedelta(
+                seconds=int(env.get("HUB_SECRET_ROTATION_GRACE_SECONDS", "86400"))
+            ),
+            secret_key=env.get("HUB_SECRET_KEY") or local_secret_key(),
         )
+
+
+def local_secret_key(path: Path = Path(LOCAL_SECRET_FILE)) -> str:
+    """For a zero-setup local hub: a random key kept in ./.alliance-hub-secret (mode 0600).
+    Production sets HUB_SECRET_KEY instead."""
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(32)
+    path.touch(mode=0o600)
+    path.write_text(key)
+    return key
 
 
 @lru_cache(maxsize=1)

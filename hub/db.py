@@ -114,6 +114,17 @@ def insert_ignoring_conflicts(
         session.execute(insert_ignoring_conflicts_stmt(session, table), values)
 
 
+def insert_if_absent(session: Session, table: Table, row: Mapping[str, Any]) -> bool:
+    """Insert ``row`` unless its key exists; True when this call inserted it. Two racing
+    callers on PostgreSQL: the second waits for the first and then sees the conflict."""
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    key = next(iter(table.primary_key.columns))
+    inserted = session.execute(
+        module.insert(table).on_conflict_do_nothing().returning(key), dict(row)
+    ).first()
+    return inserted is not None
+
+
 def _configure_sqlite(engine: Engine, *, begin: str, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

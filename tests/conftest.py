@@ -9,8 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from hub.config import get_settings
 from hub.db import Database
-from tests.stores import STORE, Templates, postgres_unreachable_reason
+from tests.stores import STORE, TEST_SECRET_KEY, Templates, postgres_unreachable_reason
+
+# Tests never read or write the local .alliance-hub-secret file.
+os.environ["HUB_SECRET_KEY"] = TEST_SECRET_KEY
+get_settings.cache_clear()
 
 _skip_reason: str | None = None
 

@@ -15,12 +15,29 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from hub.db import Database, utcnow
 from hub.migrate import upgrade
+from hub.oauth2.keys import ensure_signing_key
 
 STORE = os.environ.get("HUB_TEST_STORE", "sqlite")
 POSTGRES_ADMIN_URL = os.environ.get(
     "HUB_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+
+
+TEST_SECRET_KEY = "test-secret-key-not-for-production"
+
+
+def migrate_with_signing_key(url: str) -> None:
+    """What ``alliance-hub migrate`` does: the schema, then the first signing key."""
+    upgrade(url)
+
+    async def run() -> None:
+        database = Database(url)
+        await database.write(ensure_signing_key, TEST_SECRET_KEY, utcnow())
+        await database.dispose()
+
+    asyncio.run(run())
 
 
 def _asyncpg_dsn(url: str) -> str:
@@ -61,11 +78,11 @@ class Templates:
                 name = f"alliance_tpl_{self.suffix}"
                 asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
                 self.databases.append(name)
-                upgrade(self._postgres_url(name))
+                migrate_with_signing_key(self._postgres_url(name))
                 self.template = name
             else:
                 path = self.workdir / "template.db"
-                upgrade(f"sqlite:///{path}")
+                migrate_with_signing_key(f"sqlite:///{path}")
                 self.template = str(path)
         return self.template
 

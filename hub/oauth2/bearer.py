@@ -1,0 +1,153 @@
+"""The resource side: verify the bearer token of each GraphQL request (RFC 6750, RFC 9068).
+
+The signature, issuer, audience and lifetime are checked against the published JWKS
+(cached briefly, refreshed at once for an unknown ``kid``). Revocation and the
+client's and partner's status are read from the database on every request, so a
+revocation or a suspension stops live tokens at once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from joserfc import jws
+from joserfc.errors import JoseError
+from sqlalchemy import exists, or_, select
+from sqlalchemy.orm import Session
+from starlette.authentication import (
+    AuthCredentials,
+    AuthenticationBackend,
+    AuthenticationError,
+    BaseUser,
+)
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse, Response
+
+from hub.config import Settings
+from hub.db import Database, utcnow
+from hub.oauth2 import keys
+from hub.oauth2.models import RevokedToken
+from hub.oauth2.tokens import InvalidAccessToken, verify_access_token
+from partners.models import ClientStatus, OAuthClient, Partner, PartnerStatus
+from resolvers.context import Principal
+
+KEYS_FRESH_SECONDS = 30.0
+KEYS_MIN_REFRESH_SECONDS = 1.0
+
+
+class PrincipalUser(BaseUser):
+    def __init__(self, principal: Principal) -> None:
+        self.principal = principal
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.principal.client_id or ""
+
+
+@dataclass(frozen=True, slots=True)
+class _ClientState:
+    kind: str
+    partner_id: int | None
+    partner_code: str | None
+    scopes: str
+    revoked: bool
+
+
+def _client_state(session: Session, client_id: str, jti: str) -> _ClientState | None:
+    row = session.execute(
+        select(
+            OAuthClient.kind,
+            OAuthClient.partner_id,
+            Partner.code,
+            OAuthClient.scopes,
+            exists().where(RevokedToken.jti == jti),
+        )
+        .outerjoin(Partner, Partner.id == OAuthClient.partner_id)
+        .where(
+            OAuthClient.client_id == client_id,
+            OAuthClient.status == ClientStatus.ACTIVE,
+            or_(OAuthClient.partner_id.is_(None), Partner.status == PartnerStatus.ACTIVE),
+        )
+    ).first()
+    return None if row is None else _ClientState(*row)
+
+
+class BearerTokens(AuthenticationBackend):
+    def __init__(self, database: Database, settings: Settings) -> None:
+        self.database = database
+        self.settings = settings
+        self._keys: list[keys.PublishedKey] = []
+        self._loaded_at = float("-inf")
+
+    async def _published(self, kid: object) -> list[keys.PublishedKey]:
+        age = time.monotonic() - self._loaded_at
+        known = any(key.jwk.get("kid") == kid for key in self._keys)
+        if age > KEYS_FRESH_SECONDS or (not known and age > KEYS_MIN_REFRESH_SECONDS):
+            self._keys = await self.database.read(
+                keys.published_keys, utcnow(), self.settings.access_token_lifetime
+            )
+            self._loaded_at = time.monotonic()
+        return self._keys
+
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
+        header = conn.headers.get("authorization")
+        if header is None:
+            return None
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer":
+            raise AuthenticationError("use a Bearer access token")
+        principal = await self.verify(token.strip())
+        return AuthCredentials(sorted(principal.scopes)), PrincipalUser(principal)
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            kid = jws.extract_compact(token.encode()).headers().get("kid")
+        except (JoseError, ValueError) as error:
+            raise AuthenticationError("the token is malformed") from error
+        try:
+            claims = verify_access_token(
+                token,
+                await self._published(kid),
+                issuer=self.settings.issuer,
+                audience=self.settings.resource,
+                now=utcnow(),
+            )
+        except InvalidAccessToken as error:
+            raise AuthenticationError(error.reason) from error
+        state = await self.database.read(_client_state, claims.client_id, claims.jti)
+        if state is None:
+            raise AuthenticationError("the client or its partner is no longer active")
+        if state.revoked:
+            raise AuthenticationError("the token was revoked")
+        return Principal(
+            kind=state.kind,
+            client_id=claims.client_id,
+            partner_id=state.partner_id,
+            partner_code=state.partner_code,
+            scopes=frozenset(claims.scopes) & frozenset(state.scopes.split()),
+        )
+
+
+def unauthorized(conn: HTTPConnection, error: Exception) -> Response:
+    """RFC 6750 §3: 401 with a Bearer challenge naming ``invalid_token``."""
+    description = str(error).replace('"', "'")
+    return JSONResponse(
+        {
+            "errors": [
+                {
+                    "message": f"invalid token: {description}",
+                    "extensions": {"code": "UNAUTHENTICATED"},
+                }
+            ]
+        },
+        status_code=401,
+        headers={
+            "WWW-Authenticate": f'Bearer error="invalid_token", error_description="{description}"',
+            "Cache-Control": "no-store",
+        },
+    )

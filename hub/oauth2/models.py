@@ -1,0 +1,49 @@
+"""The authorization server's own state: signing keys, revoked tokens, used assertion ids."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.db import Base, UTCDateTime
+
+
+class SigningKey(Base):
+    """An ES256 key for access tokens. The private half is sealed with the hub's secret key.
+
+    The newest unretired key signs; a retired key stays in the JWKS for one token
+    lifetime so the tokens it signed can still be verified, then drops out.
+    """
+
+    __tablename__ = "oauth_signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    private_key_sealed: Mapped[str] = mapped_column(Text)
+    public_jwk: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RevokedToken(Base):
+    """RFC 7009 revocation as a ``jti`` denylist, kept until the token would have expired."""
+
+    __tablename__ = "oauth_revoked_tokens"
+    __table_args__ = (Index(None, "expires_at"),)
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class UsedAssertion(Base):
+    """RFC 7523 §3 item 7: a client assertion's ``jti`` is accepted once."""
+
+    __tablename__ = "oauth_used_assertions"
+    __table_args__ = (Index(None, "expires_at"),)
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(255), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,157 @@
+"""Partners, their settlement terms and marketing budgets, and their OAuth clients."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.db import Base, UTCDateTime
+from ledger.models import BigId
+
+
+class PartnerStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    SUSPENDED = "SUSPENDED"
+
+
+class SettlementCycle(StrEnum):
+    DAILY = "DAILY"
+    WEEKLY = "WEEKLY"
+    MONTHLY = "MONTHLY"
+
+
+class ClientKind(StrEnum):
+    PARTNER = "partner"
+    OPERATOR = "operator"
+
+
+class AuthMethod(StrEnum):
+    CLIENT_SECRET_BASIC = "client_secret_basic"
+    CLIENT_SECRET_POST = "client_secret_post"
+    PRIVATE_KEY_JWT = "private_key_jwt"
+
+
+class ClientStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    REVOKED = "REVOKED"
+
+
+def _in(column: str, values: type[StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+class Partner(Base):
+    __tablename__ = "partners"
+    __table_args__ = (CheckConstraint(_in("status", PartnerStatus), name="status_known"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    legal_entity: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SettlementTerms(Base):
+    """A partner's prices per point, exact decimals of a fen, effective from a time (CR-07)."""
+
+    __tablename__ = "partner_settlement_terms"
+    __table_args__ = (
+        UniqueConstraint("partner_id", "effective_at"),
+        CheckConstraint(_in("cycle", SettlementCycle), name="cycle_known"),
+        CheckConstraint(
+            "issue_price_per_point_fen >= 0 AND reimbursement_per_point_fen >= 0",
+            name="prices_non_negative",
+        ),
+        CheckConstraint(
+            "operator_fee_rate >= 0 AND operator_fee_rate < 1", name="fee_rate_bounded"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    issue_price_per_point_fen: Mapped[Decimal] = mapped_column(Numeric(18, 6))
+    reimbursement_per_point_fen: Mapped[Decimal] = mapped_column(Numeric(18, 6))
+    operator_fee_rate: Mapped[Decimal] = mapped_column(Numeric(9, 6))
+    cycle: Mapped[str] = mapped_column(String(8))
+    effective_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MarketingBudget(Base):
+    """Money (integer fen) a partner sets aside to fund the points it issues (CR-02)."""
+
+    __tablename__ = "partner_marketing_budgets"
+    __table_args__ = (
+        CheckConstraint("amount_fen >= 0", name="amount_non_negative"),
+        CheckConstraint("period_end > period_start", name="period_ordered"),
+        Index(None, "partner_id", "period_start"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    period_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    period_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OAuthClient(Base):
+    """A machine client of the hub: a partner's system, or the operator's (no partner)."""
+
+    __tablename__ = "oauth_clients"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ClientKind), name="kind_known"),
+        CheckConstraint(_in("auth_method", AuthMethod), name="auth_method_known"),
+        CheckConstraint(_in("status", ClientStatus), name="status_known"),
+        CheckConstraint(
+            "(kind = 'operator' AND partner_id IS NULL) "
+            "OR (kind = 'partner' AND partner_id IS NOT NULL)",
+            name="owner_matches_kind",
+        ),
+        # operator:admin can never be granted to a partner client.
+        CheckConstraint(
+            "kind = 'operator' OR (' ' || scopes || ' ') NOT LIKE '% operator:admin %'",
+            name="operator_scope_only_for_operator",
+        ),
+        CheckConstraint(
+            "auth_method <> 'private_key_jwt' OR jwks IS NOT NULL", name="jwks_for_private_key_jwt"
+        ),
+        Index(None, "partner_id"),
+    )
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
+    auth_method: Mapped[str] = mapped_column(String(32))
+    scopes: Mapped[str] = mapped_column(Text)
+    jwks: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ClientSecret(Base):
+    """A keyed hash of a client secret; after a rotation the old one expires after a grace."""
+
+    __tablename__ = "oauth_client_secrets"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("oauth_clients.client_id"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,83 @@
+"""The partner registry: onboarding, listing and suspension."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+import ledger
+from partners.errors import (
+    InvalidPartnerCode,
+    InvalidPartnerName,
+    PartnerCodeTaken,
+    PartnerNotFound,
+)
+from partners.models import Partner, PartnerStatus
+
+CODE = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerView:
+    id: int
+    code: str
+    name: str
+    legal_entity: str
+    status: str
+
+
+def _view(partner: Partner) -> PartnerView:
+    return PartnerView(partner.id, partner.code, partner.name, partner.legal_entity, partner.status)
+
+
+def add_partner(
+    session: Session, *, code: str, name: str, legal_entity: str, now: datetime
+) -> PartnerView:
+    """Register an active partner and open its ledger accounts."""
+    if not CODE.fullmatch(code):
+        raise InvalidPartnerCode(code)
+    if not name.strip() or len(name) > 200 or len(legal_entity) > 200:
+        raise InvalidPartnerName()
+    if session.execute(select(Partner.id).where(Partner.code == code)).first() is not None:
+        raise PartnerCodeTaken(code)
+    partner = Partner(
+        code=code,
+        name=name.strip(),
+        legal_entity=legal_entity.strip() or name.strip(),
+        status=PartnerStatus.ACTIVE,
+        created_at=now,
+    )
+    session.add(partner)
+    session.flush()
+    ledger.open_partner_accounts(session, partner.id, now)
+    return _view(partner)
+
+
+def find_partner(session: Session, code: str) -> PartnerView:
+    partner = session.execute(select(Partner).where(Partner.code == code)).scalar_one_or_none()
+    if partner is None:
+        raise PartnerNotFound(code)
+    return _view(partner)
+
+
+def list_partners(session: Session) -> Sequence[PartnerView]:
+    return [_view(p) for p in session.execute(select(Partner).order_by(Partner.code)).scalars()]
+
+
+def suspend_partner(session: Session, code: str, now: datetime) -> PartnerView:
+    """Suspend a partner. Its clients' live tokens stop working at once (the bearer check
+    reads the partner's status on every request) and it can get no new ones."""
+    found = session.execute(
+        update(Partner)
+        .where(Partner.code == code)
+        .values(status=PartnerStatus.SUSPENDED, suspended_at=now)
+        .returning(Partner.id)
+    ).first()
+    if found is None:
+        raise PartnerNotFound(code)
+    return find_partner(session, code)

@@ -1,0 +1,34 @@
+"""Who is calling, and the per-request GraphQL context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.db import Database
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The caller behind a verified access token, or the anonymous caller."""
+
+    kind: str  # "partner", "operator" or "anonymous"
+    client_id: str | None = None
+    partner_id: int | None = None
+    partner_code: str | None = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def authenticated(self) -> bool:
+        return self.kind != "anonymous"
+
+
+ANONYMOUS = Principal(kind="anonymous")
+
+
+@dataclass(slots=True)
+class HubContext:
+    database: Database
+    principal: Principal
+    request: Any = None
+    response: Any = None
