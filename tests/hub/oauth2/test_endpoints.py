@@ -173,7 +173,8 @@ async def test_operator_admin_is_refused_for_partner_clients_by_the_database(hub
     def grant(session: Session) -> None:
         session.execute(
             text(
-                "UPDATE oauth_clients SET scopes = 'catalog:read operator:admin' WHERE client_id = :c"
+                "UPDATE oauth_clients SET scopes = 'catalog:read operator:admin' "
+                "WHERE client_id = :c"
             ),
             {"c": client.client_id},
         )
@@ -213,7 +214,7 @@ async def test_secrets_and_tokens_appear_neither_in_logs_nor_in_the_database(
     def every_stored_text(session: Session) -> str:
         found = []
         for table in inspect(session.get_bind()).get_table_names():
-            for row in session.execute(text(f'SELECT * FROM "{table}"')):  # noqa: S608
+            for row in session.execute(text(f'SELECT * FROM "{table}"')):
                 found.extend(str(value) for value in row)
         return "\n".join(found)
 
@@ -234,4 +235,5 @@ async def test_the_signing_key_is_stored_sealed(hub: Hub) -> None:
 
     stored = await hub.database.read(sealed)
 
-    assert stored and all('"d"' not in value for value in stored)
+    assert len(stored) == 1
+    assert '"d"' not in stored[0]

@@ -11,9 +11,9 @@ import pytest
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 
+from hub.db import utcnow
 from partners.models import AuthMethod
 from partners.registry import suspend_partner
-from hub.db import utcnow
 from tests.hub.oauth2.conftest import (
     ISSUER,
     TOKEN_URL,
@@ -332,9 +332,10 @@ class TestPrivateKeyJwt:
         self, hub: Hub, registered: tuple
     ) -> None:
         _, client_id = registered
-        encode = lambda part: (
-            base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
-        )  # noqa: E731
+
+        def encode(part: dict[str, object]) -> str:
+            return base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
+
         now = int(time.time())
         unsigned = ".".join(
             [
