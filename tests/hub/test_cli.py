@@ -1,14 +1,9 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
-import time
+import json
 import urllib.request
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -17,6 +12,7 @@ from sqlalchemy.orm import Session
 from hub.cli import main
 from hub.db import Database
 from tests.ledger.world import World
+from tests.serving import serving
 from tests.stores import Templates
 
 
@@ -100,34 +96,8 @@ def test_failures_exit_one_with_a_one_line_reason(
     assert capsys.readouterr().err.splitlines() == [reason]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+def test_serve_answers_healthz_over_real_http(database_url: str) -> None:
+    with serving(database_url) as base, urllib.request.urlopen(f"{base}/healthz") as reply:
+        body = json.loads(reply.read())
 
-
-def test_serve_answers_healthz_over_real_http(database_url: str, tmp_path: Path) -> None:
-    port = _free_port()
-    env = {**os.environ, "HUB_DATABASE_URL": database_url}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as reply:
-                    body = reply.read().decode()
-                    break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.2)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-    assert '"reachable":true' in body
+    assert body["database"]["reachable"] is True
