@@ -214,6 +214,7 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_expire(args: argparse.Namespace) -> int:
+    from hub.oauth2.housekeeping import purge_expired
     from ledger.expiry import expire_lapsed_lots
     from ledger.redemption import void_lapsed_holds
 
@@ -229,9 +230,11 @@ def cmd_expire(args: argparse.Namespace) -> int:
             ).members:
                 members += expired.members
                 points += expired.points
+            purged = await database.write(purge_expired, now)
         finally:
             await database.dispose()
         print(f"voided {voided} lapsed holds; expired {points} points of {members} members")
+        print(f"forgot {purged} expired assertion and revoked-token ids")
         return 0
 
     return asyncio.run(run())
@@ -256,7 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(handler=cmd_migrate)
 
     expire = commands.add_parser(
-        "expire", parents=[common], help="void lapsed holds, then expire lapsed lots"
+        "expire",
+        parents=[common],
+        help="void lapsed holds, expire lapsed lots, forget expired token and assertion ids",
     )
     expire.add_argument("--batch-size", type=int, default=500)
     expire.set_defaults(handler=cmd_expire)

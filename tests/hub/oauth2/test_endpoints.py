@@ -237,3 +237,36 @@ async def test_the_signing_key_is_stored_sealed(hub: Hub) -> None:
 
     assert len(stored) == 1
     assert '"d"' not in stored[0]
+
+
+async def test_expired_assertion_and_revocation_records_are_purged(hub: Hub) -> None:
+    from hub.oauth2.housekeeping import purge_expired
+    from hub.oauth2.models import RevokedToken, UsedAssertion
+
+    await hub.partner()
+    key = signing_key()
+    client = await hub.client(method=AuthMethod.PRIVATE_KEY_JWT, jwks=public_jwks(key))
+    token_reply = await hub.http.post(
+        "/oauth/token", data=assertion_form(assertion(key, client.client_id, lifetime=60))
+    )
+    await hub.http.post(
+        "/oauth/revoke",
+        data={
+            **assertion_form(assertion(key, client.client_id)),
+            "token": token_reply.json()["access_token"],
+        },
+    )
+
+    def counts(session: Session) -> tuple[int, int]:
+        return (
+            len(session.execute(select(UsedAssertion.jti)).all()),
+            len(session.execute(select(RevokedToken.jti)).all()),
+        )
+
+    before = await hub.database.read(counts)
+    kept = await hub.database.write(purge_expired, utcnow())
+    purged = await hub.database.write(purge_expired, utcnow() + timedelta(hours=2))
+
+    assert before == (2, 1)
+    assert (kept, purged) == (0, 3)
+    assert await hub.database.read(counts) == (0, 0)

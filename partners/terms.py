@@ -1,0 +1,181 @@
+"""A partner's settlement terms and marketing budgets.
+
+Prices per point are exact decimals of a fen, never floats. CR-07: once a partner has
+terms, a change takes effect at a future time and never applies retroactively.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from partners.errors import PartnerError
+from partners.models import MarketingBudget, SettlementCycle, SettlementTerms
+from partners.registry import find_partner
+
+PRICE_PLACES = Decimal("0.000001")
+
+
+class InvalidTerms(PartnerError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+class RetroactiveChange(PartnerError):
+    """CR-07: a change to a partner's prices must take effect in the future."""
+
+    code = "COMPLIANCE_VIOLATION"
+    rule = "CR-07"
+
+    def __init__(self) -> None:
+        super().__init__("a change to settlement terms must take effect in the future")
+
+
+def exact_decimal(field: str, value: object, *, below_one: bool = False) -> Decimal:
+    """A non-negative decimal with at most six places, from a Decimal or a string."""
+    if isinstance(value, bool) or not isinstance(value, Decimal | str | int):
+        raise InvalidTerms(f'{field} must be a decimal string such as "0.8"')
+    try:
+        number = Decimal(value)
+    except InvalidOperation as error:
+        raise InvalidTerms(f'{field} must be a decimal string such as "0.8"') from error
+    if not number.is_finite() or number < 0 or number != number.quantize(PRICE_PLACES):
+        raise InvalidTerms(f"{field} must be a non-negative decimal with at most six places")
+    if below_one and number >= 1:
+        raise InvalidTerms(f"{field} must be below 1")
+    return number
+
+
+@dataclass(frozen=True, slots=True)
+class TermsView:
+    partner_code: str
+    issue_price_per_point_fen: Decimal
+    reimbursement_per_point_fen: Decimal
+    operator_fee_rate: Decimal
+    cycle: str
+    effective_at: datetime
+
+
+def set_settlement_terms(
+    session: Session,
+    *,
+    partner_code: str,
+    issue_price_per_point_fen: object,
+    reimbursement_per_point_fen: object,
+    operator_fee_rate: object,
+    cycle: str,
+    now: datetime,
+    effective_at: datetime | None = None,
+) -> TermsView:
+    """Record terms effective at ``effective_at`` (default: now, for a partner's first terms)."""
+    partner = find_partner(session, partner_code)
+    if cycle not in SettlementCycle.__members__:
+        raise InvalidTerms(f"cycle must be one of {', '.join(SettlementCycle.__members__)}")
+    effective = effective_at or now
+    has_terms = session.execute(
+        select(SettlementTerms.id).where(SettlementTerms.partner_id == partner.id).limit(1)
+    ).first()
+    if has_terms is not None and effective <= now:
+        raise RetroactiveChange()
+    terms = SettlementTerms(
+        partner_id=partner.id,
+        issue_price_per_point_fen=exact_decimal("issuePricePerPointFen", issue_price_per_point_fen),
+        reimbursement_per_point_fen=exact_decimal(
+            "reimbursementPerPointFen", reimbursement_per_point_fen
+        ),
+        operator_fee_rate=exact_decimal("operatorFeeRate", operator_fee_rate, below_one=True),
+        cycle=cycle,
+        effective_at=effective,
+        created_at=now,
+    )
+    session.add(terms)
+    session.flush()
+    return TermsView(
+        partner_code,
+        terms.issue_price_per_point_fen,
+        terms.reimbursement_per_point_fen,
+        terms.operator_fee_rate,
+        cycle,
+        effective,
+    )
+
+
+def terms_in_force(session: Session, partner_code: str, at: datetime) -> TermsView | None:
+    partner = find_partner(session, partner_code)
+    row = session.execute(
+        select(SettlementTerms)
+        .where(SettlementTerms.partner_id == partner.id, SettlementTerms.effective_at <= at)
+        .order_by(SettlementTerms.effective_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    return TermsView(
+        partner_code,
+        Decimal(row.issue_price_per_point_fen).quantize(PRICE_PLACES),
+        Decimal(row.reimbursement_per_point_fen).quantize(PRICE_PLACES),
+        Decimal(row.operator_fee_rate).quantize(PRICE_PLACES),
+        row.cycle,
+        row.effective_at,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetView:
+    partner_code: str
+    amount_fen: int
+    period_start: datetime
+    period_end: datetime
+
+
+MAX_BUDGET_FEN = 2**31 - 1
+
+
+def set_marketing_budget(
+    session: Session,
+    *,
+    partner_code: str,
+    amount_fen: int,
+    period_start: datetime,
+    period_end: datetime,
+    now: datetime,
+) -> BudgetView:
+    """Fund a budget period in integer fen. A new partner's budget is 0 until this is set."""
+    partner = find_partner(session, partner_code)
+    if type(amount_fen) is not int or not 0 <= amount_fen <= MAX_BUDGET_FEN:
+        raise InvalidTerms("amountFen must be a whole number of fen from 0 to 2147483647")
+    if period_end <= period_start:
+        raise InvalidTerms("periodEnd must be after periodStart")
+    session.add(
+        MarketingBudget(
+            partner_id=partner.id,
+            amount_fen=amount_fen,
+            period_start=period_start,
+            period_end=period_end,
+            created_at=now,
+        )
+    )
+    session.flush()
+    return BudgetView(partner_code, amount_fen, period_start, period_end)
+
+
+def budget_in_force(session: Session, partner_code: str, at: datetime) -> BudgetView | None:
+    """The latest budget set for the period containing ``at``; None means a budget of 0."""
+    partner = find_partner(session, partner_code)
+    row = session.execute(
+        select(MarketingBudget)
+        .where(
+            MarketingBudget.partner_id == partner.id,
+            MarketingBudget.period_start <= at,
+            MarketingBudget.period_end > at,
+        )
+        .order_by(MarketingBudget.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    return BudgetView(partner_code, row.amount_fen, row.period_start, row.period_end)
