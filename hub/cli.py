@@ -129,40 +129,29 @@ def _read_jwks(path: str | None) -> dict[str, Any] | None:
     return loaded
 
 
-def cmd_clients_create(args: argparse.Namespace) -> int:
+def _create_client(args: argparse.Namespace, partner_code: str | None, scopes: list[str]) -> int:
     from partners.clients import create_client
     from partners.models import AuthMethod
 
-    settings = get_settings()
     issued = _write(
         create_client,
-        settings.secret_key,
-        partner_code=args.partner,
-        scopes=args.scopes.split(),
+        get_settings().secret_key,
+        partner_code=partner_code,
+        scopes=scopes,
         now=utcnow(),
         auth_method=AuthMethod(args.auth_method),
         jwks=_read_jwks(args.jwks),
     )
     _print_client(issued, args.json)
     return 0
+
+
+def cmd_clients_create(args: argparse.Namespace) -> int:
+    return _create_client(args, args.partner, args.scopes.split())
 
 
 def cmd_operator_create_client(args: argparse.Namespace) -> int:
-    from partners.clients import create_client
-    from partners.models import AuthMethod
-
-    settings = get_settings()
-    issued = _write(
-        create_client,
-        settings.secret_key,
-        partner_code=None,
-        scopes=["operator:admin"],
-        now=utcnow(),
-        auth_method=AuthMethod(args.auth_method),
-        jwks=_read_jwks(args.jwks),
-    )
-    _print_client(issued, args.json)
-    return 0
+    return _create_client(args, None, ["operator:admin"])
 
 
 def cmd_clients_rotate_secret(args: argparse.Namespace) -> int:

@@ -21,13 +21,14 @@ import functools
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import (
+    CheckConstraint,
     DateTime,
     Dialect,
     Engine,
-    Insert,
     MetaData,
     Table,
     create_engine,
@@ -54,6 +55,12 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def one_of(column: str, values: type[StrEnum]) -> CheckConstraint:
+    """A CHECK that ``column`` holds one of an enum's values, named ``<column>_known``."""
+    allowed = ", ".join(repr(value.value) for value in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=f"{column}_known")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -99,11 +106,10 @@ def normalise_url(url: str | URL) -> URL:
     raise UnsupportedDatabase(f"unsupported database {backend!r}: use sqlite or postgresql")
 
 
-def insert_ignoring_conflicts_stmt(session: Session, table: Table) -> Insert:
-    """``INSERT … ON CONFLICT DO NOTHING`` for the session's store."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing()
-    return sqlite.insert(table).on_conflict_do_nothing()
+def _insert_skipping_conflicts(session: Session, table: Table) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING`` in the session's store's dialect."""
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return module.insert(table).on_conflict_do_nothing()
 
 
 def insert_ignoring_conflicts(
@@ -111,18 +117,15 @@ def insert_ignoring_conflicts(
 ) -> None:
     values = list(rows)
     if values:
-        session.execute(insert_ignoring_conflicts_stmt(session, table), values)
+        session.execute(_insert_skipping_conflicts(session, table), values)
 
 
 def insert_if_absent(session: Session, table: Table, row: Mapping[str, Any]) -> bool:
     """Insert ``row`` unless its key exists; True when this call inserted it. Two racing
     callers on PostgreSQL: the second waits for the first and then sees the conflict."""
-    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     key = next(iter(table.primary_key.columns))
-    inserted = session.execute(
-        module.insert(table).on_conflict_do_nothing().returning(key), dict(row)
-    ).first()
-    return inserted is not None
+    statement = _insert_skipping_conflicts(session, table).returning(key)
+    return session.execute(statement, dict(row)).first() is not None
 
 
 def _configure_sqlite(engine: Engine, *, begin: str, busy_timeout_ms: int) -> None:

@@ -23,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db import Base, UTCDateTime
+from hub.db import Base, UTCDateTime, one_of
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid alias).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -62,10 +62,6 @@ class HoldStatus(StrEnum):
     REFUNDED = "REFUNDED"
 
 
-def _in(column: str, values: type[StrEnum]) -> str:
-    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
-
-
 class Account(Base):
     __tablename__ = "ledger_accounts"
     __table_args__ = (
@@ -78,7 +74,7 @@ class Account(Base):
             "NOT credits_must_not_exceed_debits OR credits_posted <= debits_posted",
             name="credits_within_debits",
         ),
-        CheckConstraint(_in("kind", AccountKind), name="kind_known"),
+        one_of("kind", AccountKind),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -112,7 +108,7 @@ class Hold(Base):
     __tablename__ = "ledger_holds"
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
-        CheckConstraint(_in("status", HoldStatus), name="status_known"),
+        one_of("status", HoldStatus),
         Index(None, "status", "deadline"),
         Index(None, "member_id"),
     )
@@ -136,7 +132,7 @@ class Transfer(Base):
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("debit_account_id <> credit_account_id", name="accounts_differ"),
-        CheckConstraint(_in("code", TransferCode), name="code_known"),
+        one_of("code", TransferCode),
         Index(None, "debit_account_id", "id"),
         Index(None, "credit_account_id", "id"),
         Index(None, "hold_id"),

@@ -13,7 +13,7 @@ from typing import Any, cast
 
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub.crypto import hashes_equal, keyed_hash
@@ -69,8 +69,18 @@ class ActiveClient:
         return any(hashes_equal(digest, stored) for stored in self.secret_hashes)
 
 
-def _new_secret() -> str:
-    return f"ahs_{secrets.token_urlsafe(32)}"
+def _add_secret(session: Session, secret_key: str, client_id: str, now: datetime) -> str:
+    """A new secret for the client; only its keyed hash is stored."""
+    secret = f"ahs_{secrets.token_urlsafe(32)}"
+    session.add(
+        ClientSecret(
+            client_id=client_id,
+            secret_hash=keyed_hash(secret_key, SECRET_PURPOSE, secret),
+            created_at=now,
+        )
+    )
+    session.flush()
+    return secret
 
 
 def _checked_scopes(scopes: Sequence[str], kind: ClientKind) -> tuple[str, ...]:
@@ -144,15 +154,7 @@ def create_client(
     session.flush()  # the client row before its secret's foreign key
     secret = None
     if auth_method is not AuthMethod.PRIVATE_KEY_JWT:
-        secret = _new_secret()
-        session.add(
-            ClientSecret(
-                client_id=client_id,
-                secret_hash=keyed_hash(secret_key, SECRET_PURPOSE, secret),
-                created_at=now,
-            )
-        )
-    session.flush()
+        secret = _add_secret(session, secret_key, client_id, now)
     return IssuedClient(client_id, secret, granted, auth_method)
 
 
@@ -178,15 +180,7 @@ def rotate_secret(
         )
         .values(expires_at=now + grace)
     )
-    secret = _new_secret()
-    session.add(
-        ClientSecret(
-            client_id=client_id,
-            secret_hash=keyed_hash(secret_key, SECRET_PURPOSE, secret),
-            created_at=now,
-        )
-    )
-    session.flush()
+    secret = _add_secret(session, secret_key, client_id, now)
     return IssuedClient(client_id, secret, tuple(client.scopes.split()), client.auth_method)
 
 
@@ -198,16 +192,22 @@ def revoke_client(session: Session, client_id: str, now: datetime) -> None:
     session.flush()
 
 
-def active_client(session: Session, client_id: str, now: datetime) -> ActiveClient | None:
-    """The client if it and its partner are active, with its unexpired secret hashes."""
-    row = session.execute(
-        select(OAuthClient, Partner.code)
+def active_clients(*columns: Any) -> Select[Any]:
+    """``SELECT columns`` over clients that are active and whose partner (if any) is active."""
+    return (
+        select(*columns)
         .outerjoin(Partner, Partner.id == OAuthClient.partner_id)
         .where(
-            OAuthClient.client_id == client_id,
             OAuthClient.status == ClientStatus.ACTIVE,
             or_(OAuthClient.partner_id.is_(None), Partner.status == PartnerStatus.ACTIVE),
         )
+    )
+
+
+def active_client(session: Session, client_id: str, now: datetime) -> ActiveClient | None:
+    """The client if it and its partner are active, with its unexpired secret hashes."""
+    row = session.execute(
+        active_clients(OAuthClient, Partner.code).where(OAuthClient.client_id == client_id)
     ).first()
     if row is None:
         return None
@@ -228,17 +228,3 @@ def active_client(session: Session, client_id: str, now: datetime) -> ActiveClie
         jwks=json.loads(client.jwks) if client.jwks else None,
         secret_hashes=tuple(hashes),
     )
-
-
-def client_is_active(session: Session, client_id: str) -> bool:
-    """The bearer check on every request: the client and its partner are still active."""
-    row = session.execute(
-        select(OAuthClient.client_id)
-        .outerjoin(Partner, Partner.id == OAuthClient.partner_id)
-        .where(
-            OAuthClient.client_id == client_id,
-            OAuthClient.status == ClientStatus.ACTIVE,
-            or_(OAuthClient.partner_id.is_(None), Partner.status == PartnerStatus.ACTIVE),
-        )
-    ).first()
-    return row is not None

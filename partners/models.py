@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db import Base, UTCDateTime
+from hub.db import Base, UTCDateTime, one_of
 from ledger.models import BigId
 
 
@@ -49,13 +49,9 @@ class ClientStatus(StrEnum):
     REVOKED = "REVOKED"
 
 
-def _in(column: str, values: type[StrEnum]) -> str:
-    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
-
-
 class Partner(Base):
     __tablename__ = "partners"
-    __table_args__ = (CheckConstraint(_in("status", PartnerStatus), name="status_known"),)
+    __table_args__ = (one_of("status", PartnerStatus),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
@@ -72,7 +68,7 @@ class SettlementTerms(Base):
     __tablename__ = "partner_settlement_terms"
     __table_args__ = (
         UniqueConstraint("partner_id", "effective_at"),
-        CheckConstraint(_in("cycle", SettlementCycle), name="cycle_known"),
+        one_of("cycle", SettlementCycle),
         CheckConstraint(
             "issue_price_per_point_fen >= 0 AND reimbursement_per_point_fen >= 0",
             name="prices_non_negative",
@@ -115,9 +111,9 @@ class OAuthClient(Base):
 
     __tablename__ = "oauth_clients"
     __table_args__ = (
-        CheckConstraint(_in("kind", ClientKind), name="kind_known"),
-        CheckConstraint(_in("auth_method", AuthMethod), name="auth_method_known"),
-        CheckConstraint(_in("status", ClientStatus), name="status_known"),
+        one_of("kind", ClientKind),
+        one_of("auth_method", AuthMethod),
+        one_of("status", ClientStatus),
         CheckConstraint(
             "(kind = 'operator' AND partner_id IS NULL) "
             "OR (kind = 'partner' AND partner_id IS NOT NULL)",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from joserfc import jws
 from joserfc.errors import JoseError
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists
 from sqlalchemy.orm import Session
 from starlette.authentication import (
     AuthCredentials,
@@ -29,7 +29,8 @@ from hub.db import Database, utcnow
 from hub.oauth2 import keys
 from hub.oauth2.models import RevokedToken
 from hub.oauth2.tokens import InvalidAccessToken, verify_access_token
-from partners.models import ClientStatus, OAuthClient, Partner, PartnerStatus
+from partners.clients import active_clients
+from partners.models import OAuthClient, Partner
 from resolvers.context import Principal
 
 KEYS_FRESH_SECONDS = 30.0
@@ -60,19 +61,13 @@ class _ClientState:
 
 def _client_state(session: Session, client_id: str, jti: str) -> _ClientState | None:
     row = session.execute(
-        select(
+        active_clients(
             OAuthClient.kind,
             OAuthClient.partner_id,
             Partner.code,
             OAuthClient.scopes,
             exists().where(RevokedToken.jti == jti),
-        )
-        .outerjoin(Partner, Partner.id == OAuthClient.partner_id)
-        .where(
-            OAuthClient.client_id == client_id,
-            OAuthClient.status == ClientStatus.ACTIVE,
-            or_(OAuthClient.partner_id.is_(None), Partner.status == PartnerStatus.ACTIVE),
-        )
+        ).where(OAuthClient.client_id == client_id)
     ).first()
     return None if row is None else _ClientState(*row)
 
