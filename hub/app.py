@@ -14,14 +14,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
-from strawberry.asgi import GraphQL
 
 from hub.config import Settings, get_settings
 from hub.db import Database
+from hub.graphql_http import GraphQLEndpoint, HubGraphQL
 from hub.logs import AccessLog, quiet_authlib
-from hub.oauth2.bearer import BearerTokens, PrincipalUser, unauthorized
+from hub.oauth2.bearer import BearerTokens, unauthorized
 from hub.oauth2.endpoints import OAuthEndpoints, server_metadata
-from resolvers.context import ANONYMOUS, HubContext
 from schema.root import build_schema
 
 
@@ -36,18 +35,6 @@ async def healthz(request: Request) -> JSONResponse:
         "database": {"store": database.dialect, "reachable": reachable},
     }
     return JSONResponse(body, status_code=200 if reachable else 503)
-
-
-class HubGraphQL(GraphQL[HubContext, None]):
-    async def get_context(self, request: Any, response: Any) -> HubContext:
-        user = request.scope.get("user")
-        principal = user.principal if isinstance(user, PrincipalUser) else ANONYMOUS
-        return HubContext(
-            database=request.app.state.database,
-            principal=principal,
-            request=request,
-            response=response,
-        )
 
 
 class _Late:
@@ -81,7 +68,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
             jwks=oauth.jwks,
         )
         graphql.app = AuthenticationMiddleware(
-            HubGraphQL(build_schema()),
+            GraphQLEndpoint(HubGraphQL(build_schema())),
             backend=BearerTokens(database, settings),
             on_error=unauthorized,
         )

@@ -170,6 +170,7 @@ class Database:
             ):
                 engine = create_engine(
                     sync_url,
+                    hide_parameters=True,  # no member data in error messages or logs
                     connect_args={"check_same_thread": False},
                     pool_size=threads,
                     max_overflow=0,
@@ -184,7 +185,10 @@ class Database:
             self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
         else:
             self._async_engine = create_async_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
+                self.url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                hide_parameters=True,  # no member data in error messages or logs
             )
             self._async_sessions = async_sessionmaker(self._async_engine, expire_on_commit=False)
 

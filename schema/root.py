@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from importlib.metadata import version
+from typing import Any
 
 import strawberry
+import strawberry.federation
+from graphql import GraphQLError
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from resolvers import viewer as viewer_resolver
 from resolvers.context import HubContext
 from resolvers.permissions import authenticated
+from schema.limits import CostLimit
 
 
 @strawberry.type(description="The authenticated client making this request.")
@@ -41,5 +54,35 @@ class Query:
         )
 
 
-def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(query=Query)
+class HubSchema(strawberry.federation.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        """Not here: the HTTP view logs each unexpected error once, under the error id it
+        returns to the client, and expected errors are not server faults."""
+
+
+MAX_DEPTH = 12
+MAX_ALIASES = 15
+MAX_TOKENS = 2_000
+
+
+def request_limits() -> list[Any]:
+    """Caches and limits as extension factories (a fresh instance per request). Depth does
+    not count introspection fields; the token limit bounds those documents."""
+    return [
+        lambda: ParserCache(maxsize=512),
+        lambda: ValidationCache(maxsize=512),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: AddValidationRules([CostLimit]),
+    ]
+
+
+def build_schema() -> HubSchema:
+    """The hub's Apollo Federation v2 subgraph, with every request limit switched on."""
+    return HubSchema(
+        query=Query,
+        federation_version="2.9",
+        config=StrawberryConfig(disable_field_suggestions=True),
+        extensions=request_limits(),
+    )

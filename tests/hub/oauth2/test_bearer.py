@@ -17,7 +17,7 @@ from hub.oauth2.models import SigningKey
 from hub.oauth2.tokens import issue_access_token
 from partners.clients import revoke_client
 from partners.registry import suspend_partner
-from tests.hub.oauth2.conftest import ISSUER, Hub
+from tests.hub.conftest import ISSUER, Hub
 
 pytestmark = pytest.mark.anyio
 

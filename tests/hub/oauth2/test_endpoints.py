@@ -16,7 +16,7 @@ from hub.db import utcnow
 from partners.clients import rotate_secret
 from partners.errors import OperatorScopeForbidden
 from partners.models import AuthMethod
-from tests.hub.oauth2.conftest import (
+from tests.hub.conftest import (
     ISSUER,
     Hub,
     assertion,

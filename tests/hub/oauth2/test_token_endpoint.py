@@ -14,7 +14,7 @@ from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from hub.db import utcnow
 from partners.models import AuthMethod
 from partners.registry import suspend_partner
-from tests.hub.oauth2.conftest import (
+from tests.hub.conftest import (
     ISSUER,
     TOKEN_URL,
     Hub,
