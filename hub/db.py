@@ -192,6 +192,12 @@ class Database:
             )
             self._async_sessions = async_sessionmaker(self._async_engine, expire_on_commit=False)
 
+    def engines(self) -> list[Engine]:
+        """The synchronous engines underneath, for instrumentation (statement counts)."""
+        if self._async_engine is not None:
+            return [self._async_engine.sync_engine]
+        return [self._write_engine, self._read_engine]
+
     async def write(
         self, fn: Callable[Concatenate[Session, P], T], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:

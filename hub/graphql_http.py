@@ -26,6 +26,7 @@ from strawberry.types import ExecutionResult
 from hub.db import Database
 from hub.oauth2.bearer import PrincipalUser
 from resolvers.context import ANONYMOUS, HubContext
+from resolvers.loaders import Loaders
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
@@ -102,7 +103,11 @@ class HubGraphQL(GraphQL[HubContext, None]):
         principal = user.principal if isinstance(user, PrincipalUser) else ANONYMOUS
         database: Database = request.app.state.database
         return HubContext(
-            database=database, principal=principal, request=request, response=response
+            database=database,
+            principal=principal,
+            request=request,
+            response=response,
+            loaders=Loaders(database),
         )
 
     async def get_sub_response(self, request: Any) -> Response:

@@ -69,6 +69,24 @@ def list_partners(session: Session) -> Sequence[PartnerView]:
     return [_view(p) for p in session.execute(select(Partner).order_by(Partner.code)).scalars()]
 
 
+def partners_page(
+    session: Session, *, limit: int, after_code: str | None, include_suspended: bool
+) -> list[PartnerView]:
+    """Up to ``limit + 1`` partners by code after ``after_code`` (one extra tells whether
+    another page follows)."""
+    query = select(Partner).order_by(Partner.code).limit(limit + 1)
+    if after_code is not None:
+        query = query.where(Partner.code > after_code)
+    if not include_suspended:
+        query = query.where(Partner.status == PartnerStatus.ACTIVE)
+    return [_view(p) for p in session.execute(query).scalars()]
+
+
+def partners_by_ids(session: Session, ids: Sequence[int]) -> dict[int, PartnerView]:
+    rows = session.execute(select(Partner).where(Partner.id.in_(list(ids)))).scalars()
+    return {p.id: _view(p) for p in rows}
+
+
 def suspend_partner(session: Session, code: str, now: datetime) -> PartnerView:
     """Suspend a partner. Its clients' live tokens stop working at once (the bearer check
     reads the partner's status on every request) and it can get no new ones."""

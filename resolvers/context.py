@@ -32,3 +32,4 @@ class HubContext:
     principal: Principal
     request: Any = None
     response: Any = None
+    loaders: Any = None  # resolvers.loaders.Loaders, fresh for every request

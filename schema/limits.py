@@ -22,8 +22,8 @@ from graphql import (
     get_named_type,
 )
 
-DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
+from resolvers.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
 MAX_COST = 5_000
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from importlib.metadata import version
 from typing import Any
 
 import strawberry
 import strawberry.federation
 from graphql import GraphQLError
+from strawberry import relay
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -23,6 +25,9 @@ from resolvers import viewer as viewer_resolver
 from resolvers.context import HubContext
 from resolvers.permissions import authenticated
 from schema.limits import CostLimit
+from schema.partners import Partner
+from schema.partners import partner as partner_resolver
+from schema.partners import partners as partners_resolver
 
 
 @strawberry.type(description="The authenticated client making this request.")
@@ -37,6 +42,17 @@ class Viewer:
 
 @strawberry.type(description="The alliance hub's GraphQL API.")
 class Query:
+    node: relay.Node | None = relay.node(
+        description="Any object by its global id; null when it does not exist or is not yours."
+    )
+    partners: relay.Connection[Partner] = strawberry.field(
+        resolver=partners_resolver,
+        description="Partners by code: the active ones, and for the operator suspended ones too.",
+    )
+    partner: Partner | None = strawberry.field(
+        resolver=partner_resolver, description="One partner by its code."
+    )
+
     @strawberry.field(description="The version of alliance-hub serving this request.")
     def api_version(self) -> str:
         return version("alliance-hub")
@@ -78,10 +94,15 @@ def request_limits() -> list[Any]:
     ]
 
 
+@functools.cache
 def build_schema() -> HubSchema:
-    """The hub's Apollo Federation v2 subgraph, with every request limit switched on."""
+    """The hub's Apollo Federation v2 subgraph, with every request limit switched on.
+
+    Built once per process: it is immutable, and strawberry's relay ``node`` field binds
+    its resolver when the first schema is built."""
     return HubSchema(
         query=Query,
+        types=[Partner],
         federation_version="2.9",
         config=StrawberryConfig(disable_field_suggestions=True),
         extensions=request_limits(),

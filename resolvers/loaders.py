@@ -1,0 +1,36 @@
+"""Per-request loaders: every nested field is fetched in batches, each batch in its own
+short read session (an AsyncSession must not be shared by concurrent resolvers)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
+
+from aiodataloader import DataLoader
+from sqlalchemy.orm import Session
+
+from hub.db import Database
+from partners.registry import PartnerView, partners_by_ids
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class BatchLoader(DataLoader[K, V | None]):
+    """Loads ``fetch(session, keys) -> {key: value}`` in one read; missing keys are None."""
+
+    def __init__(
+        self, database: Database, fetch: Callable[[Session, Sequence[K]], Mapping[K, V]]
+    ) -> None:
+        super().__init__()
+        self.database = database
+        self.fetch = fetch
+
+    async def batch_load_fn(self, keys: Sequence[K]) -> list[V | None]:
+        found = await self.database.read(self.fetch, list(keys))
+        return [found.get(key) for key in keys]
+
+
+class Loaders:
+    def __init__(self, database: Database) -> None:
+        self.partner: BatchLoader[int, PartnerView] = BatchLoader(database, partners_by_ids)

@@ -1,0 +1,54 @@
+"""Partner queries: the directory operators and frontends page through."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from partners.errors import PartnerNotFound
+from partners.registry import PartnerView, find_partner, partners_page
+from resolvers.context import HubContext
+from resolvers.pagination import encode_cursor, page_request
+
+KIND = "partners"
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerPage:
+    edges: list[tuple[str, PartnerView]]
+    has_next: bool
+
+
+async def list_partners(context: HubContext, first: int | None, after: str | None) -> PartnerPage:
+    """Active partners by code; the operator also sees suspended ones."""
+    page = page_request(first, after, KIND)
+    after_code = str(page.after[0]) if page.after else None
+    rows = await context.database.read(
+        partners_page,
+        limit=page.limit,
+        after_code=after_code,
+        include_suspended=context.principal.kind == "operator",
+    )
+    shown = rows[: page.limit]
+    return PartnerPage(
+        [(encode_cursor(KIND, [row.code]), row) for row in shown], len(rows) > page.limit
+    )
+
+
+async def partner_by_code(context: HubContext, code: str) -> PartnerView | None:
+    try:
+        found = await context.database.read(find_partner, code)
+    except PartnerNotFound:
+        return None
+    if found.status != "ACTIVE" and context.principal.kind != "operator":
+        return None
+    return found
+
+
+async def partners_by_id(context: HubContext, ids: list[int]) -> list[PartnerView | None]:
+    found: list[PartnerView | None] = await context.loaders.partner.load_many(ids)
+    return [
+        view
+        if view is None or view.status == "ACTIVE" or context.principal.kind == "operator"
+        else None
+        for view in found
+    ]

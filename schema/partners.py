@@ -1,0 +1,88 @@
+"""The Partner entity: a brand in the alliance."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import Enum
+from typing import Any
+
+import strawberry
+import strawberry.federation
+from strawberry import relay
+from strawberry.types import Info
+
+from partners.registry import PartnerView
+from resolvers import partners as resolve
+from resolvers.context import HubContext
+
+
+@strawberry.enum(description="Whether a partner takes part in the alliance now.")
+class PartnerStatus(Enum):
+    ACTIVE = "ACTIVE"
+    SUSPENDED = "SUSPENDED"
+
+
+@strawberry.federation.type(keys=["id"], description="A brand in the alliance.")
+class Partner(relay.Node):
+    id: relay.NodeID[int]
+    code: str = strawberry.field(description="The partner's stable short code, e.g. `cinema`.")
+    name: str
+    status: PartnerStatus
+
+    @classmethod
+    def from_view(cls, view: PartnerView) -> Partner:
+        return cls(id=view.id, code=view.code, name=view.name, status=PartnerStatus(view.status))
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls,
+        *,
+        info: Info[HubContext, Any],
+        node_ids: Iterable[str],
+        required: bool = False,
+    ) -> list[Partner | None]:
+        ids = []
+        for node_id in node_ids:
+            try:
+                ids.append(int(node_id))
+            except ValueError:
+                ids.append(-1)
+        views = await resolve.partners_by_id(info.context, ids)
+        return [None if view is None else cls.from_view(view) for view in views]
+
+    @classmethod
+    async def resolve_reference(
+        cls, info: Info[HubContext, Any], id: strawberry.ID
+    ) -> Partner | None:
+        try:
+            node_id = relay.GlobalID.from_id(id).node_id
+        except ValueError:
+            return None
+        found = await cls.resolve_nodes(info=info, node_ids=[node_id])
+        return found[0]
+
+
+PartnerConnection = relay.Connection[Partner]
+
+
+async def partners(
+    info: Info[HubContext, Any],
+    first: int | None = None,
+    after: str | None = None,
+) -> relay.Connection[Partner]:
+    page = await resolve.list_partners(info.context, first, after)
+    edges = [relay.Edge(cursor=cursor, node=Partner.from_view(view)) for cursor, view in page.edges]
+    return relay.Connection(
+        edges=edges,
+        page_info=relay.PageInfo(
+            has_next_page=page.has_next,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )
+
+
+async def partner(info: Info[HubContext, Any], code: str) -> Partner | None:
+    view = await resolve.partner_by_code(info.context, code)
+    return None if view is None else Partner.from_view(view)
