@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -151,3 +152,64 @@ class ClientSecret(Base):
     secret_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CatalogItemKind(StrEnum):
+    GOODS = "GOODS"
+    SERVICE = "SERVICE"
+    VOUCHER = "VOUCHER"
+    CHARITY = "CHARITY"
+    # Always refused (CR-04, CR-05); named so the refusal can say what was tried.
+    CASH_EQUIVALENT = "CASH_EQUIVALENT"
+    EXTERNAL_POINTS = "EXTERNAL_POINTS"
+    UNIVERSAL_VOUCHER = "UNIVERSAL_VOUCHER"
+
+
+PUBLISHABLE_KINDS = ("GOODS", "SERVICE", "VOUCHER", "CHARITY")
+
+
+class CatalogItem(Base):
+    """Something a member can redeem points for at one partner."""
+
+    __tablename__ = "catalog_items"
+    __table_args__ = (
+        UniqueConstraint("partner_id", "sku"),
+        CheckConstraint("base_points > 0", name="base_points_positive"),
+        CheckConstraint(
+            "kind IN (" + ", ".join(repr(kind) for kind in PUBLISHABLE_KINDS) + ")",
+            name="kind_publishable",
+        ),
+        Index(None, "base_points", "id"),
+        Index(None, "created_at", "id"),
+        Index(None, "category"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    sku: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(24))
+    green: Mapped[bool] = mapped_column(Boolean)
+    base_points: Mapped[int] = mapped_column(BigInteger)
+    available: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Promotion(Base):
+    """A time-limited redemption price for one item (CR-09)."""
+
+    __tablename__ = "catalog_promotions"
+    __table_args__ = (
+        CheckConstraint("points > 0", name="points_positive"),
+        CheckConstraint("ends_at > starts_at", name="window_ordered"),
+        Index(None, "item_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("catalog_items.id"))
+    points: Mapped[int] = mapped_column(BigInteger)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

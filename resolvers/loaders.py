@@ -4,12 +4,14 @@ short read session (an AsyncSession must not be shared by concurrent resolvers).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import TypeVar
 
 from aiodataloader import DataLoader
 from sqlalchemy.orm import Session
 
 from hub.db import Database
+from partners.catalog import ItemView, PromotionView, items_by_ids, running_promotions
 from partners.registry import PartnerView, partners_by_ids
 
 K = TypeVar("K")
@@ -34,3 +36,7 @@ class BatchLoader(DataLoader[K, V | None]):
 class Loaders:
     def __init__(self, database: Database) -> None:
         self.partner: BatchLoader[int, PartnerView] = BatchLoader(database, partners_by_ids)
+        self.item: BatchLoader[tuple[int, datetime], ItemView] = BatchLoader(database, items_by_ids)
+        self.promotion: BatchLoader[tuple[int, datetime], PromotionView] = BatchLoader(
+            database, running_promotions
+        )

@@ -24,6 +24,8 @@ from strawberry.types import Info
 from resolvers import viewer as viewer_resolver
 from resolvers.context import HubContext
 from resolvers.permissions import authenticated
+from schema.catalog import CatalogItem, upsert_catalog_items_field
+from schema.catalog import catalog as catalog_resolver
 from schema.limits import CostLimit
 from schema.partners import Partner
 from schema.partners import partner as partner_resolver
@@ -52,6 +54,10 @@ class Query:
     partner: Partner | None = strawberry.field(
         resolver=partner_resolver, description="One partner by its code."
     )
+    catalog: relay.Connection[CatalogItem] = strawberry.field(
+        resolver=catalog_resolver,
+        description="The unified catalogue: available items of every active partner.",
+    )
 
     @strawberry.field(description="The version of alliance-hub serving this request.")
     def api_version(self) -> str:
@@ -74,6 +80,11 @@ class HubSchema(strawberry.federation.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Not here: the HTTP view logs each unexpected error once, under the error id it
         returns to the client, and expected errors are not server faults."""
+
+
+@strawberry.type(description="Changes; each returns a payload with userErrors.")
+class Mutation:
+    upsert_catalog_items = upsert_catalog_items_field
 
 
 MAX_DEPTH = 12
@@ -102,7 +113,8 @@ def build_schema() -> HubSchema:
     its resolver when the first schema is built."""
     return HubSchema(
         query=Query,
-        types=[Partner],
+        mutation=Mutation,
+        types=[Partner, CatalogItem],
         federation_version="2.9",
         config=StrawberryConfig(disable_field_suggestions=True),
         extensions=request_limits(),

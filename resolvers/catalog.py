@@ -1,0 +1,86 @@
+"""Catalogue reads and publication."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from compliance.errors import ComplianceViolation
+from hub.db import utcnow
+from partners.catalog import (
+    CatalogQuery,
+    InvalidItem,
+    ItemInput,
+    ItemView,
+    PromotionView,
+    catalog_page,
+    upsert_items,
+)
+from resolvers.context import HubContext
+from resolvers.errors import UserErrorData, from_exception
+from resolvers.pagination import bad_input, encode_cursor, page_request
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogPage:
+    edges: list[tuple[str, ItemView]]
+    has_next: bool
+    as_of: datetime
+
+
+async def list_catalog(
+    context: HubContext, query: CatalogQuery, sort: str, first: int | None, after: str | None
+) -> CatalogPage:
+    """The unified catalogue. Prices are computed at one instant, carried in the cursor, so
+    every page of one walk sees the same prices and order even if a promotion starts."""
+    kind = f"catalog:{sort}"
+    page = page_request(first, after, kind)
+    if page.after is None:
+        as_of, key = utcnow(), None
+    else:
+        try:
+            as_of, key = datetime.fromisoformat(str(page.after[0])), page.after[1:]
+        except (ValueError, IndexError) as error:
+            raise bad_input("after is not a cursor of this list", "after") from error
+    if query.max_points is not None and query.max_points < 0:
+        raise bad_input("maxPoints must not be negative", "filter.maxPoints")
+    rows = await context.database.read(
+        catalog_page, query=query, sort=sort, limit=page.limit, after=key, as_of=as_of
+    )
+    shown = rows[: page.limit]
+
+    def cursor(item: ItemView) -> str:
+        first_key: object = item.created_at.isoformat() if sort == "NEWEST" else item.points
+        return encode_cursor(kind, [as_of.isoformat(), first_key, item.id])
+
+    return CatalogPage([(cursor(item), item) for item in shown], len(rows) > page.limit, as_of)
+
+
+async def promotion_of(context: HubContext, item_id: int, as_of: datetime) -> PromotionView | None:
+    found: PromotionView | None = await context.loaders.promotion.load((item_id, as_of))
+    return found
+
+
+async def items_by_id(context: HubContext, ids: list[int]) -> list[ItemView | None]:
+    now = utcnow()
+    found: list[ItemView | None] = await context.loaders.item.load_many([(i, now) for i in ids])
+    return found
+
+
+@dataclass(slots=True)
+class UpsertOutcome:
+    items: list[tuple[int, str]] = field(default_factory=list)
+    errors: list[UserErrorData] = field(default_factory=list)
+
+
+async def upsert_catalog_items(context: HubContext, items: list[ItemInput]) -> UpsertOutcome:
+    partner_id = context.principal.partner_id
+    if partner_id is None:
+        return UpsertOutcome(
+            errors=[UserErrorData("FORBIDDEN", "only a partner publishes its own catalogue")]
+        )
+    try:
+        published = await context.database.write(upsert_items, partner_id, items, utcnow())
+    except (ComplianceViolation, InvalidItem) as error:
+        return UpsertOutcome(errors=[from_exception(error)])
+    return UpsertOutcome(items=published)

@@ -1,0 +1,43 @@
+"""Payload errors: every mutation returns ``userErrors`` for expected business outcomes."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import strawberry
+
+from resolvers.errors import UserErrorData
+
+
+@strawberry.enum(description="Stable codes partners can branch on.")
+class ErrorCode(Enum):
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_FOUND = "NOT_FOUND"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    CONFLICT = "CONFLICT"
+    INSUFFICIENT_POINTS = "INSUFFICIENT_POINTS"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    COMPLIANCE_VIOLATION = "COMPLIANCE_VIOLATION"
+    REDEMPTION_NOT_PENDING = "REDEMPTION_NOT_PENDING"
+    REDEMPTION_EXPIRED = "REDEMPTION_EXPIRED"
+    CLAWBACK_DEBT_OUTSTANDING = "CLAWBACK_DEBT_OUTSTANDING"
+    PERIOD_CLOSED = "PERIOD_CLOSED"
+
+
+@strawberry.type(description="Why a mutation did not do what was asked.")
+class UserError:
+    code: ErrorCode
+    message: str
+    field: list[str] | None = strawberry.field(
+        description='Path to the input field at fault, e.g. ["items", "3", "kind"].'
+    )
+    rule: str | None = strawberry.field(
+        description="For COMPLIANCE_VIOLATION: the red-line rule, e.g. CR-05."
+    )
+
+    @classmethod
+    def from_data(cls, data: UserErrorData) -> UserError:
+        return cls(
+            code=ErrorCode(data.code), message=data.message, field=data.field, rule=data.rule
+        )
