@@ -40,3 +40,49 @@ def closed_alliance(kind: str) -> Violation | None:
 def catalogue_item_allowed(kind: str) -> Violation | None:
     """The rules a catalogue item must pass before it is published."""
     return no_cash_out(kind) or closed_alliance(kind)
+
+
+def real_consumption(
+    order_ref: str, paid_amount_fen: int, order_already_awarded: bool
+) -> Violation | None:
+    """CR-01 REAL_CONSUMPTION: points only for a real purchase: the partner's order
+    reference, a paid amount above 0, and an order never awarded before. (The points
+    themselves are computed by the hub from the partner's published rule, so they can
+    never exceed what the rule gives.)"""
+    if not order_ref.strip():
+        return Violation("CR-01", "an award needs the partner's order reference")
+    if paid_amount_fen <= 0:
+        return Violation("CR-01", "an award needs a paid amount above 0")
+    if order_already_awarded:
+        return Violation("CR-01", "this order was already awarded")
+    return None
+
+
+def marketing_budget(has_budget: bool, has_price: bool, within_budget: bool) -> Violation | None:
+    """CR-02 MARKETING_BUDGET: issuance is funded from the partner's marketing budget;
+    points x issue price may not exceed what is left of the current budget period."""
+    if not has_budget:
+        return Violation("CR-02", "the partner has no marketing budget for this period")
+    if not has_price:
+        return Violation("CR-02", "the partner has no issue price in its settlement terms")
+    if not within_budget:
+        return Violation("CR-02", "this award would exceed the partner's marketing budget")
+    return None
+
+
+def identified_member(status: str, identity_attested: bool) -> Violation | None:
+    """CR-03 IDENTIFIED_MEMBER: points go only to a registered, identity-attested, active
+    member; no bearer codes, anonymous holders or airdrops."""
+    if status != "ACTIVE":
+        return Violation("CR-03", "the member is not active")
+    if not identity_attested:
+        return Violation("CR-03", "the member's identity is not attested")
+    return None
+
+
+def consent_given(consent: bool) -> Violation | None:
+    """CR-10 CONSENT_AND_MINIMISATION: a partner registers and sees a member only with the
+    member's consent to that partner."""
+    if not consent:
+        return Violation("CR-10", "registration needs the member's consent to this partner")
+    return None

@@ -120,12 +120,19 @@ def insert_ignoring_conflicts(
         session.execute(_insert_skipping_conflicts(session, table), values)
 
 
-def insert_if_absent(session: Session, table: Table, row: Mapping[str, Any]) -> bool:
-    """Insert ``row`` unless its key exists; True when this call inserted it. Two racing
-    callers on PostgreSQL: the second waits for the first and then sees the conflict."""
+def insert_if_absent(
+    session: Session,
+    table: Table,
+    row: Mapping[str, Any],
+    conflict_on: list[str] | None = None,
+) -> bool:
+    """Insert ``row`` unless it conflicts with an existing row (on any unique key, or only
+    on ``conflict_on``); True when this call inserted it. Two racing callers on
+    PostgreSQL: the second waits for the first and then sees the conflict."""
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     key = next(iter(table.primary_key.columns))
-    statement = _insert_skipping_conflicts(session, table).returning(key)
-    return session.execute(statement, dict(row)).first() is not None
+    statement = module.insert(table).on_conflict_do_nothing(index_elements=conflict_on)
+    return session.execute(statement.returning(key), dict(row)).first() is not None
 
 
 def _configure_sqlite(engine: Engine, *, begin: str, busy_timeout_ms: int) -> None:

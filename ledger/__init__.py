@@ -7,19 +7,22 @@ that never commits; the caller's unit of work (``hub.db.Database.write``) does.
 from ledger.accounts import open_charity_account, open_member_accounts, open_partner_accounts
 from ledger.adjustment import adjust
 from ledger.donation import donate
-from ledger.earning import earn, reverse_earn
+from ledger.earning import Issue, earn, issue, reverse_earn
 from ledger.expiry import expire_lapsed_lots
-from ledger.idempotency import IdempotencyKey
-from ledger.redemption import capture, redeem, refund, reserve, void, void_lapsed_holds
+from ledger.idempotency import IdempotencyKey, run_idempotent
+from ledger.redemption import Take, capture, redeem, refund, reserve, take, void, void_lapsed_holds
 from ledger.verify import verify
 
 __all__ = [
     "IdempotencyKey",
+    "Issue",
+    "Take",
     "adjust",
     "capture",
     "donate",
     "earn",
     "expire_lapsed_lots",
+    "issue",
     "open_charity_account",
     "open_member_accounts",
     "open_partner_accounts",
@@ -27,6 +30,8 @@ __all__ = [
     "refund",
     "reserve",
     "reverse_earn",
+    "run_idempotent",
+    "take",
     "verify",
     "void",
     "void_lapsed_holds",

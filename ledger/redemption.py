@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -47,6 +48,54 @@ def redeem(
     return _take(session, key, member_id, partner_id, amount, reference, now, deadline=None)
 
 
+@dataclass(frozen=True, slots=True)
+class Take:
+    """A redemption's spend inside an operation: PENDING into the held account with a
+    deadline, or CAPTURED straight to the partner without one."""
+
+    operation_id: int
+    member_id: int
+    partner_id: int
+    amount: int
+    reference: str | None
+    now: datetime
+    deadline: datetime | None = None
+
+
+def take(session: Session, take: Take) -> RedemptionResult:
+    require_points("amount", take.amount)
+    two_phase = take.deadline is not None
+    status = HoldStatus.PENDING if two_phase else HoldStatus.CAPTURED
+    hold_id = repository.insert_hold(
+        session,
+        operation_id=take.operation_id,
+        member_id=take.member_id,
+        partner_id=take.partner_id,
+        amount=take.amount,
+        status=status,
+        reference=take.reference,
+        deadline=take.deadline,
+        now=take.now,
+    )
+    transfer_id = spend(
+        session,
+        Spend(
+            operation_id=take.operation_id,
+            member_id=take.member_id,
+            credit=accounts.member_held(take.member_id)
+            if two_phase
+            else accounts.partner_redeemed(take.partner_id),
+            amount=take.amount,
+            code=TransferCode.HOLD if two_phase else TransferCode.REDEEM,
+            now=take.now,
+            partner_id=take.partner_id,
+            hold_id=hold_id,
+            order_ref=take.reference,
+        ),
+    )
+    return RedemptionResult(take.operation_id, hold_id, transfer_id, status, take.amount)
+
+
 def _take(
     session: Session,
     key: IdempotencyKey,
@@ -57,49 +106,20 @@ def _take(
     now: datetime,
     deadline: datetime | None,
 ) -> RedemptionResult:
-    """A redemption's spend: PENDING into the held account with a deadline, or CAPTURED
-    straight to the partner without one."""
     require_points("amount", amount)
-    two_phase = deadline is not None
-    status = HoldStatus.PENDING if two_phase else HoldStatus.CAPTURED
     payload = {
         "member_id": member_id,
         "partner_id": partner_id,
         "amount": amount,
         "reference": reference,
     }
+    kind = "reserve" if deadline is not None else "redeem"
 
     def body(operation_id: int) -> RedemptionResult:
-        hold_id = repository.insert_hold(
-            session,
-            operation_id=operation_id,
-            member_id=member_id,
-            partner_id=partner_id,
-            amount=amount,
-            status=status,
-            reference=reference,
-            deadline=deadline,
-            now=now,
+        return take(
+            session, Take(operation_id, member_id, partner_id, amount, reference, now, deadline)
         )
-        transfer_id = spend(
-            session,
-            Spend(
-                operation_id=operation_id,
-                member_id=member_id,
-                credit=accounts.member_held(member_id)
-                if two_phase
-                else accounts.partner_redeemed(partner_id),
-                amount=amount,
-                code=TransferCode.HOLD if two_phase else TransferCode.REDEEM,
-                now=now,
-                partner_id=partner_id,
-                hold_id=hold_id,
-                order_ref=reference,
-            ),
-        )
-        return RedemptionResult(operation_id, hold_id, transfer_id, status, amount)
 
-    kind = "reserve" if two_phase else "redeem"
     return run_idempotent(session, key, kind, payload, RedemptionResult, now, body)
 
 

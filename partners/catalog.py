@@ -287,3 +287,17 @@ def items_by_ids(
                 item.created_at,
             )
     return found
+
+
+def redeemable_item(
+    session: Session, partner_id: int, item_id: int, at: datetime
+) -> tuple[str, int] | None:
+    """``(sku, effective points)`` of an available item of this partner's own catalogue."""
+    row = session.execute(
+        select(CatalogItem.sku, effective_points(at)).where(
+            CatalogItem.id == item_id,
+            CatalogItem.partner_id == partner_id,
+            CatalogItem.available.is_(True),
+        )
+    ).first()
+    return None if row is None else (row[0], int(row[1]))

@@ -95,6 +95,7 @@ class MarketingBudget(Base):
     __tablename__ = "partner_marketing_budgets"
     __table_args__ = (
         CheckConstraint("amount_fen >= 0", name="amount_non_negative"),
+        CheckConstraint("issued_points >= 0", name="issued_points_non_negative"),
         CheckConstraint("period_end > period_start", name="period_ordered"),
         Index(None, "partner_id", "period_start"),
     )
@@ -102,6 +103,9 @@ class MarketingBudget(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
     amount_fen: Mapped[int] = mapped_column(BigInteger)
+    # Points issued against this budget so far; raised only by a conditional update that
+    # keeps points x issue price within amount_fen (CR-02).
+    issued_points: Mapped[int] = mapped_column(BigInteger, default=0)
     period_start: Mapped[datetime] = mapped_column(UTCDateTime)
     period_end: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from compliance.rules import Violation, marketing_budget
 from partners.errors import PartnerError
 from partners.models import MarketingBudget, SettlementCycle, SettlementTerms
 from partners.registry import find_partner
@@ -154,6 +155,7 @@ def set_marketing_budget(
         MarketingBudget(
             partner_id=partner.id,
             amount_fen=amount_fen,
+            issued_points=0,
             period_start=period_start,
             period_end=period_end,
             created_at=now,
@@ -179,3 +181,48 @@ def budget_in_force(session: Session, partner_code: str, at: datetime) -> Budget
     if row is None:
         return None
     return BudgetView(partner_code, row.amount_fen, row.period_start, row.period_end)
+
+
+def consume_budget(
+    session: Session, partner_id: int, points: int, now: datetime
+) -> Violation | None:
+    """CR-02, atomically with the award: raise the budget's issued points only if points x
+    issue price stays within the budget. The cap is computed with exact decimals, and the
+    conditional UPDATE makes two racing awards unable to both pass the last yuan."""
+    budget = session.execute(
+        select(MarketingBudget.id, MarketingBudget.amount_fen)
+        .where(
+            MarketingBudget.partner_id == partner_id,
+            MarketingBudget.period_start <= now,
+            MarketingBudget.period_end > now,
+        )
+        .order_by(MarketingBudget.id.desc())
+        .limit(1)
+    ).first()
+    price = session.execute(
+        select(SettlementTerms.issue_price_per_point_fen)
+        .where(SettlementTerms.partner_id == partner_id, SettlementTerms.effective_at <= now)
+        .order_by(SettlementTerms.effective_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if budget is None or price is None:
+        return marketing_budget(budget is not None, price is not None, False)
+    unit = Decimal(price)
+    cap = (
+        MAX_ISSUABLE
+        if unit == 0
+        else int((Decimal(budget.amount_fen) / unit).to_integral_value(ROUND_FLOOR))
+    )
+    raised = session.execute(
+        update(MarketingBudget)
+        .where(
+            MarketingBudget.id == budget.id,
+            MarketingBudget.issued_points + points <= cap,
+        )
+        .values(issued_points=MarketingBudget.issued_points + points)
+        .returning(MarketingBudget.id)
+    ).first()
+    return marketing_budget(True, True, raised is not None)
+
+
+MAX_ISSUABLE = 2**62

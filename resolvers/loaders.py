@@ -11,6 +11,7 @@ from aiodataloader import DataLoader
 from sqlalchemy.orm import Session
 
 from hub.db import Database
+from ledger.queries import Balances, balances
 from partners.catalog import ItemView, PromotionView, items_by_ids, running_promotions
 from partners.registry import PartnerView, partners_by_ids
 
@@ -40,3 +41,4 @@ class Loaders:
         self.promotion: BatchLoader[tuple[int, datetime], PromotionView] = BatchLoader(
             database, running_promotions
         )
+        self.balances: BatchLoader[int, Balances] = BatchLoader(database, balances)

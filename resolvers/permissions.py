@@ -13,11 +13,12 @@ from resolvers.context import HubContext
 
 
 class RequireScope(BasePermission):
-    """Anonymous callers get ``UNAUTHENTICATED``; a token without the scope gets
-    ``FORBIDDEN`` naming the missing scope."""
+    """Anonymous callers get ``UNAUTHENTICATED``; a token without the scope (or any of the
+    alternatives) gets ``FORBIDDEN`` naming the missing scope."""
 
-    def __init__(self, scope: str) -> None:
+    def __init__(self, scope: str, *alternatives: str) -> None:
         self.scope = scope
+        self.accepted = {scope, *alternatives}
 
     def has_permission(self, source: Any, info: Info[HubContext, Any], **kwargs: Any) -> bool:
         principal = info.context.principal
@@ -26,7 +27,7 @@ class RequireScope(BasePermission):
                 f"authentication required: this field needs the scope {self.scope}",
                 extensions={"code": "UNAUTHENTICATED"},
             )
-        if self.scope not in principal.scopes:
+        if not self.accepted & principal.scopes:
             raise GraphQLError(
                 f"missing scope {self.scope}",
                 extensions={"code": "FORBIDDEN", "scope": self.scope},
@@ -41,8 +42,10 @@ class RequireAuthentication(BasePermission):
         return True
 
 
-def requires(scope: str) -> list[FieldExtension]:
-    return [PermissionExtension(permissions=[RequireScope(scope)], use_directives=False)]
+def requires(scope: str, *alternatives: str) -> list[FieldExtension]:
+    return [
+        PermissionExtension(permissions=[RequireScope(scope, *alternatives)], use_directives=False)
+    ]
 
 
 def authenticated() -> list[FieldExtension]:

@@ -27,6 +27,13 @@ from resolvers.permissions import authenticated
 from schema.catalog import CatalogItem, upsert_catalog_items_field
 from schema.catalog import catalog as catalog_resolver
 from schema.limits import CostLimit
+from schema.members import (
+    Member,
+    award_points_field,
+    member_field,
+    redeem_points_field,
+    register_member_field,
+)
 from schema.partners import Partner
 from schema.partners import partner as partner_resolver
 from schema.partners import partners as partners_resolver
@@ -54,6 +61,7 @@ class Query:
     partner: Partner | None = strawberry.field(
         resolver=partner_resolver, description="One partner by its code."
     )
+    member: Member | None = member_field
     catalog: relay.Connection[CatalogItem] = strawberry.field(
         resolver=catalog_resolver,
         description="The unified catalogue: available items of every active partner.",
@@ -85,6 +93,9 @@ class HubSchema(strawberry.federation.Schema):
 @strawberry.type(description="Changes; each returns a payload with userErrors.")
 class Mutation:
     upsert_catalog_items = upsert_catalog_items_field
+    register_member = register_member_field
+    award_points = award_points_field
+    redeem_points = redeem_points_field
 
 
 MAX_DEPTH = 12
@@ -114,7 +125,7 @@ def build_schema() -> HubSchema:
     return HubSchema(
         query=Query,
         mutation=Mutation,
-        types=[Partner, CatalogItem],
+        types=[Partner, CatalogItem, Member],
         federation_version="2.9",
         config=StrawberryConfig(disable_field_suggestions=True),
         extensions=request_limits(),

@@ -1,0 +1,112 @@
+"""Read models of the ledger for members: balances, lots, history, what expires soon."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from ledger import accounts
+from ledger.models import Account, Lot, Transfer
+
+
+@dataclass(frozen=True, slots=True)
+class Balances:
+    member_id: int
+    balance: int
+    held: int
+
+
+def balances(session: Session, member_ids: Sequence[int]) -> dict[int, Balances]:
+    addresses = {accounts.member(m): m for m in member_ids} | {
+        accounts.member_held(m): m for m in member_ids
+    }
+    rows = session.execute(
+        select(Account.id, Account.credits_posted - Account.debits_posted).where(
+            Account.id.in_(list(addresses))
+        )
+    ).all()
+    spendable = {addresses[a]: int(v) for a, v in rows if not a.endswith(":held")}
+    held = {addresses[a]: int(v) for a, v in rows if a.endswith(":held")}
+    return {
+        m: Balances(m, spendable.get(m, 0), held.get(m, 0)) for m in member_ids if m in spendable
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class LotView:
+    id: int
+    issuer_partner_id: int
+    points: int
+    remaining: int
+    green: bool
+    earned_at: datetime
+    expires_at: datetime
+
+
+def lots_page(session: Session, member_id: int, limit: int, after_id: int | None) -> list[LotView]:
+    """A member's lots, first to expire first (CR-11), ``limit + 1`` of them."""
+    query = select(Lot).where(Lot.member_id == member_id)
+    if after_id is not None:
+        anchor = select(Lot.expires_at).where(Lot.id == after_id).scalar_subquery()
+        query = query.where(
+            or_(Lot.expires_at > anchor, (Lot.expires_at == anchor) & (Lot.id > after_id))
+        )
+    rows = session.execute(query.order_by(Lot.expires_at, Lot.id).limit(limit + 1)).scalars()
+    return [
+        LotView(
+            r.id, r.issuer_partner_id, r.points, r.remaining, r.green, r.earned_at, r.expires_at
+        )
+        for r in rows
+    ]
+
+
+def expiring_points(session: Session, member_id: int, now: datetime, until: datetime) -> int:
+    """Points in the member's lots that expire between now and ``until`` (CR-11)."""
+    total = session.execute(
+        select(func.coalesce(func.sum(Lot.remaining), 0)).where(
+            Lot.member_id == member_id, Lot.expires_at > now, Lot.expires_at <= until
+        )
+    ).scalar_one()
+    return int(total)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One transfer as the member sees it: ``amount`` is signed from their spendable side."""
+
+    id: int
+    code: str
+    amount: int
+    partner_id: int | None
+    order_ref: str | None
+    hold_id: int | None
+    created_at: datetime
+
+
+def history_page(
+    session: Session, member_id: int, limit: int, before_id: int | None
+) -> list[Entry]:
+    """Transfers touching the member's spendable account, newest first."""
+    mine = accounts.member(member_id)
+    query = select(Transfer).where(
+        or_(Transfer.debit_account_id == mine, Transfer.credit_account_id == mine)
+    )
+    if before_id is not None:
+        query = query.where(Transfer.id < before_id)
+    rows = session.execute(query.order_by(Transfer.id.desc()).limit(limit + 1)).scalars()
+    return [
+        Entry(
+            t.id,
+            t.code,
+            t.amount if t.credit_account_id == mine else -t.amount,
+            t.partner_id,
+            t.order_ref,
+            t.hold_id,
+            t.created_at,
+        )
+        for t in rows
+    ]

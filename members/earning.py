@@ -1,0 +1,185 @@
+"""Awarding points for a purchase, computed by the hub from the partner's earning rule."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any, cast
+
+from sqlalchemy import Table, select, update
+from sqlalchemy.orm import Session
+
+import ledger
+from compliance.errors import ComplianceViolation
+from compliance.rules import identified_member, real_consumption
+from hub.db import insert_if_absent
+from ledger.models import TransferCode
+from members.errors import MemberError
+from members.models import Award, EarningRule
+from members.registration import consented_member
+from partners.terms import consume_budget
+
+MAX_LINES = 100
+MAX_FEN = 2**31 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    sku: str
+    category: str
+    amount_fen: int
+    green: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    points_per_yuan: Decimal
+    category_multipliers: dict[str, Decimal]
+    green_bonus_multiplier: Decimal
+
+
+DEFAULT_RULE = Rule(Decimal(1), {}, Decimal(1))
+
+
+def rule_in_force(session: Session, partner_id: int, at: datetime) -> Rule:
+    """The partner's published rule at ``at``; a new partner earns 1 point per yuan."""
+    row = session.execute(
+        select(EarningRule)
+        .where(EarningRule.partner_id == partner_id, EarningRule.effective_at <= at)
+        .order_by(EarningRule.effective_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if row is None:
+        return DEFAULT_RULE
+    multipliers = {k: Decimal(v) for k, v in json.loads(row.category_multipliers).items()}
+    return Rule(Decimal(row.points_per_yuan), multipliers, Decimal(row.green_bonus_multiplier))
+
+
+def breakdown(rule: Rule, lines: Sequence[Line]) -> list[dict[str, Any]]:
+    """Points per line: yuan x points per yuan x category multiplier x green bonus, rounded
+    down to whole points. Exact decimals throughout; never a float."""
+    explained = []
+    for line in lines:
+        category = rule.category_multipliers.get(line.category.lower(), Decimal(1))
+        green = rule.green_bonus_multiplier if line.green else Decimal(1)
+        exact = Decimal(line.amount_fen) / 100 * rule.points_per_yuan * category * green
+        explained.append(
+            {
+                "sku": line.sku,
+                "category": line.category,
+                "amount_fen": line.amount_fen,
+                "green": line.green,
+                "points_per_yuan": str(rule.points_per_yuan),
+                "category_multiplier": str(category),
+                "green_multiplier": str(green),
+                "points": int(exact.to_integral_value(rounding=ROUND_FLOOR)),
+            }
+        )
+    return explained
+
+
+@dataclass(frozen=True, slots=True)
+class AwardResult:
+    operation_id: int
+    member_id: int
+    transfer_id: int
+    lot_id: int
+    points: int
+    debt_repaid: int
+    breakdown: list[dict[str, Any]]
+
+
+def _check_lines(paid_amount_fen: int, lines: Sequence[Line]) -> None:
+    if type(paid_amount_fen) is not int or paid_amount_fen > MAX_FEN:
+        raise MemberError("paidAmountFen must be a whole number of fen", ["paidAmountFen"])
+    if not 1 <= len(lines) <= MAX_LINES:
+        raise MemberError(f"send 1 to {MAX_LINES} order lines", ["lines"])
+    for index, line in enumerate(lines):
+        if type(line.amount_fen) is not int or not 0 < line.amount_fen <= MAX_FEN:
+            raise MemberError("amountFen must be above 0", ["lines", str(index), "amountFen"])
+    if paid_amount_fen > 0 and sum(line.amount_fen for line in lines) != paid_amount_fen:
+        raise MemberError("the lines must add up to paidAmountFen", ["lines"])
+
+
+def award(
+    session: Session,
+    key: ledger.IdempotencyKey,
+    *,
+    partner_id: int,
+    member_id: int,
+    order_ref: str,
+    paid_amount_fen: int,
+    lines: Sequence[Line],
+    now: datetime,
+    expires_at: datetime,
+) -> AwardResult:
+    """Award points for a real purchase (CR-01) to an identified member (CR-03) who
+    consented to this partner (CR-10), funded from the partner's budget (CR-02). A replay
+    of the same request returns the first award; the same order under a new key is
+    refused."""
+    _check_lines(paid_amount_fen, lines)
+    payload = {
+        "partner_id": partner_id,
+        "member_id": member_id,
+        "order_ref": order_ref,
+        "paid_amount_fen": paid_amount_fen,
+        "lines": [(line.sku, line.category, line.amount_fen, line.green) for line in lines],
+    }
+
+    def body(operation_id: int) -> AwardResult:
+        member = consented_member(session, partner_id, member_id)
+        violation = identified_member(member.status, member.identity_attested_at is not None)
+        if violation is not None:
+            raise ComplianceViolation(violation, ["memberId"])
+        violation = real_consumption(order_ref, paid_amount_fen, False)
+        if violation is None:
+            first_award = insert_if_absent(
+                session,
+                cast(Table, Award.__table__),
+                {
+                    "partner_id": partner_id,
+                    "order_ref": order_ref,
+                    "member_id": member_id,
+                    "paid_amount_fen": paid_amount_fen,
+                    "points": 0,
+                    "lot_id": None,
+                    "created_at": now,
+                },
+                conflict_on=["partner_id", "order_ref"],
+            )
+            violation = real_consumption(order_ref, paid_amount_fen, not first_award)
+        if violation is not None:
+            field = "paidAmountFen" if paid_amount_fen <= 0 else "orderRef"
+            raise ComplianceViolation(violation, [field])
+        explained = breakdown(rule_in_force(session, partner_id, now), lines)
+        points = sum(line["points"] for line in explained)
+        if points == 0:
+            raise MemberError("this order earns no points under the partner's rule", ["lines"])
+        violation = consume_budget(session, partner_id, points, now)
+        if violation is not None:
+            raise ComplianceViolation(violation)
+        transfer_id, lot_id, repaid = ledger.issue(
+            session,
+            ledger.Issue(
+                operation_id=operation_id,
+                member_id=member_id,
+                partner_id=partner_id,
+                points=points,
+                code=TransferCode.EARN,
+                expires_at=expires_at,
+                now=now,
+                green=all(line.green for line in lines),
+                order_ref=order_ref,
+            ),
+        )
+        session.execute(
+            update(Award)
+            .where(Award.partner_id == partner_id, Award.order_ref == order_ref)
+            .values(points=points, lot_id=lot_id)
+        )
+        return AwardResult(operation_id, member_id, transfer_id, lot_id, points, repaid, explained)
+
+    return ledger.run_idempotent(session, key, "award", payload, AwardResult, now, body)

@@ -1,0 +1,201 @@
+"""Member registration, awards, redemptions and member reads: thin adapters from the
+GraphQL context to the member services, with expected failures as userErrors."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Generic, TypeVar
+
+from strawberry.relay import GlobalID
+
+import ledger
+from compliance.errors import ComplianceViolation
+from hub.config import get_settings
+from hub.db import utcnow
+from ledger.errors import IdempotencyKeyReused, LedgerError
+from ledger.idempotency import InvalidIdempotencyKey, OperationInFlight
+from ledger.queries import Balances, Entry, LotView, expiring_points, history_page, lots_page
+from members.earning import AwardResult, Line, award
+from members.errors import MemberError, MemberNotFound
+from members.redemption import ItemRedemption, redeem_item
+from members.registration import register_member, visible_member_id
+from partners.errors import PartnerError
+from resolvers.context import HubContext
+from resolvers.errors import UserErrorData, from_exception
+from resolvers.pagination import bad_input, encode_cursor, page_request
+
+T = TypeVar("T")
+EXPECTED = (LedgerError, MemberError, ComplianceViolation, PartnerError)
+POINTS_LIFETIME = timedelta(days=365)
+
+
+@dataclass(slots=True)
+class Outcome(Generic[T]):
+    value: T | None = None
+    errors: list[UserErrorData] = field(default_factory=list)
+
+
+def decode_id(global_id: str, type_name: str) -> int | None:
+    """The database id inside a global id of ``type_name``; None for anything else."""
+    try:
+        decoded = GlobalID.from_id(global_id)
+    except ValueError:
+        return None
+    if decoded.type_name != type_name or not decoded.node_id.isdigit():
+        return None
+    return int(decoded.node_id)
+
+
+def _key(context: HubContext, value: str) -> ledger.IdempotencyKey:
+    return ledger.IdempotencyKey(context.principal.client_id or "", value)
+
+
+KEY_ERRORS = (IdempotencyKeyReused, InvalidIdempotencyKey, OperationInFlight)
+
+
+async def _attempt(call: Callable[[], Awaitable[T]]) -> Outcome[T]:
+    try:
+        return Outcome(value=await call())
+    except EXPECTED as error:
+        found = from_exception(error)
+        if isinstance(error, KEY_ERRORS):
+            found = UserErrorData(found.code, found.message, ["idempotencyKey"], found.rule)
+        return Outcome(errors=[found])
+
+
+def _partner(context: HubContext) -> int | None:
+    return context.principal.partner_id
+
+
+def _forbidden_for_operator() -> Outcome[T]:
+    return Outcome(errors=[UserErrorData("FORBIDDEN", "only a partner's client can do this")])
+
+
+async def register(
+    context: HubContext, external_ref: str, phone: str, display_name: str | None, consent: bool
+) -> Outcome[int]:
+    partner_id = _partner(context)
+    if partner_id is None:
+        return _forbidden_for_operator()
+
+    async def call() -> int:
+        registration = await context.database.write(
+            register_member,
+            get_settings().secret_key,
+            partner_id=partner_id,
+            external_ref=external_ref,
+            phone=phone,
+            display_name=display_name,
+            consent=consent,
+            now=utcnow(),
+        )
+        return registration.member_id
+
+    return await _attempt(call)
+
+
+async def award_points(
+    context: HubContext,
+    key: str,
+    member_gid: str,
+    order_ref: str,
+    paid_amount_fen: int,
+    lines: list[Line],
+) -> Outcome[AwardResult]:
+    partner_id = _partner(context)
+    if partner_id is None:
+        return _forbidden_for_operator()
+    member_id = decode_id(member_gid, "Member")
+    if member_id is None:
+        return Outcome(errors=[from_exception(MemberNotFound())])
+    now = utcnow()
+
+    async def call() -> AwardResult:
+        return await context.database.write(
+            award,
+            _key(context, key),
+            partner_id=partner_id,
+            member_id=member_id,
+            order_ref=order_ref,
+            paid_amount_fen=paid_amount_fen,
+            lines=lines,
+            now=now,
+            expires_at=now + POINTS_LIFETIME,
+        )
+
+    return await _attempt(call)
+
+
+async def redeem_points(
+    context: HubContext, key: str, member_gid: str, item_gid: str, quantity: int
+) -> Outcome[ItemRedemption]:
+    partner_id = _partner(context)
+    if partner_id is None:
+        return _forbidden_for_operator()
+    member_id = decode_id(member_gid, "Member")
+    if member_id is None:
+        return Outcome(errors=[from_exception(MemberNotFound())])
+    item_id = decode_id(item_gid, "CatalogItem") or -1
+
+    async def call() -> ItemRedemption:
+        return await context.database.write(
+            redeem_item,
+            _key(context, key),
+            partner_id=partner_id,
+            member_id=member_id,
+            catalog_item_id=item_id,
+            quantity=quantity,
+            now=utcnow(),
+        )
+
+    return await _attempt(call)
+
+
+async def visible_member(context: HubContext, member_id: int) -> int | None:
+    """The operator sees every member; a partner only those who consented to it (CR-10)."""
+    partner_id = None if context.principal.kind == "operator" else _partner(context)
+    if partner_id is None and context.principal.kind != "operator":
+        return None
+    try:
+        return await context.database.read(visible_member_id, partner_id, member_id)
+    except MemberNotFound:
+        return None
+
+
+async def balances_of(context: HubContext, member_id: int) -> Balances:
+    found: Balances | None = await context.loaders.balances.load(member_id)
+    return found or Balances(member_id, 0, 0)
+
+
+async def lots(
+    context: HubContext, member_id: int, first: int | None, after: str | None
+) -> tuple[list[tuple[str, LotView]], bool]:
+    page = page_request(first, after, f"lots:{member_id}")
+    after_id = int(page.after[0]) if page.after else None
+    rows = await context.database.read(lots_page, member_id, page.limit, after_id)
+    shown = rows[: page.limit]
+    return [(encode_cursor(f"lots:{member_id}", [r.id]), r) for r in shown], len(rows) > page.limit
+
+
+async def history(
+    context: HubContext, member_id: int, first: int | None, after: str | None
+) -> tuple[list[tuple[str, Entry]], bool]:
+    page = page_request(first, after, f"history:{member_id}")
+    before_id = int(page.after[0]) if page.after else None
+    rows = await context.database.read(history_page, member_id, page.limit, before_id)
+    shown = rows[: page.limit]
+    return (
+        [(encode_cursor(f"history:{member_id}", [r.id]), r) for r in shown],
+        len(rows) > page.limit,
+    )
+
+
+async def expiring(context: HubContext, member_id: int, within_days: int) -> int:
+    if not 0 <= within_days <= 3660:
+        raise bad_input("withinDays must be 0 to 3660", "withinDays")
+    now = utcnow()
+    return await context.database.read(
+        expiring_points, member_id, now, now + timedelta(days=within_days)
+    )

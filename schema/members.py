@@ -1,0 +1,321 @@
+"""Members, their points, and the mutations that move points."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import strawberry
+import strawberry.federation
+from strawberry import relay
+from strawberry.types import Info
+
+from ledger.queries import Entry, LotView
+from members.earning import Line
+from resolvers import members as resolve
+from resolvers.context import HubContext
+from resolvers.permissions import requires
+from schema.errors import UserError
+from schema.partners import Partner
+
+
+def _connection(edges: list[Any], has_next: bool, after: str | None) -> Any:
+    return relay.Connection(
+        edges=edges,
+        page_info=relay.PageInfo(
+            has_next_page=has_next,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )
+
+
+@strawberry.type(description="Points from one purchase, with their issuer and expiry (CR-11).")
+class Lot:
+    points: int
+    remaining: int
+    green: bool
+    earned_at: datetime
+    expires_at: datetime
+    issuer_id: strawberry.Private[int]
+
+    @strawberry.field(description="The partner that issued these points.")
+    async def issuer(self, info: Info[HubContext, Any]) -> Partner:
+        return Partner.from_view(await info.context.loaders.partner.load(self.issuer_id))
+
+    @classmethod
+    def from_view(cls, view: LotView) -> Lot:
+        return cls(
+            points=view.points,
+            remaining=view.remaining,
+            green=view.green,
+            earned_at=view.earned_at,
+            expires_at=view.expires_at,
+            issuer_id=view.issuer_partner_id,
+        )
+
+
+@strawberry.type(description="One movement of the member's spendable points.")
+class LedgerEntry:
+    id: strawberry.ID
+    code: str = strawberry.field(description="earn, redeem, hold, void, refund, expire, ...")
+    amount: int = strawberry.field(description="Points in (positive) or out (negative).")
+    created_at: datetime
+    order_ref: str | None
+    redemption_id: strawberry.ID | None
+    partner_id: strawberry.Private[int | None]
+
+    @strawberry.field
+    async def partner(self, info: Info[HubContext, Any]) -> Partner | None:
+        if self.partner_id is None:
+            return None
+        return Partner.from_view(await info.context.loaders.partner.load(self.partner_id))
+
+    @classmethod
+    def from_entry(cls, entry: Entry) -> LedgerEntry:
+        return cls(
+            id=strawberry.ID(str(entry.id)),
+            code=entry.code,
+            amount=entry.amount,
+            created_at=entry.created_at,
+            order_ref=entry.order_ref,
+            redemption_id=None
+            if entry.hold_id is None
+            else strawberry.ID(str(relay.GlobalID("Redemption", str(entry.hold_id)))),
+            partner_id=entry.partner_id,
+        )
+
+
+@strawberry.federation.type(keys=["id"], description="A person in the alliance.")
+class Member(relay.Node):
+    id: relay.NodeID[int]
+
+    @strawberry.field(description="Spendable points.")
+    async def balance(self, info: Info[HubContext, Any]) -> int:
+        return (await resolve.balances_of(info.context, self.id)).balance
+
+    @strawberry.field(description="Points reserved by pending redemptions.")
+    async def held_points(self, info: Info[HubContext, Any]) -> int:
+        return (await resolve.balances_of(info.context, self.id)).held
+
+    @strawberry.field(description="Lots, first to expire first.")
+    async def lots(
+        self, info: Info[HubContext, Any], first: int | None = None, after: str | None = None
+    ) -> relay.Connection[Lot]:  # type: ignore[type-var]
+        rows, has_next = await resolve.lots(info.context, self.id, first, after)
+        edges = [relay.Edge(cursor=c, node=Lot.from_view(v)) for c, v in rows]  # type: ignore[type-var]
+        return _connection(edges, has_next, after)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="Points that expire within the given number of days.")
+    async def expiring_points(self, info: Info[HubContext, Any], within_days: int) -> int:
+        return await resolve.expiring(info.context, self.id, within_days)
+
+    @strawberry.field(description="Movements of the spendable balance, newest first.")
+    async def history(
+        self, info: Info[HubContext, Any], first: int | None = None, after: str | None = None
+    ) -> relay.Connection[LedgerEntry]:  # type: ignore[type-var]
+        rows, has_next = await resolve.history(info.context, self.id, first, after)
+        edges = [relay.Edge(cursor=c, node=LedgerEntry.from_entry(v)) for c, v in rows]  # type: ignore[type-var]
+        return _connection(edges, has_next, after)  # type: ignore[no-any-return]
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: Info[HubContext, Any], node_ids: Iterable[str], required: bool = False
+    ) -> list[Member | None]:
+        found: list[Member | None] = []
+        for node_id in node_ids:
+            visible = (
+                await resolve.visible_member(info.context, int(node_id))
+                if node_id.isdigit()
+                else None
+            )
+            found.append(None if visible is None else cls(id=visible))
+        return found
+
+    @classmethod
+    async def resolve_reference(
+        cls, info: Info[HubContext, Any], id: strawberry.ID
+    ) -> Member | None:
+        member_id = resolve.decode_id(str(id), "Member")
+        if member_id is None:
+            return None
+        visible = await resolve.visible_member(info.context, member_id)
+        return None if visible is None else cls(id=visible)
+
+
+async def member(info: Info[HubContext, Any], id: strawberry.ID) -> Member | None:
+    member_id = resolve.decode_id(str(id), "Member")
+    if member_id is None:
+        return None
+    visible = await resolve.visible_member(info.context, member_id)
+    return None if visible is None else Member(id=visible)
+
+
+member_field = strawberry.field(
+    resolver=member,
+    extensions=requires("members:read", "operator:admin"),
+    description="A member the caller may see: the operator, or a partner holding consent.",
+)
+
+
+@strawberry.input
+class RegisterMemberInput:
+    external_ref: str = strawberry.field(description="Your own reference for this member.")
+    phone: str = strawberry.field(description="Stored only as a keyed hash.")
+    display_name: str | None = None
+    consent: bool = strawberry.field(description="The member consents to your partnership.")
+
+
+@strawberry.type
+class RegisterMemberPayload:
+    member: Member | None
+    user_errors: list[UserError]
+
+
+async def register_member(
+    info: Info[HubContext, Any], input: RegisterMemberInput
+) -> RegisterMemberPayload:
+    outcome = await resolve.register(
+        info.context, input.external_ref, input.phone, input.display_name, input.consent
+    )
+    return RegisterMemberPayload(
+        member=None if outcome.value is None else Member(id=outcome.value),
+        user_errors=[UserError.from_data(e) for e in outcome.errors],
+    )
+
+
+@strawberry.input
+class OrderLineInput:
+    sku: str
+    category: str
+    amount_fen: int
+    green: bool = False
+
+
+@strawberry.input
+class AwardPointsInput:
+    idempotency_key: str
+    member_id: strawberry.ID
+    order_ref: str
+    paid_amount_fen: int
+    lines: list[OrderLineInput]
+
+
+@strawberry.type(description="How one order line earned its points.")
+class AwardLine:
+    sku: str
+    category: str
+    amount_fen: int
+    green: bool
+    points_per_yuan: str
+    category_multiplier: str
+    green_multiplier: str
+    points: int
+
+
+@strawberry.type(description="A ledger transfer.")
+class Transfer:
+    id: strawberry.ID
+    code: str
+    amount: int
+
+
+@strawberry.type
+class AwardPointsPayload:
+    transfer: Transfer | None
+    points: int | None
+    breakdown: list[AwardLine] | None
+    member: Member | None
+    user_errors: list[UserError]
+
+
+async def award_points(info: Info[HubContext, Any], input: AwardPointsInput) -> AwardPointsPayload:
+    outcome = await resolve.award_points(
+        info.context,
+        input.idempotency_key,
+        str(input.member_id),
+        input.order_ref,
+        input.paid_amount_fen,
+        [Line(line.sku, line.category, line.amount_fen, line.green) for line in input.lines],
+    )
+    errors = [UserError.from_data(e) for e in outcome.errors]
+    if outcome.value is None:
+        return AwardPointsPayload(
+            transfer=None, points=None, breakdown=None, member=None, user_errors=errors
+        )
+    result = outcome.value
+    return AwardPointsPayload(
+        transfer=Transfer(
+            id=strawberry.ID(str(result.transfer_id)), code="earn", amount=result.points
+        ),
+        points=result.points,
+        breakdown=[AwardLine(**line) for line in result.breakdown],
+        member=Member(id=result.member_id),
+        user_errors=errors,
+    )
+
+
+@strawberry.input
+class RedeemPointsInput:
+    idempotency_key: str
+    member_id: strawberry.ID
+    catalog_item_id: strawberry.ID
+    quantity: int = 1
+
+
+@strawberry.type(description="Points spent on an item.")
+class Redemption:
+    id: strawberry.ID
+    status: str
+    points: int
+
+
+@strawberry.type
+class RedeemPointsPayload:
+    redemption: Redemption | None
+    member: Member | None
+    user_errors: list[UserError]
+
+
+async def redeem_points(
+    info: Info[HubContext, Any], input: RedeemPointsInput
+) -> RedeemPointsPayload:
+    outcome = await resolve.redeem_points(
+        info.context,
+        input.idempotency_key,
+        str(input.member_id),
+        str(input.catalog_item_id),
+        input.quantity,
+    )
+    errors = [UserError.from_data(e) for e in outcome.errors]
+    if outcome.value is None:
+        return RedeemPointsPayload(redemption=None, member=None, user_errors=errors)
+    member_id = resolve.decode_id(str(input.member_id), "Member")
+    return RedeemPointsPayload(
+        redemption=Redemption(
+            id=strawberry.ID(str(relay.GlobalID("Redemption", str(outcome.value.hold_id)))),
+            status=outcome.value.status,
+            points=outcome.value.points,
+        ),
+        member=None if member_id is None else Member(id=member_id),
+        user_errors=errors,
+    )
+
+
+register_member_field = strawberry.mutation(
+    resolver=register_member,
+    extensions=requires("members:write"),
+    description="Register a member with their consent, or link the person already registered.",
+)
+award_points_field = strawberry.mutation(
+    resolver=award_points,
+    extensions=requires("points:issue"),
+    description="Award points for a purchase, computed from your published earning rule.",
+)
+redeem_points_field = strawberry.mutation(
+    resolver=redeem_points,
+    extensions=requires("points:redeem"),
+    description="Spend a member's points on an item of your catalogue, in one step.",
+)
