@@ -4,6 +4,7 @@ Every operation is a plain function over a synchronous SQLAlchemy ``Session``
 that never commits; the caller's unit of work (``hub.db.Database.write``) does.
 """
 
+from ledger import results
 from ledger.accounts import open_charity_account, open_member_accounts, open_partner_accounts
 from ledger.adjustment import adjust
 from ledger.donation import donate
@@ -29,6 +30,7 @@ __all__ = [
     "redeem",
     "refund",
     "reserve",
+    "results",
     "reverse_earn",
     "run_idempotent",
     "take",

@@ -183,3 +183,30 @@ def award(
         return AwardResult(operation_id, member_id, transfer_id, lot_id, points, repaid, explained)
 
     return ledger.run_idempotent(session, key, "award", payload, AwardResult, now, body)
+
+
+class AwardNotFound(MemberError):
+    code = "NOT_FOUND"
+
+    def __init__(self) -> None:
+        super().__init__("no award of yours on this order", ["orderRef"])
+
+
+def reverse_award(
+    session: Session,
+    key: ledger.IdempotencyKey,
+    *,
+    partner_id: int,
+    order_ref: str,
+    now: datetime,
+) -> ledger.results.ClawbackResult:
+    """CR-12: claw back the points of the partner's own refunded order; what the member
+    already spent becomes a clawback debt."""
+    lot_id = session.execute(
+        select(Award.lot_id).where(Award.partner_id == partner_id, Award.order_ref == order_ref)
+    ).scalar_one_or_none()
+    if lot_id is None:
+        raise AwardNotFound()
+    return ledger.reverse_earn(
+        session, key, lot_id=lot_id, now=now, partner_id=partner_id, order_ref=order_ref
+    )

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 import ledger
 from members.errors import ItemNotRedeemable, MemberError
 from members.registration import consented_member
-from partners.catalog import redeemable_item
+from partners.catalog import charity_project, redeemable_item
 
 MAX_QUANTITY = 100
 
@@ -33,10 +33,12 @@ def redeem_item(
     catalog_item_id: int,
     quantity: int,
     now: datetime,
+    deadline: datetime | None = None,
 ) -> ItemRedemption:
     """Spend the member's points (earned at any partner) on ``quantity`` of an item the
-    calling partner honours, at its effective price now. The request, not the price, is
-    what a replay must match."""
+    calling partner honours, at its effective price now: captured at once, or, with a
+    ``deadline``, reserved (PENDING) until captured or voided. The request, not the price,
+    is what a replay must match."""
     if type(quantity) is not int or not 1 <= quantity <= MAX_QUANTITY:
         raise MemberError(f"quantity must be 1 to {MAX_QUANTITY}", ["quantity"])
     payload = {
@@ -61,10 +63,40 @@ def redeem_item(
                 amount=points * quantity,
                 reference=f"item:{sku}",
                 now=now,
+                deadline=deadline,
             ),
         )
         return ItemRedemption(
             operation_id, taken.hold_id, taken.transfer_id, taken.amount, taken.status
         )
 
-    return ledger.run_idempotent(session, key, "redeem_item", payload, ItemRedemption, now, body)
+    kind = "redeem_item" if deadline is None else "reserve_item"
+    return ledger.run_idempotent(session, key, kind, payload, ItemRedemption, now, body)
+
+
+def charity_donation(
+    session: Session,
+    key: ledger.IdempotencyKey,
+    *,
+    partner_id: int,
+    member_id: int,
+    project_item_id: int,
+    points: int,
+    now: datetime,
+) -> int:
+    """CR-06: the one way points leave a member for someone else: a donation to a charity
+    project (a CHARITY item) of the calling charity partner. Returns the transfer id."""
+    consented_member(session, partner_id, member_id)
+    if charity_project(session, partner_id, project_item_id) is None:
+        raise ItemNotRedeemable()
+    ledger.open_charity_account(session, project_item_id, now)
+    donated = ledger.donate(
+        session,
+        key,
+        member_id=member_id,
+        charity_id=project_item_id,
+        points=points,
+        now=now,
+        partner_id=partner_id,
+    )
+    return donated.transfer_id

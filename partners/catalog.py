@@ -301,3 +301,16 @@ def redeemable_item(
         )
     ).first()
     return None if row is None else (row[0], int(row[1]))
+
+
+def charity_project(session: Session, partner_id: int, item_id: int) -> int | None:
+    """The id of an available CHARITY item of this partner, or None."""
+    found = session.execute(
+        select(CatalogItem.id).where(
+            CatalogItem.id == item_id,
+            CatalogItem.partner_id == partner_id,
+            CatalogItem.kind == "CHARITY",
+            CatalogItem.available.is_(True),
+        )
+    ).scalar_one_or_none()
+    return None if found is None else int(found)

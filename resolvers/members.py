@@ -14,12 +14,13 @@ import ledger
 from compliance.errors import ComplianceViolation
 from hub.config import get_settings
 from hub.db import utcnow
-from ledger.errors import IdempotencyKeyReused, LedgerError
+from ledger.errors import HoldNotFound, IdempotencyKeyReused, LedgerError
 from ledger.idempotency import InvalidIdempotencyKey, OperationInFlight
 from ledger.queries import Balances, Entry, LotView, expiring_points, history_page, lots_page
-from members.earning import AwardResult, Line, award
+from ledger.results import ClawbackResult, RedemptionResult, RefundResult
+from members.earning import AwardResult, Line, award, reverse_award
 from members.errors import MemberError, MemberNotFound
-from members.redemption import ItemRedemption, redeem_item
+from members.redemption import ItemRedemption, charity_donation, redeem_item
 from members.registration import register_member, visible_member_id
 from partners.errors import PartnerError
 from resolvers.context import HubContext
@@ -129,8 +130,15 @@ async def award_points(
 
 
 async def redeem_points(
-    context: HubContext, key: str, member_gid: str, item_gid: str, quantity: int
+    context: HubContext,
+    key: str,
+    member_gid: str,
+    item_gid: str,
+    quantity: int,
+    *,
+    two_phase: bool = False,
 ) -> Outcome[ItemRedemption]:
+    """One-step redemption, or with ``two_phase`` a reservation held for the hold TTL."""
     partner_id = _partner(context)
     if partner_id is None:
         return _forbidden_for_operator()
@@ -138,6 +146,8 @@ async def redeem_points(
     if member_id is None:
         return Outcome(errors=[from_exception(MemberNotFound())])
     item_id = decode_id(item_gid, "CatalogItem") or -1
+    now = utcnow()
+    deadline = now + get_settings().hold_ttl if two_phase else None
 
     async def call() -> ItemRedemption:
         return await context.database.write(
@@ -147,6 +157,99 @@ async def redeem_points(
             member_id=member_id,
             catalog_item_id=item_id,
             quantity=quantity,
+            now=now,
+            deadline=deadline,
+        )
+
+    return await _attempt(call)
+
+
+async def settle_redemption(
+    context: HubContext, redemption_gid: str, action: str
+) -> Outcome[RedemptionResult]:
+    """Capture or void the calling partner's PENDING redemption. Keyed by the redemption
+    itself, so repeating the call returns the first outcome."""
+    partner_id = _partner(context)
+    if partner_id is None:
+        return _forbidden_for_operator()
+    hold_id = decode_id(redemption_gid, "Redemption")
+    if hold_id is None:
+        return Outcome(errors=[from_exception(HoldNotFound(-1))])
+    operation = ledger.capture if action == "capture" else ledger.void
+
+    async def call() -> RedemptionResult:
+        return await context.database.write(
+            operation,
+            _key(context, f"{action}:{hold_id}"),
+            hold_id=hold_id,
+            now=utcnow(),
+            partner_id=partner_id,
+        )
+
+    return await _attempt(call)
+
+
+async def refund_redemption(
+    context: HubContext, key: str, redemption_gid: str, compensation_points: int
+) -> Outcome[RefundResult]:
+    partner_id = _partner(context)
+    if partner_id is None:
+        return _forbidden_for_operator()
+    hold_id = decode_id(redemption_gid, "Redemption")
+    if hold_id is None:
+        return Outcome(errors=[from_exception(HoldNotFound(-1))])
+    now = utcnow()
+
+    async def call() -> RefundResult:
+        return await context.database.write(
+            ledger.refund,
+            _key(context, key),
+            hold_id=hold_id,
+            now=now,
+            compensation_points=compensation_points,
+            compensation_expires_at=now + POINTS_LIFETIME,
+            partner_id=partner_id,
+        )
+
+    return await _attempt(call)
+
+
+async def reverse_points(context: HubContext, key: str, order_ref: str) -> Outcome[ClawbackResult]:
+    partner_id = _partner(context)
+    if partner_id is None:
+        return _forbidden_for_operator()
+
+    async def call() -> ClawbackResult:
+        return await context.database.write(
+            reverse_award,
+            _key(context, key),
+            partner_id=partner_id,
+            order_ref=order_ref,
+            now=utcnow(),
+        )
+
+    return await _attempt(call)
+
+
+async def donate_points(
+    context: HubContext, key: str, member_gid: str, project_gid: str, points: int
+) -> Outcome[int]:
+    partner_id = _partner(context)
+    if partner_id is None:
+        return _forbidden_for_operator()
+    member_id = decode_id(member_gid, "Member")
+    if member_id is None:
+        return Outcome(errors=[from_exception(MemberNotFound())])
+    project_id = decode_id(project_gid, "CatalogItem") or -1
+
+    async def call() -> int:
+        return await context.database.write(
+            charity_donation,
+            _key(context, key),
+            partner_id=partner_id,
+            member_id=member_id,
+            project_item_id=project_id,
+            points=points,
             now=utcnow(),
         )
 

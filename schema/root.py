@@ -37,6 +37,14 @@ from schema.members import (
 from schema.partners import Partner
 from schema.partners import partner as partner_resolver
 from schema.partners import partners as partners_resolver
+from schema.redemptions import (
+    capture_redemption_field,
+    donate_points_field,
+    refund_redemption_field,
+    reserve_redemption_field,
+    reverse_award_field,
+    void_redemption_field,
+)
 
 
 @strawberry.type(description="The authenticated client making this request.")
@@ -96,6 +104,12 @@ class Mutation:
     register_member = register_member_field
     award_points = award_points_field
     redeem_points = redeem_points_field
+    reserve_redemption = reserve_redemption_field
+    capture_redemption = capture_redemption_field
+    void_redemption = void_redemption_field
+    refund_redemption = refund_redemption_field
+    reverse_award = reverse_award_field
+    donate_points = donate_points_field
 
 
 MAX_DEPTH = 12

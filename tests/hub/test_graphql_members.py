@@ -44,7 +44,14 @@ MEMBER = """query($id: ID!) {
   }
 }"""
 
-ALL = ("members:write", "members:read", "points:issue", "points:redeem", "catalog:write")
+ALL = (
+    "members:write",
+    "members:read",
+    "points:issue",
+    "points:reverse",
+    "points:redeem",
+    "catalog:write",
+)
 
 
 async def _gql(hub: Hub, query: str, token: str | None = None, **variables: Any) -> dict:
