@@ -6,6 +6,7 @@ Each rule's docstring names its ID and basis (shared/design/compliance.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,4 +86,32 @@ def consent_given(consent: bool) -> Violation | None:
     member's consent to that partner."""
     if not consent:
         return Violation("CR-10", "registration needs the member's consent to this partner")
+    return None
+
+
+def no_retroactive_change(effective_at: datetime, now: datetime) -> Violation | None:
+    """CR-07 NO_FINANCIAL_ATTRIBUTES: changes to earning rates, prices and exchange ratios
+    carry an effective time in the future and never apply retroactively."""
+    if effective_at <= now:
+        return Violation("CR-07", "a rate change must take effect in the future")
+    return None
+
+
+def promotion_integrity(
+    *,
+    points: int,
+    base_points: int,
+    starts_at: datetime | None,
+    ends_at: datetime | None,
+    running_points: int | None,
+    overlaps_running: bool,
+) -> Violation | None:
+    """CR-09 PROMOTION_INTEGRITY: a time-limited price needs a start, an end, and a base
+    price it improves on; while one runs it may only get better for members."""
+    if starts_at is None or ends_at is None or ends_at <= starts_at:
+        return Violation("CR-09", "a promotion needs a start and a later end")
+    if points >= base_points:
+        return Violation("CR-09", "a promotion must cost fewer points than the base price")
+    if running_points is not None and overlaps_running and points > running_points:
+        return Violation("CR-09", "a running promotion may not be made worse for members")
     return None

@@ -14,13 +14,14 @@ from sqlalchemy.orm import Session
 
 import ledger
 from compliance.errors import ComplianceViolation
-from compliance.rules import identified_member, real_consumption
+from compliance.rules import identified_member, no_retroactive_change, real_consumption
 from hub.db import insert_if_absent
 from ledger.models import TransferCode
 from members.errors import MemberError
 from members.models import Award, EarningRule
 from members.registration import consented_member
-from partners.terms import consume_budget
+from partners.errors import PartnerError
+from partners.terms import consume_budget, exact_decimal
 
 MAX_LINES = 100
 MAX_FEN = 2**31 - 1
@@ -210,3 +211,61 @@ def reverse_award(
     return ledger.reverse_earn(
         session, key, lot_id=lot_id, now=now, partner_id=partner_id, order_ref=order_ref
     )
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    points_per_yuan: str
+    category_multipliers: dict[str, str]
+    green_bonus_multiplier: str
+    effective_at: datetime
+
+
+def set_earning_rule(
+    session: Session,
+    *,
+    partner_id: int,
+    points_per_yuan: object,
+    category_multipliers: dict[str, object],
+    green_bonus_multiplier: object,
+    effective_at: datetime,
+    now: datetime,
+) -> RuleSet:
+    """Publish how purchases earn points from ``effective_at``, which must be in the future
+    (CR-07): members always know the rule they earn under."""
+    violation = no_retroactive_change(effective_at, now)
+    if violation is not None:
+        raise ComplianceViolation(violation, ["effectiveAt"])
+    per_yuan = _multiplier("pointsPerYuan", points_per_yuan)
+    green = _multiplier("greenBonusMultiplier", green_bonus_multiplier)
+    categories = {
+        category.strip().lower(): _multiplier(f"categoryMultipliers.{category}", value)
+        for category, value in category_multipliers.items()
+    }
+    session.add(
+        EarningRule(
+            partner_id=partner_id,
+            points_per_yuan=per_yuan,
+            category_multipliers=json.dumps({k: str(v) for k, v in categories.items()}),
+            green_bonus_multiplier=green,
+            effective_at=effective_at,
+            created_at=now,
+        )
+    )
+    session.flush()
+    return RuleSet(
+        str(per_yuan), {k: str(v) for k, v in categories.items()}, str(green), effective_at
+    )
+
+
+MAX_MULTIPLIER = Decimal(100)
+
+
+def _multiplier(field: str, value: object) -> Decimal:
+    try:
+        number = exact_decimal(field, value)
+    except PartnerError as error:
+        raise MemberError(error.message, [field]) from error
+    if number > MAX_MULTIPLIER or number != number.quantize(Decimal("0.0001")):
+        raise MemberError(f"{field} must be at most 100 with at most four decimal places", [field])
+    return number

@@ -13,7 +13,8 @@ from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from compliance.rules import Violation, marketing_budget
+from compliance.errors import ComplianceViolation
+from compliance.rules import Violation, marketing_budget, no_retroactive_change
 from partners.errors import PartnerError
 from partners.models import MarketingBudget, SettlementCycle, SettlementTerms
 from partners.registry import find_partner
@@ -24,16 +25,6 @@ PRICE_PLACES = Decimal("0.000001")
 class InvalidTerms(PartnerError):
     def __init__(self, message: str) -> None:
         super().__init__(message)
-
-
-class RetroactiveChange(PartnerError):
-    """CR-07: a change to a partner's prices must take effect in the future."""
-
-    code = "COMPLIANCE_VIOLATION"
-    rule = "CR-07"
-
-    def __init__(self) -> None:
-        super().__init__("a change to settlement terms must take effect in the future")
 
 
 def exact_decimal(field: str, value: object, *, below_one: bool = False) -> Decimal:
@@ -49,6 +40,13 @@ def exact_decimal(field: str, value: object, *, below_one: bool = False) -> Deci
     if below_one and number >= 1:
         raise InvalidTerms(f"{field} must be below 1")
     return number
+
+
+def plain(number: Decimal) -> Decimal:
+    """``0.800000`` as ``0.8`` and ``100.000000`` as ``100``: no trailing zeros, no exponent."""
+    return (
+        number.to_integral_value() if number == number.to_integral_value() else number.normalize()
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +78,10 @@ def set_settlement_terms(
     has_terms = session.execute(
         select(SettlementTerms.id).where(SettlementTerms.partner_id == partner.id).limit(1)
     ).first()
-    if has_terms is not None and effective <= now:
-        raise RetroactiveChange()
+    if has_terms is not None:
+        violation = no_retroactive_change(effective, now)
+        if violation is not None:
+            raise ComplianceViolation(violation, ["effectiveAt"])
     terms = SettlementTerms(
         partner_id=partner.id,
         issue_price_per_point_fen=exact_decimal("issuePricePerPointFen", issue_price_per_point_fen),
@@ -97,9 +97,9 @@ def set_settlement_terms(
     session.flush()
     return TermsView(
         partner_code,
-        terms.issue_price_per_point_fen,
-        terms.reimbursement_per_point_fen,
-        terms.operator_fee_rate,
+        plain(terms.issue_price_per_point_fen),
+        plain(terms.reimbursement_per_point_fen),
+        plain(terms.operator_fee_rate),
         cycle,
         effective,
     )
@@ -117,9 +117,9 @@ def terms_in_force(session: Session, partner_code: str, at: datetime) -> TermsVi
         return None
     return TermsView(
         partner_code,
-        Decimal(row.issue_price_per_point_fen).quantize(PRICE_PLACES),
-        Decimal(row.reimbursement_per_point_fen).quantize(PRICE_PLACES),
-        Decimal(row.operator_fee_rate).quantize(PRICE_PLACES),
+        plain(Decimal(row.issue_price_per_point_fen)),
+        plain(Decimal(row.reimbursement_per_point_fen)),
+        plain(Decimal(row.operator_fee_rate)),
         row.cycle,
         row.effective_at,
     )

@@ -34,6 +34,14 @@ from schema.members import (
     redeem_points_field,
     register_member_field,
 )
+from schema.operator import (
+    create_partner_field,
+    set_earning_rule_field,
+    set_marketing_budget_field,
+    set_promotion_field,
+    set_settlement_terms_field,
+    suspend_partner_field,
+)
 from schema.partners import Partner
 from schema.partners import partner as partner_resolver
 from schema.partners import partners as partners_resolver
@@ -110,6 +118,12 @@ class Mutation:
     refund_redemption = refund_redemption_field
     reverse_award = reverse_award_field
     donate_points = donate_points_field
+    set_earning_rule = set_earning_rule_field
+    set_promotion = set_promotion_field
+    create_partner = create_partner_field
+    suspend_partner = suspend_partner_field
+    set_settlement_terms = set_settlement_terms_field
+    set_marketing_budget = set_marketing_budget_field
 
 
 MAX_DEPTH = 12

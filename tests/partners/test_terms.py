@@ -5,12 +5,12 @@ from decimal import Decimal
 
 import pytest
 
+from compliance.errors import ComplianceViolation
 from hub.db import Database
 from partners.errors import PartnerNotFound
 from partners.registry import add_partner
 from partners.terms import (
     InvalidTerms,
-    RetroactiveChange,
     budget_in_force,
     set_marketing_budget,
     set_settlement_terms,
@@ -53,7 +53,7 @@ async def test_a_change_takes_effect_only_in_the_future(db: Database, now: datet
     await _optician(db, now)
     await db.write(set_settlement_terms, now=now, **_terms())
 
-    with pytest.raises(RetroactiveChange):
+    with pytest.raises(ComplianceViolation, match="CR-07"):
         await db.write(set_settlement_terms, now=now, **_terms(issue_price_per_point_fen="0.9"))
     later = now + timedelta(days=1)
     await db.write(

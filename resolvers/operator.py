@@ -1,0 +1,142 @@
+"""The operator's onboarding and money settings, and a partner's pricing."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from compliance.errors import ComplianceViolation
+from hub.db import utcnow
+from members.earning import RuleSet, set_earning_rule
+from members.errors import MemberError
+from partners.catalog import InvalidItem
+from partners.errors import PartnerError
+from partners.promotions import PromotionSet, set_promotion
+from partners.registry import PartnerView, add_partner, suspend_partner
+from partners.terms import BudgetView, TermsView, set_marketing_budget, set_settlement_terms
+from resolvers.context import HubContext
+from resolvers.errors import UserErrorData, from_exception
+from resolvers.members import Outcome, decode_id
+
+EXPECTED = (PartnerError, ComplianceViolation, MemberError, InvalidItem)
+DEFAULT_BUDGET_PERIOD = timedelta(days=30)
+
+
+def _aware(value: datetime | None, field: str) -> UserErrorData | None:
+    if value is not None and value.tzinfo is None:
+        return UserErrorData("BAD_USER_INPUT", "a DateTime needs a UTC offset", [field])
+    return None
+
+
+async def _run(context: HubContext, fn: object, **kwargs: object) -> Outcome[object]:
+    try:
+        return Outcome(value=await context.database.write(fn, **kwargs))  # type: ignore[arg-type]
+    except EXPECTED as error:
+        return Outcome(errors=[from_exception(error)])
+
+
+async def create_partner(
+    context: HubContext, code: str, name: str, legal_entity: str
+) -> Outcome[PartnerView]:
+    return await _run(  # type: ignore[return-value]
+        context, add_partner, code=code, name=name, legal_entity=legal_entity, now=utcnow()
+    )
+
+
+async def suspend(context: HubContext, code: str) -> Outcome[PartnerView]:
+    try:
+        return Outcome(value=await context.database.write(suspend_partner, code, utcnow()))
+    except PartnerError as error:
+        return Outcome(errors=[from_exception(error)])
+
+
+async def settlement_terms(
+    context: HubContext,
+    partner_code: str,
+    issue_price: Decimal,
+    reimbursement: Decimal,
+    fee_rate: Decimal,
+    cycle: str,
+    effective_at: datetime | None,
+) -> Outcome[TermsView]:
+    if problem := _aware(effective_at, "effectiveAt"):
+        return Outcome(errors=[problem])
+    return await _run(  # type: ignore[return-value]
+        context,
+        set_settlement_terms,
+        partner_code=partner_code,
+        issue_price_per_point_fen=issue_price,
+        reimbursement_per_point_fen=reimbursement,
+        operator_fee_rate=fee_rate,
+        cycle=cycle,
+        now=utcnow(),
+        effective_at=effective_at,
+    )
+
+
+async def marketing_budget(
+    context: HubContext,
+    partner_code: str,
+    amount_fen: int,
+    period_start: datetime | None,
+    period_end: datetime | None,
+) -> Outcome[BudgetView]:
+    for value, field in ((period_start, "periodStart"), (period_end, "periodEnd")):
+        if problem := _aware(value, field):
+            return Outcome(errors=[problem])
+    now = utcnow()
+    start = period_start or now
+    return await _run(  # type: ignore[return-value]
+        context,
+        set_marketing_budget,
+        partner_code=partner_code,
+        amount_fen=amount_fen,
+        period_start=start,
+        period_end=period_end or start + DEFAULT_BUDGET_PERIOD,
+        now=now,
+    )
+
+
+async def earning_rule(
+    context: HubContext,
+    points_per_yuan: Decimal,
+    category_multipliers: dict[str, Decimal],
+    green_bonus_multiplier: Decimal,
+    effective_at: datetime,
+) -> Outcome[RuleSet]:
+    if context.principal.partner_id is None:
+        return Outcome(
+            errors=[UserErrorData("FORBIDDEN", "only a partner publishes its earning rule")]
+        )
+    if problem := _aware(effective_at, "effectiveAt"):
+        return Outcome(errors=[problem])
+    return await _run(  # type: ignore[return-value]
+        context,
+        set_earning_rule,
+        partner_id=context.principal.partner_id,
+        points_per_yuan=points_per_yuan,
+        category_multipliers=dict(category_multipliers),
+        green_bonus_multiplier=green_bonus_multiplier,
+        effective_at=effective_at,
+        now=utcnow(),
+    )
+
+
+async def promotion(
+    context: HubContext, item_gid: str, points: int, starts_at: datetime, ends_at: datetime
+) -> Outcome[PromotionSet]:
+    if context.principal.partner_id is None:
+        return Outcome(errors=[UserErrorData("FORBIDDEN", "only a partner prices its own items")])
+    for value, field in ((starts_at, "startsAt"), (ends_at, "endsAt")):
+        if problem := _aware(value, field):
+            return Outcome(errors=[problem])
+    return await _run(  # type: ignore[return-value]
+        context,
+        set_promotion,
+        partner_id=context.principal.partner_id,
+        item_id=decode_id(item_gid, "CatalogItem") or -1,
+        points=points,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        now=utcnow(),
+    )

@@ -1,0 +1,275 @@
+"""Onboarding and money settings (operator:admin), and partners' pricing (catalog:write)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from resolvers import operator as resolve
+from resolvers.context import HubContext
+from resolvers.permissions import requires
+from schema.errors import UserError
+from schema.partners import Partner
+
+
+@strawberry.enum
+class SettlementCycle(Enum):
+    DAILY = "DAILY"
+    WEEKLY = "WEEKLY"
+    MONTHLY = "MONTHLY"
+
+
+def _errors(outcome: Any) -> list[UserError]:
+    return [UserError.from_data(e) for e in outcome.errors]
+
+
+@strawberry.input
+class CreatePartnerInput:
+    code: str
+    name: str
+    legal_entity: str
+
+
+@strawberry.type
+class CreatePartnerPayload:
+    partner: Partner | None
+    user_errors: list[UserError]
+
+
+async def create_partner(
+    info: Info[HubContext, Any], input: CreatePartnerInput
+) -> CreatePartnerPayload:
+    outcome = await resolve.create_partner(info.context, input.code, input.name, input.legal_entity)
+    partner = None if outcome.value is None else Partner.from_view(outcome.value)
+    return CreatePartnerPayload(partner=partner, user_errors=_errors(outcome))
+
+
+@strawberry.input
+class SuspendPartnerInput:
+    code: str
+
+
+@strawberry.type
+class SuspendPartnerPayload:
+    partner: Partner | None
+    user_errors: list[UserError]
+
+
+async def suspend_partner(
+    info: Info[HubContext, Any], input: SuspendPartnerInput
+) -> SuspendPartnerPayload:
+    outcome = await resolve.suspend(info.context, input.code)
+    partner = None if outcome.value is None else Partner.from_view(outcome.value)
+    return SuspendPartnerPayload(partner=partner, user_errors=_errors(outcome))
+
+
+@strawberry.input
+class SetSettlementTermsInput:
+    partner_code: str
+    issue_price_per_point_fen: Decimal
+    reimbursement_per_point_fen: Decimal
+    operator_fee_rate: Decimal
+    cycle: SettlementCycle
+    effective_at: datetime | None = strawberry.field(
+        default=None,
+        description="Default now for a partner's first terms; later changes must be in the future.",
+    )
+
+
+@strawberry.type
+class SettlementTerms:
+    issue_price_per_point_fen: Decimal
+    reimbursement_per_point_fen: Decimal
+    operator_fee_rate: Decimal
+    cycle: SettlementCycle
+    effective_at: datetime
+
+
+@strawberry.type
+class SetSettlementTermsPayload:
+    terms: SettlementTerms | None
+    user_errors: list[UserError]
+
+
+async def set_settlement_terms(
+    info: Info[HubContext, Any], input: SetSettlementTermsInput
+) -> SetSettlementTermsPayload:
+    outcome = await resolve.settlement_terms(
+        info.context,
+        input.partner_code,
+        input.issue_price_per_point_fen,
+        input.reimbursement_per_point_fen,
+        input.operator_fee_rate,
+        input.cycle.value,
+        input.effective_at,
+    )
+    found = outcome.value
+    terms = (
+        None
+        if found is None
+        else SettlementTerms(
+            issue_price_per_point_fen=found.issue_price_per_point_fen,
+            reimbursement_per_point_fen=found.reimbursement_per_point_fen,
+            operator_fee_rate=found.operator_fee_rate,
+            cycle=SettlementCycle(found.cycle),
+            effective_at=found.effective_at,
+        )
+    )
+    return SetSettlementTermsPayload(terms=terms, user_errors=_errors(outcome))
+
+
+@strawberry.input
+class SetMarketingBudgetInput:
+    partner_code: str
+    amount_fen: int
+    period_start: datetime | None = None
+    period_end: datetime | None = strawberry.field(
+        default=None, description="Default: 30 days after the start."
+    )
+
+
+@strawberry.type
+class MarketingBudget:
+    amount_fen: int
+    period_start: datetime
+    period_end: datetime
+
+
+@strawberry.type
+class SetMarketingBudgetPayload:
+    budget: MarketingBudget | None
+    user_errors: list[UserError]
+
+
+async def set_marketing_budget(
+    info: Info[HubContext, Any], input: SetMarketingBudgetInput
+) -> SetMarketingBudgetPayload:
+    outcome = await resolve.marketing_budget(
+        info.context, input.partner_code, input.amount_fen, input.period_start, input.period_end
+    )
+    found = outcome.value
+    budget = (
+        None
+        if found is None
+        else MarketingBudget(
+            amount_fen=found.amount_fen,
+            period_start=found.period_start,
+            period_end=found.period_end,
+        )
+    )
+    return SetMarketingBudgetPayload(budget=budget, user_errors=_errors(outcome))
+
+
+@strawberry.input
+class CategoryMultiplierInput:
+    category: str
+    multiplier: Decimal
+
+
+@strawberry.input
+class SetEarningRuleInput:
+    points_per_yuan: Decimal
+    category_multipliers: list[CategoryMultiplierInput] = strawberry.field(default_factory=list)
+    green_bonus_multiplier: Decimal = Decimal(1)
+    effective_at: datetime = strawberry.field(description="Must be in the future (CR-07).")
+
+
+@strawberry.type
+class EarningRule:
+    points_per_yuan: str
+    green_bonus_multiplier: str
+    effective_at: datetime
+
+
+@strawberry.type
+class SetEarningRulePayload:
+    rule: EarningRule | None
+    user_errors: list[UserError]
+
+
+async def set_earning_rule(
+    info: Info[HubContext, Any], input: SetEarningRuleInput
+) -> SetEarningRulePayload:
+    outcome = await resolve.earning_rule(
+        info.context,
+        input.points_per_yuan,
+        {m.category: m.multiplier for m in input.category_multipliers},
+        input.green_bonus_multiplier,
+        input.effective_at,
+    )
+    found = outcome.value
+    rule = (
+        None
+        if found is None
+        else EarningRule(
+            points_per_yuan=found.points_per_yuan,
+            green_bonus_multiplier=found.green_bonus_multiplier,
+            effective_at=found.effective_at,
+        )
+    )
+    return SetEarningRulePayload(rule=rule, user_errors=_errors(outcome))
+
+
+@strawberry.input
+class SetPromotionInput:
+    catalog_item_id: strawberry.ID
+    points: int
+    starts_at: datetime
+    ends_at: datetime
+
+
+@strawberry.type
+class PromotionSet:
+    points: int
+    starts_at: datetime
+    ends_at: datetime
+
+
+@strawberry.type
+class SetPromotionPayload:
+    promotion: PromotionSet | None
+    user_errors: list[UserError]
+
+
+async def set_promotion(
+    info: Info[HubContext, Any], input: SetPromotionInput
+) -> SetPromotionPayload:
+    outcome = await resolve.promotion(
+        info.context, str(input.catalog_item_id), input.points, input.starts_at, input.ends_at
+    )
+    found = outcome.value
+    promotion = (
+        None
+        if found is None
+        else PromotionSet(points=found.points, starts_at=found.starts_at, ends_at=found.ends_at)
+    )
+    return SetPromotionPayload(promotion=promotion, user_errors=_errors(outcome))
+
+
+def _operator(resolver: Any, description: str) -> Any:
+    return strawberry.mutation(
+        resolver=resolver, extensions=requires("operator:admin"), description=description
+    )
+
+
+create_partner_field = _operator(create_partner, "Onboard a partner; it starts with a budget of 0.")
+suspend_partner_field = _operator(
+    suspend_partner, "Suspend a partner; its live tokens stop at once."
+)
+set_settlement_terms_field = _operator(set_settlement_terms, "Set a partner's prices per point.")
+set_marketing_budget_field = _operator(set_marketing_budget, "Fund a partner's issuance (CR-02).")
+set_earning_rule_field = strawberry.mutation(
+    resolver=set_earning_rule,
+    extensions=requires("catalog:write"),
+    description="Publish how your purchases earn points, from a future time (CR-07).",
+)
+set_promotion_field = strawberry.mutation(
+    resolver=set_promotion,
+    extensions=requires("catalog:write"),
+    description="A time-limited price for one of your items (CR-09).",
+)
