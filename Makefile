@@ -18,6 +18,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/alliance-hub migrate
+	$(BIN)/alliance-hub demo
 	$(BIN)/alliance-hub serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)

@@ -15,9 +15,11 @@ from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from compliance.errors import ComplianceViolation
 from hub.config import get_settings
 from hub.db import Database, UnsupportedDatabase, utcnow
 from ledger.errors import LedgerError
+from members.errors import MemberError
 from partners.errors import PartnerError
 
 T = TypeVar("T")
@@ -52,6 +54,20 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     upgrade(settings.database_url)
     _write(ensure_signing_key, settings.secret_key, utcnow())
     print("database migrated to the latest revision")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from hub import demo
+
+    async def run() -> list[str]:
+        database = _database()
+        try:
+            return await demo.run(database, get_settings(), utcnow(), Path(args.credentials))
+        finally:
+            await database.dispose()
+
+    print("\n".join(asyncio.run(run())))
     return 0
 
 
@@ -255,6 +271,12 @@ def build_parser() -> argparse.ArgumentParser:
     expire.add_argument("--batch-size", type=int, default=500)
     expire.set_defaults(handler=cmd_expire)
 
+    demo_command = commands.add_parser(
+        "demo", parents=[common], help="load the demo alliance once and print its credentials"
+    )
+    demo_command.add_argument("--credentials", default="demo-credentials.json")
+    demo_command.set_defaults(handler=cmd_demo)
+
     keys = commands.add_parser("keys", help="access-token signing keys")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)
     rotate = keys_commands.add_parser(
@@ -328,7 +350,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         get_settings.cache_clear()
     try:
         return int(args.handler(args))
-    except (CommandFailed, PartnerError, LedgerError) as error:
+    except (CommandFailed, PartnerError, LedgerError, MemberError, ComplianceViolation) as error:
         print(f"alliance-hub: {error}", file=sys.stderr)
     except UnsupportedDatabase as error:
         print(f"alliance-hub: {error}", file=sys.stderr)

@@ -1,0 +1,365 @@
+"""A realistic demo alliance: seven partners, their catalogues, members with history, and a
+client per partner whose credentials are printed so someone can try the API at once.
+
+The partners and prices follow the seed texts: 1 yuan earns 1 point; 2,000 points buy
+200-yuan lenses, 1,500 on Eye-Care Day; 1,000 points buy an eye exam.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import ledger
+from hub.config import Settings
+from hub.db import Database
+from members.earning import Line, award
+from members.redemption import charity_donation, redeem_item
+from members.registration import register_member
+from partners.catalog import ItemInput, upsert_items
+from partners.clients import create_client
+from partners.models import Partner
+from partners.promotions import set_promotion
+from partners.registry import add_partner
+from partners.terms import set_marketing_budget, set_settlement_terms
+
+CREDENTIALS_FILE = Path("demo-credentials.json")
+SCOPES = [
+    "catalog:read",
+    "catalog:write",
+    "members:write",
+    "members:read",
+    "points:issue",
+    "points:reverse",
+    "points:redeem",
+    "settlement:read",
+    "settlement:write",
+]
+
+
+@dataclass(frozen=True)
+class DemoPartner:
+    code: str
+    name: str
+    legal_entity: str
+    category: str
+    products: tuple[tuple[str, int, bool], ...]  # title, base points, green
+
+
+PARTNERS = (
+    DemoPartner(
+        "redrice",
+        "Red Rice Mart",
+        "Red Rice Retail Co., Ltd.",
+        "grocery",
+        (
+            ("Mineral water 550ml", 20, False),
+            ("Soy milk", 30, False),
+            ("Steamed bun", 25, False),
+            ("Reusable shopping bag", 60, True),
+            ("Bamboo toothbrush", 80, True),
+            ("Organic rice 5kg", 600, True),
+            ("Instant noodles", 45, False),
+            ("Green tea drink", 35, False),
+            ("Refill detergent", 150, True),
+            ("Seasonal fruit box", 400, False),
+            ("Eco laundry pods", 180, True),
+            ("Fresh milk 1L", 40, False),
+        ),
+    ),
+    DemoPartner(
+        "starcinema",
+        "Star Cinema",
+        "Star Cinema Culture Ltd.",
+        "film",
+        (
+            ("2D movie ticket", 350, False),
+            ("3D movie ticket", 450, False),
+            ("IMAX ticket", 700, False),
+            ("Popcorn combo", 250, False),
+            ("Kids matinee ticket", 250, False),
+            ("Eco cup refill", 90, True),
+            ("Premiere night pass", 1200, False),
+        ),
+    ),
+    DemoPartner(
+        "leafteahouse",
+        "Leaf Tea House",
+        "Leaf Tea Beverage Co.",
+        "tea",
+        (
+            ("Jasmine milk tea", 150, False),
+            ("Oolong cold brew", 180, False),
+            ("Bring-your-own-cup discount", 50, True),
+            ("Cheese foam green tea", 200, False),
+            ("Tea leaves gift tin", 800, False),
+            ("Seasonal fruit tea", 220, False),
+        ),
+    ),
+    DemoPartner(
+        "swiftride",
+        "Swift Ride",
+        "Swift Ride Mobility Ltd.",
+        "mobility",
+        (
+            ("5-yuan ride voucher", 500, False),
+            ("Airport transfer voucher", 3000, False),
+            ("Carpool ride voucher", 300, True),
+            ("EV ride voucher", 400, True),
+        ),
+    ),
+    DemoPartner(
+        "inkbooks",
+        "Ink & Page Books",
+        "Ink and Page Bookstore Co.",
+        "books",
+        (
+            ("Paperback novel", 450, False),
+            ("Children's picture book", 350, False),
+            ("Recycled-paper notebook", 120, True),
+            ("E-reader sleeve", 600, False),
+            ("Poetry collection", 400, False),
+            ("Reading room day pass", 200, False),
+        ),
+    ),
+    DemoPartner(
+        "clearsight",
+        "Clear Sight Optics",
+        "Clear Sight Optical Chain Ltd.",
+        "eyes",
+        (
+            ("Blue-light lenses (200 yuan)", 2000, False),
+            ("Frames (300 yuan)", 3000, False),
+            ("Eye exam and cleaning", 1000, False),
+            ("Lens cleaning kit", 150, False),
+            ("Recycled-acetate frames", 2800, True),
+        ),
+    ),
+    DemoPartner(
+        "greenfuture",
+        "Green Future Foundation",
+        "Green Future Charity Foundation",
+        "charity",
+        (
+            ("Plant a tree", 1, True),
+            ("School lunch fund", 1, False),
+            ("River clean-up", 1, True),
+        ),
+    ),
+)
+
+
+def _items(partner: DemoPartner) -> list[ItemInput]:
+    """Every product in five editions (charity projects in one), over 200 items in all."""
+    kind = (
+        "CHARITY"
+        if partner.category == "charity"
+        else ("VOUCHER" if partner.category in ("film", "mobility") else "GOODS")
+    )
+    items = []
+    editions = (
+        ("", 1),
+        (" (family pack)", 3),
+        (" (gift edition)", 2),
+        (" (limited edition)", 4),
+        (" (members' edition)", 5),
+    )
+    for index, (title, points, green) in enumerate(partner.products):
+        for suffix_index, (suffix, factor) in enumerate(editions):
+            if kind == "CHARITY" and suffix_index:
+                continue
+            items.append(
+                ItemInput(
+                    sku=f"{partner.code}-{index:02d}-{suffix_index}",
+                    title=f"{title}{suffix}",
+                    category=partner.category,
+                    kind=kind,
+                    green=green,
+                    base_points=points * factor,
+                )
+            )
+    return items
+
+
+def _partners_exist(session: Session) -> bool:
+    return (
+        session.execute(select(Partner.id).where(Partner.code == PARTNERS[0].code)).first()
+        is not None
+    )
+
+
+HISTORY_START = timedelta(days=60)
+
+
+def _onboard(session: Session, settings: Settings, now: datetime) -> dict[str, Any]:
+    credentials: dict[str, Any] = {}
+    since = now - HISTORY_START  # terms and budgets cover the members' past purchases
+    for partner in PARTNERS:
+        add_partner(
+            session,
+            code=partner.code,
+            name=partner.name,
+            legal_entity=partner.legal_entity,
+            now=now,
+        )
+        set_settlement_terms(
+            session,
+            partner_code=partner.code,
+            issue_price_per_point_fen="1",
+            reimbursement_per_point_fen="0.95",
+            operator_fee_rate="0.03",
+            cycle="MONTHLY",
+            now=since,
+            effective_at=since,
+        )
+        set_marketing_budget(
+            session,
+            partner_code=partner.code,
+            amount_fen=50_000_000,
+            period_start=since,
+            period_end=now + timedelta(days=365),
+            now=now,
+        )
+        issued = create_client(
+            session, settings.secret_key, partner_code=partner.code, scopes=SCOPES, now=now
+        )
+        partner_id = session.execute(
+            select(Partner.id).where(Partner.code == partner.code)
+        ).scalar_one()
+        published = upsert_items(session, partner_id, _items(partner), now)
+        credentials[partner.code] = {
+            "partner_id": partner_id,
+            "client_id": issued.client_id,
+            "client_secret": issued.client_secret,
+            "items": {sku: item_id for item_id, sku in published},
+        }
+    lens = credentials["clearsight"]["items"]["clearsight-00-0"]
+    set_promotion(
+        session,
+        partner_id=credentials["clearsight"]["partner_id"],
+        item_id=lens,
+        points=1500,
+        starts_at=now - timedelta(hours=1),
+        ends_at=now + timedelta(days=7),
+        now=now,
+    )
+    operator = create_client(
+        session, settings.secret_key, partner_code=None, scopes=["operator:admin"], now=now
+    )
+    credentials["operator"] = {
+        "client_id": operator.client_id,
+        "client_secret": operator.client_secret,
+    }
+    return credentials
+
+
+def _history(
+    session: Session, settings: Settings, credentials: dict[str, Any], now: datetime
+) -> int:
+    """Five members who shop, redeem across brands and donate."""
+    people = ("138 0013 8001", "139 0013 8002", "137 0013 8003", "136 0013 8004", "135 0013 8005")
+    for number, phone in enumerate(people, start=1):
+        member_id = 0
+        for code in ("redrice", "starcinema", "leafteahouse", "clearsight", "greenfuture"):
+            member_id = register_member(
+                session,
+                settings.secret_key,
+                partner_id=credentials[code]["partner_id"],
+                external_ref=f"{code}-member-{number}",
+                phone=phone,
+                display_name=None,
+                consent=True,
+                now=now,
+            ).member_id
+        for order, (code, amount) in enumerate(
+            (("redrice", 120_000), ("leafteahouse", 35_000), ("redrice", 200_000 * number))
+        ):
+            award(
+                session,
+                ledger.IdempotencyKey("demo", f"award-{number}-{order}"),
+                partner_id=credentials[code]["partner_id"],
+                member_id=member_id,
+                order_ref=f"demo-{number}-{order}",
+                paid_amount_fen=amount,
+                lines=[Line(f"{code}-sku", "daily", amount, order % 2 == 1)],
+                now=now - timedelta(days=30 - order),
+                expires_at=now + timedelta(days=335 + order),
+            )
+        redeem_item(
+            session,
+            ledger.IdempotencyKey("demo", f"ticket-{number}"),
+            partner_id=credentials["starcinema"]["partner_id"],
+            member_id=member_id,
+            catalog_item_id=credentials["starcinema"]["items"]["starcinema-00-0"],
+            quantity=1,
+            now=now,
+        )
+        charity_donation(
+            session,
+            ledger.IdempotencyKey("demo", f"donation-{number}"),
+            partner_id=credentials["greenfuture"]["partner_id"],
+            member_id=member_id,
+            project_item_id=credentials["greenfuture"]["items"]["greenfuture-00-0"],
+            points=50,
+            now=now,
+        )
+    return len(people)
+
+
+def load(session: Session, settings: Settings, now: datetime) -> dict[str, Any] | None:
+    """Load the demo alliance once; None when it is already there."""
+    if _partners_exist(session):
+        return None
+    credentials = _onboard(session, settings, now)
+    credentials["members"] = _history(session, settings, credentials, now)
+    return credentials
+
+
+def _remember(path: Path, shown: dict[str, Any]) -> None:
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(shown, indent=2))
+
+
+def _recall(path: Path) -> dict[str, Any] | None:
+    return dict(json.loads(path.read_text())) if path.exists() else None
+
+
+async def run(
+    database: Database, settings: Settings, now: datetime, path: Path = CREDENTIALS_FILE
+) -> list[str]:
+    loaded = await database.write(load, settings, now)
+    if loaded is not None:
+        shown = {
+            code: {"client_id": c["client_id"], "client_secret": c["client_secret"]}
+            for code, c in loaded.items()
+            if isinstance(c, dict)
+        }
+        _remember(path, shown)
+        items = sum(
+            len(c["items"]) for c in loaded.values() if isinstance(c, dict) and "items" in c
+        )
+        head = [
+            f"demo alliance loaded: {len(PARTNERS)} partners, {items} catalogue items, "
+            f"{loaded['members']} members"
+        ]
+    else:
+        recalled = _recall(path)
+        if recalled is None:
+            return [
+                "demo alliance already loaded; its credentials file is gone: "
+                "create a client with `alliance-hub clients create`"
+            ]
+        shown, head = recalled, ["demo alliance already loaded"]
+    lines = [*head, f"credentials (also in {path}; the hub stores secrets hashed):"]
+    for code, credential in shown.items():
+        lines.append(
+            f"  {code:13} client_id={credential['client_id']} "
+            f"client_secret={credential['client_secret']}"
+        )
+    return lines
