@@ -314,3 +314,46 @@ def charity_project(session: Session, partner_id: int, item_id: int) -> int | No
         )
     ).scalar_one_or_none()
     return None if found is None else int(found)
+
+
+CatalogSlice = tuple[int, int, str | None, datetime]  # partner id, limit, after sku, as of
+
+
+def partner_catalogs(
+    session: Session, keys: Sequence[CatalogSlice]
+) -> dict[CatalogSlice, list[ItemView]]:
+    """Each partner's available items by SKU after ``after sku``, ``limit + 1`` of them, for
+    many partners in one window-function query per distinct (limit, after, as of)."""
+    found: dict[CatalogSlice, list[ItemView]] = {key: [] for key in keys}
+    groups: dict[tuple[int, str | None, datetime], list[int]] = {}
+    for partner_id, limit, after, at in keys:
+        groups.setdefault((limit, after, at), []).append(partner_id)
+    for (limit, after, at), partner_ids in groups.items():
+        rank = func.row_number().over(partition_by=CatalogItem.partner_id, order_by=CatalogItem.sku)
+        ranked = select(
+            CatalogItem, effective_points(at).label("points"), rank.label("rank")
+        ).where(CatalogItem.partner_id.in_(partner_ids), CatalogItem.available.is_(True))
+        if after is not None:
+            ranked = ranked.where(CatalogItem.sku > after)
+        window = ranked.subquery()
+        rows = session.execute(
+            select(window)
+            .where(window.c.rank <= limit + 1)
+            .order_by(window.c.partner_id, window.c.sku)
+        ).all()
+        for row in rows:
+            view = ItemView(
+                row.id,
+                row.partner_id,
+                row.sku,
+                row.title,
+                row.category,
+                row.kind,
+                row.green,
+                row.base_points,
+                int(row.points),
+                row.available,
+                row.created_at,
+            )
+            found[(row.partner_id, limit, after, at)].append(view)
+    return found

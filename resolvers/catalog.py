@@ -36,7 +36,7 @@ async def list_catalog(
     kind = f"catalog:{sort}"
     page = page_request(first, after, kind)
     if page.after is None:
-        as_of, key = utcnow(), None
+        as_of, key = context.started_at, None
     else:
         try:
             as_of, key = datetime.fromisoformat(str(page.after[0])), page.after[1:]
@@ -84,3 +84,24 @@ async def upsert_catalog_items(context: HubContext, items: list[ItemInput]) -> U
     except (ComplianceViolation, InvalidItem) as error:
         return UpsertOutcome(errors=[from_exception(error)])
     return UpsertOutcome(items=published)
+
+
+async def partner_catalog(
+    context: HubContext, partner_id: int, first: int | None, after: str | None
+) -> CatalogPage:
+    """One partner's available items by SKU, batched across every partner on the page."""
+    kind = "partner-catalog"
+    page = page_request(first, after, kind)
+    if page.after is None:
+        as_of, after_sku = context.started_at, None
+    else:
+        try:
+            as_of, after_sku = datetime.fromisoformat(str(page.after[0])), str(page.after[1])
+        except (ValueError, IndexError) as error:
+            raise bad_input("after is not a cursor of this list", "after") from error
+    rows: list[ItemView] = await context.loaders.partner_catalog.load(
+        (partner_id, page.limit, after_sku, as_of)
+    )
+    shown = rows[: page.limit]
+    edges = [(encode_cursor(kind, [as_of.isoformat(), item.sku]), item) for item in shown]
+    return CatalogPage(edges, len(rows) > page.limit, as_of)

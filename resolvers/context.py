@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from hub.db import Database
+from hub.db import Database, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,3 +34,6 @@ class HubContext:
     request: Any = None
     response: Any = None
     loaders: Any = None  # resolvers.loaders.Loaders, fresh for every request
+    # One instant per request: every price in one response is computed at the same time,
+    # and loaders can batch keys that carry it.
+    started_at: datetime = field(default_factory=utcnow)

@@ -12,7 +12,14 @@ from sqlalchemy.orm import Session
 
 from hub.db import Database
 from ledger.queries import Balances, balances
-from partners.catalog import ItemView, PromotionView, items_by_ids, running_promotions
+from partners.catalog import (
+    CatalogSlice,
+    ItemView,
+    PromotionView,
+    items_by_ids,
+    partner_catalogs,
+    running_promotions,
+)
 from partners.registry import PartnerView, partners_by_ids
 
 K = TypeVar("K")
@@ -42,3 +49,6 @@ class Loaders:
             database, running_promotions
         )
         self.balances: BatchLoader[int, Balances] = BatchLoader(database, balances)
+        self.partner_catalog: BatchLoader[CatalogSlice, list[ItemView]] = BatchLoader(
+            database, partner_catalogs
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 import strawberry.federation
@@ -12,8 +12,12 @@ from strawberry import relay
 from strawberry.types import Info
 
 from partners.registry import PartnerView
+from resolvers import catalog as resolve_catalog
 from resolvers import partners as resolve
 from resolvers.context import HubContext
+
+if TYPE_CHECKING:
+    from schema.catalog import CatalogItem
 
 
 @strawberry.enum(description="Whether a partner takes part in the alliance now.")
@@ -28,6 +32,27 @@ class Partner(relay.Node):
     code: str = strawberry.field(description="The partner's stable short code, e.g. `cinema`.")
     name: str
     status: PartnerStatus
+
+    @strawberry.field(description="This partner's available items, by SKU.")
+    async def catalog(
+        self, info: Info[HubContext, Any], first: int | None = None, after: str | None = None
+    ) -> relay.Connection[Annotated[CatalogItem, strawberry.lazy("schema.catalog")]]:
+        from schema.catalog import CatalogItem
+
+        page = await resolve_catalog.partner_catalog(info.context, self.id, first, after)
+        edges = [
+            relay.Edge(cursor=cursor, node=CatalogItem.from_view(view, page.as_of))
+            for cursor, view in page.edges
+        ]
+        return relay.Connection(
+            edges=edges,
+            page_info=relay.PageInfo(
+                has_next_page=page.has_next,
+                has_previous_page=after is not None,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+        )
 
     @classmethod
     def from_view(cls, view: PartnerView) -> Partner:

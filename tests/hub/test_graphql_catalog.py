@@ -282,3 +282,55 @@ async def test_pages_of_10_and_100_items_with_partners_cost_the_same_statements(
 
     assert counts[0] == counts[1]
     assert counts[0] <= 4
+
+
+PARTNER_CATALOGS = """query($n: Int, $after: String) {
+  partners(first: $n) {
+    edges { node { code catalog(first: 2, after: $after) {
+      edges { node { sku partner { code } } } pageInfo { hasNextPage endCursor }
+    } } }
+  }
+}"""
+
+
+async def test_each_partner_lists_its_own_catalogue_in_pages(hub: Hub) -> None:
+    for code in ("cinema", "teashop"):
+        token = await _publisher(hub, code)
+        await _publish(hub, token, *(item(f"{code}-{n}", 100 + n) for n in range(3)))
+
+    first = await _graphql(hub, PARTNER_CATALOGS, n=10)
+    cinema = first["data"]["partners"]["edges"][0]["node"]
+    rest = await _graphql(
+        hub,
+        """query($after: String) { partner(code: "cinema") {
+             catalog(first: 2, after: $after) {
+               edges { node { sku } } pageInfo { hasNextPage }
+             } } }""",
+        after=cinema["catalog"]["pageInfo"]["endCursor"],
+    )
+
+    assert [e["node"]["sku"] for e in cinema["catalog"]["edges"]] == ["cinema-0", "cinema-1"]
+    assert {e["node"]["partner"]["code"] for e in cinema["catalog"]["edges"]} == {"cinema"}
+    assert cinema["catalog"]["pageInfo"]["hasNextPage"] is True
+    assert rest["data"]["partner"]["catalog"] == {
+        "edges": [{"node": {"sku": "cinema-2"}}],
+        "pageInfo": {"hasNextPage": False},
+    }
+
+
+async def test_nested_partner_catalogues_cost_the_same_statements_for_3_or_30_partners(
+    hub: Hub,
+) -> None:
+    for index in range(30):
+        code = f"brand-{index:02d}"
+        token = await _publisher(hub, code)
+        await _publish(hub, token, *(item(f"{code}-{n}", 100 + n) for n in range(3)))
+
+    counts = []
+    for size in (3, 30):
+        with counting_statements(hub.database) as log:
+            body = await _graphql(hub, PARTNER_CATALOGS, n=size)
+        assert len(body["data"]["partners"]["edges"]) == size
+        counts.append(log.count)
+
+    assert counts[0] == counts[1] <= 4
