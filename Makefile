@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck test-sqlite test-postgresql bench
+.PHONY: install run test lint typecheck tools test-sqlite test-postgresql bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "alliance-hub needs Python 3.11+")'
@@ -28,13 +28,21 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# External conformance checks (npm packages pinned in tools/package-lock.json).
+tools:
+	@if command -v npm >/dev/null 2>&1; then \
+		cd tools && npm ci --no-audit --no-fund --loglevel=error; \
+	else \
+		echo "npm not found: the conformance checks skip (and fail under CI=true)"; \
+	fi
+
 test-sqlite: $(STAMP)
 	HUB_TEST_STORE=sqlite $(BIN)/pytest
 
 test-postgresql: $(STAMP)
 	HUB_TEST_STORE=postgresql $(BIN)/pytest
 
-test: lint typecheck test-sqlite test-postgresql
+test: lint typecheck tools test-sqlite test-postgresql
 
 bench: $(STAMP)
 	$(BIN)/python bench/ledger.py
