@@ -15,6 +15,16 @@ PostgreSQL is reachable).
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# bench/graphql.py and bench/ledger.py share names with the graphql library and the
+# ledger package: never let this folder shadow them.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+sys.path.insert(0, str(HERE.parent))
+ROOT = HERE.parent
+
 import argparse
 import asyncio
 import os
@@ -30,8 +40,6 @@ from pathlib import Path
 import aiosqlite
 import asyncpg
 from sqlalchemy.orm import Session
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import ledger
 from hub.db import Database

@@ -15,6 +15,7 @@ from compliance.errors import ComplianceViolation
 from compliance.rules import catalogue_item_allowed
 from partners.errors import PartnerError
 from partners.models import CatalogItem, CatalogItemKind, Partner, PartnerStatus, Promotion
+from partners.registry import PartnerView
 
 MAX_ITEMS_PER_CALL = 500
 MAX_POINTS = 2**31 - 1
@@ -159,12 +160,13 @@ def catalog_page(
     limit: int,
     after: tuple[Any, ...] | None,
     as_of: datetime,
-) -> list[ItemView]:
+) -> list[tuple[ItemView, PartnerView]]:
     """Up to ``limit + 1`` available items of active partners, in ``sort`` order, after
-    the keyset ``after``: (points, id) for the points sorts, (created_at, id) for NEWEST."""
+    the keyset ``after``: (points, id) for the points sorts, (created_at, id) for NEWEST.
+    Each comes with its partner, read in the same statement."""
     points = effective_points(as_of).label("points")
     statement = (
-        select(CatalogItem, points)
+        select(CatalogItem, points, Partner)
         .join(Partner, Partner.id == CatalogItem.partner_id)
         .where(Partner.status == PartnerStatus.ACTIVE, CatalogItem.available.is_(True))
     )
@@ -207,20 +209,25 @@ def catalog_page(
             )
     rows = session.execute(statement.order_by(*order).limit(limit + 1)).all()
     return [
-        ItemView(
-            item.id,
-            item.partner_id,
-            item.sku,
-            item.title,
-            item.category,
-            item.kind,
-            item.green,
-            item.base_points,
-            int(item_points),
-            item.available,
-            item.created_at,
+        (
+            ItemView(
+                item.id,
+                item.partner_id,
+                item.sku,
+                item.title,
+                item.category,
+                item.kind,
+                item.green,
+                item.base_points,
+                int(item_points),
+                item.available,
+                item.created_at,
+            ),
+            PartnerView(
+                partner.id, partner.code, partner.name, partner.legal_entity, partner.status
+            ),
         )
-        for item, item_points in rows
+        for item, item_points, partner in rows
     ]
 
 

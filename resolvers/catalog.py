@@ -44,9 +44,12 @@ async def list_catalog(
             raise bad_input("after is not a cursor of this list", "after") from error
     if query.max_points is not None and query.max_points < 0:
         raise bad_input("maxPoints must not be negative", "filter.maxPoints")
-    rows = await context.database.read(
+    found = await context.database.read(
         catalog_page, query=query, sort=sort, limit=page.limit, after=key, as_of=as_of
     )
+    for _, partner in found:  # the page's partners came with it: no second read
+        context.loaders.partner.prime(partner.id, partner)
+    rows = [item for item, _ in found]
     shown = rows[: page.limit]
 
     def cursor(item: ItemView) -> str:
@@ -62,7 +65,7 @@ async def promotion_of(context: HubContext, item_id: int, as_of: datetime) -> Pr
 
 
 async def items_by_id(context: HubContext, ids: list[int]) -> list[ItemView | None]:
-    now = utcnow()
+    now = context.started_at
     found: list[ItemView | None] = await context.loaders.item.load_many([(i, now) for i in ids])
     return found
 

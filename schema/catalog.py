@@ -14,6 +14,7 @@ from strawberry.types import Info
 
 from partners.catalog import CatalogQuery, ItemInput, ItemView
 from resolvers import catalog as resolve
+from resolvers import partners as resolve_partners
 from resolvers.context import HubContext
 from resolvers.permissions import requires
 from schema.errors import UserError
@@ -56,11 +57,14 @@ class CatalogItem(relay.Node):
     base_points: int = strawberry.field(description="The price without any promotion.")
     points: int = strawberry.field(description="The price now: a running promotion's, else base.")
     available: bool
+    partner: Partner = strawberry.field(description="The partner that honours this item.")
     partner_id: strawberry.Private[int]
     priced_at: strawberry.Private[datetime]
 
     @classmethod
-    def from_view(cls, view: ItemView, priced_at: datetime) -> CatalogItem:
+    def from_view(cls, view: ItemView, priced_at: datetime, partner: Partner) -> CatalogItem:
+        """``partner`` is loaded by the caller for the whole page at once, so it is a plain
+        attribute: no per-item resolver, and the page executes without awaiting."""
         return cls(
             id=view.id,
             sku=view.sku,
@@ -71,14 +75,25 @@ class CatalogItem(relay.Node):
             base_points=view.base_points,
             points=view.points,
             available=view.available,
+            partner=partner,
             partner_id=view.partner_id,
             priced_at=priced_at,
         )
 
-    @strawberry.field(description="The partner that honours this item.")
-    async def partner(self, info: Info[HubContext, Any]) -> Partner:
-        found = await info.context.loaders.partner.load(self.partner_id)
-        return Partner.from_view(found)
+    @classmethod
+    async def page(
+        cls, info: Info[HubContext, Any], views: list[ItemView], priced_at: datetime
+    ) -> list[CatalogItem]:
+        """Items with their partners, loaded in one batch for the page."""
+        partners = await resolve_partners.partners_by_id(
+            info.context, sorted({view.partner_id for view in views})
+        )
+        by_id = {p.id: Partner.from_view(p) for p in partners if p is not None}
+        return [
+            cls.from_view(view, priced_at, by_id[view.partner_id])
+            for view in views
+            if view.partner_id in by_id
+        ]
 
     @strawberry.field(description="The promotion running now, if any.")
     async def promotion(self, info: Info[HubContext, Any]) -> Promotion | None:
@@ -93,10 +108,9 @@ class CatalogItem(relay.Node):
     ) -> list[CatalogItem | None]:
         ids = [int(node_id) if node_id.isdigit() else -1 for node_id in node_ids]
         views = await resolve.items_by_id(info.context, ids)
-        return [
-            None if view is None else cls.from_view(view, datetime.now().astimezone())
-            for view in views
-        ]
+        found = [view for view in views if view is not None]
+        items = {item.id: item for item in await cls.page(info, found, info.context.started_at)}
+        return [None if view is None else items.get(view.id) for view in views]
 
     @classmethod
     async def resolve_reference(
@@ -136,9 +150,10 @@ async def catalog(
         search=given.search,
     )
     page = await resolve.list_catalog(info.context, query, sort.value, first, after)
+    items = await CatalogItem.page(info, [view for _, view in page.edges], page.as_of)
     edges = [
-        relay.Edge(cursor=cursor, node=CatalogItem.from_view(view, page.as_of))
-        for cursor, view in page.edges
+        relay.Edge(cursor=cursor, node=item)
+        for (cursor, _), item in zip(page.edges, items, strict=True)
     ]
     return relay.Connection(
         edges=edges,

@@ -41,7 +41,7 @@ class Partner(relay.Node):
 
         page = await resolve_catalog.partner_catalog(info.context, self.id, first, after)
         edges = [
-            relay.Edge(cursor=cursor, node=CatalogItem.from_view(view, page.as_of))
+            relay.Edge(cursor=cursor, node=CatalogItem.from_view(view, page.as_of, self))
             for cursor, view in page.edges
         ]
         return relay.Connection(

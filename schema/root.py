@@ -12,12 +12,12 @@ from graphql import GraphQLError
 from strawberry import relay
 from strawberry.extensions import (
     AddValidationRules,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as alias_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
@@ -131,16 +131,21 @@ MAX_ALIASES = 15
 MAX_TOKENS = 2_000
 
 
+# Rule classes built once: the validation cache is keyed by the rule classes too, so
+# strawberry's per-instance limiter classes would miss it on every request.
+DEPTH_RULE = depth_rule(MAX_DEPTH, None)
+ALIAS_RULE = alias_rule(MAX_ALIASES)
+VALIDATION_RULES = [DEPTH_RULE, ALIAS_RULE, CostLimit]
+
+
 def request_limits() -> list[Any]:
     """Caches and limits as extension factories (a fresh instance per request). Depth does
     not count introspection fields; the token limit bounds those documents."""
     return [
         lambda: ParserCache(maxsize=512),
-        lambda: ValidationCache(maxsize=512),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-        lambda: AddValidationRules([CostLimit]),
+        lambda: AddValidationRules(VALIDATION_RULES),
+        lambda: ValidationCache(maxsize=512),
     ]
 
 
