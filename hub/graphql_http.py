@@ -15,7 +15,7 @@ import logging
 import uuid
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Message, Receive, Scope, Send
@@ -151,6 +151,13 @@ class GraphQLEndpoint:
         if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
             await _too_large(scope, receive, send)
             return
+        if request.method == "GET" and _is_mutation(
+            request.query_params.get("query"), request.query_params.get("operationName")
+        ):
+            await PlainTextResponse(
+                "mutations need POST", status_code=405, headers={"Allow": "POST"}
+            )(scope, receive, send)
+            return
         scope.setdefault("state", {})["media_type"] = media
         started = False
 
@@ -165,6 +172,17 @@ class GraphQLEndpoint:
             if started:
                 raise
             await _too_large(scope, receive, send)
+
+
+def _is_mutation(query: str | None, operation_name: str | None) -> bool:
+    """GraphQL over HTTP §6.3.1: a mutation over GET is 405, before anything executes."""
+    if not query:
+        return False
+    try:
+        operation = get_operation_ast(parse(query), operation_name)
+    except GraphQLError:
+        return False  # the view reports the syntax error
+    return operation is not None and operation.operation == OperationType.MUTATION
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:

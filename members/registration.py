@@ -4,6 +4,7 @@ partner that registers them (CR-10)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
@@ -128,6 +129,27 @@ def consented_member(session: Session, partner_id: int | None, member_id: int) -
     return member
 
 
-def visible_member_id(session: Session, partner_id: int | None, member_id: int) -> int:
-    """``consented_member``'s id, as a plain value that outlives the read session."""
-    return consented_member(session, partner_id, member_id).id
+def visible_members(
+    session: Session, keys: Sequence[tuple[int | None, int]]
+) -> dict[tuple[int | None, int], int]:
+    """For the loader: which ``(partner_id | None, member_id)`` pairs are visible, in one
+    query per kind of caller: all existing members for the operator (None), consenting
+    members for a partner."""
+    found: dict[tuple[int | None, int], int] = {}
+    operator = {member for partner, member in keys if partner is None}
+    if operator:
+        for (member_id,) in session.execute(select(Member.id).where(Member.id.in_(operator))):
+            found[(None, member_id)] = member_id
+    pairs = {(partner, member) for partner, member in keys if partner is not None}
+    if pairs:
+        rows = session.execute(
+            select(Consent.partner_id, Consent.member_id).where(
+                Consent.partner_id.in_({p for p, _ in pairs}),
+                Consent.member_id.in_({m for _, m in pairs}),
+                Consent.revoked_at.is_(None),
+            )
+        )
+        for partner_id, member_id in rows:
+            if (partner_id, member_id) in pairs:
+                found[(partner_id, member_id)] = member_id
+    return found

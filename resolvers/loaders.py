@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from hub.db import Database
 from ledger.queries import Balances, balances
+from members.registration import visible_members
 from partners.catalog import (
     CatalogSlice,
     ItemView,
@@ -51,4 +52,7 @@ class Loaders:
         self.balances: BatchLoader[int, Balances] = BatchLoader(database, balances)
         self.partner_catalog: BatchLoader[CatalogSlice, list[ItemView]] = BatchLoader(
             database, partner_catalogs
+        )
+        self.visible_member: BatchLoader[tuple[int | None, int], int] = BatchLoader(
+            database, visible_members
         )

@@ -21,7 +21,7 @@ from ledger.results import ClawbackResult, RedemptionResult, RefundResult
 from members.earning import AwardResult, Line, award, reverse_award
 from members.errors import MemberError, MemberNotFound
 from members.redemption import ItemRedemption, charity_donation, redeem_item
-from members.registration import register_member, visible_member_id
+from members.registration import register_member
 from partners.errors import PartnerError
 from resolvers.context import HubContext
 from resolvers.errors import UserErrorData, from_exception
@@ -261,10 +261,8 @@ async def visible_member(context: HubContext, member_id: int) -> int | None:
     partner_id = None if context.principal.kind == "operator" else _partner(context)
     if partner_id is None and context.principal.kind != "operator":
         return None
-    try:
-        return await context.database.read(visible_member_id, partner_id, member_id)
-    except MemberNotFound:
-        return None
+    found: int | None = await context.loaders.visible_member.load((partner_id, member_id))
+    return found
 
 
 async def balances_of(context: HubContext, member_id: int) -> Balances:
