@@ -27,20 +27,11 @@ from partners.clients import create_client
 from partners.models import Partner
 from partners.promotions import set_promotion
 from partners.registry import add_partner
+from partners.scopes import PARTNER_SCOPES
 from partners.terms import set_marketing_budget, set_settlement_terms
 
 CREDENTIALS_FILE = Path("demo-credentials.json")
-SCOPES = [
-    "catalog:read",
-    "catalog:write",
-    "members:write",
-    "members:read",
-    "points:issue",
-    "points:reverse",
-    "points:redeem",
-    "settlement:read",
-    "settlement:write",
-]
+SCOPES = list(PARTNER_SCOPES)
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,23 @@ class ItemView:
     created_at: datetime
 
 
+def item_view(item: Any, points: int) -> ItemView:
+    """An ItemView from a CatalogItem (or a row with its columns) priced at ``points``."""
+    return ItemView(
+        item.id,
+        item.partner_id,
+        item.sku,
+        item.title,
+        item.category,
+        item.kind,
+        item.green,
+        item.base_points,
+        int(points),
+        item.available,
+        item.created_at,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class CatalogQuery:
     partner_codes: tuple[str, ...] | None = None
@@ -210,19 +227,7 @@ def catalog_page(
     rows = session.execute(statement.order_by(*order).limit(limit + 1)).all()
     return [
         (
-            ItemView(
-                item.id,
-                item.partner_id,
-                item.sku,
-                item.title,
-                item.category,
-                item.kind,
-                item.green,
-                item.base_points,
-                int(item_points),
-                item.available,
-                item.created_at,
-            ),
+            item_view(item, item_points),
             PartnerView(
                 partner.id, partner.code, partner.name, partner.legal_entity, partner.status
             ),
@@ -280,19 +285,7 @@ def items_by_ids(
             .where(CatalogItem.id.in_(item_ids), Partner.status == PartnerStatus.ACTIVE)
         ).all()
         for item, item_points in rows:
-            found[(item.id, at)] = ItemView(
-                item.id,
-                item.partner_id,
-                item.sku,
-                item.title,
-                item.category,
-                item.kind,
-                item.green,
-                item.base_points,
-                int(item_points),
-                item.available,
-                item.created_at,
-            )
+            found[(item.id, at)] = item_view(item, item_points)
     return found
 
 
@@ -349,18 +342,6 @@ def partner_catalogs(
             .order_by(window.c.partner_id, window.c.sku)
         ).all()
         for row in rows:
-            view = ItemView(
-                row.id,
-                row.partner_id,
-                row.sku,
-                row.title,
-                row.category,
-                row.kind,
-                row.green,
-                row.base_points,
-                int(row.points),
-                row.available,
-                row.created_at,
-            )
+            view = item_view(row, row.points)
             found[(row.partner_id, limit, after, at)].append(view)
     return found

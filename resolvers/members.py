@@ -66,26 +66,43 @@ async def _attempt(call: Callable[[], Awaitable[T]]) -> Outcome[T]:
         return Outcome(errors=[found])
 
 
-def _partner(context: HubContext) -> int | None:
+class NotAPartner(MemberError):
+    code = "FORBIDDEN"
+
+    def __init__(self) -> None:
+        super().__init__("only a partner's client can do this")
+
+
+def _partner(context: HubContext) -> int:
+    """The calling partner; the operator cannot act on a member's points itself."""
+    if context.principal.partner_id is None:
+        raise NotAPartner()
     return context.principal.partner_id
 
 
-def _forbidden_for_operator() -> Outcome[T]:
-    return Outcome(errors=[UserErrorData("FORBIDDEN", "only a partner's client can do this")])
+def _member(member_gid: str) -> int:
+    member_id = decode_id(member_gid, "Member")
+    if member_id is None:
+        raise MemberNotFound()
+    return member_id
+
+
+def _redemption(redemption_gid: str) -> int:
+    hold_id = decode_id(redemption_gid, "Redemption")
+    if hold_id is None:
+        raise HoldNotFound(-1)
+    return hold_id
 
 
 async def register(
     context: HubContext, external_ref: str, phone: str, display_name: str | None, consent: bool
 ) -> Outcome[int]:
-    partner_id = _partner(context)
-    if partner_id is None:
-        return _forbidden_for_operator()
 
     async def call() -> int:
         registration = await context.database.write(
             register_member,
             get_settings().secret_key,
-            partner_id=partner_id,
+            partner_id=_partner(context),
             external_ref=external_ref,
             phone=phone,
             display_name=display_name,
@@ -105,20 +122,14 @@ async def award_points(
     paid_amount_fen: int,
     lines: list[Line],
 ) -> Outcome[AwardResult]:
-    partner_id = _partner(context)
-    if partner_id is None:
-        return _forbidden_for_operator()
-    member_id = decode_id(member_gid, "Member")
-    if member_id is None:
-        return Outcome(errors=[from_exception(MemberNotFound())])
     now = utcnow()
 
     async def call() -> AwardResult:
         return await context.database.write(
             award,
             _key(context, key),
-            partner_id=partner_id,
-            member_id=member_id,
+            partner_id=_partner(context),
+            member_id=_member(member_gid),
             order_ref=order_ref,
             paid_amount_fen=paid_amount_fen,
             lines=lines,
@@ -139,12 +150,6 @@ async def redeem_points(
     two_phase: bool = False,
 ) -> Outcome[ItemRedemption]:
     """One-step redemption, or with ``two_phase`` a reservation held for the hold TTL."""
-    partner_id = _partner(context)
-    if partner_id is None:
-        return _forbidden_for_operator()
-    member_id = decode_id(member_gid, "Member")
-    if member_id is None:
-        return Outcome(errors=[from_exception(MemberNotFound())])
     item_id = decode_id(item_gid, "CatalogItem") or -1
     now = utcnow()
     deadline = now + get_settings().hold_ttl if two_phase else None
@@ -153,8 +158,8 @@ async def redeem_points(
         return await context.database.write(
             redeem_item,
             _key(context, key),
-            partner_id=partner_id,
-            member_id=member_id,
+            partner_id=_partner(context),
+            member_id=_member(member_gid),
             catalog_item_id=item_id,
             quantity=quantity,
             now=now,
@@ -169,21 +174,15 @@ async def settle_redemption(
 ) -> Outcome[RedemptionResult]:
     """Capture or void the calling partner's PENDING redemption. Keyed by the redemption
     itself, so repeating the call returns the first outcome."""
-    partner_id = _partner(context)
-    if partner_id is None:
-        return _forbidden_for_operator()
-    hold_id = decode_id(redemption_gid, "Redemption")
-    if hold_id is None:
-        return Outcome(errors=[from_exception(HoldNotFound(-1))])
     operation = ledger.capture if action == "capture" else ledger.void
 
     async def call() -> RedemptionResult:
         return await context.database.write(
             operation,
-            _key(context, f"{action}:{hold_id}"),
-            hold_id=hold_id,
+            _key(context, f"{action}:{_redemption(redemption_gid)}"),
+            hold_id=_redemption(redemption_gid),
             now=utcnow(),
-            partner_id=partner_id,
+            partner_id=_partner(context),
         )
 
     return await _attempt(call)
@@ -192,38 +191,29 @@ async def settle_redemption(
 async def refund_redemption(
     context: HubContext, key: str, redemption_gid: str, compensation_points: int
 ) -> Outcome[RefundResult]:
-    partner_id = _partner(context)
-    if partner_id is None:
-        return _forbidden_for_operator()
-    hold_id = decode_id(redemption_gid, "Redemption")
-    if hold_id is None:
-        return Outcome(errors=[from_exception(HoldNotFound(-1))])
     now = utcnow()
 
     async def call() -> RefundResult:
         return await context.database.write(
             ledger.refund,
             _key(context, key),
-            hold_id=hold_id,
+            hold_id=_redemption(redemption_gid),
             now=now,
             compensation_points=compensation_points,
             compensation_expires_at=now + POINTS_LIFETIME,
-            partner_id=partner_id,
+            partner_id=_partner(context),
         )
 
     return await _attempt(call)
 
 
 async def reverse_points(context: HubContext, key: str, order_ref: str) -> Outcome[ClawbackResult]:
-    partner_id = _partner(context)
-    if partner_id is None:
-        return _forbidden_for_operator()
 
     async def call() -> ClawbackResult:
         return await context.database.write(
             reverse_award,
             _key(context, key),
-            partner_id=partner_id,
+            partner_id=_partner(context),
             order_ref=order_ref,
             now=utcnow(),
         )
@@ -234,20 +224,14 @@ async def reverse_points(context: HubContext, key: str, order_ref: str) -> Outco
 async def donate_points(
     context: HubContext, key: str, member_gid: str, project_gid: str, points: int
 ) -> Outcome[int]:
-    partner_id = _partner(context)
-    if partner_id is None:
-        return _forbidden_for_operator()
-    member_id = decode_id(member_gid, "Member")
-    if member_id is None:
-        return Outcome(errors=[from_exception(MemberNotFound())])
     project_id = decode_id(project_gid, "CatalogItem") or -1
 
     async def call() -> int:
         return await context.database.write(
             charity_donation,
             _key(context, key),
-            partner_id=partner_id,
-            member_id=member_id,
+            partner_id=_partner(context),
+            member_id=_member(member_gid),
             project_item_id=project_id,
             points=points,
             now=utcnow(),
@@ -258,7 +242,7 @@ async def donate_points(
 
 async def visible_member(context: HubContext, member_id: int) -> int | None:
     """The operator sees every member; a partner only those who consented to it (CR-10)."""
-    partner_id = None if context.principal.kind == "operator" else _partner(context)
+    partner_id = context.principal.partner_id
     if partner_id is None and context.principal.kind != "operator":
         return None
     found: int | None = await context.loaders.visible_member.load((partner_id, member_id))

@@ -16,7 +16,7 @@ from partners.catalog import CatalogQuery, ItemInput, ItemView
 from resolvers import catalog as resolve
 from resolvers import partners as resolve_partners
 from resolvers.context import HubContext
-from resolvers.permissions import requires
+from schema.connections import connection, scoped_mutation
 from schema.errors import UserError
 from schema.partners import Partner
 
@@ -151,19 +151,8 @@ async def catalog(
     )
     page = await resolve.list_catalog(info.context, query, sort.value, first, after)
     items = await CatalogItem.page(info, [view for _, view in page.edges], page.as_of)
-    edges = [
-        relay.Edge(cursor=cursor, node=item)
-        for (cursor, _), item in zip(page.edges, items, strict=True)
-    ]
-    return relay.Connection(
-        edges=edges,
-        page_info=relay.PageInfo(
-            has_next_page=page.has_next,
-            has_previous_page=after is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-    )
+    edges = [(cursor, item) for (cursor, _), item in zip(page.edges, items, strict=True)]
+    return connection(edges, page.has_next, after)  # type: ignore[no-any-return]
 
 
 @strawberry.input
@@ -221,8 +210,8 @@ async def upsert_catalog_items(
     )
 
 
-upsert_catalog_items_field = strawberry.mutation(
-    resolver=upsert_catalog_items,
-    extensions=requires("catalog:write"),
-    description="Publish or update the calling partner's items by SKU; all or nothing.",
+upsert_catalog_items_field = scoped_mutation(
+    upsert_catalog_items,
+    "catalog:write",
+    "Publish or update the calling partner's items by SKU; all or nothing.",
 )

@@ -16,20 +16,9 @@ from members.earning import Line
 from resolvers import members as resolve
 from resolvers.context import HubContext
 from resolvers.permissions import requires
+from schema.connections import connection, scoped_mutation
 from schema.errors import UserError
 from schema.partners import Partner
-
-
-def _connection(edges: list[Any], has_next: bool, after: str | None) -> Any:
-    return relay.Connection(
-        edges=edges,
-        page_info=relay.PageInfo(
-            has_next_page=has_next,
-            has_previous_page=after is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-    )
 
 
 @strawberry.type(description="Points from one purchase, with their issuer and expiry (CR-11).")
@@ -105,8 +94,7 @@ class Member(relay.Node):
         self, info: Info[HubContext, Any], first: int | None = None, after: str | None = None
     ) -> relay.Connection[Lot]:  # type: ignore[type-var]
         rows, has_next = await resolve.lots(info.context, self.id, first, after)
-        edges = [relay.Edge(cursor=c, node=Lot.from_view(v)) for c, v in rows]  # type: ignore[type-var]
-        return _connection(edges, has_next, after)  # type: ignore[no-any-return]
+        return connection([(c, Lot.from_view(v)) for c, v in rows], has_next, after)  # type: ignore[no-any-return]
 
     @strawberry.field(description="Points that expire within the given number of days.")
     async def expiring_points(self, info: Info[HubContext, Any], within_days: int) -> int:
@@ -117,8 +105,7 @@ class Member(relay.Node):
         self, info: Info[HubContext, Any], first: int | None = None, after: str | None = None
     ) -> relay.Connection[LedgerEntry]:  # type: ignore[type-var]
         rows, has_next = await resolve.history(info.context, self.id, first, after)
-        edges = [relay.Edge(cursor=c, node=LedgerEntry.from_entry(v)) for c, v in rows]  # type: ignore[type-var]
-        return _connection(edges, has_next, after)  # type: ignore[no-any-return]
+        return connection([(c, LedgerEntry.from_entry(v)) for c, v in rows], has_next, after)  # type: ignore[no-any-return]
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
@@ -304,18 +291,18 @@ async def redeem_points(
     )
 
 
-register_member_field = strawberry.mutation(
-    resolver=register_member,
-    extensions=requires("members:write"),
-    description="Register a member with their consent, or link the person already registered.",
+register_member_field = scoped_mutation(
+    register_member,
+    "members:write",
+    "Register a member with their consent, or link the person already registered.",
 )
-award_points_field = strawberry.mutation(
-    resolver=award_points,
-    extensions=requires("points:issue"),
-    description="Award points for a purchase, computed from your published earning rule.",
+award_points_field = scoped_mutation(
+    award_points,
+    "points:issue",
+    "Award points for a purchase, computed from your published earning rule.",
 )
-redeem_points_field = strawberry.mutation(
-    resolver=redeem_points,
-    extensions=requires("points:redeem"),
-    description="Spend a member's points on an item of your catalogue, in one step.",
+redeem_points_field = scoped_mutation(
+    redeem_points,
+    "points:redeem",
+    "Spend a member's points on an item of your catalogue, in one step.",
 )

@@ -12,7 +12,7 @@ from strawberry.types import Info
 
 from resolvers import operator as resolve
 from resolvers.context import HubContext
-from resolvers.permissions import requires
+from schema.connections import scoped_mutation
 from schema.errors import UserError
 from schema.partners import Partner
 
@@ -251,25 +251,23 @@ async def set_promotion(
     return SetPromotionPayload(promotion=promotion, user_errors=_errors(outcome))
 
 
-def _operator(resolver: Any, description: str) -> Any:
-    return strawberry.mutation(
-        resolver=resolver, extensions=requires("operator:admin"), description=description
-    )
-
-
-create_partner_field = _operator(create_partner, "Onboard a partner; it starts with a budget of 0.")
-suspend_partner_field = _operator(
-    suspend_partner, "Suspend a partner; its live tokens stop at once."
+create_partner_field = scoped_mutation(
+    create_partner, "operator:admin", "Onboard a partner; it starts with a budget of 0."
 )
-set_settlement_terms_field = _operator(set_settlement_terms, "Set a partner's prices per point.")
-set_marketing_budget_field = _operator(set_marketing_budget, "Fund a partner's issuance (CR-02).")
-set_earning_rule_field = strawberry.mutation(
-    resolver=set_earning_rule,
-    extensions=requires("catalog:write"),
-    description="Publish how your purchases earn points, from a future time (CR-07).",
+suspend_partner_field = scoped_mutation(
+    suspend_partner, "operator:admin", "Suspend a partner; its live tokens stop at once."
 )
-set_promotion_field = strawberry.mutation(
-    resolver=set_promotion,
-    extensions=requires("catalog:write"),
-    description="A time-limited price for one of your items (CR-09).",
+set_settlement_terms_field = scoped_mutation(
+    set_settlement_terms, "operator:admin", "Set a partner's prices per point."
+)
+set_marketing_budget_field = scoped_mutation(
+    set_marketing_budget, "operator:admin", "Fund a partner's issuance (CR-02)."
+)
+set_earning_rule_field = scoped_mutation(
+    set_earning_rule,
+    "catalog:write",
+    "Publish how your purchases earn points, from a future time (CR-07).",
+)
+set_promotion_field = scoped_mutation(
+    set_promotion, "catalog:write", "A time-limited price for one of your items (CR-09)."
 )

@@ -15,6 +15,7 @@ from partners.registry import PartnerView
 from resolvers import catalog as resolve_catalog
 from resolvers import partners as resolve
 from resolvers.context import HubContext
+from schema.connections import connection
 
 if TYPE_CHECKING:
     from schema.catalog import CatalogItem
@@ -40,19 +41,8 @@ class Partner(relay.Node):
         from schema.catalog import CatalogItem
 
         page = await resolve_catalog.partner_catalog(info.context, self.id, first, after)
-        edges = [
-            relay.Edge(cursor=cursor, node=CatalogItem.from_view(view, page.as_of, self))
-            for cursor, view in page.edges
-        ]
-        return relay.Connection(
-            edges=edges,
-            page_info=relay.PageInfo(
-                has_next_page=page.has_next,
-                has_previous_page=after is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
-        )
+        edges = [(c, CatalogItem.from_view(view, page.as_of, self)) for c, view in page.edges]
+        return connection(edges, page.has_next, after)  # type: ignore[no-any-return]
 
     @classmethod
     def from_view(cls, view: PartnerView) -> Partner:
@@ -96,16 +86,8 @@ async def partners(
     after: str | None = None,
 ) -> relay.Connection[Partner]:
     page = await resolve.list_partners(info.context, first, after)
-    edges = [relay.Edge(cursor=cursor, node=Partner.from_view(view)) for cursor, view in page.edges]
-    return relay.Connection(
-        edges=edges,
-        page_info=relay.PageInfo(
-            has_next_page=page.has_next,
-            has_previous_page=after is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-    )
+    edges = [(cursor, Partner.from_view(view)) for cursor, view in page.edges]
+    return connection(edges, page.has_next, after)  # type: ignore[no-any-return]
 
 
 async def partner(info: Info[HubContext, Any], code: str) -> Partner | None:

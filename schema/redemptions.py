@@ -10,7 +10,7 @@ from strawberry.types import Info
 
 from resolvers import members as resolve
 from resolvers.context import HubContext
-from resolvers.permissions import requires
+from schema.connections import scoped_mutation
 from schema.errors import UserError
 from schema.members import Member, Redemption
 
@@ -208,33 +208,29 @@ async def donate_points(
     )
 
 
-reserve_redemption_field = strawberry.mutation(
-    resolver=reserve_redemption,
-    extensions=requires("points:redeem"),
-    description="Reserve points for an item until captured, voided, or the hold expires.",
+reserve_redemption_field = scoped_mutation(
+    reserve_redemption,
+    "points:redeem",
+    "Reserve points for an item until captured, voided, or the hold expires.",
 )
-capture_redemption_field = strawberry.mutation(
-    resolver=capture_redemption,
-    extensions=requires("points:redeem"),
-    description="Complete a reservation before its deadline.",
+capture_redemption_field = scoped_mutation(
+    capture_redemption, "points:redeem", "Complete a reservation before its deadline."
 )
-void_redemption_field = strawberry.mutation(
-    resolver=void_redemption,
-    extensions=requires("points:redeem"),
-    description="Cancel a reservation: the points return to the lots they came from.",
+void_redemption_field = scoped_mutation(
+    void_redemption,
+    "points:redeem",
+    "Cancel a reservation: the points return to the lots they came from.",
 )
-refund_redemption_field = strawberry.mutation(
-    resolver=refund_redemption,
-    extensions=requires("points:redeem"),
-    description="Refund a completed redemption in kind (CR-12), optionally with compensation.",
+refund_redemption_field = scoped_mutation(
+    refund_redemption,
+    "points:redeem",
+    "Refund a completed redemption in kind (CR-12), optionally with compensation.",
 )
-reverse_award_field = strawberry.mutation(
-    resolver=reverse_award,
-    extensions=requires("points:reverse"),
-    description="Claw back the points of your refunded order (CR-12).",
+reverse_award_field = scoped_mutation(
+    reverse_award, "points:reverse", "Claw back the points of your refunded order (CR-12)."
 )
-donate_points_field = strawberry.mutation(
-    resolver=donate_points,
-    extensions=requires("points:redeem"),
-    description="Donate a member's points to one of your charity projects (CR-06).",
+donate_points_field = scoped_mutation(
+    donate_points,
+    "points:redeem",
+    "Donate a member's points to one of your charity projects (CR-06).",
 )
