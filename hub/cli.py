@@ -71,6 +71,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify_audit(args: argparse.Namespace) -> int:
+    from compliance.audit import verify_chain
+
+    async def run() -> tuple[int, list[Any]]:
+        database = _database()
+        try:
+            return await database.read(verify_chain)
+        finally:
+            await database.dispose()
+
+    count, breaks = asyncio.run(run())
+    if not breaks:
+        print(f"compliance audit intact: {count} blocked attempts, chain verified")
+        return 0
+    print(f"compliance audit TAMPERED: {len(breaks)} breaks in {count} rows")
+    for found in breaks:
+        print(f"  row {found.sequence}: {found.reason}")
+    return 1
+
+
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     from hub.oauth2.keys import rotate_signing_key
 
@@ -333,6 +353,13 @@ def build_parser() -> argparse.ArgumentParser:
     operator_client.add_argument("--jwks")
     operator_client.add_argument("--json", action="store_true")
     operator_client.set_defaults(handler=cmd_operator_create_client)
+
+    compliance = commands.add_parser("compliance", help="the compliance audit")
+    compliance_commands = compliance.add_subparsers(dest="compliance_command", required=True)
+    verify_audit = compliance_commands.add_parser(
+        "verify-audit", parents=[common], help="check the blocked-attempts hash chain"
+    )
+    verify_audit.set_defaults(handler=cmd_verify_audit)
 
     ledger = commands.add_parser("ledger", help="points ledger tools")
     ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True)

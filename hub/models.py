@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import importlib
 
-MODEL_MODULES = ("ledger.models", "partners.models", "members.models", "hub.oauth2.models")
+MODEL_MODULES = (
+    "ledger.models",
+    "partners.models",
+    "members.models",
+    "compliance.models",
+    "hub.oauth2.models",
+)
 
 
 def import_all_models() -> None:

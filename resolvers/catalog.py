@@ -16,6 +16,7 @@ from partners.catalog import (
     catalog_page,
     upsert_items,
 )
+from resolvers.audit import record_refusal
 from resolvers.context import HubContext
 from resolvers.errors import UserErrorData, from_exception
 from resolvers.pagination import bad_input, encode_cursor, page_request
@@ -85,6 +86,8 @@ async def upsert_catalog_items(context: HubContext, items: list[ItemInput]) -> U
     try:
         published = await context.database.write(upsert_items, partner_id, items, utcnow())
     except (ComplianceViolation, InvalidItem) as error:
+        if isinstance(error, ComplianceViolation):
+            await record_refusal(context, "upsertCatalogItems", error)
         return UpsertOutcome(errors=[from_exception(error)])
     return UpsertOutcome(items=published)
 

@@ -23,6 +23,7 @@ from members.errors import MemberError, MemberNotFound
 from members.redemption import ItemRedemption, charity_donation, redeem_item
 from members.registration import register_member
 from partners.errors import PartnerError
+from resolvers.audit import record_refusal
 from resolvers.context import HubContext
 from resolvers.errors import UserErrorData, from_exception
 from resolvers.pagination import bad_input, encode_cursor, page_request
@@ -56,10 +57,15 @@ def _key(context: HubContext, value: str) -> ledger.IdempotencyKey:
 KEY_ERRORS = (IdempotencyKeyReused, InvalidIdempotencyKey, OperationInFlight)
 
 
-async def _attempt(call: Callable[[], Awaitable[T]]) -> Outcome[T]:
+async def _attempt(
+    context: HubContext, operation: str, call: Callable[[], Awaitable[T]]
+) -> Outcome[T]:
+    """Run a write; expected refusals become userErrors, and red-line refusals are audited."""
     try:
         return Outcome(value=await call())
     except EXPECTED as error:
+        if isinstance(error, ComplianceViolation):
+            await record_refusal(context, operation, error)
         found = from_exception(error)
         if isinstance(error, KEY_ERRORS):
             found = UserErrorData(found.code, found.message, ["idempotencyKey"], found.rule)
@@ -111,7 +117,7 @@ async def register(
         )
         return registration.member_id
 
-    return await _attempt(call)
+    return await _attempt(context, "registerMember", call)
 
 
 async def award_points(
@@ -137,7 +143,7 @@ async def award_points(
             expires_at=now + POINTS_LIFETIME,
         )
 
-    return await _attempt(call)
+    return await _attempt(context, "awardPoints", call)
 
 
 async def redeem_points(
@@ -166,7 +172,7 @@ async def redeem_points(
             deadline=deadline,
         )
 
-    return await _attempt(call)
+    return await _attempt(context, "reserveRedemption" if two_phase else "redeemPoints", call)
 
 
 async def settle_redemption(
@@ -185,7 +191,7 @@ async def settle_redemption(
             partner_id=_partner(context),
         )
 
-    return await _attempt(call)
+    return await _attempt(context, f"{action}Redemption", call)
 
 
 async def refund_redemption(
@@ -204,7 +210,7 @@ async def refund_redemption(
             partner_id=_partner(context),
         )
 
-    return await _attempt(call)
+    return await _attempt(context, "refundRedemption", call)
 
 
 async def reverse_points(context: HubContext, key: str, order_ref: str) -> Outcome[ClawbackResult]:
@@ -218,7 +224,7 @@ async def reverse_points(context: HubContext, key: str, order_ref: str) -> Outco
             now=utcnow(),
         )
 
-    return await _attempt(call)
+    return await _attempt(context, "reverseAward", call)
 
 
 async def donate_points(
@@ -237,7 +243,7 @@ async def donate_points(
             now=utcnow(),
         )
 
-    return await _attempt(call)
+    return await _attempt(context, "donatePoints", call)
 
 
 async def visible_member(context: HubContext, member_id: int) -> int | None:

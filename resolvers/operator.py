@@ -14,6 +14,7 @@ from partners.errors import PartnerError
 from partners.promotions import PromotionSet, set_promotion
 from partners.registry import PartnerView, add_partner, suspend_partner
 from partners.terms import BudgetView, TermsView, set_marketing_budget, set_settlement_terms
+from resolvers.audit import record_refusal
 from resolvers.context import HubContext
 from resolvers.errors import UserErrorData, from_exception
 from resolvers.members import Outcome, decode_id
@@ -28,10 +29,14 @@ def _aware(value: datetime | None, field: str) -> UserErrorData | None:
     return None
 
 
-async def _run(context: HubContext, fn: object, **kwargs: object) -> Outcome[object]:
+async def _run(
+    context: HubContext, operation: str, fn: object, **kwargs: object
+) -> Outcome[object]:
     try:
         return Outcome(value=await context.database.write(fn, **kwargs))  # type: ignore[arg-type]
     except EXPECTED as error:
+        if isinstance(error, ComplianceViolation):
+            await record_refusal(context, operation, error)
         return Outcome(errors=[from_exception(error)])
 
 
@@ -39,7 +44,13 @@ async def create_partner(
     context: HubContext, code: str, name: str, legal_entity: str
 ) -> Outcome[PartnerView]:
     return await _run(  # type: ignore[return-value]
-        context, add_partner, code=code, name=name, legal_entity=legal_entity, now=utcnow()
+        context,
+        "createPartner",
+        add_partner,
+        code=code,
+        name=name,
+        legal_entity=legal_entity,
+        now=utcnow(),
     )
 
 
@@ -63,6 +74,7 @@ async def settlement_terms(
         return Outcome(errors=[problem])
     return await _run(  # type: ignore[return-value]
         context,
+        "setSettlementTerms",
         set_settlement_terms,
         partner_code=partner_code,
         issue_price_per_point_fen=issue_price,
@@ -88,6 +100,7 @@ async def marketing_budget(
     start = period_start or now
     return await _run(  # type: ignore[return-value]
         context,
+        "setMarketingBudget",
         set_marketing_budget,
         partner_code=partner_code,
         amount_fen=amount_fen,
@@ -112,6 +125,7 @@ async def earning_rule(
         return Outcome(errors=[problem])
     return await _run(  # type: ignore[return-value]
         context,
+        "setEarningRule",
         set_earning_rule,
         partner_id=context.principal.partner_id,
         points_per_yuan=points_per_yuan,
@@ -132,6 +146,7 @@ async def promotion(
             return Outcome(errors=[problem])
     return await _run(  # type: ignore[return-value]
         context,
+        "setPromotion",
         set_promotion,
         partner_id=context.principal.partner_id,
         item_id=decode_id(item_gid, "CatalogItem") or -1,

@@ -26,6 +26,7 @@ from resolvers.context import HubContext
 from resolvers.permissions import authenticated
 from schema.catalog import CatalogItem, upsert_catalog_items_field
 from schema.catalog import catalog as catalog_resolver
+from schema.compliance import blocked_attempts_field
 from schema.limits import CostLimit
 from schema.members import (
     Member,
@@ -78,6 +79,7 @@ class Query:
         resolver=partner_resolver, description="One partner by its code."
     )
     member: Member | None = member_field
+    blocked_attempts = blocked_attempts_field
     catalog: relay.Connection[CatalogItem] = strawberry.field(
         resolver=catalog_resolver,
         description="The unified catalogue: available items of every active partner.",
