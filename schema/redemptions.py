@@ -31,17 +31,17 @@ class RedemptionOutcome:
 
 @strawberry.type
 class ReserveRedemptionPayload(RedemptionOutcome):
-    pass
+    """The payload of reserveRedemption, named per the contract."""
 
 
 @strawberry.type
 class CaptureRedemptionPayload(RedemptionOutcome):
-    pass
+    """The payload of captureRedemption, named per the contract."""
 
 
 @strawberry.type
 class VoidRedemptionPayload(RedemptionOutcome):
-    pass
+    """The payload of voidRedemption, named per the contract."""
 
 
 @strawberry.input
@@ -79,12 +79,12 @@ class RedemptionIdInput:
 
 @strawberry.input
 class CaptureRedemptionInput(RedemptionIdInput):
-    pass
+    """The input of captureRedemption, named per the contract."""
 
 
 @strawberry.input
 class VoidRedemptionInput(RedemptionIdInput):
-    pass
+    """The input of voidRedemption, named per the contract."""
 
 
 async def capture_redemption(
