@@ -13,3 +13,21 @@ class ComplianceViolation(Exception):
         self.rule = violation.rule
         self.message = violation.message
         self.field = field
+
+
+class ComplianceSettingError(Exception):
+    """Bad input to the operator's compliance settings (not a red-line refusal)."""
+
+    code = "BAD_USER_INPUT"
+
+    def __init__(self, message: str, field: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class CaseNotFound(ComplianceSettingError):
+    code = "NOT_FOUND"
+
+    def __init__(self) -> None:
+        super().__init__("no such case, or it is closed", ["caseId"])

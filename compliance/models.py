@@ -29,3 +29,33 @@ class BlockedAttempt(Base):
     previous_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
     sequence: Mapped[int] = mapped_column(BigInteger, unique=True)
+
+
+class AmlThreshold(Base):
+    """Operator-set limits per pattern (CR-08): above ``soft`` a case opens, above ``hard``
+    the operation is refused."""
+
+    __tablename__ = "aml_thresholds"
+
+    pattern: Mapped[str] = mapped_column(String(32), primary_key=True)
+    soft: Mapped[int] = mapped_column(BigInteger)
+    hard: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AmlCase(Base):
+    """An operation that crossed a soft limit, queued for the operator's review."""
+
+    __tablename__ = "aml_cases"
+    __table_args__ = (Index(None, "status", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    pattern: Mapped[str] = mapped_column(String(32))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    observed: Mapped[int] = mapped_column(BigInteger)
+    evidence: Mapped[str] = mapped_column(Text)  # JSON list of transfer ids
+    status: Mapped[str] = mapped_column(String(12))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    note: Mapped[str | None] = mapped_column(Text)

@@ -115,3 +115,11 @@ def promotion_integrity(
     if running_points is not None and overlaps_running and points > running_points:
         return Violation("CR-09", "a running promotion may not be made worse for members")
     return None
+
+
+def aml_limit(pattern: str, observed: int, hard: int) -> Violation | None:
+    """CR-08 AML_MONITORING: over an operator-set hard limit the operation is refused.
+    (Over the soft limit it goes through and a case opens for review.)"""
+    if observed > hard:
+        return Violation("CR-08", f"{pattern} would reach {observed}, over the limit of {hard}")
+    return None

@@ -13,6 +13,7 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 import ledger
+from compliance.aml import Pattern, earned_today, open_case, screen
 from compliance.errors import ComplianceViolation
 from compliance.rules import identified_member, no_retroactive_change, real_consumption
 from hub.db import insert_if_absent
@@ -159,6 +160,9 @@ def award(
         points = sum(line["points"] for line in explained)
         if points == 0:
             raise MemberError("this order earns no points under the partner's rule", ["lines"])
+        screening = screen(
+            session, Pattern.EARNED_PER_MEMBER_DAY, earned_today(session, member_id, now) + points
+        )
         violation = consume_budget(session, partner_id, points, now)
         if violation is not None:
             raise ComplianceViolation(violation)
@@ -180,6 +184,14 @@ def award(
             update(Award)
             .where(Award.partner_id == partner_id, Award.order_ref == order_ref)
             .values(points=points, lot_id=lot_id)
+        )
+        open_case(
+            session,
+            screening,
+            member_id=member_id,
+            partner_id=partner_id,
+            evidence=[transfer_id],
+            now=now,
         )
         return AwardResult(operation_id, member_id, transfer_id, lot_id, points, repaid, explained)
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 import ledger
+from compliance.aml import Pattern, open_case, redemptions_today, screen
 from members.errors import ItemNotRedeemable, MemberError
 from members.registration import consented_member
 from partners.catalog import charity_project, redeemable_item
@@ -54,6 +55,11 @@ def redeem_item(
         if item is None:
             raise ItemNotRedeemable()
         sku, points = item
+        screening = screen(
+            session,
+            Pattern.REDEMPTIONS_PER_MEMBER_DAY,
+            redemptions_today(session, member_id, now) + 1,
+        )
         taken = ledger.take(
             session,
             ledger.Take(
@@ -65,6 +71,14 @@ def redeem_item(
                 now=now,
                 deadline=deadline,
             ),
+        )
+        open_case(
+            session,
+            screening,
+            member_id=member_id,
+            partner_id=partner_id,
+            evidence=[taken.transfer_id],
+            now=now,
         )
         return ItemRedemption(
             operation_id, taken.hold_id, taken.transfer_id, taken.amount, taken.status

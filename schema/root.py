@@ -26,7 +26,12 @@ from resolvers.context import HubContext
 from resolvers.permissions import authenticated
 from schema.catalog import CatalogItem, upsert_catalog_items_field
 from schema.catalog import catalog as catalog_resolver
-from schema.compliance import blocked_attempts_field
+from schema.compliance import (
+    aml_cases_field,
+    blocked_attempts_field,
+    resolve_aml_case_field,
+    set_aml_threshold_field,
+)
 from schema.limits import CostLimit
 from schema.members import (
     Member,
@@ -80,6 +85,7 @@ class Query:
     )
     member: Member | None = member_field
     blocked_attempts = blocked_attempts_field
+    aml_cases = aml_cases_field
     catalog: relay.Connection[CatalogItem] = strawberry.field(
         resolver=catalog_resolver,
         description="The unified catalogue: available items of every active partner.",
@@ -126,6 +132,8 @@ class Mutation:
     suspend_partner = suspend_partner_field
     set_settlement_terms = set_settlement_terms_field
     set_marketing_budget = set_marketing_budget_field
+    set_aml_threshold = set_aml_threshold_field
+    resolve_aml_case = resolve_aml_case_field
 
 
 MAX_DEPTH = 12

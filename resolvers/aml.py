@@ -1,0 +1,54 @@
+"""The operator's AML monitoring: thresholds and cases (CR-08)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from compliance.aml import CaseView, cases_page, resolve_case, set_threshold
+from compliance.errors import ComplianceSettingError
+from hub.db import utcnow
+from resolvers.context import HubContext
+from resolvers.errors import from_exception
+from resolvers.members import Outcome, decode_id
+from resolvers.pagination import encode_cursor, page_request
+
+
+@dataclass(frozen=True, slots=True)
+class CasePage:
+    edges: list[tuple[str, CaseView]]
+    has_next: bool
+
+
+async def cases(
+    context: HubContext, first: int | None, after: str | None, status: str | None
+) -> CasePage:
+    page = page_request(first, after, "aml")
+    before_id = int(page.after[0]) if page.after else None
+    rows = await context.database.read(
+        cases_page, limit=page.limit, before_id=before_id, status=status
+    )
+    shown = rows[: page.limit]
+    return CasePage([(encode_cursor("aml", [r.id]), r) for r in shown], len(rows) > page.limit)
+
+
+async def threshold(
+    context: HubContext, pattern: str, soft: int, hard: int
+) -> Outcome[tuple[int, int]]:
+    try:
+        return Outcome(
+            value=await context.database.write(set_threshold, pattern, soft, hard, utcnow())
+        )
+    except ComplianceSettingError as error:
+        return Outcome(errors=[from_exception(error)])
+
+
+async def resolve(
+    context: HubContext, case_gid: str, status: str, note: str | None
+) -> Outcome[CaseView]:
+    try:
+        case_id = decode_id(case_gid, "AmlCase") or -1
+        return Outcome(
+            value=await context.database.write(resolve_case, case_id, status, note, utcnow())
+        )
+    except ComplianceSettingError as error:
+        return Outcome(errors=[from_exception(error)])

@@ -1,0 +1,158 @@
+"""CR-08: operator thresholds, refusals over hard limits, cases over soft ones."""
+
+from __future__ import annotations
+
+import pytest
+
+import ledger
+from tests.hub.conftest import Hub
+from tests.hub.test_graphql_members import (
+    AWARD,
+    PUBLISH,
+    REDEEM,
+    _award_input,
+    _gql,
+    _partner,
+    _register,
+)
+
+pytestmark = pytest.mark.anyio
+
+THRESHOLD = """mutation($pattern: AmlPattern!, $soft: Int!, $hard: Int!) {
+  setAmlThreshold(input: {pattern: $pattern, soft: $soft, hard: $hard}) {
+    threshold { soft hard } userErrors { code field }
+  }
+}"""
+CASES = """query($status: AmlCaseStatus) { amlCases(status: $status) { edges { node {
+  id pattern observed status note partner { code } evidence } } } }"""
+RESOLVE = """mutation($id: ID!, $status: AmlCaseStatus!) {
+  resolveAmlCase(input: {caseId: $id, status: $status, note: "checked the till roll"}) {
+    case { status note } userErrors { code }
+  }
+}"""
+
+
+async def _operator(hub: Hub) -> str:
+    return await hub.access_token(await hub.client(partner=None, scopes=("operator:admin",)))
+
+
+async def test_over_the_soft_limit_an_award_goes_through_and_opens_a_case(hub: Hub) -> None:
+    operator = await _operator(hub)
+    store = await _partner(hub, "store")
+    member = await _register(hub, store)
+    await _gql(hub, THRESHOLD, operator, pattern="EARNED_PER_MEMBER_DAY", soft=100, hard=1000)
+
+    awarded = await _gql(hub, AWARD, store, input=_award_input(member))
+    cases = await _gql(hub, CASES, operator)
+
+    assert awarded["data"]["awardPoints"]["points"] == 123
+    [case] = [edge["node"] for edge in cases["data"]["amlCases"]["edges"]]
+    assert (case["pattern"], case["observed"], case["status"], case["partner"]) == (
+        "EARNED_PER_MEMBER_DAY",
+        123,
+        "OPEN",
+        {"code": "store"},
+    )
+    assert len(case["evidence"]) == 1
+
+
+async def test_over_the_hard_limit_an_award_is_refused_and_audited(hub: Hub) -> None:
+    operator = await _operator(hub)
+    store = await _partner(hub, "store")
+    member = await _register(hub, store)
+    await _gql(hub, THRESHOLD, operator, pattern="EARNED_PER_MEMBER_DAY", soft=50, hard=100)
+
+    refused = await _gql(hub, AWARD, store, input=_award_input(member))
+    attempts = await _gql(
+        hub, "{ blockedAttempts { edges { node { rule operation } } } }", operator
+    )
+
+    assert [(e["code"], e["rule"]) for e in refused["data"]["awardPoints"]["userErrors"]] == [
+        ("COMPLIANCE_VIOLATION", "CR-08")
+    ]
+    assert attempts["data"]["blockedAttempts"]["edges"] == [
+        {"node": {"rule": "CR-08", "operation": "awardPoints"}}
+    ]
+    assert (await hub.database.read(ledger.verify)).transfers == 0
+
+
+async def test_redemptions_per_day_open_a_case_then_stop(hub: Hub) -> None:
+    operator = await _operator(hub)
+    store = await _partner(hub, "store")
+    member = await _register(hub, store)
+    await _gql(hub, AWARD, store, input=_award_input(member))
+    item = (
+        await _gql(
+            hub,
+            PUBLISH,
+            store,
+            items=[
+                {
+                    "sku": "gum",
+                    "title": "Gum",
+                    "category": "snacks",
+                    "kind": "GOODS",
+                    "green": False,
+                    "basePoints": 1,
+                }
+            ],
+        )
+    )["data"]["upsertCatalogItems"]["items"][0]["id"]
+    await _gql(hub, THRESHOLD, operator, pattern="REDEMPTIONS_PER_MEMBER_DAY", soft=1, hard=2)
+
+    outcomes = [
+        (
+            await _gql(
+                hub,
+                REDEEM,
+                store,
+                input={"idempotencyKey": f"r{n}", "memberId": member, "catalogItemId": item},
+            )
+        )["data"]["redeemPoints"]
+        for n in range(3)
+    ]
+    cases = await _gql(hub, CASES, operator, status="OPEN")
+
+    assert [[e["rule"] for e in o["userErrors"]] for o in outcomes] == [[], [], ["CR-08"]]
+    assert [e["node"]["pattern"] for e in cases["data"]["amlCases"]["edges"]] == [
+        "REDEMPTIONS_PER_MEMBER_DAY"
+    ]
+
+
+async def test_the_operator_resolves_cases(hub: Hub) -> None:
+    operator = await _operator(hub)
+    store = await _partner(hub, "store")
+    member = await _register(hub, store)
+    await _gql(hub, THRESHOLD, operator, pattern="EARNED_PER_MEMBER_DAY", soft=100, hard=1000)
+    await _gql(hub, AWARD, store, input=_award_input(member))
+    case_id = (await _gql(hub, CASES, operator))["data"]["amlCases"]["edges"][0]["node"]["id"]
+
+    reviewed = await _gql(hub, RESOLVE, operator, id=case_id, status="REVIEWED")
+    closed = await _gql(hub, RESOLVE, operator, id=case_id, status="CLOSED")
+    again = await _gql(hub, RESOLVE, operator, id=case_id, status="REVIEWED")
+
+    assert reviewed["data"]["resolveAmlCase"]["case"] == {
+        "status": "REVIEWED",
+        "note": "checked the till roll",
+    }
+    assert closed["data"]["resolveAmlCase"]["case"]["status"] == "CLOSED"
+    assert again["data"]["resolveAmlCase"]["userErrors"] == [{"code": "NOT_FOUND"}]
+
+
+async def test_thresholds_need_soft_at_most_hard(hub: Hub) -> None:
+    operator = await _operator(hub)
+
+    body = await _gql(hub, THRESHOLD, operator, pattern="EARNED_PER_MEMBER_DAY", soft=10, hard=5)
+
+    assert body["data"]["setAmlThreshold"] == {
+        "threshold": None,
+        "userErrors": [{"code": "BAD_USER_INPUT", "field": ["soft"]}],
+    }
+
+
+async def test_partners_cannot_read_aml_cases(hub: Hub) -> None:
+    store = await _partner(hub, "store")
+
+    body = await _gql(hub, CASES, store)
+
+    assert body["errors"][0]["extensions"] == {"code": "FORBIDDEN", "scope": "operator:admin"}
