@@ -91,6 +91,20 @@ def cmd_verify_audit(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_compliance_report(args: argparse.Namespace) -> int:
+    from partners.compliance_report import compliance_report
+
+    async def run() -> Any:
+        database = _database()
+        try:
+            return await database.read(compliance_report, utcnow())
+        finally:
+            await database.dispose()
+
+    print(json.dumps(dataclasses.asdict(asyncio.run(run())), default=str, indent=2))
+    return 0
+
+
 def cmd_keys_rotate(args: argparse.Namespace) -> int:
     from hub.oauth2.keys import rotate_signing_key
 
@@ -360,6 +374,10 @@ def build_parser() -> argparse.ArgumentParser:
         "verify-audit", parents=[common], help="check the blocked-attempts hash chain"
     )
     verify_audit.set_defaults(handler=cmd_verify_audit)
+    report = compliance_commands.add_parser(
+        "report", parents=[common], help="refusals, budgets, liability and open AML cases as JSON"
+    )
+    report.set_defaults(handler=cmd_compliance_report)
 
     ledger = commands.add_parser("ledger", help="points ledger tools")
     ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True)

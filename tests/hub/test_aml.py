@@ -156,3 +156,34 @@ async def test_partners_cannot_read_aml_cases(hub: Hub) -> None:
     body = await _gql(hub, CASES, store)
 
     assert body["errors"][0]["extensions"] == {"code": "FORBIDDEN", "scope": "operator:admin"}
+
+
+async def test_the_compliance_report_sums_refusals_budgets_liability_and_cases(
+    hub: Hub, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import asyncio
+    import json
+
+    from hub.cli import main
+
+    operator = await _operator(hub)
+    store = await _partner(hub, "store")
+    member = await _register(hub, store)
+    await _gql(hub, THRESHOLD, operator, pattern="EARNED_PER_MEMBER_DAY", soft=100, hard=200)
+    await _gql(hub, AWARD, store, input=_award_input(member))
+    await _gql(hub, AWARD, store, input=_award_input(member, key="k2", order="o2"))
+
+    assert (
+        await asyncio.to_thread(main, ["compliance", "report", "--database-url", database_url]) == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+
+    assert report["refusals"] == [{"rule": "CR-08", "partner_code": "store", "count": 1}]
+    assert [
+        (b["partner_code"], b["amount_fen"], b["issued_points"], b["used_fen"], b["remaining_fen"])
+        for b in report["budgets"]
+    ] == [("store", 1_000_000, 123, 98, 999_902)]
+    assert report["liability"] == [
+        {"partner_code": "store", "spendable_points": 123, "held_points": 0}
+    ]
+    assert report["open_cases"] == [{"pattern": "EARNED_PER_MEMBER_DAY", "open": 1}]
