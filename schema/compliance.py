@@ -18,7 +18,7 @@ from resolvers.context import HubContext
 from resolvers.permissions import authenticated, requires
 from schema.connections import connection, scoped_mutation
 from schema.errors import UserError
-from schema.partners import Partner
+from schema.partners import Partner, partner_by_id, partner_of
 
 
 @strawberry.type(description="A request refused by a compliance rule.")
@@ -31,9 +31,7 @@ class BlockedAttempt:
 
     @strawberry.field
     async def partner(self, info: Info[HubContext, Any]) -> Partner | None:
-        if self.partner_id is None:
-            return None
-        return Partner.from_view(await info.context.loaders.partner.load(self.partner_id))
+        return await partner_of(info, self.partner_id)
 
     @classmethod
     def from_view(cls, view: AttemptView) -> BlockedAttempt:
@@ -92,7 +90,7 @@ class AmlCase:
 
     @strawberry.field
     async def partner(self, info: Info[HubContext, Any]) -> Partner:
-        return Partner.from_view(await info.context.loaders.partner.load(self.partner_id))
+        return await partner_by_id(info, self.partner_id)
 
     @classmethod
     def from_view(cls, view: CaseView) -> AmlCase:

@@ -18,7 +18,7 @@ from resolvers.context import HubContext
 from resolvers.permissions import requires
 from schema.connections import connection, scoped_mutation
 from schema.errors import UserError
-from schema.partners import Partner
+from schema.partners import Partner, partner_by_id, partner_of
 
 
 @strawberry.type(description="Points from one purchase, with their issuer and expiry (CR-11).")
@@ -32,7 +32,7 @@ class Lot:
 
     @strawberry.field(description="The partner that issued these points.")
     async def issuer(self, info: Info[HubContext, Any]) -> Partner:
-        return Partner.from_view(await info.context.loaders.partner.load(self.issuer_id))
+        return await partner_by_id(info, self.issuer_id)
 
     @classmethod
     def from_view(cls, view: LotView) -> Lot:
@@ -58,9 +58,7 @@ class LedgerEntry:
 
     @strawberry.field
     async def partner(self, info: Info[HubContext, Any]) -> Partner | None:
-        if self.partner_id is None:
-            return None
-        return Partner.from_view(await info.context.loaders.partner.load(self.partner_id))
+        return await partner_of(info, self.partner_id)
 
     @classmethod
     def from_entry(cls, entry: Entry) -> LedgerEntry:

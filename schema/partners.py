@@ -93,3 +93,12 @@ async def partners(
 async def partner(info: Info[HubContext, Any], code: str) -> Partner | None:
     view = await resolve.partner_by_code(info.context, code)
     return None if view is None else Partner.from_view(view)
+
+
+async def partner_by_id(info: Info[HubContext, Any], partner_id: int) -> Partner:
+    """The partner behind an id another object holds (a foreign key), via the loader."""
+    return Partner.from_view(await info.context.loaders.partner.load(partner_id))
+
+
+async def partner_of(info: Info[HubContext, Any], partner_id: int | None) -> Partner | None:
+    return None if partner_id is None else await partner_by_id(info, partner_id)
