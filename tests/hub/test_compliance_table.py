@@ -1,0 +1,242 @@
+"""The compliance table's blocked examples, each next to its allowed neighbour. A blocked
+case must answer its rule id, leave the ledger exactly as it was, and add one audit row."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+import ledger
+from compliance.models import BlockedAttempt
+from hub.db import utcnow
+from tests.hub.conftest import Hub
+from tests.hub.test_graphql_members import AWARD, PUBLISH, _award_input, _gql, _partner, _register
+
+pytestmark = pytest.mark.anyio
+
+PROMO = """mutation($input: SetPromotionInput!) {
+  setPromotion(input: $input) { userErrors { code rule } } }"""
+RULE = """mutation($at: DateTime!) {
+  setEarningRule(input: {pointsPerYuan: "2", effectiveAt: $at}) { userErrors { code rule } } }"""
+PUBLISH_ONE = """mutation($items: [CatalogItemInput!]!) {
+  upsertCatalogItems(input: {items: $items}) { items { id } userErrors { code rule } } }"""
+THRESHOLD = """mutation { setAmlThreshold(input: {pattern: EARNED_PER_MEMBER_DAY, soft: 50, hard: 100}) {
+  userErrors { code } } }"""
+
+
+class Alliance:
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    async def setup(self) -> Alliance:
+        self.store = await _partner(self.hub, "store")
+        self.member = await _register(self.hub, self.store)
+        await _gql(
+            self.hub, AWARD, self.store, input=_award_input(self.member, key="seed", order="seed")
+        )
+        lens = await _gql(
+            self.hub,
+            PUBLISH,
+            self.store,
+            items=[
+                {
+                    "sku": "lens",
+                    "title": "Lens",
+                    "category": "eyes",
+                    "kind": "GOODS",
+                    "green": False,
+                    "basePoints": 2000,
+                }
+            ],
+        )
+        self.lens = lens["data"]["upsertCatalogItems"]["items"][0]["id"]
+        now = utcnow()
+        self.window = {
+            "catalogItemId": self.lens,
+            "startsAt": (now - timedelta(hours=1)).isoformat(),
+            "endsAt": (now + timedelta(days=1)).isoformat(),
+        }
+        await _gql(self.hub, PROMO, self.store, input={**self.window, "points": 1500})
+        self.operator = await self.hub.access_token(
+            await self.hub.client(partner=None, scopes=("operator:admin",))
+        )
+        return self
+
+    async def state(self) -> tuple[bool, int, int, int]:
+        report = await self.hub.database.read(ledger.verify)
+
+        def audited(session: Session) -> int:
+            return int(
+                session.execute(select(func.count()).select_from(BlockedAttempt)).scalar_one()
+            )
+
+        return (
+            report.clean,
+            report.transfers,
+            report.member_points,
+            await self.hub.database.read(audited),
+        )
+
+    def award(self, **extra: Any) -> Callable[[], Awaitable[dict]]:
+        async def run() -> dict:
+            body = await _gql(self.hub, AWARD, self.store, input=_award_input(self.member, **extra))
+            return dict(body["data"]["awardPoints"])
+
+        return run
+
+    def publish(self, kind: str) -> Callable[[], Awaitable[dict]]:
+        async def run() -> dict:
+            body = await _gql(
+                self.hub,
+                PUBLISH_ONE,
+                self.store,
+                items=[
+                    {
+                        "sku": f"x-{kind}",
+                        "title": "x",
+                        "category": "c",
+                        "kind": kind,
+                        "green": False,
+                        "basePoints": 10,
+                    }
+                ],
+            )
+            return dict(body["data"]["upsertCatalogItems"])
+
+        return run
+
+    def promotion(self, points: int) -> Callable[[], Awaitable[dict]]:
+        async def run() -> dict:
+            body = await _gql(self.hub, PROMO, self.store, input={**self.window, "points": points})
+            return dict(body["data"]["setPromotion"])
+
+        return run
+
+    def earning_rule(self, offset: timedelta) -> Callable[[], Awaitable[dict]]:
+        async def run() -> dict:
+            body = await _gql(self.hub, RULE, self.store, at=(utcnow() + offset).isoformat())
+            return dict(body["data"]["setEarningRule"])
+
+        return run
+
+
+async def _blocked(alliance: Alliance, rule: str, attempt: Callable[[], Awaitable[dict]]) -> None:
+    before = await alliance.state()
+    payload = await attempt()
+    after = await alliance.state()
+
+    assert [(e["code"], e["rule"]) for e in payload["userErrors"]] == [
+        ("COMPLIANCE_VIOLATION", rule)
+    ]
+    assert after[:3] == before[:3]  # verify clean, same transfers, same member points
+    assert after[0] is True
+    assert after[3] == before[3] + 1  # exactly one new audit row
+
+
+async def _allowed(alliance: Alliance, attempt: Callable[[], Awaitable[dict]]) -> None:
+    before = await alliance.state()
+    payload = await attempt()
+
+    assert payload["userErrors"] == []
+    assert (await alliance.state())[3] == before[3]
+
+
+CASES = [
+    (
+        "CR-01 an award with no order",
+        "CR-01",
+        lambda a: a.award(key="k1", order=" "),
+        lambda a: a.award(key="k1b", order="real-order"),
+    ),
+    (
+        "CR-01 a paid amount of 0",
+        "CR-01",
+        lambda a: a.award(key="k2", order="o2", paidAmountFen=0),
+        lambda a: a.award(key="k2b", order="o2b"),
+    ),
+    (
+        "CR-01 a second award on one order",
+        "CR-01",
+        lambda a: a.award(key="k3", order="seed"),
+        lambda a: a.award(key="seed", order="seed"),
+    ),  # the replay of the first request
+    (
+        "CR-04 an external-points item",
+        "CR-04",
+        lambda a: a.publish("EXTERNAL_POINTS"),
+        lambda a: a.publish("VOUCHER"),
+    ),
+    (
+        "CR-04 a universal voucher",
+        "CR-04",
+        lambda a: a.publish("UNIVERSAL_VOUCHER"),
+        lambda a: a.publish("GOODS"),
+    ),
+    (
+        "CR-05 a cash-equivalent item",
+        "CR-05",
+        lambda a: a.publish("CASH_EQUIVALENT"),
+        lambda a: a.publish("SERVICE"),
+    ),
+    (
+        "CR-07 a rate change in the past",
+        "CR-07",
+        lambda a: a.earning_rule(timedelta(minutes=-5)),
+        lambda a: a.earning_rule(timedelta(days=1)),
+    ),
+    (
+        "CR-09 raising a running promotion",
+        "CR-09",
+        lambda a: a.promotion(1800),
+        lambda a: a.promotion(1400),
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "rule", "blocked", "allowed"), CASES, ids=[c[0] for c in CASES])
+async def test_blocked_example_and_its_allowed_neighbour(
+    hub: Hub, name: str, rule: str, blocked: Any, allowed: Any
+) -> None:
+    alliance = await Alliance(hub).setup()
+
+    await _blocked(alliance, rule, blocked(alliance))
+    await _allowed(alliance, allowed(alliance))
+
+
+async def test_cr02_the_award_crossing_the_budget_and_one_exactly_at_it(hub: Hub) -> None:
+    store = await _partner(hub, "lean", budget_fen=160)  # 0.8 fen a point: 200 points
+    member = await _register(hub, store)
+    alliance = Alliance(hub)
+    alliance.store, alliance.member = store, member
+
+    await _blocked(
+        alliance,
+        "CR-02",
+        alliance.award(
+            key="b1",
+            order="b1",
+            paidAmountFen=20_100,
+            lines=[{"sku": "s", "category": "c", "amountFen": 20_100}],
+        ),
+    )
+    await _allowed(
+        alliance,
+        alliance.award(
+            key="b2",
+            order="b2",
+            paidAmountFen=20_000,
+            lines=[{"sku": "s", "category": "c", "amountFen": 20_000}],
+        ),
+    )
+
+
+async def test_cr08_earning_over_the_daily_hard_limit(hub: Hub) -> None:
+    alliance = await Alliance(hub).setup()
+    await _gql(hub, THRESHOLD, alliance.operator)
+
+    await _blocked(alliance, "CR-08", alliance.award(key="a1", order="a1"))
