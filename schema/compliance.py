@@ -14,6 +14,7 @@ from compliance.aml import CaseView
 from compliance.audit import AttemptView
 from resolvers import aml as resolve_aml
 from resolvers import audit as resolve
+from resolvers import report as resolve_report
 from resolvers.context import HubContext
 from resolvers.permissions import authenticated, requires
 from schema.connections import connection, scoped_mutation
@@ -190,4 +191,108 @@ set_aml_threshold_field = scoped_mutation(
 )
 resolve_aml_case_field = scoped_mutation(
     resolve_aml_case, "operator:admin", "Mark an AML case reviewed or closed, with a note."
+)
+
+
+@strawberry.type
+class RefusalCount:
+    rule: str
+    partner_code: str | None
+    count: int
+
+
+@strawberry.type
+class BudgetUse:
+    partner_code: str
+    period_start: datetime
+    period_end: datetime
+    amount_fen: int
+    issued_points: int
+    used_fen: int = strawberry.field(
+        description="Issued points x issue price, in fen rounded half-even."
+    )
+    remaining_fen: int
+
+
+@strawberry.type
+class Liability:
+    partner_code: str = strawberry.field(description="The issuing partner.")
+    spendable_points: int
+    held_points: int
+
+
+@strawberry.type
+class CaseCount:
+    pattern: AmlPattern
+    open: int
+
+
+@strawberry.type(description="Refusals, budgets, liability and open AML cases, as of now.")
+class ComplianceReport:
+    as_of: datetime
+    report: strawberry.Private[Any]
+
+    @strawberry.field(description="Blocked attempts by rule and partner.")
+    def refusals(
+        self, first: int | None = None, after: str | None = None
+    ) -> relay.Connection[RefusalCount]:  # type: ignore[type-var]
+        rows = [
+            RefusalCount(rule=r.rule, partner_code=r.partner_code, count=r.count)
+            for r in self.report.refusals
+        ]
+        edges, has_next = resolve_report.section_page(rows, "refusals", first, after)
+        return connection(edges, has_next, after)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="Each current budget against the points issued from it.")
+    def budgets(
+        self, first: int | None = None, after: str | None = None
+    ) -> relay.Connection[BudgetUse]:  # type: ignore[type-var]
+        rows = [
+            BudgetUse(
+                partner_code=b.partner_code,
+                period_start=b.period_start,
+                period_end=b.period_end,
+                amount_fen=b.amount_fen,
+                issued_points=b.issued_points,
+                used_fen=b.used_fen,
+                remaining_fen=b.remaining_fen,
+            )
+            for b in self.report.budgets
+        ]
+        edges, has_next = resolve_report.section_page(rows, "budgets", first, after)
+        return connection(edges, has_next, after)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="Outstanding points by issuing partner.")
+    def liability(
+        self, first: int | None = None, after: str | None = None
+    ) -> relay.Connection[Liability]:  # type: ignore[type-var]
+        rows = [
+            Liability(
+                partner_code=li.partner_code,
+                spendable_points=li.spendable_points,
+                held_points=li.held_points,
+            )
+            for li in self.report.liability
+        ]
+        edges, has_next = resolve_report.section_page(rows, "liability", first, after)
+        return connection(edges, has_next, after)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="Open AML cases by pattern (one row per pattern).")
+    def open_cases(self) -> list[CaseCount]:
+        return [
+            CaseCount(pattern=AmlPattern(c.pattern), open=c.open) for c in self.report.open_cases
+        ]
+
+
+async def compliance_report(
+    info: Info[HubContext, Any], period_id: strawberry.ID | None = None
+) -> ComplianceReport | None:
+    found = await resolve_report.report(info.context, None if period_id is None else str(period_id))
+    return None if found is None else ComplianceReport(as_of=found.as_of, report=found)
+
+
+compliance_report_field = strawberry.field(
+    resolver=compliance_report,
+    extensions=requires("operator:admin"),
+    description="The operator's compliance report as of now; null for an unknown period.",
 )

@@ -29,6 +29,7 @@ from schema.catalog import catalog as catalog_resolver
 from schema.compliance import (
     aml_cases_field,
     blocked_attempts_field,
+    compliance_report_field,
     resolve_aml_case_field,
     set_aml_threshold_field,
 )
@@ -86,6 +87,7 @@ class Query:
     member: Member | None = member_field
     blocked_attempts = blocked_attempts_field
     aml_cases = aml_cases_field
+    compliance_report = compliance_report_field
     catalog: relay.Connection[CatalogItem] = strawberry.field(
         resolver=catalog_resolver,
         description="The unified catalogue: available items of every active partner.",

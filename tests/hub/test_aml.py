@@ -187,3 +187,53 @@ async def test_the_compliance_report_sums_refusals_budgets_liability_and_cases(
         {"partner_code": "store", "spendable_points": 123, "held_points": 0}
     ]
     assert report["open_cases"] == [{"pattern": "EARNED_PER_MEMBER_DAY", "open": 1}]
+
+
+REPORT = """query($after: String) { complianceReport {
+  refusals { edges { node { rule partnerCode count } } }
+  budgets(first: 1, after: $after) { edges { node { partnerCode amountFen issuedPoints usedFen remainingFen } }
+                                     pageInfo { hasNextPage endCursor } }
+  liability { edges { node { partnerCode spendablePoints heldPoints } } }
+  openCases { pattern open }
+} }"""
+
+
+async def test_the_operator_reads_the_compliance_report_in_pages(hub: Hub) -> None:
+    operator = await _operator(hub)
+    store = await _partner(hub, "store")
+    await _partner(hub, "tea")
+    member = await _register(hub, store)
+    await _gql(hub, THRESHOLD, operator, pattern="EARNED_PER_MEMBER_DAY", soft=100, hard=200)
+    await _gql(hub, AWARD, store, input=_award_input(member))
+    await _gql(hub, AWARD, store, input=_award_input(member, key="k2", order="o2"))
+
+    first = (await _gql(hub, REPORT, operator))["data"]["complianceReport"]
+    second = await _gql(hub, REPORT, operator, after=first["budgets"]["pageInfo"]["endCursor"])
+    unknown = await _gql(hub, '{ complianceReport(periodId: "UGVyaW9kOjE=") { asOf } }', operator)
+    denied = await _gql(hub, "{ complianceReport { asOf } }", store)
+
+    assert first["refusals"]["edges"] == [
+        {"node": {"rule": "CR-08", "partnerCode": "store", "count": 1}}
+    ]
+    assert first["budgets"]["edges"] == [
+        {
+            "node": {
+                "partnerCode": "store",
+                "amountFen": 1_000_000,
+                "issuedPoints": 123,
+                "usedFen": 98,
+                "remainingFen": 999_902,
+            }
+        }
+    ]
+    assert first["budgets"]["pageInfo"]["hasNextPage"] is True
+    assert [
+        e["node"]["partnerCode"] for e in second["data"]["complianceReport"]["budgets"]["edges"]
+    ] == ["tea"]
+    assert second["data"]["complianceReport"]["budgets"]["pageInfo"]["hasNextPage"] is False
+    assert first["liability"]["edges"] == [
+        {"node": {"partnerCode": "store", "spendablePoints": 123, "heldPoints": 0}}
+    ]
+    assert first["openCases"] == [{"pattern": "EARNED_PER_MEMBER_DAY", "open": 1}]
+    assert unknown == {"data": {"complianceReport": None}}
+    assert denied["errors"][0]["extensions"] == {"code": "FORBIDDEN", "scope": "operator:admin"}
