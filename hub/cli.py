@@ -9,7 +9,7 @@ import dataclasses
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,17 +33,27 @@ def _database() -> Database:
     return Database(get_settings().database_url)
 
 
-def _write(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run one domain function as one committed unit of work."""
+def _with_database(work: Callable[[Database], Awaitable[T]]) -> T:
+    """Open the configured database, run ``work`` on it in an event loop, close it."""
 
     async def run() -> T:
         database = _database()
         try:
-            return await database.write(fn, *args, **kwargs)
+            return await work(database)
         finally:
             await database.dispose()
 
     return asyncio.run(run())
+
+
+def _write(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run one domain function as one committed unit of work."""
+    return _with_database(lambda database: database.write(fn, *args, **kwargs))
+
+
+def _read(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run one domain function in a read transaction."""
+    return _with_database(lambda database: database.read(fn, *args, **kwargs))
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -60,28 +70,17 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from hub import demo
 
-    async def run() -> list[str]:
-        database = _database()
-        try:
-            return await demo.run(database, get_settings(), utcnow(), Path(args.credentials))
-        finally:
-            await database.dispose()
-
-    print("\n".join(asyncio.run(run())))
+    lines = _with_database(
+        lambda database: demo.run(database, get_settings(), utcnow(), Path(args.credentials))
+    )
+    print("\n".join(lines))
     return 0
 
 
 def cmd_verify_audit(args: argparse.Namespace) -> int:
     from compliance.audit import verify_chain
 
-    async def run() -> tuple[int, list[Any]]:
-        database = _database()
-        try:
-            return await database.read(verify_chain)
-        finally:
-            await database.dispose()
-
-    count, breaks = asyncio.run(run())
+    count, breaks = _read(verify_chain)
     if not breaks:
         print(f"compliance audit intact: {count} blocked attempts, chain verified")
         return 0
@@ -94,14 +93,8 @@ def cmd_verify_audit(args: argparse.Namespace) -> int:
 def cmd_compliance_report(args: argparse.Namespace) -> int:
     from partners.compliance_report import compliance_report
 
-    async def run() -> Any:
-        database = _database()
-        try:
-            return await database.read(compliance_report, utcnow())
-        finally:
-            await database.dispose()
-
-    print(json.dumps(dataclasses.asdict(asyncio.run(run())), default=str, indent=2))
+    report = _read(compliance_report, utcnow())
+    print(json.dumps(dataclasses.asdict(report), default=str, indent=2))
     return 0
 
 
@@ -240,16 +233,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_ledger_verify(args: argparse.Namespace) -> int:
     from ledger.verify import verify
 
-    async def run() -> int:
-        database = _database()
-        try:
-            report = await database.read(verify)
-        finally:
-            await database.dispose()
-        print("\n".join(report.lines()))
-        return 0 if report.clean else 1
-
-    return asyncio.run(run())
+    report = _read(verify)
+    print("\n".join(report.lines()))
+    return 0 if report.clean else 1
 
 
 def cmd_expire(args: argparse.Namespace) -> int:
@@ -257,26 +243,22 @@ def cmd_expire(args: argparse.Namespace) -> int:
     from ledger.expiry import expire_lapsed_lots
     from ledger.redemption import void_lapsed_holds
 
-    async def run() -> int:
-        database = _database()
-        now = utcnow()
-        voided = members = points = 0
-        try:
-            while batch := await database.write(void_lapsed_holds, now, args.batch_size):
-                voided += batch
-            while (
-                expired := await database.write(expire_lapsed_lots, now, args.batch_size)
-            ).members:
-                members += expired.members
-                points += expired.points
-            purged = await database.write(purge_expired, now)
-        finally:
-            await database.dispose()
-        print(f"voided {voided} lapsed holds; expired {points} points of {members} members")
-        print(f"forgot {purged} expired assertion and revoked-token ids")
-        return 0
+    now = utcnow()
 
-    return asyncio.run(run())
+    async def sweep(database: Database) -> tuple[int, int, int, int]:
+        """Batches, one transaction each, until nothing lapsed is left."""
+        voided = members = points = 0
+        while batch := await database.write(void_lapsed_holds, now, args.batch_size):
+            voided += batch
+        while (expired := await database.write(expire_lapsed_lots, now, args.batch_size)).members:
+            members += expired.members
+            points += expired.points
+        return voided, members, points, await database.write(purge_expired, now)
+
+    voided, members, points, purged = _with_database(sweep)
+    print(f"voided {voided} lapsed holds; expired {points} points of {members} members")
+    print(f"forgot {purged} expired assertion and revoked-token ids")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

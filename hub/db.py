@@ -106,10 +106,14 @@ def normalise_url(url: str | URL) -> URL:
     raise UnsupportedDatabase(f"unsupported database {backend!r}: use sqlite or postgresql")
 
 
+def dialect_insert(dialect: str, table: Table) -> Any:
+    """The store's own ``INSERT`` (it has ``on_conflict_do_nothing`` / ``_do_update``)."""
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+
+
 def _insert_skipping_conflicts(session: Session, table: Table) -> Any:
     """``INSERT … ON CONFLICT DO NOTHING`` in the session's store's dialect."""
-    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return module.insert(table).on_conflict_do_nothing()
+    return dialect_insert(session.get_bind().dialect.name, table).on_conflict_do_nothing()
 
 
 def insert_ignoring_conflicts(
@@ -129,9 +133,10 @@ def insert_if_absent(
     """Insert ``row`` unless it conflicts with an existing row (on any unique key, or only
     on ``conflict_on``); True when this call inserted it. Two racing callers on
     PostgreSQL: the second waits for the first and then sees the conflict."""
-    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     key = next(iter(table.primary_key.columns))
-    statement = module.insert(table).on_conflict_do_nothing(index_elements=conflict_on)
+    statement = dialect_insert(session.get_bind().dialect.name, table).on_conflict_do_nothing(
+        index_elements=conflict_on
+    )
     return session.execute(statement.returning(key), dict(row)).first() is not None
 
 

@@ -19,9 +19,9 @@ from datetime import datetime
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from hub.db import dialect_insert
 from ledger.errors import IdempotencyKeyReused, LedgerError
 from ledger.models import Operation
 
@@ -93,9 +93,10 @@ _STORE_RESULT = (
     .where(operations.c.id == bindparam("operation_id"))
     .values(result=bindparam("result"))
 )
+# Built once per store: the claim is on every points-moving call's path.
 _CLAIM = {
-    dialect: module.insert(operations).on_conflict_do_nothing().returning(operations.c.id)
-    for dialect, module in (("sqlite", sqlite), ("postgresql", postgresql))
+    dialect: dialect_insert(dialect, operations).on_conflict_do_nothing().returning(operations.c.id)
+    for dialect in ("sqlite", "postgresql")
 }
 
 

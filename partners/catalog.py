@@ -8,11 +8,11 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, and_, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from compliance.errors import ComplianceViolation
 from compliance.rules import catalogue_item_allowed
+from hub.db import dialect_insert
 from partners.errors import PartnerError
 from partners.models import CatalogItem, CatalogItemKind, Partner, PartnerStatus, Promotion
 from partners.registry import PartnerView
@@ -70,8 +70,7 @@ def upsert_items(
     for index, item in enumerate(items):
         _check(index, item)
     table = cast(Table, CatalogItem.__table__)
-    module: Any = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    insert = module.insert(table).values(
+    insert = dialect_insert(session.get_bind().dialect.name, table).values(
         [
             {
                 "partner_id": partner_id,
