@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from compliance.aml import CaseView, cases_page, resolve_case, set_threshold
-from compliance.errors import ComplianceSettingError
 from hub.db import utcnow
 from resolvers.context import HubContext
-from resolvers.errors import from_exception
-from resolvers.members import Outcome, decode_id
+from resolvers.members import decode_id
+from resolvers.outcome import Outcome, write
 from resolvers.pagination import encode_cursor, page_request
 
 
@@ -34,21 +33,11 @@ async def cases(
 async def threshold(
     context: HubContext, pattern: str, soft: int, hard: int
 ) -> Outcome[tuple[int, int]]:
-    try:
-        return Outcome(
-            value=await context.database.write(set_threshold, pattern, soft, hard, utcnow())
-        )
-    except ComplianceSettingError as error:
-        return Outcome(errors=[from_exception(error)])
+    return await write(context, "setAmlThreshold", set_threshold, pattern, soft, hard, utcnow())
 
 
 async def resolve(
     context: HubContext, case_gid: str, status: str, note: str | None
 ) -> Outcome[CaseView]:
-    try:
-        case_id = decode_id(case_gid, "AmlCase") or -1
-        return Outcome(
-            value=await context.database.write(resolve_case, case_id, status, note, utcnow())
-        )
-    except ComplianceSettingError as error:
-        return Outcome(errors=[from_exception(error)])
+    case_id = decode_id(case_gid, "AmlCase") or -1
+    return await write(context, "resolveAmlCase", resolve_case, case_id, status, note, utcnow())

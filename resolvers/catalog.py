@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
-from compliance.errors import ComplianceViolation
 from hub.db import utcnow
 from partners.catalog import (
     CatalogQuery,
-    InvalidItem,
     ItemInput,
     ItemView,
     PromotionView,
     catalog_page,
     upsert_items,
 )
-from resolvers.audit import record_refusal
 from resolvers.context import HubContext
-from resolvers.errors import UserErrorData, from_exception
+from resolvers.outcome import Outcome, attempt, require_partner
 from resolvers.pagination import bad_input, encode_cursor, page_request
 
 
@@ -71,25 +68,15 @@ async def items_by_id(context: HubContext, ids: list[int]) -> list[ItemView | No
     return found
 
 
-@dataclass(slots=True)
-class UpsertOutcome:
-    items: list[tuple[int, str]] = field(default_factory=list)
-    errors: list[UserErrorData] = field(default_factory=list)
-
-
-async def upsert_catalog_items(context: HubContext, items: list[ItemInput]) -> UpsertOutcome:
-    partner_id = context.principal.partner_id
-    if partner_id is None:
-        return UpsertOutcome(
-            errors=[UserErrorData("FORBIDDEN", "only a partner publishes its own catalogue")]
-        )
-    try:
-        published = await context.database.write(upsert_items, partner_id, items, utcnow())
-    except (ComplianceViolation, InvalidItem) as error:
-        if isinstance(error, ComplianceViolation):
-            await record_refusal(context, "upsertCatalogItems", error)
-        return UpsertOutcome(errors=[from_exception(error)])
-    return UpsertOutcome(items=published)
+async def upsert_catalog_items(
+    context: HubContext, items: list[ItemInput]
+) -> Outcome[list[tuple[int, str]]]:
+    """Publish the calling partner's items, all or nothing."""
+    return await attempt(
+        context,
+        "upsertCatalogItems",
+        lambda: context.database.write(upsert_items, require_partner(context), items, utcnow()),
+    )
 
 
 async def partner_catalog(

@@ -3,40 +3,25 @@ GraphQL context to the member services, with expected failures as userErrors."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Generic, TypeVar
 
 from strawberry.relay import GlobalID
 
 import ledger
-from compliance.errors import ComplianceViolation
 from hub.config import get_settings
 from hub.db import utcnow
-from ledger.errors import HoldNotFound, IdempotencyKeyReused, LedgerError
-from ledger.idempotency import InvalidIdempotencyKey, OperationInFlight
+from ledger.errors import HoldNotFound
 from ledger.queries import Balances, Entry, LotView, expiring_points, history_page, lots_page
 from ledger.results import ClawbackResult, RedemptionResult, RefundResult
 from members.earning import AwardResult, Line, award, reverse_award
-from members.errors import MemberError, MemberNotFound
+from members.errors import MemberNotFound
 from members.redemption import ItemRedemption, charity_donation, redeem_item
 from members.registration import register_member
-from partners.errors import PartnerError
-from resolvers.audit import record_refusal
 from resolvers.context import HubContext
-from resolvers.errors import UserErrorData, from_exception
+from resolvers.outcome import Outcome, attempt, require_partner
 from resolvers.pagination import bad_input, encode_cursor, page_request
 
-T = TypeVar("T")
-EXPECTED = (LedgerError, MemberError, ComplianceViolation, PartnerError)
 POINTS_LIFETIME = timedelta(days=365)
-
-
-@dataclass(slots=True)
-class Outcome(Generic[T]):
-    value: T | None = None
-    errors: list[UserErrorData] = field(default_factory=list)
 
 
 def decode_id(global_id: str, type_name: str) -> int | None:
@@ -52,38 +37,6 @@ def decode_id(global_id: str, type_name: str) -> int | None:
 
 def _key(context: HubContext, value: str) -> ledger.IdempotencyKey:
     return ledger.IdempotencyKey(context.principal.client_id or "", value)
-
-
-KEY_ERRORS = (IdempotencyKeyReused, InvalidIdempotencyKey, OperationInFlight)
-
-
-async def _attempt(
-    context: HubContext, operation: str, call: Callable[[], Awaitable[T]]
-) -> Outcome[T]:
-    """Run a write; expected refusals become userErrors, and red-line refusals are audited."""
-    try:
-        return Outcome(value=await call())
-    except EXPECTED as error:
-        if isinstance(error, ComplianceViolation):
-            await record_refusal(context, operation, error)
-        found = from_exception(error)
-        if isinstance(error, KEY_ERRORS):
-            found = UserErrorData(found.code, found.message, ["idempotencyKey"], found.rule)
-        return Outcome(errors=[found])
-
-
-class NotAPartner(MemberError):
-    code = "FORBIDDEN"
-
-    def __init__(self) -> None:
-        super().__init__("only a partner's client can do this")
-
-
-def _partner(context: HubContext) -> int:
-    """The calling partner; the operator cannot act on a member's points itself."""
-    if context.principal.partner_id is None:
-        raise NotAPartner()
-    return context.principal.partner_id
 
 
 def _member(member_gid: str) -> int:
@@ -108,7 +61,7 @@ async def register(
         registration = await context.database.write(
             register_member,
             get_settings().secret_key,
-            partner_id=_partner(context),
+            partner_id=require_partner(context),
             external_ref=external_ref,
             phone=phone,
             display_name=display_name,
@@ -117,7 +70,7 @@ async def register(
         )
         return registration.member_id
 
-    return await _attempt(context, "registerMember", call)
+    return await attempt(context, "registerMember", call)
 
 
 async def award_points(
@@ -134,7 +87,7 @@ async def award_points(
         return await context.database.write(
             award,
             _key(context, key),
-            partner_id=_partner(context),
+            partner_id=require_partner(context),
             member_id=_member(member_gid),
             order_ref=order_ref,
             paid_amount_fen=paid_amount_fen,
@@ -143,7 +96,7 @@ async def award_points(
             expires_at=now + POINTS_LIFETIME,
         )
 
-    return await _attempt(context, "awardPoints", call)
+    return await attempt(context, "awardPoints", call)
 
 
 async def redeem_points(
@@ -164,7 +117,7 @@ async def redeem_points(
         return await context.database.write(
             redeem_item,
             _key(context, key),
-            partner_id=_partner(context),
+            partner_id=require_partner(context),
             member_id=_member(member_gid),
             catalog_item_id=item_id,
             quantity=quantity,
@@ -172,7 +125,7 @@ async def redeem_points(
             deadline=deadline,
         )
 
-    return await _attempt(context, "reserveRedemption" if two_phase else "redeemPoints", call)
+    return await attempt(context, "reserveRedemption" if two_phase else "redeemPoints", call)
 
 
 async def settle_redemption(
@@ -188,10 +141,10 @@ async def settle_redemption(
             _key(context, f"{action}:{_redemption(redemption_gid)}"),
             hold_id=_redemption(redemption_gid),
             now=utcnow(),
-            partner_id=_partner(context),
+            partner_id=require_partner(context),
         )
 
-    return await _attempt(context, f"{action}Redemption", call)
+    return await attempt(context, f"{action}Redemption", call)
 
 
 async def refund_redemption(
@@ -207,10 +160,10 @@ async def refund_redemption(
             now=now,
             compensation_points=compensation_points,
             compensation_expires_at=now + POINTS_LIFETIME,
-            partner_id=_partner(context),
+            partner_id=require_partner(context),
         )
 
-    return await _attempt(context, "refundRedemption", call)
+    return await attempt(context, "refundRedemption", call)
 
 
 async def reverse_points(context: HubContext, key: str, order_ref: str) -> Outcome[ClawbackResult]:
@@ -219,12 +172,12 @@ async def reverse_points(context: HubContext, key: str, order_ref: str) -> Outco
         return await context.database.write(
             reverse_award,
             _key(context, key),
-            partner_id=_partner(context),
+            partner_id=require_partner(context),
             order_ref=order_ref,
             now=utcnow(),
         )
 
-    return await _attempt(context, "reverseAward", call)
+    return await attempt(context, "reverseAward", call)
 
 
 async def donate_points(
@@ -236,14 +189,14 @@ async def donate_points(
         return await context.database.write(
             charity_donation,
             _key(context, key),
-            partner_id=_partner(context),
+            partner_id=require_partner(context),
             member_id=_member(member_gid),
             project_item_id=project_id,
             points=points,
             now=utcnow(),
         )
 
-    return await _attempt(context, "donatePoints", call)
+    return await attempt(context, "donatePoints", call)
 
 
 async def visible_member(context: HubContext, member_id: int) -> int | None:

@@ -5,21 +5,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from compliance.errors import ComplianceViolation
 from hub.db import utcnow
 from members.earning import RuleSet, set_earning_rule
-from members.errors import MemberError
-from partners.catalog import InvalidItem
-from partners.errors import PartnerError
 from partners.promotions import PromotionSet, set_promotion
 from partners.registry import PartnerView, add_partner, suspend_partner
 from partners.terms import BudgetView, TermsView, set_marketing_budget, set_settlement_terms
-from resolvers.audit import record_refusal
 from resolvers.context import HubContext
 from resolvers.errors import UserErrorData, from_exception
-from resolvers.members import Outcome, decode_id
+from resolvers.members import decode_id
+from resolvers.outcome import NotAPartner, Outcome, write
 
-EXPECTED = (PartnerError, ComplianceViolation, MemberError, InvalidItem)
 DEFAULT_BUDGET_PERIOD = timedelta(days=30)
 
 
@@ -29,21 +24,10 @@ def _aware(value: datetime | None, field: str) -> UserErrorData | None:
     return None
 
 
-async def _run(
-    context: HubContext, operation: str, fn: object, **kwargs: object
-) -> Outcome[object]:
-    try:
-        return Outcome(value=await context.database.write(fn, **kwargs))  # type: ignore[arg-type]
-    except EXPECTED as error:
-        if isinstance(error, ComplianceViolation):
-            await record_refusal(context, operation, error)
-        return Outcome(errors=[from_exception(error)])
-
-
 async def create_partner(
     context: HubContext, code: str, name: str, legal_entity: str
 ) -> Outcome[PartnerView]:
-    return await _run(  # type: ignore[return-value]
+    return await write(
         context,
         "createPartner",
         add_partner,
@@ -55,10 +39,7 @@ async def create_partner(
 
 
 async def suspend(context: HubContext, code: str) -> Outcome[PartnerView]:
-    try:
-        return Outcome(value=await context.database.write(suspend_partner, code, utcnow()))
-    except PartnerError as error:
-        return Outcome(errors=[from_exception(error)])
+    return await write(context, "suspendPartner", suspend_partner, code, utcnow())
 
 
 async def settlement_terms(
@@ -72,7 +53,7 @@ async def settlement_terms(
 ) -> Outcome[TermsView]:
     if problem := _aware(effective_at, "effectiveAt"):
         return Outcome(errors=[problem])
-    return await _run(  # type: ignore[return-value]
+    return await write(
         context,
         "setSettlementTerms",
         set_settlement_terms,
@@ -98,7 +79,7 @@ async def marketing_budget(
             return Outcome(errors=[problem])
     now = utcnow()
     start = period_start or now
-    return await _run(  # type: ignore[return-value]
+    return await write(
         context,
         "setMarketingBudget",
         set_marketing_budget,
@@ -118,12 +99,10 @@ async def earning_rule(
     effective_at: datetime,
 ) -> Outcome[RuleSet]:
     if context.principal.partner_id is None:
-        return Outcome(
-            errors=[UserErrorData("FORBIDDEN", "only a partner publishes its earning rule")]
-        )
+        return Outcome(errors=[from_exception(NotAPartner())])
     if problem := _aware(effective_at, "effectiveAt"):
         return Outcome(errors=[problem])
-    return await _run(  # type: ignore[return-value]
+    return await write(
         context,
         "setEarningRule",
         set_earning_rule,
@@ -140,11 +119,11 @@ async def promotion(
     context: HubContext, item_gid: str, points: int, starts_at: datetime, ends_at: datetime
 ) -> Outcome[PromotionSet]:
     if context.principal.partner_id is None:
-        return Outcome(errors=[UserErrorData("FORBIDDEN", "only a partner prices its own items")])
+        return Outcome(errors=[from_exception(NotAPartner())])
     for value, field in ((starts_at, "startsAt"), (ends_at, "endsAt")):
         if problem := _aware(value, field):
             return Outcome(errors=[problem])
-    return await _run(  # type: ignore[return-value]
+    return await write(
         context,
         "setPromotion",
         set_promotion,

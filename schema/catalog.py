@@ -204,7 +204,7 @@ async def upsert_catalog_items(
     return UpsertCatalogItemsPayload(
         items=[
             PublishedItem(id=strawberry.ID(str(relay.GlobalID("CatalogItem", str(i)))), sku=sku)
-            for i, sku in outcome.items
+            for i, sku in outcome.value or []
         ],
         user_errors=[UserError.from_data(error) for error in outcome.errors],
     )
