@@ -105,14 +105,32 @@ def set_settlement_terms(
     )
 
 
-def terms_in_force(session: Session, partner_code: str, at: datetime) -> TermsView | None:
-    partner = find_partner(session, partner_code)
-    row = session.execute(
+def _terms_row(session: Session, partner_id: int, at: datetime) -> SettlementTerms | None:
+    """The terms with the latest effective time not after ``at``."""
+    return session.execute(
         select(SettlementTerms)
-        .where(SettlementTerms.partner_id == partner.id, SettlementTerms.effective_at <= at)
+        .where(SettlementTerms.partner_id == partner_id, SettlementTerms.effective_at <= at)
         .order_by(SettlementTerms.effective_at.desc())
         .limit(1)
     ).scalar_one_or_none()
+
+
+def _budget_row(session: Session, partner_id: int, at: datetime) -> MarketingBudget | None:
+    """The latest budget set for the period containing ``at``."""
+    return session.execute(
+        select(MarketingBudget)
+        .where(
+            MarketingBudget.partner_id == partner_id,
+            MarketingBudget.period_start <= at,
+            MarketingBudget.period_end > at,
+        )
+        .order_by(MarketingBudget.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def terms_in_force(session: Session, partner_code: str, at: datetime) -> TermsView | None:
+    row = _terms_row(session, find_partner(session, partner_code).id, at)
     if row is None:
         return None
     return TermsView(
@@ -167,17 +185,7 @@ def set_marketing_budget(
 
 def budget_in_force(session: Session, partner_code: str, at: datetime) -> BudgetView | None:
     """The latest budget set for the period containing ``at``; None means a budget of 0."""
-    partner = find_partner(session, partner_code)
-    row = session.execute(
-        select(MarketingBudget)
-        .where(
-            MarketingBudget.partner_id == partner.id,
-            MarketingBudget.period_start <= at,
-            MarketingBudget.period_end > at,
-        )
-        .order_by(MarketingBudget.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
+    row = _budget_row(session, find_partner(session, partner_code).id, at)
     if row is None:
         return None
     return BudgetView(partner_code, row.amount_fen, row.period_start, row.period_end)
@@ -189,22 +197,9 @@ def consume_budget(
     """CR-02, atomically with the award: raise the budget's issued points only if points x
     issue price stays within the budget. The cap is computed with exact decimals, and the
     conditional UPDATE makes two racing awards unable to both pass the last yuan."""
-    budget = session.execute(
-        select(MarketingBudget.id, MarketingBudget.amount_fen)
-        .where(
-            MarketingBudget.partner_id == partner_id,
-            MarketingBudget.period_start <= now,
-            MarketingBudget.period_end > now,
-        )
-        .order_by(MarketingBudget.id.desc())
-        .limit(1)
-    ).first()
-    price = session.execute(
-        select(SettlementTerms.issue_price_per_point_fen)
-        .where(SettlementTerms.partner_id == partner_id, SettlementTerms.effective_at <= now)
-        .order_by(SettlementTerms.effective_at.desc())
-        .limit(1)
-    ).scalar_one_or_none()
+    budget = _budget_row(session, partner_id, now)
+    terms = _terms_row(session, partner_id, now)
+    price = None if terms is None else terms.issue_price_per_point_fen
     if budget is None or price is None:
         return marketing_budget(budget is not None, price is not None, False)
     unit = Decimal(price)
