@@ -1,4 +1,7 @@
-"""CR-08 monitoring: daily earning and redemptions per member against operator thresholds."""
+"""CR-08 monitoring against operator thresholds: points earned per member per day,
+redemptions per member per day, points earned and at once spent on a liquid item,
+repeated days just under the earning threshold, and a partner's issuance far above its
+own trailing average. Days are UTC calendar days."""
 
 from __future__ import annotations
 
@@ -7,13 +10,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from fractions import Fraction
+from typing import cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.orm import Session
 
 from compliance.errors import CaseNotFound, ComplianceSettingError, ComplianceViolation
-from compliance.models import AmlCase, AmlThreshold
+from compliance.models import AmlCase, AmlThreshold, PartnerDailyIssuance
 from compliance.rules import aml_limit
+from hub.db import dialect_insert
 from ledger import accounts
 from ledger.models import Hold, Transfer
 
@@ -21,13 +27,31 @@ from ledger.models import Hold, Transfer
 class Pattern(StrEnum):
     EARNED_PER_MEMBER_DAY = "EARNED_PER_MEMBER_DAY"
     REDEMPTIONS_PER_MEMBER_DAY = "REDEMPTIONS_PER_MEMBER_DAY"
+    # Points earned in the last LIQUID_WINDOW and spent at once on a liquid item.
+    FAST_LIQUID_REDEMPTION = "FAST_LIQUID_REDEMPTION"
+    # Days of the last STRUCTURING_DAYS whose earning ended just under the daily soft limit.
+    DAYS_JUST_UNDER_LIMIT = "DAYS_JUST_UNDER_LIMIT"
+    # A partner's issuance today, in percent of its trailing daily average.
+    PARTNER_ISSUANCE_SPIKE = "PARTNER_ISSUANCE_SPIKE"
 
 
 # Until the operator sets them: (soft, hard).
 DEFAULTS = {
     Pattern.EARNED_PER_MEMBER_DAY: (20_000, 100_000),
     Pattern.REDEMPTIONS_PER_MEMBER_DAY: (20, 50),
+    Pattern.FAST_LIQUID_REDEMPTION: (2_000, 50_000),
+    Pattern.DAYS_JUST_UNDER_LIMIT: (2, 4),
+    Pattern.PARTNER_ISSUANCE_SPIKE: (500, 5_000),
 }
+
+# Vouchers resell easily: the kind of item a launderer turns fresh points into.
+LIQUID_KINDS = frozenset({"VOUCHER"})
+LIQUID_WINDOW = timedelta(minutes=30)
+STRUCTURING_DAYS = 7
+JUST_UNDER = Fraction(9, 10)  # "just under" = at least 90 % of the soft limit
+TRAILING_DAYS = 28
+MIN_HISTORY_DAYS = 7  # a partner's average means something after a week of issuance
+MAX_EVIDENCE = 100
 
 
 def thresholds(session: Session, pattern: Pattern) -> tuple[int, int]:
@@ -78,6 +102,83 @@ def redemptions_today(session: Session, member_id: int, now: datetime) -> int:
     return int(count)
 
 
+def _earns_since(
+    session: Session, member_id: int, since: datetime
+) -> list[tuple[int, datetime, int]]:
+    """The member's earn transfers since ``since``: (id, created_at, amount)."""
+    rows = session.execute(
+        select(Transfer.id, Transfer.created_at, Transfer.amount).where(
+            Transfer.credit_account_id == accounts.member(member_id),
+            Transfer.code == "earn",
+            Transfer.created_at >= since,
+        )
+    ).all()
+    return [(int(i), created_at, int(amount)) for i, created_at, amount in rows]
+
+
+def fast_liquid_points(
+    session: Session, member_id: int, kind: str, points: int, now: datetime
+) -> tuple[int, list[int]]:
+    """For a redemption of ``points`` on an item of ``kind``: how many of them could be
+    points earned within the last LIQUID_WINDOW (0 for an illiquid item), and the earn
+    transfers involved."""
+    if kind not in LIQUID_KINDS:
+        return 0, []
+    earns = _earns_since(session, member_id, now - LIQUID_WINDOW)
+    return min(points, sum(amount for _, _, amount in earns)), [i for i, _, _ in earns]
+
+
+def days_just_under(session: Session, member_id: int, adding: int, now: datetime) -> int:
+    """Days of the last STRUCTURING_DAYS (today counted with ``adding`` more points) on
+    which the member earned at least 90 % of the daily soft limit but stayed below it."""
+    soft, _ = thresholds(session, Pattern.EARNED_PER_MEMBER_DAY)
+    since = _day(now) - timedelta(days=STRUCTURING_DAYS - 1)
+    per_day: dict[datetime, int] = {}
+    for _, created_at, amount in _earns_since(session, member_id, since):
+        per_day[_day(created_at)] = per_day.get(_day(created_at), 0) + amount
+    per_day[_day(now)] = per_day.get(_day(now), 0) + adding
+    return sum(1 for total in per_day.values() if soft * JUST_UNDER <= total < soft)
+
+
+_issuance = cast(Table, PartnerDailyIssuance.__table__)
+
+
+def issuance_percent(session: Session, partner_id: int, adding: int, now: datetime) -> int:
+    """The partner's issuance today (with ``adding`` more points) in percent of its daily
+    average over the trailing TRAILING_DAYS, counted from its first day of issuance in
+    that span; 0 until it has MIN_HISTORY_DAYS of history."""
+    today = _day(now)
+    rows = session.execute(
+        select(PartnerDailyIssuance.day, PartnerDailyIssuance.points).where(
+            PartnerDailyIssuance.partner_id == partner_id,
+            PartnerDailyIssuance.day >= today - timedelta(days=TRAILING_DAYS),
+        )
+    ).all()
+    past = [(day, int(points)) for day, points in rows if day < today]
+    if not past:
+        return 0
+    days = (today - min(day for day, _ in past)).days
+    total = sum(points for _, points in past)
+    if days < MIN_HISTORY_DAYS or total <= 0:
+        return 0
+    today_points = sum(points for day, points in rows if day >= today) + adding
+    return today_points * 100 * days // total
+
+
+def record_issuance(session: Session, partner_id: int, points: int, now: datetime) -> None:
+    """Add an award's points to the partner's day (one upsert; the budget row already
+    serialises a partner's awards)."""
+    insert = dialect_insert(session.get_bind().dialect.name, _issuance).values(
+        partner_id=partner_id, day=_day(now), points=points
+    )
+    session.execute(
+        insert.on_conflict_do_update(
+            index_elements=["partner_id", "day"],
+            set_={"points": _issuance.c.points + insert.excluded.points},
+        )
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Screening:
     """A pattern's figure after the operation; ``over_soft`` means a case must open."""
@@ -96,6 +197,69 @@ def screen(session: Session, pattern: Pattern, observed: int) -> Screening:
     return Screening(pattern, observed, observed > soft)
 
 
+def screen_award(
+    session: Session, *, member_id: int, partner_id: int, points: int, now: datetime
+) -> list[Screening]:
+    """Every pattern an award of ``points`` touches, refused over a hard limit."""
+    return [
+        screen(
+            session,
+            Pattern.EARNED_PER_MEMBER_DAY,
+            earned_today(session, member_id, now) + points,
+        ),
+        screen(
+            session,
+            Pattern.DAYS_JUST_UNDER_LIMIT,
+            days_just_under(session, member_id, points, now),
+        ),
+        screen(
+            session,
+            Pattern.PARTNER_ISSUANCE_SPIKE,
+            issuance_percent(session, partner_id, points, now),
+        ),
+    ]
+
+
+def screen_redemption(
+    session: Session, *, member_id: int, kind: str, points: int, now: datetime
+) -> tuple[list[Screening], list[int]]:
+    """Every pattern a redemption touches, and the earn transfers a fast liquid
+    redemption would spend (evidence for its case)."""
+    fast, earns = fast_liquid_points(session, member_id, kind, points, now)
+    screenings = [
+        screen(
+            session,
+            Pattern.REDEMPTIONS_PER_MEMBER_DAY,
+            redemptions_today(session, member_id, now) + 1,
+        ),
+        screen(session, Pattern.FAST_LIQUID_REDEMPTION, fast),
+    ]
+    return screenings, earns
+
+
+def open_cases(
+    session: Session,
+    screenings: Sequence[Screening],
+    *,
+    member_id: int,
+    partner_id: int,
+    evidence: Sequence[int],
+    now: datetime,
+) -> None:
+    for screening in screenings:
+        open_case(
+            session,
+            screening,
+            member_id=member_id,
+            partner_id=partner_id,
+            evidence=evidence,
+            now=now,
+        )
+
+
+PARTNER_PATTERNS = frozenset({Pattern.PARTNER_ISSUANCE_SPIKE})
+
+
 def open_case(
     session: Session,
     screening: Screening,
@@ -105,7 +269,25 @@ def open_case(
     evidence: Sequence[int],
     now: datetime,
 ) -> None:
+    """Open a case for a screening over its soft limit. While a case of the same pattern
+    for the same member (the same partner, for partner patterns) is still open, the new
+    evidence joins it (the last MAX_EVIDENCE transfers) instead of flooding the queue."""
     if not screening.over_soft:
+        return
+    same = select(AmlCase).where(
+        AmlCase.pattern == screening.pattern.value,
+        AmlCase.partner_id == partner_id,
+        AmlCase.status == "OPEN",
+    )
+    if screening.pattern not in PARTNER_PATTERNS:
+        same = same.where(AmlCase.member_id == member_id)
+    case = session.execute(same.order_by(AmlCase.id.desc()).limit(1)).scalar_one_or_none()
+    if case is not None:
+        known = json.loads(case.evidence)
+        joined = known + [e for e in evidence if e not in known]
+        case.evidence = json.dumps(joined[-MAX_EVIDENCE:])
+        case.observed = max(case.observed, screening.observed)
+        session.flush()
         return
     session.add(
         AmlCase(

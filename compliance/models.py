@@ -59,3 +59,14 @@ class AmlCase(Base):
     status: Mapped[str] = mapped_column(String(12))
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class PartnerDailyIssuance(Base):
+    """Points each partner issued per UTC day, kept as awards are made, so the issuance
+    pattern (CR-08) reads a few rows instead of scanning the partner's transfers."""
+
+    __tablename__ = "aml_partner_daily_issuance"
+
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), primary_key=True)
+    day: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    points: Mapped[int] = mapped_column(BigInteger)

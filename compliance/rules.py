@@ -5,6 +5,7 @@ Each rule's docstring names its ID and basis (shared/design/compliance.md).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -71,9 +72,13 @@ def marketing_budget(has_budget: bool, has_price: bool, within_budget: bool) -> 
     return None
 
 
-def identified_member(status: str, identity_attested: bool) -> Violation | None:
+def identified_member(known: bool, status: str | None, identity_attested: bool) -> Violation | None:
     """CR-03 IDENTIFIED_MEMBER: points go only to a registered, identity-attested, active
-    member; no bearer codes, anonymous holders or airdrops."""
+    member; no bearer codes, anonymous holders or airdrops. ``known`` is whether the id
+    names a member registered with the calling partner: an unknown id and another
+    partner's member get the same answer, so ids cannot be probed."""
+    if not known:
+        return Violation("CR-03", "no identified member with this id is registered with you")
     if status != "ACTIVE":
         return Violation("CR-03", "the member is not active")
     if not identity_attested:
@@ -86,6 +91,41 @@ def consent_given(consent: bool) -> Violation | None:
     member's consent to that partner."""
     if not consent:
         return Violation("CR-10", "registration needs the member's consent to this partner")
+    return None
+
+
+def member_visible(consented: bool) -> Violation | None:
+    """CR-10 CONSENT_AND_MINIMISATION: a partner reads a member's data only while the
+    member's consent to that partner stands (an unknown id reads the same)."""
+    if not consented:
+        return Violation("CR-10", "this member has not consented to share their data with you")
+    return None
+
+
+def sensitive_attribute(credit_level_consent: bool) -> Violation | None:
+    """CR-10 CONSENT_AND_MINIMISATION: sensitive attributes (the credit level) need their
+    own consent, separate from the consent to the partnership."""
+    if not credit_level_consent:
+        return Violation("CR-10", "the credit level needs the member's separate consent")
+    return None
+
+
+def active_partner(status: str) -> Violation | None:
+    """CR-04 CLOSED_ALLIANCE: points are issued by and redeemed at active partners of this
+    alliance only; a suspended partner neither issues nor honours points."""
+    if status != "ACTIVE":
+        return Violation("CR-04", "a suspended partner can neither issue nor redeem points")
+    return None
+
+
+POINTS_PURCHASE_CATEGORIES = frozenset({"points", "points-top-up", "top-up", "stored-value"})
+
+
+def no_points_purchase(categories: Iterable[str]) -> Violation | None:
+    """CR-07 NO_FINANCIAL_ATTRIBUTES: members cannot buy points; an order line that sells
+    points, a top-up or stored value earns nothing and is refused."""
+    if any(c.strip().lower() in POINTS_PURCHASE_CATEGORIES for c in categories):
+        return Violation("CR-07", "members cannot buy points: a top-up earns no points")
     return None
 
 
@@ -108,8 +148,10 @@ def promotion_integrity(
 ) -> Violation | None:
     """CR-09 PROMOTION_INTEGRITY: a time-limited price needs a start, an end, and a base
     price it improves on; while one runs it may only get better for members."""
-    if starts_at is None or ends_at is None or ends_at <= starts_at:
-        return Violation("CR-09", "a promotion needs a start and a later end")
+    if starts_at is None or ends_at is None:
+        return Violation("CR-09", "a promotion needs both a start and an end")
+    if ends_at <= starts_at:
+        return Violation("CR-09", "a promotion needs an end after its start")
     if points >= base_points:
         return Violation("CR-09", "a promotion must cost fewer points than the base price")
     if running_points is not None and overlaps_running and points > running_points:

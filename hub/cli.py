@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from compliance.errors import ComplianceViolation
+from compliance.errors import ComplianceSettingError, ComplianceViolation
 from hub.config import get_settings
 from hub.db import Database, UnsupportedDatabase, utcnow
 from ledger.errors import LedgerError
@@ -95,6 +95,36 @@ def cmd_compliance_report(args: argparse.Namespace) -> int:
 
     report = _read(compliance_report, utcnow())
     print(json.dumps(dataclasses.asdict(report), default=str, indent=2))
+    return 0
+
+
+def cmd_aml_cases(args: argparse.Namespace) -> int:
+    """AML cases, newest first, one JSON object per line (``--after`` pages on by id)."""
+    from compliance.aml import cases_page
+
+    if not 1 <= args.limit <= 1000:
+        raise CommandFailed("--limit must be 1 to 1000")
+    rows = _read(cases_page, limit=args.limit, before_id=args.after, status=args.status)
+    for case in rows[: args.limit]:
+        print(json.dumps(dataclasses.asdict(case), default=str))
+    if len(rows) > args.limit:
+        print(f"more: --after {rows[args.limit - 1].id}", file=sys.stderr)
+    return 0
+
+
+def cmd_aml_resolve(args: argparse.Namespace) -> int:
+    from compliance.aml import resolve_case
+
+    case = _write(resolve_case, args.case_id, args.status, args.note, utcnow())
+    print(f"case {case.id} {case.status}")
+    return 0
+
+
+def cmd_aml_threshold(args: argparse.Namespace) -> int:
+    from compliance.aml import set_threshold
+
+    soft, hard = _write(set_threshold, args.pattern, args.soft, args.hard, utcnow())
+    print(f"{args.pattern}: soft {soft}, hard {hard}")
     return 0
 
 
@@ -360,6 +390,27 @@ def build_parser() -> argparse.ArgumentParser:
         "report", parents=[common], help="refusals, budgets, liability and open AML cases as JSON"
     )
     report.set_defaults(handler=cmd_compliance_report)
+    cases = compliance_commands.add_parser(
+        "cases", parents=[common], help="AML cases, newest first, as JSON lines"
+    )
+    cases.add_argument("--status", choices=["OPEN", "REVIEWED", "CLOSED"])
+    cases.add_argument("--limit", type=int, default=100, help="1 to 1000 (default 100)")
+    cases.add_argument("--after", type=int, help="show cases older than this case id")
+    cases.set_defaults(handler=cmd_aml_cases)
+    resolve = compliance_commands.add_parser(
+        "resolve-case", parents=[common], help="mark an AML case REVIEWED or CLOSED"
+    )
+    resolve.add_argument("case_id", type=int)
+    resolve.add_argument("--status", choices=["REVIEWED", "CLOSED"], required=True)
+    resolve.add_argument("--note", help="what the review found (no personal data)")
+    resolve.set_defaults(handler=cmd_aml_resolve)
+    threshold = compliance_commands.add_parser(
+        "set-threshold", parents=[common], help="set an AML pattern's soft and hard limits"
+    )
+    threshold.add_argument("pattern")
+    threshold.add_argument("--soft", type=int, required=True)
+    threshold.add_argument("--hard", type=int, required=True)
+    threshold.set_defaults(handler=cmd_aml_threshold)
 
     ledger = commands.add_parser("ledger", help="points ledger tools")
     ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True)
@@ -377,7 +428,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         get_settings.cache_clear()
     try:
         return int(args.handler(args))
-    except (CommandFailed, PartnerError, LedgerError, MemberError, ComplianceViolation) as error:
+    except (
+        CommandFailed,
+        PartnerError,
+        LedgerError,
+        MemberError,
+        ComplianceViolation,
+        ComplianceSettingError,
+    ) as error:
         print(f"alliance-hub: {error}", file=sys.stderr)
     except UnsupportedDatabase as error:
         print(f"alliance-hub: {error}", file=sys.stderr)

@@ -40,6 +40,13 @@ def member_debt(member_id: int) -> str:
     return f"member:{member_id}:debt"
 
 
+def member_owner(account_id: str) -> int | None:
+    """The member owning one of the member accounts (spendable, held, debt), else None."""
+    kind, _, rest = account_id.partition(":")
+    number = rest.split(":", 1)[0]
+    return int(number) if kind == "member" and number.isdigit() else None
+
+
 def partner_issued(partner_id: int) -> str:
     return f"partner:{partner_id}:issued"
 

@@ -126,3 +126,14 @@ class InvalidExpiry(LedgerError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
+
+
+class MemberToMemberTransfer(LedgerError):
+    """CR-06 NO_MEMBER_TRANSFER: no transfer, gift, sale or pooling between members; the
+    ledger itself refuses any posting from one member's accounts to another's."""
+
+    code = "COMPLIANCE_VIOLATION"
+    rule = "CR-06"
+
+    def __init__(self) -> None:
+        super().__init__("points never move from one member to another")

@@ -26,7 +26,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from ledger.errors import AccountNotFound, InsufficientPoints, LimitExceeded
+from ledger.accounts import member_owner
+from ledger.errors import (
+    AccountNotFound,
+    InsufficientPoints,
+    LimitExceeded,
+    MemberToMemberTransfer,
+)
 from ledger.models import (
     Account,
     AccountKind,
@@ -175,7 +181,11 @@ def post_transfer(
     hold_id: int | None = None,
     debt_account: str = "",
 ) -> tuple[int, AppliedBalances]:
-    """Apply both balances and record the transfer; returns (transfer id, what was applied)."""
+    """Apply both balances and record the transfer; returns (transfer id, what was applied).
+    A posting between two members' accounts is refused before anything is written (CR-06)."""
+    giver, receiver = member_owner(debit), member_owner(credit)
+    if giver is not None and receiver is not None and giver != receiver:
+        raise MemberToMemberTransfer()
     applied = apply_balances(session, debit, credit, amount, debt_account=debt_account)
     transfer_id = insert_transfer(
         session,

@@ -13,15 +13,16 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 import ledger
-from compliance.aml import Pattern, earned_today, open_case, screen
+from compliance.aml import open_cases, record_issuance, screen_award
 from compliance.errors import ComplianceViolation
-from compliance.rules import identified_member, no_retroactive_change, real_consumption
+from compliance.rules import no_points_purchase, no_retroactive_change, real_consumption
 from hub.db import insert_if_absent
 from ledger.models import TransferCode
 from members.errors import MemberError
 from members.models import Award, EarningRule
-from members.registration import consented_member
+from members.registration import identified
 from partners.errors import PartnerError
+from partners.registry import require_active
 from partners.terms import consume_budget, exact_decimal
 
 MAX_LINES = 100
@@ -132,10 +133,11 @@ def award(
     }
 
     def body(operation_id: int) -> AwardResult:
-        member = consented_member(session, partner_id, member_id)
-        violation = identified_member(member.status, member.identity_attested_at is not None)
+        require_active(session, partner_id)
+        identified(session, partner_id, member_id)
+        violation = no_points_purchase(line.category for line in lines)
         if violation is not None:
-            raise ComplianceViolation(violation, ["memberId"])
+            raise ComplianceViolation(violation, ["lines"])
         violation = real_consumption(order_ref, paid_amount_fen, False)
         if violation is None:
             first_award = insert_if_absent(
@@ -160,8 +162,8 @@ def award(
         points = sum(line["points"] for line in explained)
         if points == 0:
             raise MemberError("this order earns no points under the partner's rule", ["lines"])
-        screening = screen(
-            session, Pattern.EARNED_PER_MEMBER_DAY, earned_today(session, member_id, now) + points
+        screenings = screen_award(
+            session, member_id=member_id, partner_id=partner_id, points=points, now=now
         )
         violation = consume_budget(session, partner_id, points, now)
         if violation is not None:
@@ -185,9 +187,10 @@ def award(
             .where(Award.partner_id == partner_id, Award.order_ref == order_ref)
             .values(points=points, lot_id=lot_id)
         )
-        open_case(
+        record_issuance(session, partner_id, points, now)
+        open_cases(
             session,
-            screening,
+            screenings,
             member_id=member_id,
             partner_id=partner_id,
             evidence=[transfer_id],

@@ -27,12 +27,21 @@ class MemberStatus(StrEnum):
     CLOSED = "CLOSED"
 
 
+class CreditLevel(StrEnum):
+    """A sensitive attribute the operator keeps; shown only under its own consent (CR-10)."""
+
+    A = "A"
+    B = "B"
+    C = "C"
+    D = "D"
+
+
 class Member(Base):
     """A person. The phone is kept only as a keyed hash; the display name never leaves the
     hub except to the operator."""
 
     __tablename__ = "members"
-    __table_args__ = (one_of("status", MemberStatus),)
+    __table_args__ = (one_of("status", MemberStatus), one_of("credit_level", CreditLevel))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     phone_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -40,7 +49,9 @@ class Member(Base):
     status: Mapped[str] = mapped_column(String(12))
     identity_attested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attested_by_partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
+    credit_level: Mapped[str | None] = mapped_column(String(1))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Consent(Base):
@@ -59,6 +70,33 @@ class Consent(Base):
     credit_level: Mapped[bool] = mapped_column(Boolean, default=False)
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ConsentRequestStatus(StrEnum):
+    PENDING = "PENDING"
+    GRANTED = "GRANTED"
+    DECLINED = "DECLINED"
+
+
+class ConsentRequest(Base):
+    """A partner's request for a member's consent and the member's answer, kept as the
+    record of what was asked, when, and on what evidence it was granted (CR-10). The phone
+    is kept only as its keyed hash."""
+
+    __tablename__ = "member_consent_requests"
+    __table_args__ = (one_of("status", ConsentRequestStatus), Index(None, "partner_id", "id"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    phone_hash: Mapped[str] = mapped_column(String(64))
+    external_ref: Mapped[str] = mapped_column(String(128))
+    credit_level: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(12))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    evidence_ref: Mapped[str | None] = mapped_column(String(128))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
 
 
 class EarningRule(Base):

@@ -8,10 +8,11 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 import ledger
-from compliance.aml import Pattern, open_case, redemptions_today, screen
+from compliance.aml import open_cases, screen_redemption
 from members.errors import ItemNotRedeemable, MemberError
 from members.registration import consented_member
 from partners.catalog import charity_project, redeemable_item
+from partners.registry import require_active
 
 MAX_QUANTITY = 100
 
@@ -50,15 +51,14 @@ def redeem_item(
     }
 
     def body(operation_id: int) -> ItemRedemption:
+        require_active(session, partner_id)
         consented_member(session, partner_id, member_id)
         item = redeemable_item(session, partner_id, catalog_item_id, now)
         if item is None:
             raise ItemNotRedeemable()
-        sku, points = item
-        screening = screen(
-            session,
-            Pattern.REDEMPTIONS_PER_MEMBER_DAY,
-            redemptions_today(session, member_id, now) + 1,
+        sku, points, kind = item
+        screenings, earns = screen_redemption(
+            session, member_id=member_id, kind=kind, points=points * quantity, now=now
         )
         taken = ledger.take(
             session,
@@ -72,12 +72,12 @@ def redeem_item(
                 deadline=deadline,
             ),
         )
-        open_case(
+        open_cases(
             session,
-            screening,
+            screenings,
             member_id=member_id,
             partner_id=partner_id,
-            evidence=[taken.transfer_id],
+            evidence=[*earns, taken.transfer_id],
             now=now,
         )
         return ItemRedemption(
@@ -100,6 +100,7 @@ def charity_donation(
 ) -> int:
     """CR-06: the one way points leave a member for someone else: a donation to a charity
     project (a CHARITY item) of the calling charity partner. Returns the transfer id."""
+    require_active(session, partner_id)
     consented_member(session, partner_id, member_id)
     if charity_project(session, partner_id, project_item_id) is None:
         raise ItemNotRedeemable()

@@ -9,16 +9,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 import ledger
 from compliance.errors import ComplianceViolation
-from compliance.rules import consent_given
+from compliance.rules import consent_given, identified_member
 from hub.crypto import keyed_hash
 from hub.db import insert_if_absent
 from members.errors import ExternalRefTaken, InvalidPhone, MemberError, MemberNotFound
-from members.models import Consent, Member, MemberStatus
+from members.models import Consent, CreditLevel, Member, MemberStatus
 
 PHONE_PURPOSE = "member-phone"
 _PHONE = re.compile(r"^\+?\d{6,15}$")
@@ -51,11 +51,16 @@ def register_member(
     display_name: str | None,
     consent: bool,
     now: datetime,
+    identity_verified: bool = True,
+    credit_level_consent: bool = False,
 ) -> Registration:
     """Register a member, or link the existing member with this phone to the partner.
 
-    The registering partner attests the person's identity (CR-03): it verified the phone
-    at its counter or app. The phone is stored only as a keyed hash."""
+    With ``identity_verified`` the registering partner attests the person's identity
+    (CR-03): it verified the phone at its counter or app. A member nobody has attested
+    yet earns nothing until a partner registers them again as verified. The phone is
+    stored only as a keyed hash. ``credit_level_consent`` is the member's separate consent
+    to share their credit level with this partner (CR-10)."""
     violation = consent_given(consent)
     if violation is not None:
         raise ComplianceViolation(violation, ["consent"])
@@ -71,8 +76,8 @@ def register_member(
             "phone_hash": phone_hash,
             "display_name": display_name,
             "status": MemberStatus.ACTIVE,
-            "identity_attested_at": now,
-            "attested_by_partner_id": partner_id,
+            "identity_attested_at": now if identity_verified else None,
+            "attested_by_partner_id": partner_id if identity_verified else None,
             "created_at": now,
         },
         conflict_on=["phone_hash"],
@@ -82,13 +87,26 @@ def register_member(
     ).scalar_one()
     if created:
         ledger.open_member_accounts(session, member_id, now)
-    _link(session, member_id, partner_id, external_ref, now)
+    elif identity_verified:
+        session.execute(
+            update(Member)
+            .where(Member.id == member_id, Member.identity_attested_at.is_(None))
+            .values(identity_attested_at=now, attested_by_partner_id=partner_id)
+        )
+    link_consent(session, member_id, partner_id, external_ref, credit_level_consent, now)
     return Registration(member_id, created)
 
 
-def _link(
-    session: Session, member_id: int, partner_id: int, external_ref: str, now: datetime
+def link_consent(
+    session: Session,
+    member_id: int,
+    partner_id: int,
+    external_ref: str,
+    credit_level: bool,
+    now: datetime,
 ) -> None:
+    """Record the member's consent to the partner. A later consent never withdraws a
+    credit-level consent already given; only ``revoke_consent`` does."""
     existing = session.execute(
         select(Consent).where(
             Consent.partner_id == partner_id, Consent.external_ref == external_ref
@@ -105,51 +123,126 @@ def _link(
                 member_id=member_id,
                 partner_id=partner_id,
                 external_ref=external_ref,
-                credit_level=False,
+                credit_level=credit_level,
                 granted_at=now,
             )
         )
     else:
+        consent.credit_level = credit_level or (consent.credit_level and consent.revoked_at is None)
         consent.external_ref = external_ref
         consent.revoked_at = None
+        consent.granted_at = now
     session.flush()
 
 
-def consented_member(session: Session, partner_id: int | None, member_id: int) -> Member:
-    """The member, if the partner holds their consent (any member for the operator, None).
-    Anything else reads as not found."""
+def member_of(session: Session, partner_id: int | None, member_id: int) -> Member | None:
+    """The member, if the partner holds their consent (any member for the operator, None)."""
     query = select(Member).where(Member.id == member_id)
     if partner_id is not None:
         query = query.join(Consent, Consent.member_id == Member.id).where(
             Consent.partner_id == partner_id, Consent.revoked_at.is_(None)
         )
-    member = session.execute(query).scalar_one_or_none()
+    return session.execute(query).scalar_one_or_none()
+
+
+def identified(session: Session, partner_id: int, member_id: int) -> Member:
+    """CR-03: the active, identity-attested member registered with this partner. An
+    unknown id and another partner's member are refused alike."""
+    member = member_of(session, partner_id, member_id)
+    violation = identified_member(
+        member is not None,
+        None if member is None else member.status,
+        member is not None and member.identity_attested_at is not None,
+    )
+    if violation is not None:
+        raise ComplianceViolation(violation, ["memberId"])
+    assert member is not None
+    return member
+
+
+def consented_member(session: Session, partner_id: int | None, member_id: int) -> Member:
+    """The member, if the partner holds their consent; anything else reads as not found.
+    A closed member's points are frozen: the member can be seen but not spend (CR-03)."""
+    member = member_of(session, partner_id, member_id)
     if member is None:
         raise MemberNotFound()
+    if member.status != MemberStatus.ACTIVE:
+        violation = identified_member(True, member.status, True)
+        assert violation is not None
+        raise ComplianceViolation(violation, ["memberId"])
     return member
+
+
+def close_member(session: Session, member_id: int, now: datetime) -> int:
+    """The operator closes a member (death, request, fraud): from now on the member earns
+    and spends nothing (CR-03). Their points stay on the ledger as the issuers'
+    liability until they expire. Closing twice is harmless."""
+    member = session.get(Member, member_id)
+    if member is None:
+        raise MemberNotFound()
+    if member.status != MemberStatus.CLOSED:
+        member.status = MemberStatus.CLOSED
+        member.closed_at = now
+        session.flush()
+    return member_id
+
+
+def set_credit_level(session: Session, member_id: int, level: str | None) -> int:
+    """The operator records a member's credit level (or clears it)."""
+    if level is not None and level not in CreditLevel.__members__:
+        raise MemberError("creditLevel must be one of A, B, C, D", ["creditLevel"])
+    member = session.get(Member, member_id)
+    if member is None:
+        raise MemberNotFound()
+    member.credit_level = level
+    session.flush()
+    return member_id
+
+
+@dataclass(frozen=True, slots=True)
+class VisibleMember:
+    """What a caller may see of a member: the reference and status always; the credit
+    level only under its own consent (CR-10). Never the phone or the name."""
+
+    id: int
+    status: str
+    credit_level_consent: bool
+    credit_level: str | None
 
 
 def visible_members(
     session: Session, keys: Sequence[tuple[int | None, int]]
-) -> dict[tuple[int | None, int], int]:
+) -> dict[tuple[int | None, int], VisibleMember]:
     """For the loader: which ``(partner_id | None, member_id)`` pairs are visible, in one
     query per kind of caller: all existing members for the operator (None), consenting
     members for a partner."""
-    found: dict[tuple[int | None, int], int] = {}
+    found: dict[tuple[int | None, int], VisibleMember] = {}
     operator = {member for partner, member in keys if partner is None}
     if operator:
-        for (member_id,) in session.execute(select(Member.id).where(Member.id.in_(operator))):
-            found[(None, member_id)] = member_id
+        for member_id, status, level in session.execute(
+            select(Member.id, Member.status, Member.credit_level).where(Member.id.in_(operator))
+        ):
+            found[(None, member_id)] = VisibleMember(member_id, status, True, level)
     pairs = {(partner, member) for partner, member in keys if partner is not None}
     if pairs:
         rows = session.execute(
-            select(Consent.partner_id, Consent.member_id).where(
+            select(
+                Consent.partner_id,
+                Consent.member_id,
+                Consent.credit_level,
+                Member.status,
+                Member.credit_level,
+            )
+            .join(Member, Member.id == Consent.member_id)
+            .where(
                 Consent.partner_id.in_({p for p, _ in pairs}),
                 Consent.member_id.in_({m for _, m in pairs}),
                 Consent.revoked_at.is_(None),
             )
         )
-        for partner_id, member_id in rows:
+        for partner_id, member_id, consent, status, level in rows:
             if (partner_id, member_id) in pairs:
-                found[(partner_id, member_id)] = member_id
+                found[(partner_id, member_id)] = VisibleMember(
+                    member_id, status, consent, level if consent else None
+                )
     return found

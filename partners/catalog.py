@@ -290,16 +290,17 @@ def items_by_ids(
 
 def redeemable_item(
     session: Session, partner_id: int, item_id: int, at: datetime
-) -> tuple[str, int] | None:
-    """``(sku, effective points)`` of an available item of this partner's own catalogue."""
+) -> tuple[str, int, str] | None:
+    """``(sku, effective points, kind)`` of an available item of this partner's own
+    catalogue."""
     row = session.execute(
-        select(CatalogItem.sku, effective_points(at)).where(
+        select(CatalogItem.sku, effective_points(at), CatalogItem.kind).where(
             CatalogItem.id == item_id,
             CatalogItem.partner_id == partner_id,
             CatalogItem.available.is_(True),
         )
     ).first()
-    return None if row is None else (row[0], int(row[1]))
+    return None if row is None else (row[0], int(row[1]), row[2])
 
 
 def charity_project(session: Session, partner_id: int, item_id: int) -> int | None:

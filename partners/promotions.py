@@ -30,7 +30,7 @@ def set_promotion(
     item_id: int,
     points: int,
     starts_at: datetime,
-    ends_at: datetime,
+    ends_at: datetime | None,
     now: datetime,
 ) -> PromotionSet:
     item = session.execute(
@@ -57,7 +57,8 @@ def set_promotion(
         overlaps_running=running_until is not None and starts_at < running_until,
     )
     if violation is not None:
-        raise ComplianceViolation(violation, ["points"])
+        raise ComplianceViolation(violation, ["points" if ends_at else "endsAt"])
+    assert ends_at is not None
     promotion = Promotion(
         item_id=item_id, points=points, starts_at=starts_at, ends_at=ends_at, created_at=now
     )

@@ -11,6 +11,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 import ledger
+from compliance.errors import ComplianceViolation
+from compliance.rules import active_partner
 from partners.errors import (
     InvalidPartnerCode,
     InvalidPartnerName,
@@ -99,3 +101,14 @@ def suspend_partner(session: Session, code: str, now: datetime) -> PartnerView:
     if found is None:
         raise PartnerNotFound(code)
     return find_partner(session, code)
+
+
+def require_active(session: Session, partner_id: int) -> None:
+    """CR-04: only an active partner of this alliance issues or honours points. (Over the
+    API a suspended partner cannot even authenticate; this guards the CLI and jobs too.)"""
+    status = session.execute(
+        select(Partner.status).where(Partner.id == partner_id)
+    ).scalar_one_or_none()
+    violation = active_partner(status or "UNKNOWN")
+    if violation is not None:
+        raise ComplianceViolation(violation)

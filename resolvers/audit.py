@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from graphql import GraphQLError
+
 from compliance.audit import AttemptView, attempts_page, record_blocked
 from compliance.errors import ComplianceViolation
 from hub.db import utcnow
@@ -24,6 +26,18 @@ async def record_refusal(context: HubContext, operation: str, error: ComplianceV
         rule=error.rule,
         summary=error.message,
         now=utcnow(),
+    )
+
+
+async def refuse_read(
+    context: HubContext, operation: str, error: ComplianceViolation
+) -> GraphQLError:
+    """A refused read: audited like a refused write, answered as a field error with the
+    rule id (a read has no payload to carry ``userErrors``)."""
+    await record_refusal(context, operation, error)
+    return GraphQLError(
+        error.message,
+        extensions={"code": error.code, "rule": error.rule, "field": error.field},
     )
 
 

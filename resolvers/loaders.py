@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from hub.db import Database
 from ledger.queries import Balances, balances
-from members.registration import visible_members
+from members.registration import VisibleMember, visible_members
 from partners.catalog import (
     CatalogSlice,
     ItemView,
@@ -53,6 +53,6 @@ class Loaders:
         self.partner_catalog: BatchLoader[CatalogSlice, list[ItemView]] = BatchLoader(
             database, partner_catalogs
         )
-        self.visible_member: BatchLoader[tuple[int | None, int], int] = BatchLoader(
+        self.visible_member: BatchLoader[tuple[int | None, int], VisibleMember] = BatchLoader(
             database, visible_members
         )

@@ -8,15 +8,29 @@ from datetime import timedelta
 from strawberry.relay import GlobalID
 
 import ledger
+from compliance.errors import ComplianceViolation
+from compliance.rules import member_visible, sensitive_attribute
 from hub.config import get_settings
 from hub.db import utcnow
 from ledger.errors import HoldNotFound
 from ledger.queries import Balances, Entry, LotView, expiring_points, history_page, lots_page
 from ledger.results import ClawbackResult, RedemptionResult, RefundResult
+from members.consent import (
+    ConsentRequestView,
+    record_consent,
+    request_consent,
+    revoke_consent,
+)
 from members.earning import AwardResult, Line, award, reverse_award
 from members.errors import MemberNotFound
 from members.redemption import ItemRedemption, charity_donation, redeem_item
-from members.registration import register_member
+from members.registration import (
+    VisibleMember,
+    close_member,
+    register_member,
+    set_credit_level,
+)
+from resolvers.audit import refuse_read
 from resolvers.context import HubContext
 from resolvers.outcome import Outcome, attempt, require_partner
 from resolvers.pagination import bad_input, encode_cursor, page_request
@@ -54,7 +68,14 @@ def _redemption(redemption_gid: str) -> int:
 
 
 async def register(
-    context: HubContext, external_ref: str, phone: str, display_name: str | None, consent: bool
+    context: HubContext,
+    external_ref: str,
+    phone: str,
+    display_name: str | None,
+    consent: bool,
+    *,
+    identity_verified: bool,
+    credit_level_consent: bool,
 ) -> Outcome[int]:
 
     async def call() -> int:
@@ -67,10 +88,74 @@ async def register(
             display_name=display_name,
             consent=consent,
             now=utcnow(),
+            identity_verified=identity_verified,
+            credit_level_consent=credit_level_consent,
         )
         return registration.member_id
 
     return await attempt(context, "registerMember", call)
+
+
+async def request_member_consent(
+    context: HubContext, phone: str, external_ref: str, credit_level: bool
+) -> Outcome[ConsentRequestView]:
+    async def call() -> ConsentRequestView:
+        return await context.database.write(
+            request_consent,
+            get_settings().secret_key,
+            partner_id=require_partner(context),
+            phone=phone,
+            external_ref=external_ref,
+            credit_level=credit_level,
+            now=utcnow(),
+        )
+
+    return await attempt(context, "requestMemberConsent", call)
+
+
+async def record_member_consent(
+    context: HubContext, request_gid: str, granted: bool, evidence_ref: str
+) -> Outcome[ConsentRequestView]:
+    async def call() -> ConsentRequestView:
+        return await context.database.write(
+            record_consent,
+            partner_id=require_partner(context),
+            request_id=decode_id(request_gid, "ConsentRequest") or -1,
+            granted=granted,
+            evidence_ref=evidence_ref,
+            now=utcnow(),
+        )
+
+    return await attempt(context, "recordMemberConsent", call)
+
+
+async def revoke_member_consent(
+    context: HubContext, member_gid: str, credit_level_only: bool
+) -> Outcome[int]:
+    async def call() -> int:
+        return await context.database.write(
+            revoke_consent,
+            partner_id=require_partner(context),
+            member_id=_member(member_gid),
+            credit_level_only=credit_level_only,
+            now=utcnow(),
+        )
+
+    return await attempt(context, "revokeMemberConsent", call)
+
+
+async def close(context: HubContext, member_gid: str) -> Outcome[int]:
+    async def call() -> int:
+        return await context.database.write(close_member, _member(member_gid), utcnow())
+
+    return await attempt(context, "closeMember", call)
+
+
+async def credit_level(context: HubContext, member_gid: str, level: str | None) -> Outcome[int]:
+    async def call() -> int:
+        return await context.database.write(set_credit_level, _member(member_gid), level)
+
+    return await attempt(context, "setMemberCreditLevel", call)
 
 
 async def award_points(
@@ -199,13 +284,42 @@ async def donate_points(
     return await attempt(context, "donatePoints", call)
 
 
-async def visible_member(context: HubContext, member_id: int) -> int | None:
+async def visible_member(context: HubContext, member_id: int) -> VisibleMember | None:
     """The operator sees every member; a partner only those who consented to it (CR-10)."""
     partner_id = context.principal.partner_id
     if partner_id is None and context.principal.kind != "operator":
         return None
-    found: int | None = await context.loaders.visible_member.load((partner_id, member_id))
+    found: VisibleMember | None = await context.loaders.visible_member.load((partner_id, member_id))
     return found
+
+
+async def read_member(context: HubContext, member_gid: str) -> VisibleMember | None:
+    """A member read by id. A partner without the member's consent is refused CR-10, and
+    the refusal is audited; an unknown member id answers the same, so ids cannot be
+    probed. The operator gets null for an unknown id; anything not a member id is null."""
+    member_id = decode_id(member_gid, "Member")
+    if member_id is None:
+        return None  # not a member id at all
+    found = await visible_member(context, member_id)
+    if found is None and context.principal.partner_id is not None:
+        violation = member_visible(False)
+        assert violation is not None
+        raise await refuse_read(context, "member", ComplianceViolation(violation, ["id"]))
+    return found
+
+
+async def member_credit_level(context: HubContext, member_id: int) -> str | None:
+    """The credit level, only under the member's separate consent (CR-10)."""
+    found = await visible_member(context, member_id)
+    if found is None:
+        return None
+    if not found.credit_level_consent:
+        violation = sensitive_attribute(False)
+        assert violation is not None
+        raise await refuse_read(
+            context, "Member.creditLevel", ComplianceViolation(violation, ["creditLevel"])
+        )
+    return found.credit_level
 
 
 async def balances_of(context: HubContext, member_id: int) -> Balances:

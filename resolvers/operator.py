@@ -116,7 +116,11 @@ async def earning_rule(
 
 
 async def promotion(
-    context: HubContext, item_gid: str, points: int, starts_at: datetime, ends_at: datetime
+    context: HubContext,
+    item_gid: str,
+    points: int,
+    starts_at: datetime,
+    ends_at: datetime | None,
 ) -> Outcome[PromotionSet]:
     if context.principal.partner_id is None:
         return Outcome(errors=[from_exception(NotAPartner())])

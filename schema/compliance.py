@@ -66,8 +66,26 @@ blocked_attempts_field = strawberry.field(
 
 @strawberry.enum(description="What CR-08 watches.")
 class AmlPattern(Enum):
-    EARNED_PER_MEMBER_DAY = "EARNED_PER_MEMBER_DAY"
-    REDEMPTIONS_PER_MEMBER_DAY = "REDEMPTIONS_PER_MEMBER_DAY"
+    EARNED_PER_MEMBER_DAY = strawberry.enum_value(
+        "EARNED_PER_MEMBER_DAY", description="Points a member earned in a UTC day."
+    )
+    REDEMPTIONS_PER_MEMBER_DAY = strawberry.enum_value(
+        "REDEMPTIONS_PER_MEMBER_DAY", description="Redemptions of a member in a UTC day."
+    )
+    FAST_LIQUID_REDEMPTION = strawberry.enum_value(
+        "FAST_LIQUID_REDEMPTION",
+        description="Points earned within 30 minutes and spent at once on a voucher.",
+    )
+    DAYS_JUST_UNDER_LIMIT = strawberry.enum_value(
+        "DAYS_JUST_UNDER_LIMIT",
+        description="Days of the last 7 on which a member's earning ended within 10 % under "
+        "the EARNED_PER_MEMBER_DAY soft limit.",
+    )
+    PARTNER_ISSUANCE_SPIKE = strawberry.enum_value(
+        "PARTNER_ISSUANCE_SPIKE",
+        description="A partner's issuance today in percent of its daily average over the "
+        "last 28 days (after a week of history).",
+    )
 
 
 @strawberry.enum
@@ -151,7 +169,7 @@ class SetAmlThresholdPayload:
 async def set_aml_threshold(
     info: Info[HubContext, Any], input: SetAmlThresholdInput
 ) -> SetAmlThresholdPayload:
-    outcome = await resolve_aml.threshold(info.context, input.pattern.value, input.soft, input.hard)
+    outcome = await resolve_aml.threshold(info.context, input.pattern.name, input.soft, input.hard)
     found = outcome.value
     return SetAmlThresholdPayload(
         threshold=None

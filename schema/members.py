@@ -79,6 +79,19 @@ class LedgerEntry:
 class Member(relay.Node):
     id: relay.NodeID[int]
 
+    @strawberry.field(description="ACTIVE, or CLOSED: a closed member earns and spends nothing.")
+    async def status(self, info: Info[HubContext, Any]) -> str:
+        found = await resolve.visible_member(info.context, self.id)
+        return "CLOSED" if found is None else found.status
+
+    @strawberry.field(
+        description="A, B, C or D, or null when none is recorded. Sensitive: a partner "
+        "sees it only with the member's separate credit-level consent, otherwise the field "
+        "is refused with COMPLIANCE_VIOLATION CR-10."
+    )
+    async def credit_level(self, info: Info[HubContext, Any]) -> str | None:
+        return await resolve.member_credit_level(info.context, self.id)
+
     @strawberry.field(description="Spendable points.")
     async def balance(self, info: Info[HubContext, Any]) -> int:
         return (await resolve.balances_of(info.context, self.id)).balance
@@ -116,7 +129,7 @@ class Member(relay.Node):
                 if node_id.isdigit()
                 else None
             )
-            found.append(None if visible is None else cls(id=visible))
+            found.append(None if visible is None else cls(id=visible.id))
         return found
 
     @classmethod
@@ -127,21 +140,20 @@ class Member(relay.Node):
         if member_id is None:
             return None
         visible = await resolve.visible_member(info.context, member_id)
-        return None if visible is None else cls(id=visible)
+        return None if visible is None else cls(id=visible.id)
 
 
 async def member(info: Info[HubContext, Any], id: strawberry.ID) -> Member | None:
-    member_id = resolve.decode_id(str(id), "Member")
-    if member_id is None:
-        return None
-    visible = await resolve.visible_member(info.context, member_id)
-    return None if visible is None else Member(id=visible)
+    visible = await resolve.read_member(info.context, str(id))
+    return None if visible is None else Member(id=visible.id)
 
 
 member_field = strawberry.field(
     resolver=member,
     extensions=requires("members:read", "operator:admin"),
-    description="A member the caller may see: the operator, or a partner holding consent.",
+    description="A member the caller may see: the operator (null for an unknown id), or a "
+    "partner holding the member's consent; any other id is refused with "
+    "COMPLIANCE_VIOLATION CR-10.",
 )
 
 
@@ -151,6 +163,16 @@ class RegisterMemberInput:
     phone: str = strawberry.field(description="Stored only as a keyed hash.")
     display_name: str | None = None
     consent: bool = strawberry.field(description="The member consents to your partnership.")
+    identity_verified: bool = strawberry.field(
+        default=True,
+        description="You verified the person (the phone, at your counter or app): you attest "
+        "their identity. An unverified member earns nothing until a partner verifies them "
+        "(CR-03).",
+    )
+    credit_level_consent: bool = strawberry.field(
+        default=False,
+        description="The member's separate consent to show you their credit level (CR-10).",
+    )
 
 
 @strawberry.type
@@ -163,7 +185,13 @@ async def register_member(
     info: Info[HubContext, Any], input: RegisterMemberInput
 ) -> RegisterMemberPayload:
     outcome = await resolve.register(
-        info.context, input.external_ref, input.phone, input.display_name, input.consent
+        info.context,
+        input.external_ref,
+        input.phone,
+        input.display_name,
+        input.consent,
+        identity_verified=input.identity_verified,
+        credit_level_consent=input.credit_level_consent,
     )
     return RegisterMemberPayload(
         member=None if outcome.value is None else Member(id=outcome.value),

@@ -220,7 +220,9 @@ class SetPromotionInput:
     catalog_item_id: strawberry.ID
     points: int
     starts_at: datetime
-    ends_at: datetime
+    ends_at: datetime | None = strawberry.field(
+        default=None, description="Required: a promotion without an end is refused (CR-09)."
+    )
 
 
 @strawberry.type

@@ -33,6 +33,13 @@ from schema.compliance import (
     resolve_aml_case_field,
     set_aml_threshold_field,
 )
+from schema.consent import (
+    close_member_field,
+    record_member_consent_field,
+    request_member_consent_field,
+    revoke_member_consent_field,
+    set_member_credit_level_field,
+)
 from schema.limits import CostLimit
 from schema.members import (
     Member,
@@ -120,6 +127,9 @@ class HubSchema(strawberry.federation.Schema):
 class Mutation:
     upsert_catalog_items = upsert_catalog_items_field
     register_member = register_member_field
+    request_member_consent = request_member_consent_field
+    record_member_consent = record_member_consent_field
+    revoke_member_consent = revoke_member_consent_field
     award_points = award_points_field
     redeem_points = redeem_points_field
     reserve_redemption = reserve_redemption_field
@@ -136,6 +146,8 @@ class Mutation:
     set_marketing_budget = set_marketing_budget_field
     set_aml_threshold = set_aml_threshold_field
     resolve_aml_case = resolve_aml_case_field
+    close_member = close_member_field
+    set_member_credit_level = set_member_credit_level_field
 
 
 MAX_DEPTH = 12

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from strawberry import relay
 
 import ledger
 from compliance.models import BlockedAttempt
@@ -110,9 +111,13 @@ class Alliance:
 
         return run
 
-    def promotion(self, points: int) -> Callable[[], Awaitable[dict]]:
+    def promotion(self, points: int, *, ends: bool = True) -> Callable[[], Awaitable[dict]]:
+        window = (
+            dict(self.window) if ends else {k: v for k, v in self.window.items() if k != "endsAt"}
+        )
+
         async def run() -> dict:
-            body = await _gql(self.hub, PROMO, self.store, input={**self.window, "points": points})
+            body = await _gql(self.hub, PROMO, self.store, input={**window, "points": points})
             return dict(body["data"]["setPromotion"])
 
         return run
@@ -165,6 +170,34 @@ CASES = [
         lambda a: a.award(key="k3", order="seed"),
         lambda a: a.award(key="seed", order="seed"),
     ),  # the replay of the first request
+    (
+        "CR-03 an unknown member id",
+        "CR-03",
+        lambda a: a.award(key="k4", order="o4", memberId=relay.to_base64("Member", 987_654)),
+        lambda a: a.award(key="k4b", order="o4b"),
+    ),
+    (
+        "CR-07 a member top-up",
+        "CR-07",
+        lambda a: a.award(
+            key="k5",
+            order="o5",
+            paidAmountFen=10_000,
+            lines=[{"sku": "topup-100", "category": "points-top-up", "amountFen": 10_000}],
+        ),
+        lambda a: a.award(
+            key="k5b",
+            order="o5b",
+            paidAmountFen=10_000,
+            lines=[{"sku": "lens-cloth", "category": "eyes", "amountFen": 10_000}],
+        ),
+    ),
+    (
+        "CR-09 a promotion with no end",
+        "CR-09",
+        lambda a: a.promotion(1200, ends=False),
+        lambda a: a.promotion(1200),
+    ),  # a new (better) promotion with an end
     (
         "CR-04 an external-points item",
         "CR-04",

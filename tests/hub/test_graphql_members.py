@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session
+from strawberry import relay
 
 import ledger
 from hub.db import utcnow
@@ -302,11 +303,25 @@ async def test_a_partner_without_consent_sees_and_moves_nothing(hub: Hub) -> Non
     stranger = await _partner(hub, "optician")
     member = await _register(hub, store)
 
+    unknown = relay.to_base64("Member", 999_999)
     seen = await _gql(hub, MEMBER, stranger, id=member)
     award = await _gql(hub, AWARD, stranger, input=_award_input(member))
 
-    assert seen == {"data": {"member": None}}
-    assert [e["code"] for e in award["data"]["awardPoints"]["userErrors"]] == ["NOT_FOUND"]
+    assert seen["data"] == {"member": None}
+    assert [(e["extensions"]["code"], e["extensions"]["rule"]) for e in seen["errors"]] == [
+        ("COMPLIANCE_VIOLATION", "CR-10")
+    ]
+    assert [(e["code"], e["rule"]) for e in award["data"]["awardPoints"]["userErrors"]] == [
+        ("COMPLIANCE_VIOLATION", "CR-03")
+    ]
+    # An id that names no member reads and awards exactly alike: nothing to probe.
+    unknown_seen = await _gql(hub, MEMBER, stranger, id=unknown)
+    unknown_award = await _gql(hub, AWARD, stranger, input=_award_input(unknown, key="u"))
+    assert unknown_seen["errors"][0]["message"] == seen["errors"][0]["message"]
+    assert (
+        unknown_award["data"]["awardPoints"]["userErrors"]
+        == award["data"]["awardPoints"]["userErrors"]
+    )
 
 
 async def test_the_operator_sees_any_member(hub: Hub) -> None:
