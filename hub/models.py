@@ -9,6 +9,7 @@ MODEL_MODULES = (
     "partners.models",
     "members.models",
     "compliance.models",
+    "settlement.models",
     "hub.oauth2.models",
 )
 

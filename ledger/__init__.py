@@ -5,7 +5,12 @@ that never commits; the caller's unit of work (``hub.db.Database.write``) does.
 """
 
 from ledger import results
-from ledger.accounts import open_charity_account, open_member_accounts, open_partner_accounts
+from ledger.accounts import (
+    open_alliance_accounts,
+    open_charity_account,
+    open_member_accounts,
+    open_partner_accounts,
+)
 from ledger.adjustment import adjust
 from ledger.donation import donate
 from ledger.earning import Issue, earn, issue, reverse_earn
@@ -24,6 +29,7 @@ __all__ = [
     "earn",
     "expire_lapsed_lots",
     "issue",
+    "open_alliance_accounts",
     "open_charity_account",
     "open_member_accounts",
     "open_partner_accounts",

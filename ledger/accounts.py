@@ -12,6 +12,9 @@ from hub.db import insert_ignoring_conflicts
 from ledger.models import Account, AccountKind
 
 ALLIANCE_EXPIRED = "alliance:expired"
+# The counter-account of settlement corrections: reconciliation's ADJUST posts between it
+# and a partner's issued or redeemed account.
+ALLIANCE_ADJUSTMENTS = "alliance:adjustments"
 
 # (debits_must_not_exceed_credits, credits_must_not_exceed_debits) per kind.
 # Member-side and sink accounts may never go below zero. Source-like accounts
@@ -24,6 +27,7 @@ FLAGS: dict[AccountKind, tuple[bool, bool]] = {
     AccountKind.PARTNER_ISSUED: (False, True),
     AccountKind.PARTNER_REDEEMED: (True, False),
     AccountKind.ALLIANCE_EXPIRED: (True, False),
+    AccountKind.ALLIANCE_ADJUSTMENTS: (False, False),
     AccountKind.CHARITY: (True, False),
 }
 
@@ -106,4 +110,9 @@ def open_charity_account(session: Session, charity_id: int, now: datetime) -> No
 
 
 def open_alliance_accounts(session: Session, now: datetime) -> None:
-    _open(session, now, (ALLIANCE_EXPIRED, AccountKind.ALLIANCE_EXPIRED, None))
+    _open(
+        session,
+        now,
+        (ALLIANCE_EXPIRED, AccountKind.ALLIANCE_EXPIRED, None),
+        (ALLIANCE_ADJUSTMENTS, AccountKind.ALLIANCE_ADJUSTMENTS, None),
+    )

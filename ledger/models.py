@@ -36,6 +36,7 @@ class AccountKind(StrEnum):
     PARTNER_ISSUED = "partner_issued"
     PARTNER_REDEEMED = "partner_redeemed"
     ALLIANCE_EXPIRED = "alliance_expired"
+    ALLIANCE_ADJUSTMENTS = "alliance_adjustments"
     CHARITY = "charity"
 
 

@@ -22,6 +22,7 @@ from partners.catalog import (
     running_promotions,
 )
 from partners.registry import PartnerView, partners_by_ids
+from settlement.periods import PeriodStatements, statements_for
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -53,6 +54,7 @@ class Loaders:
         self.partner_catalog: BatchLoader[CatalogSlice, list[ItemView]] = BatchLoader(
             database, partner_catalogs
         )
+        self.statements: BatchLoader[int, PeriodStatements] = BatchLoader(database, statements_for)
         self.visible_member: BatchLoader[tuple[int | None, int], VisibleMember] = BatchLoader(
             database, visible_members
         )

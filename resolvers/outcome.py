@@ -15,9 +15,17 @@ from partners.errors import PartnerError
 from resolvers.audit import record_refusal
 from resolvers.context import HubContext
 from resolvers.errors import UserErrorData, from_exception
+from settlement.errors import SettlementError
 
 T = TypeVar("T")
-EXPECTED = (LedgerError, MemberError, PartnerError, ComplianceViolation, ComplianceSettingError)
+EXPECTED = (
+    LedgerError,
+    MemberError,
+    PartnerError,
+    ComplianceViolation,
+    ComplianceSettingError,
+    SettlementError,
+)
 KEY_ERRORS = (IdempotencyKeyReused, InvalidIdempotencyKey, OperationInFlight)
 
 

@@ -67,6 +67,17 @@ from schema.redemptions import (
     reverse_award_field,
     void_redemption_field,
 )
+from schema.settlement import (
+    BIG_INT,
+    BigInt,
+    close_settlement_period_field,
+    open_settlement_period_field,
+    post_settlement_report_field,
+    reconcile_settlement_period_field,
+    resolve_reconciliation_line_field,
+    settlement_period_field,
+    settlement_periods_field,
+)
 
 
 @strawberry.type(description="The authenticated client making this request.")
@@ -95,6 +106,8 @@ class Query:
     blocked_attempts = blocked_attempts_field
     aml_cases = aml_cases_field
     compliance_report = compliance_report_field
+    settlement_periods = settlement_periods_field
+    settlement_period = settlement_period_field
     catalog: relay.Connection[CatalogItem] = strawberry.field(
         resolver=catalog_resolver,
         description="The unified catalogue: available items of every active partner.",
@@ -147,6 +160,11 @@ class Mutation:
     set_aml_threshold = set_aml_threshold_field
     resolve_aml_case = resolve_aml_case_field
     close_member = close_member_field
+    open_settlement_period = open_settlement_period_field
+    reconcile_settlement_period = reconcile_settlement_period_field
+    post_settlement_report = post_settlement_report_field
+    resolve_reconciliation_line = resolve_reconciliation_line_field
+    close_settlement_period = close_settlement_period_field
     set_member_credit_level = set_member_credit_level_field
 
 
@@ -184,6 +202,6 @@ def build_schema() -> HubSchema:
         mutation=Mutation,
         types=[Partner, CatalogItem, Member],
         federation_version="2.9",
-        config=StrawberryConfig(disable_field_suggestions=True),
+        config=StrawberryConfig(disable_field_suggestions=True, scalar_map={BigInt: BIG_INT}),
         extensions=request_limits(),
     )

@@ -63,7 +63,9 @@ async def _gql(hub: Hub, query: str, token: str | None = None, **variables: Any)
     return dict(response.json())
 
 
-async def _partner(hub: Hub, code: str, *, budget_fen: int | None = 1_000_000) -> str:
+async def _partner(
+    hub: Hub, code: str, *, budget_fen: int | None = 1_000_000, scopes: tuple[str, ...] = ALL
+) -> str:
     await hub.partner(code)
     now = utcnow()
     await hub.database.write(
@@ -85,7 +87,7 @@ async def _partner(hub: Hub, code: str, *, budget_fen: int | None = 1_000_000) -
             period_end=now + timedelta(days=30),
             now=now,
         )
-    client = await hub.client(partner=code, scopes=ALL)
+    client = await hub.client(partner=code, scopes=scopes)
     return await hub.access_token(client)
 
 

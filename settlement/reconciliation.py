@@ -1,0 +1,410 @@
+"""Reconciliation: the partners' lines against the hub's, classified in set-based SQL, and
+the operator's resolution of every line that does not match."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    String,
+    Table,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.orm import Session
+
+import ledger
+from ledger import accounts
+from ledger.models import Transfer
+from settlement.errors import LineNotFound, PeriodClosed, SettlementError
+from settlement.models import (
+    HubLine,
+    LineKind,
+    LineResolution,
+    LineStatus,
+    PeriodStatus,
+    PriceWindow,
+    ReconLine,
+    ReportLine,
+    Resolution,
+)
+from settlement.periods import begin_reconciliation, get_period
+from settlement.reports import display_reference
+from settlement.statements import price_windows
+
+_hub = cast(Table, HubLine.__table__)
+_recon = cast(Table, ReconLine.__table__)
+_windows = cast(Table, PriceWindow.__table__)
+
+KIND_OF_CODE = {
+    "earn": LineKind.AWARD,
+    "clawback": LineKind.REVERSAL,
+    "redeem": LineKind.REDEMPTION,
+    "capture": LineKind.REDEMPTION,
+    "donate": LineKind.REDEMPTION,
+    "refund": LineKind.REFUND,
+    "compensate": LineKind.COMPENSATION,
+}
+ISSUE_PRICED = ("earn", "clawback", "compensate")
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    matched: int
+    missing_in_hub: int
+    missing_in_partner: int
+    amount_mismatch: int
+    unresolved: int
+
+
+def _half_even_fen(micro: Any) -> Any:
+    """Integer millionths of a fen to whole fen, half-even, in portable integer SQL."""
+    whole, rest = micro // 1_000_000, micro % 1_000_000
+    return whole + case((rest > 500_000, 1), (and_(rest == 500_000, whole % 2 == 1), 1), else_=0)
+
+
+def reconcile(
+    session: Session,
+    period_id: int,
+    now: datetime,
+    progress: Callable[[str], None] = lambda step: None,
+) -> Summary:
+    """Move the period to RECONCILING (once it has ended) and classify every line, hub's
+    and partner's, from scratch; the operator's resolutions are kept apart and survive."""
+    period = get_period(session, period_id, lock=True)
+    if period.status == PeriodStatus.CLOSED:
+        raise PeriodClosed()
+    begin_reconciliation(session, period, now)
+    for table in (_recon, _hub, _windows):
+        session.execute(delete(table).where(table.c.period_id == period_id))
+    windows = price_windows(session, period.cycle, period.starts_at, period.ends_at)
+    if windows:
+        session.execute(
+            insert(_windows),
+            [
+                {
+                    "period_id": period_id,
+                    "partner_id": w.partner_id,
+                    "starts_at": w.starts_at,
+                    "ends_at": w.ends_at,
+                    "issue_micro": w.issue_micro,
+                    "reimbursement_micro": w.reimbursement_micro,
+                }
+                for w in windows
+            ],
+        )
+    progress("materialising the hub's lines")
+    session.execute(insert(_hub).from_select(_hub_columns(), _hub_lines(period_id)))
+    progress("matching the partners' lines")
+    hub, posted = HubLine, ReportLine
+    same = and_(
+        posted.period_id == hub.period_id,
+        posted.partner_id == hub.partner_id,
+        posted.kind == hub.kind,
+        posted.ref_key == hub.ref_key,
+    )
+    status = case(
+        (posted.id.is_(None), LineStatus.MISSING_IN_PARTNER.value),
+        (
+            and_(posted.points == hub.points, posted.amount_fen == hub.amount_fen),
+            LineStatus.MATCHED.value,
+        ),
+        else_=LineStatus.AMOUNT_MISMATCH.value,
+    )
+    columns = [
+        "period_id",
+        "partner_id",
+        "kind",
+        "ref_key",
+        "hub_points",
+        "hub_fen",
+        "partner_points",
+        "partner_fen",
+        "status",
+    ]
+    session.execute(
+        insert(_recon).from_select(
+            columns,
+            select(
+                hub.period_id,
+                hub.partner_id,
+                hub.kind,
+                hub.ref_key,
+                hub.points,
+                hub.amount_fen,
+                posted.points,
+                posted.amount_fen,
+                status,
+            )
+            .outerjoin(posted, same)
+            .where(hub.period_id == period_id),
+        )
+    )
+    session.execute(
+        insert(_recon).from_select(
+            columns,
+            select(
+                posted.period_id,
+                posted.partner_id,
+                posted.kind,
+                posted.ref_key,
+                literal(None, type_=hub.points.type),
+                literal(None, type_=hub.amount_fen.type),
+                posted.points,
+                posted.amount_fen,
+                literal(LineStatus.MISSING_IN_HUB.value),
+            )
+            .outerjoin(hub, same)
+            .where(posted.period_id == period_id, hub.id.is_(None)),
+        )
+    )
+    progress("summarising")
+    return summary(session, period_id, None)
+
+
+def _hub_columns() -> list[str]:
+    return ["period_id", "partner_id", "kind", "ref_key", "points", "amount_fen"]
+
+
+def _hub_lines(period_id: int) -> Any:
+    """The hub's line per (partner, kind, reference): the transfers of each partner's
+    price windows in the period, with each line's money from its own transfers' prices."""
+    t, w = Transfer, PriceWindow
+    kind = case(*((t.code == code, kind.value) for code, kind in KIND_OF_CODE.items()))
+    key = case(
+        (t.code.in_(("earn", "clawback")), literal("order:") + t.order_ref),
+        (t.code == "donate", literal("transfer:") + sql_cast(t.id, String)),
+        else_=literal("hold:") + sql_cast(t.hold_id, String),
+    )
+    price = case((t.code.in_(ISSUE_PRICED), w.issue_micro), else_=w.reimbursement_micro)
+    grouped = (
+        select(
+            t.partner_id.label("partner_id"),
+            kind.label("kind"),
+            key.label("ref_key"),
+            func.sum(t.amount).label("points"),
+            func.sum(t.amount * price).label("micro"),
+        )
+        .join(
+            w,
+            and_(
+                w.period_id == period_id,
+                w.partner_id == t.partner_id,
+                t.created_at >= w.starts_at,
+                t.created_at < w.ends_at,
+            ),
+        )
+        .where(t.code.in_(tuple(KIND_OF_CODE)))
+        .group_by(t.partner_id, kind, key)
+        .subquery()
+    )
+    return select(
+        literal(period_id),
+        grouped.c.partner_id,
+        grouped.c.kind,
+        grouped.c.ref_key,
+        grouped.c.points,
+        _half_even_fen(grouped.c.micro),
+    )
+
+
+def _resolution_join() -> Any:
+    return and_(
+        LineResolution.period_id == ReconLine.period_id,
+        LineResolution.partner_id == ReconLine.partner_id,
+        LineResolution.kind == ReconLine.kind,
+        LineResolution.ref_key == ReconLine.ref_key,
+    )
+
+
+def unresolved_count(session: Session, period_id: int) -> int:
+    """Unmatched lines with no resolution, or only a dispute: each blocks the close."""
+    return int(
+        session.execute(
+            select(func.count(ReconLine.id))
+            .outerjoin(LineResolution, _resolution_join())
+            .where(
+                ReconLine.period_id == period_id,
+                ReconLine.status != LineStatus.MATCHED,
+                func.coalesce(LineResolution.resolved, False).is_(False),
+            )
+        ).scalar_one()
+    )
+
+
+def summary(session: Session, period_id: int, partner_id: int | None) -> Summary:
+    query = select(ReconLine.status, func.count(ReconLine.id)).where(
+        ReconLine.period_id == period_id
+    )
+    if partner_id is not None:
+        query = query.where(ReconLine.partner_id == partner_id)
+    counts = {status: int(n) for status, n in session.execute(query.group_by(ReconLine.status))}
+    return Summary(
+        counts.get(LineStatus.MATCHED, 0),
+        counts.get(LineStatus.MISSING_IN_HUB, 0),
+        counts.get(LineStatus.MISSING_IN_PARTNER, 0),
+        counts.get(LineStatus.AMOUNT_MISMATCH, 0),
+        unresolved_count(session, period_id) if partner_id is None else 0,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LineView:
+    id: int
+    period_id: int
+    partner_id: int
+    kind: str
+    reference: str
+    hub_points: int | None
+    hub_fen: int | None
+    partner_points: int | None
+    partner_fen: int | None
+    status: str
+    resolution: str | None
+    note: str | None
+    adjust_transfer_id: int | None
+
+
+def lines_page(
+    session: Session,
+    period_id: int,
+    *,
+    partner_id: int | None,
+    status: str | None,
+    limit: int,
+    after_id: int | None,
+) -> list[LineView]:
+    query = (
+        select(ReconLine, LineResolution)
+        .outerjoin(LineResolution, _resolution_join())
+        .where(ReconLine.period_id == period_id)
+        .order_by(ReconLine.id)
+        .limit(limit + 1)
+    )
+    if partner_id is not None:
+        query = query.where(ReconLine.partner_id == partner_id)
+    if status is not None:
+        query = query.where(ReconLine.status == status)
+    if after_id is not None:
+        query = query.where(ReconLine.id > after_id)
+    return [_line_view(line, decision) for line, decision in session.execute(query).all()]
+
+
+def _line_view(line: ReconLine, decision: LineResolution | None) -> LineView:
+    return LineView(
+        line.id,
+        line.period_id,
+        line.partner_id,
+        line.kind,
+        display_reference(line.ref_key),
+        line.hub_points,
+        line.hub_fen,
+        line.partner_points,
+        line.partner_fen,
+        line.status,
+        None if decision is None else decision.resolution,
+        None if decision is None else decision.note,
+        None if decision is None else decision.adjust_transfer_id,
+    )
+
+
+# +1 when more points of this kind mean more issuance (issued side) or more redemption
+# (redeemed side) for the partner; -1 for the kinds that take points back.
+DIRECTION = {
+    LineKind.AWARD: ("issued", 1),
+    LineKind.COMPENSATION: ("issued", 1),
+    LineKind.REVERSAL: ("issued", -1),
+    LineKind.REDEMPTION: ("redeemed", 1),
+    LineKind.REFUND: ("redeemed", -1),
+}
+
+
+def resolve_line(
+    session: Session, line_id: int, resolution: str, note: str | None, now: datetime
+) -> LineView:
+    """ACCEPT_HUB: the hub's figure stands. ADJUST: the partner's figure is accepted; the
+    difference in points is posted now as an ``adjust`` transfer, so it settles in the
+    next period. DISPUTE: recorded with a note; it blocks the close until resolved."""
+    if resolution not in Resolution.__members__:
+        raise SettlementError("resolution must be ACCEPT_HUB, ADJUST or DISPUTE", ["resolution"])
+    if note is not None and len(note) > 2_000:
+        raise SettlementError("note must be at most 2,000 characters", ["note"])
+    if resolution == Resolution.DISPUTE and not (note or "").strip():
+        raise SettlementError("a dispute needs a note saying what is disputed", ["note"])
+    line = session.get(ReconLine, line_id)
+    if line is None or line.status == LineStatus.MATCHED:
+        raise LineNotFound()
+    period = get_period(session, line.period_id, lock=True)
+    if period.status == PeriodStatus.CLOSED:
+        raise PeriodClosed()
+    decision = session.execute(
+        select(LineResolution).where(
+            LineResolution.period_id == line.period_id,
+            LineResolution.partner_id == line.partner_id,
+            LineResolution.kind == line.kind,
+            LineResolution.ref_key == line.ref_key,
+        )
+    ).scalar_one_or_none()
+    if decision is not None and decision.resolved:
+        raise SettlementError(f"this line is already resolved ({decision.resolution})", ["lineId"])
+    transfer_id = None
+    if resolution == Resolution.ADJUST:
+        transfer_id = _adjust(session, line, now)
+    if decision is None:
+        decision = LineResolution(
+            period_id=line.period_id,
+            partner_id=line.partner_id,
+            kind=line.kind,
+            ref_key=line.ref_key,
+        )
+        session.add(decision)
+    decision.resolution = resolution
+    decision.note = note
+    decision.adjust_transfer_id = transfer_id
+    decision.resolved_at = now
+    decision.resolved = resolution != Resolution.DISPUTE
+    session.flush()
+    return _line_view(line, decision)
+
+
+def _adjust(session: Session, line: ReconLine, now: datetime) -> int:
+    difference = (line.partner_points or 0) - (line.hub_points or 0)
+    if difference == 0:
+        raise SettlementError(
+            "the figures differ only in money: ACCEPT_HUB, or DISPUTE and correct the terms",
+            ["resolution"],
+        )
+    side, sign = DIRECTION[LineKind(line.kind)]
+    effect = sign * difference
+    account = (
+        accounts.partner_issued(line.partner_id)
+        if side == "issued"
+        else accounts.partner_redeemed(line.partner_id)
+    )
+    charged = (side == "issued") == (effect > 0)  # the partner pays the difference
+    debit, credit = (
+        (account, accounts.ALLIANCE_ADJUSTMENTS)
+        if charged
+        else (accounts.ALLIANCE_ADJUSTMENTS, account)
+    )
+    ledger.open_alliance_accounts(session, now)
+    adjusted = ledger.adjust(
+        session,
+        ledger.IdempotencyKey("settlement", f"reconciliation-line:{line.id}"),
+        debit=debit,
+        credit=credit,
+        amount=abs(effect),
+        now=now,
+        reason=f"reconciliation {line.kind} {display_reference(line.ref_key)}"[:128],
+        partner_id=line.partner_id,
+    )
+    return adjusted.transfer_id

@@ -1,0 +1,334 @@
+"""Statements, multilateral netting and the bilateral provenance matrix of a period.
+
+One GROUP BY reads the period's transfers (by partner, code, the partner-side accounts of
+corrections, and price segment); everything after it is arithmetic on a few rows per
+partner. Money is computed with exact decimals and rounded half-even to whole fen once per
+statement component, so no float ever touches an amount.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, func, literal, select
+from sqlalchemy.orm import Session
+
+from ledger.models import Allocation, Hold, HoldStatus, Lot, Transfer
+from partners.models import SettlementTerms
+
+MICRO = Decimal(1_000_000)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One partner's prices over ``[starts_at, ends_at)`` inside a period."""
+
+    partner_id: int
+    starts_at: datetime
+    ends_at: datetime
+    issue_price: Decimal
+    reimbursement: Decimal
+    fee_rate: Decimal
+
+    @property
+    def issue_micro(self) -> int:
+        return int(self.issue_price * MICRO)
+
+    @property
+    def reimbursement_micro(self) -> int:
+        return int(self.reimbursement * MICRO)
+
+
+def price_windows(
+    session: Session, cycle: str, starts_at: datetime, ends_at: datetime
+) -> list[Window]:
+    """Where each partner's terms in force put it on ``cycle`` during the period: a
+    partner settles in the periods of its cycle, at the prices in force at each moment."""
+    rows = session.execute(
+        select(SettlementTerms)
+        .where(SettlementTerms.effective_at < ends_at)
+        .order_by(SettlementTerms.partner_id, SettlementTerms.effective_at, SettlementTerms.id)
+    ).scalars()
+    by_partner: dict[int, list[SettlementTerms]] = defaultdict(list)
+    for terms in rows:
+        by_partner[terms.partner_id].append(terms)
+    windows = []
+    for partner_id, versions in by_partner.items():
+        for index, terms in enumerate(versions):
+            until = versions[index + 1].effective_at if index + 1 < len(versions) else ends_at
+            start, end = max(terms.effective_at, starts_at), min(until, ends_at)
+            if start < end and terms.cycle == cycle:
+                windows.append(
+                    Window(
+                        partner_id,
+                        start,
+                        end,
+                        Decimal(terms.issue_price_per_point_fen),
+                        Decimal(terms.reimbursement_per_point_fen),
+                        Decimal(terms.operator_fee_rate),
+                    )
+                )
+    return windows
+
+
+def segment_of(created_at: Any, bounds: Sequence[datetime]) -> ColumnElement[int]:
+    """The index of the price segment a timestamp falls in (segments split at ``bounds``)."""
+    if not bounds:
+        return literal(0)
+    return case(
+        *((created_at < bound, index) for index, bound in enumerate(bounds)),
+        else_=len(bounds),
+    )
+
+
+def segment_bounds(windows: Iterable[Window], starts_at: datetime) -> list[datetime]:
+    return sorted({w.starts_at for w in windows if w.starts_at > starts_at})
+
+
+@dataclass(slots=True)
+class Tally:
+    """A partner's points and exact money per component, before rounding."""
+
+    issued: int = 0
+    reversed: int = 0
+    compensation: int = 0
+    redeemed: int = 0
+    refunded: int = 0
+    issue: Decimal = Decimal(0)
+    reversal: Decimal = Decimal(0)
+    compensation_money: Decimal = Decimal(0)
+    reimbursement: Decimal = Decimal(0)
+    refund: Decimal = Decimal(0)
+    adjustment: Decimal = Decimal(0)
+    fee: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class StatementView:
+    partner_id: int
+    issued_points: int
+    issue_fen: int
+    reversed_points: int
+    reversal_fen: int
+    compensation_points: int
+    compensation_fen: int
+    redeemed_points: int
+    reimbursement_fen: int
+    refunded_points: int
+    refund_fen: int
+    adjustment_fen: int
+    fee_fen: int
+    net_fen: int
+
+
+def fen(amount: Decimal) -> int:
+    """Half-even to a whole fen."""
+    return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+def _finish(partner_id: int, tally: Tally) -> StatementView:
+    issue, reversal = fen(tally.issue), fen(tally.reversal)
+    compensation = fen(tally.compensation_money)
+    reimbursement, refund = fen(tally.reimbursement), fen(tally.refund)
+    adjustment, fee = fen(tally.adjustment), fen(tally.fee)
+    net = reimbursement - refund + reversal - issue - compensation - fee + adjustment
+    return StatementView(
+        partner_id,
+        tally.issued,
+        issue,
+        tally.reversed,
+        reversal,
+        tally.compensation,
+        compensation,
+        tally.redeemed,
+        reimbursement,
+        tally.refunded,
+        refund,
+        adjustment,
+        fee,
+        net,
+    )
+
+
+def _apply(
+    tally: Tally, window: Window, code: str, debit: str | None, credit: str | None, points: int
+) -> None:
+    issue, reimburse = window.issue_price, window.reimbursement
+    if code == "earn":
+        tally.issued += points
+        tally.issue += points * issue
+    elif code == "compensate":
+        tally.compensation += points
+        tally.compensation_money += points * issue
+    elif code == "clawback":
+        tally.reversed += points
+        tally.reversal += points * issue
+    elif code in ("redeem", "capture", "donate"):
+        tally.redeemed += points
+        tally.reimbursement += points * reimburse
+        tally.fee += points * reimburse * window.fee_rate
+    elif code == "refund":
+        tally.refunded += points
+        tally.refund += points * reimburse
+        tally.fee -= points * reimburse * window.fee_rate
+    elif code == "adjust":
+        # A correction from reconciliation: on the issued account the partner pays (debit)
+        # or is paid back (credit) at the issue price; on the redeemed account it is paid
+        # (credit) or pays back (debit) at the reimbursement price.
+        if debit is not None and debit.endswith(":issued"):
+            tally.adjustment -= points * issue
+        elif credit is not None and credit.endswith(":issued"):
+            tally.adjustment += points * issue
+        elif credit is not None and credit.endswith(":redeemed"):
+            tally.adjustment += points * reimburse
+        elif debit is not None and debit.endswith(":redeemed"):
+            tally.adjustment -= points * reimburse
+
+
+SETTLED_CODES = (
+    "earn",
+    "compensate",
+    "clawback",
+    "redeem",
+    "capture",
+    "donate",
+    "refund",
+    "adjust",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Statements:
+    statements: list[StatementView]
+    operator_revenue_fen: int
+    unpriced_transfers: int = 0
+    windows: list[Window] = field(default_factory=list)
+
+
+def compute_statements(
+    session: Session, cycle: str, starts_at: datetime, ends_at: datetime
+) -> Statements:
+    """Every statement of the period and the operator's revenue: the nets plus the
+    revenue sum to exactly zero."""
+    windows = price_windows(session, cycle, starts_at, ends_at)
+    bounds = segment_bounds(windows, starts_at)
+    segment_starts = [starts_at, *bounds]
+    correction = Transfer.code.in_(("adjust", "clawback"))
+    segment = segment_of(Transfer.created_at, bounds)
+    debit = case((correction, Transfer.debit_account_id), else_=None)
+    credit = case((correction, Transfer.credit_account_id), else_=None)
+    rows = session.execute(
+        select(
+            Transfer.partner_id, Transfer.code, debit, credit, segment, func.sum(Transfer.amount)
+        )
+        .where(
+            Transfer.created_at >= starts_at,
+            Transfer.created_at < ends_at,
+            Transfer.partner_id.is_not(None),
+            Transfer.code.in_(SETTLED_CODES),
+        )
+        .group_by(Transfer.partner_id, Transfer.code, debit, credit, segment)
+    ).all()
+    by_partner: dict[int, list[Window]] = defaultdict(list)
+    for window in windows:
+        by_partner[window.partner_id].append(window)
+    tallies: dict[int, Tally] = {partner_id: Tally() for partner_id in by_partner}
+    for partner_id, code, debit_id, credit_id, segment_index, points in rows:
+        if code == "clawback" and not str(credit_id).startswith("partner:"):
+            continue  # a member repaying clawback debt: no money moves
+        at = segment_starts[int(segment_index)]
+        found = next(
+            (w for w in by_partner.get(partner_id, ()) if w.starts_at <= at < w.ends_at), None
+        )
+        if found is None:
+            continue  # the partner settles on another cycle at that time
+        _apply(tallies[partner_id], found, code, debit_id, credit_id, int(points))
+    statements = [_finish(partner_id, tallies[partner_id]) for partner_id in sorted(tallies)]
+    statements = [s for s in statements if _active(s)]
+    return Statements(statements, -sum(s.net_fen for s in statements), windows=windows)
+
+
+def _active(statement: StatementView) -> bool:
+    return any(
+        (
+            statement.issued_points,
+            statement.reversed_points,
+            statement.compensation_points,
+            statement.redeemed_points,
+            statement.refunded_points,
+            statement.adjustment_fen,
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MatrixEntry:
+    issuer_partner_id: int
+    redeemer_partner_id: int
+    points: int
+    amount_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class Netting:
+    """How much bilateral settlement the central counterparty saves, clearing-house style:
+    ``gross`` is what partners would pay each other pair by pair for the points spent
+    across brands; ``bilateral_net`` nets each pair; ``multilateral_net`` is what actually
+    moves when each partner makes one payment to or from the operator."""
+
+    gross_fen: int
+    bilateral_net_fen: int
+    multilateral_net_fen: int
+    ratio: Decimal | None  # 1 - multilateral / gross, four places; None without flows
+
+
+def provenance(
+    session: Session, windows: Sequence[Window], starts_at: datetime, ends_at: datetime
+) -> list[MatrixEntry]:
+    """Whose points were spent where: points leaving members' lots for redemptions at
+    partners settling in this period (net of refunds and voids), by issuing partner and
+    redeeming partner; valued at the redeeming partner's reimbursement price."""
+    rows = session.execute(
+        select(Lot.issuer_partner_id, Hold.partner_id, func.sum(Allocation.points))
+        .select_from(Allocation)
+        .join(Transfer, Transfer.id == Allocation.transfer_id)
+        .join(Lot, Lot.id == Allocation.lot_id)
+        .join(Hold, Hold.id == Transfer.hold_id)
+        .where(
+            Transfer.created_at >= starts_at,
+            Transfer.created_at < ends_at,
+            Transfer.code.in_(("redeem", "hold", "void", "refund")),
+            Hold.status.in_((HoldStatus.CAPTURED, HoldStatus.REFUNDED)),
+        )
+        .group_by(Lot.issuer_partner_id, Hold.partner_id)
+    ).all()
+    price = {w.partner_id: w.reimbursement for w in sorted(windows, key=lambda w: w.starts_at)}
+    return [
+        MatrixEntry(int(issuer), int(redeemer), int(points), fen(int(points) * price[redeemer]))
+        for issuer, redeemer, points in sorted(rows)
+        if redeemer in price and int(points) != 0
+    ]
+
+
+def netting(matrix: Sequence[MatrixEntry]) -> Netting:
+    owed: dict[tuple[int, int], int] = {}
+    position: dict[int, int] = defaultdict(int)
+    for entry in matrix:
+        if entry.issuer_partner_id == entry.redeemer_partner_id:
+            continue  # a partner's own points spent at home settle with nobody
+        owed[(entry.issuer_partner_id, entry.redeemer_partner_id)] = entry.amount_fen
+        position[entry.issuer_partner_id] -= entry.amount_fen
+        position[entry.redeemer_partner_id] += entry.amount_fen
+    gross = sum(owed.values())
+    pairs = {tuple(sorted(pair)) for pair in owed}
+    bilateral = sum(abs(owed.get((a, b), 0) - owed.get((b, a), 0)) for a, b in pairs)
+    multilateral = sum(amount for amount in position.values() if amount > 0)
+    ratio = None
+    if gross:
+        ratio = (1 - Decimal(multilateral) / Decimal(gross)).quantize(Decimal("0.0001"))
+    return Netting(gross, bilateral, multilateral, ratio)
