@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.db import Base, UTCDateTime, one_of
-from ledger.models import BigId
+from ledger.models import BigId, Transfer
 from partners.models import SettlementCycle
 
 
@@ -179,7 +179,7 @@ class LineResolution(Base):
     ref_key: Mapped[str] = mapped_column(String(140))
     resolution: Mapped[str] = mapped_column(String(12))
     note: Mapped[str | None] = mapped_column(Text)
-    adjust_transfer_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transfers.id"))
+    adjust_transfer_id: Mapped[int | None] = mapped_column(ForeignKey(Transfer.__table__.c.id))
     resolved_at: Mapped[datetime] = mapped_column(UTCDateTime)
     resolved: Mapped[bool] = mapped_column(Boolean)  # False while DISPUTE blocks close
 
