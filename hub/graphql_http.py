@@ -30,7 +30,7 @@ from resolvers.loaders import Loaders
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
-MAX_BODY_BYTES = 256 * 1024
+MAX_BODY_BYTES = 1024 * 1024  # a settlement report of 5,000 lines is ~450 KiB
 
 log = logging.getLogger("alliance_hub.graphql")
 

@@ -14,15 +14,14 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from ledger import accounts, repository
-from ledger.errors import ClawbackDebtOutstanding, LedgerError
+from ledger.errors import ClawbackDebtOutstanding
 from ledger.models import TransferCode
 from ledger.repository import LotBalance
 
 
-class LotsOutOfBalance(LedgerError):
-    """The member's account and lots disagree: a broken invariant, never a user error."""
-
-    code = "INTERNAL"
+class LotsOutOfBalance(RuntimeError):
+    """The member's account and lots disagree: a broken invariant, never a user error, so
+    not a LedgerError: the API masks it as an internal error."""
 
     def __init__(self, member_id: int, wanted: int, found: int) -> None:
         super().__init__(f"member {member_id}: lots hold {found} spendable points, {wanted} needed")

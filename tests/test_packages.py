@@ -42,3 +42,22 @@ def test_only_the_ledger_writes_ledger_rows() -> None:
             writers.append(str(path.relative_to(REPOSITORY)))
 
     assert writers == []
+
+
+def test_every_expected_error_code_is_in_the_schema() -> None:
+    """A domain error whose code the GraphQL enum lacks would surface as an internal error."""
+    from resolvers.outcome import EXPECTED
+    from schema.errors import ErrorCode
+
+    def subclasses(cls: type) -> list[type]:
+        return [cls, *(d for sub in cls.__subclasses__() for d in subclasses(sub))]
+
+    import hub.models
+
+    hub.models.import_all_models()
+    for module in ("members.consent", "settlement.reconciliation", "members.earning"):
+        __import__(module)
+    codes = {getattr(cls, "code", None) for base in EXPECTED for cls in subclasses(base)}
+    bases = {base.code for base in EXPECTED}  # abstract bases never raised as such
+    known = {code.value for code in ErrorCode}
+    assert sorted(c for c in codes - bases - known if c) == []

@@ -75,6 +75,7 @@ class Cycle:
 
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
+        self.period = ""  # set by tests that open one for the traded window
 
     async def gql(self, query: str, token: str, **variables: Any) -> dict:
         return await _gql(self.hub, query, token, **variables)
