@@ -10,6 +10,7 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,6 +22,7 @@ from hub.db import Database, UnsupportedDatabase, utcnow
 from ledger.errors import LedgerError
 from members.errors import MemberError
 from partners.errors import PartnerError
+from settlement.errors import SettlementError
 
 T = TypeVar("T")
 
@@ -125,6 +127,147 @@ def cmd_aml_threshold(args: argparse.Namespace) -> int:
 
     soft, hard = _write(set_threshold, args.pattern, args.soft, args.hard, utcnow())
     print(f"{args.pattern}: soft {soft}, hard {hard}")
+    return 0
+
+
+class Progress:
+    """Progress on a terminal (stderr), nothing when piped."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.live = sys.stderr.isatty()
+
+    def _show(self, text: str) -> None:
+        if self.live:
+            print(f"\r\033[K{self.label}: {text}", end="", file=sys.stderr, flush=True)
+
+    def step(self, text: str) -> None:
+        self._show(text)
+
+    def count(self, done: int, total: int) -> None:
+        percent = 100 if not total else done * 100 // total
+        self._show(f"{done}/{total} lines ({percent}%)")
+
+    def end(self) -> None:
+        if self.live:
+            print(file=sys.stderr)
+
+
+def _when(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise CommandFailed(
+            f"{value!r} is not an ISO 8601 time such as 2026-11-01T00:00Z"
+        ) from error
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def cmd_settlement_open(args: argparse.Namespace) -> int:
+    from settlement.periods import open_period
+
+    period = _write(
+        open_period,
+        cycle=args.cycle,
+        starts_at=_when(args.start),
+        ends_at=None if args.end is None else _when(args.end),
+        now=utcnow(),
+    )
+    print(
+        f"period {period.id}: {period.cycle} [{period.starts_at.isoformat()}, "
+        f"{period.ends_at.isoformat()}) {period.status}"
+    )
+    return 0
+
+
+def cmd_settlement_list(args: argparse.Namespace) -> int:
+    from settlement.periods import periods_page
+
+    for period in _read(periods_page, limit=args.limit, before_id=None)[: args.limit]:
+        print(
+            f"{period.id}\t{period.cycle}\t{period.starts_at.isoformat()}\t"
+            f"{period.ends_at.isoformat()}\t{period.status}"
+        )
+    return 0
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from settlement.reconciliation import reconcile
+
+    progress = Progress("reconciling")
+    found = _write(reconcile, args.period, utcnow(), progress.step)
+    progress.end()
+    print(
+        f"period {args.period}: {found.matched} matched, {found.missing_in_hub} missing in hub, "
+        f"{found.missing_in_partner} missing in partner, {found.amount_mismatch} amount "
+        f"mismatch; {found.unresolved} to resolve"
+    )
+    return 0
+
+
+def cmd_settlement_resolve(args: argparse.Namespace) -> int:
+    """One line (``--line``), or every unresolved line of a period matching the filters."""
+    from partners.registry import find_partner
+    from settlement.reconciliation import resolve_line, unresolved_lines
+
+    if (args.line is None) == (args.period is None):
+        raise CommandFailed("give either --line ID or --period ID")
+    if args.line is not None:
+        line = _write(resolve_line, args.line, args.resolution, args.note, utcnow())
+        print(f"line {line.id} {line.status}: {line.resolution}")
+        return 0
+
+    async def bulk(database: Database) -> int:
+        partner_id = None
+        if args.partner is not None:
+            partner_id = (await database.read(find_partner, args.partner)).id
+        ids = await database.read(
+            unresolved_lines, args.period, status=args.status, partner_id=partner_id
+        )
+        progress = Progress("resolving")
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+
+            def resolve_chunk(session: Any, chunk: list[int] = chunk) -> None:
+                for line_id in chunk:
+                    resolve_line(session, line_id, args.resolution, args.note, utcnow())
+
+            await database.write(resolve_chunk)
+            progress.count(start + len(chunk), len(ids))
+        progress.end()
+        return len(ids)
+
+    count = _with_database(bulk)
+    print(f"period {args.period}: {count} lines resolved as {args.resolution}")
+    return 0
+
+
+def cmd_settlement_close(args: argparse.Namespace) -> int:
+    from settlement.periods import close_period
+    from settlement.reconciliation import unresolved_count
+
+    progress = Progress("closing")
+    period = _write(close_period, args.period, utcnow(), unresolved_count, progress.step)
+    progress.end()
+    print(f"period {period.id} CLOSED; operator revenue {period.operator_revenue_fen} fen")
+    return 0
+
+
+def cmd_settlement_export(args: argparse.Namespace) -> int:
+    from settlement.export import write_export
+
+    progress = Progress("exporting")
+
+    def run(session: Any) -> int:
+        if args.output is None:
+            return write_export(session, args.period, sys.stdout, args.format, progress.count)
+        with open(args.output, "w", newline="", encoding="utf-8") as out:
+            return write_export(session, args.period, out, args.format, progress.count)
+
+    written = _read(run)
+    progress.end()
+    if args.output is not None:
+        print(f"wrote {written} records to {args.output}")
     return 0
 
 
@@ -412,6 +555,57 @@ def build_parser() -> argparse.ArgumentParser:
     threshold.add_argument("--hard", type=int, required=True)
     threshold.set_defaults(handler=cmd_aml_threshold)
 
+    settlement = commands.add_parser("settlement", help="settlement periods")
+    settlement_commands = settlement.add_subparsers(dest="settlement_command", required=True)
+    opening = settlement_commands.add_parser(
+        "open", parents=[common], help="open a period [--start, --end) for one cycle"
+    )
+    opening.add_argument("--cycle", choices=["DAILY", "WEEKLY", "MONTHLY"], required=True)
+    opening.add_argument("--start", required=True, help="ISO 8601, e.g. 2026-11-01T00:00Z")
+    opening.add_argument("--end", help="ISO 8601; default one cycle after --start")
+    opening.set_defaults(handler=cmd_settlement_open)
+    listing_periods = settlement_commands.add_parser(
+        "list", parents=[common], help="periods, newest first"
+    )
+    listing_periods.add_argument("--limit", type=int, default=20)
+    listing_periods.set_defaults(handler=cmd_settlement_list)
+    settlement_reconcile = settlement_commands.add_parser(
+        "reconcile", parents=[common], help="the same as `alliance-hub reconcile`"
+    )
+    settlement_reconcile.add_argument("--period", type=int, required=True)
+    settlement_reconcile.set_defaults(handler=cmd_reconcile)
+    resolving = settlement_commands.add_parser(
+        "resolve", parents=[common], help="resolve one unmatched line, or many of a period"
+    )
+    resolving.add_argument("--line", type=int, help="one line (its line_id in the export)")
+    resolving.add_argument("--period", type=int, help="every unresolved line of the period")
+    resolving.add_argument(
+        "--status", choices=["MISSING_IN_HUB", "MISSING_IN_PARTNER", "AMOUNT_MISMATCH"]
+    )
+    resolving.add_argument("--partner", help="only this partner's lines (with --period)")
+    resolving.add_argument(
+        "--resolution", choices=["ACCEPT_HUB", "ADJUST", "DISPUTE"], required=True
+    )
+    resolving.add_argument("--note")
+    resolving.set_defaults(handler=cmd_settlement_resolve)
+    closing = settlement_commands.add_parser(
+        "close", parents=[common], help="freeze the statements and close the period"
+    )
+    closing.add_argument("--period", type=int, required=True)
+    closing.set_defaults(handler=cmd_settlement_close)
+    exporting = settlement_commands.add_parser(
+        "export", parents=[common], help="statements and lines, streamed as CSV or JSON Lines"
+    )
+    exporting.add_argument("--period", type=int, required=True)
+    exporting.add_argument("--format", choices=["csv", "json"], default="csv")
+    exporting.add_argument("--output", help="a file; default standard output")
+    exporting.set_defaults(handler=cmd_settlement_export)
+    reconcile = commands.add_parser(
+        "reconcile", parents=[common], help="classify a period's lines, the hub's and partners'"
+    )
+    reconcile.add_argument("--period", type=int, required=True)
+    reconcile.set_defaults(handler=cmd_reconcile)
+
     ledger = commands.add_parser("ledger", help="points ledger tools")
     ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True)
     verify = ledger_commands.add_parser(
@@ -435,6 +629,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         MemberError,
         ComplianceViolation,
         ComplianceSettingError,
+        SettlementError,
     ) as error:
         print(f"alliance-hub: {error}", file=sys.stderr)
     except UnsupportedDatabase as error:

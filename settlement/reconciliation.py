@@ -217,7 +217,7 @@ def _hub_lines(period_id: int) -> Any:
     )
 
 
-def _resolution_join() -> Any:
+def resolution_join() -> Any:
     return and_(
         LineResolution.period_id == ReconLine.period_id,
         LineResolution.partner_id == ReconLine.partner_id,
@@ -231,7 +231,7 @@ def unresolved_count(session: Session, period_id: int) -> int:
     return int(
         session.execute(
             select(func.count(ReconLine.id))
-            .outerjoin(LineResolution, _resolution_join())
+            .outerjoin(LineResolution, resolution_join())
             .where(
                 ReconLine.period_id == period_id,
                 ReconLine.status != LineStatus.MATCHED,
@@ -285,7 +285,7 @@ def lines_page(
 ) -> list[LineView]:
     query = (
         select(ReconLine, LineResolution)
-        .outerjoin(LineResolution, _resolution_join())
+        .outerjoin(LineResolution, resolution_join())
         .where(ReconLine.period_id == period_id)
         .order_by(ReconLine.id)
         .limit(limit + 1)
@@ -408,3 +408,25 @@ def _adjust(session: Session, line: ReconLine, now: datetime) -> int:
         partner_id=line.partner_id,
     )
     return adjusted.transfer_id
+
+
+def unresolved_lines(
+    session: Session, period_id: int, *, status: str | None, partner_id: int | None
+) -> list[int]:
+    """Ids of the period's unmatched lines that still need a decision (for bulk
+    resolution from the CLI)."""
+    query = (
+        select(ReconLine.id)
+        .outerjoin(LineResolution, resolution_join())
+        .where(
+            ReconLine.period_id == period_id,
+            ReconLine.status != LineStatus.MATCHED,
+            func.coalesce(LineResolution.resolved, False).is_(False),
+        )
+        .order_by(ReconLine.id)
+    )
+    if status is not None:
+        query = query.where(ReconLine.status == status)
+    if partner_id is not None:
+        query = query.where(ReconLine.partner_id == partner_id)
+    return [int(line_id) for line_id in session.execute(query).scalars()]
