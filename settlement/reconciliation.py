@@ -181,9 +181,13 @@ def _hub_lines(period_id: int) -> Any:
     t, w = Transfer, PriceWindow
     kind = case(*((t.code == code, kind.value) for code, kind in KIND_OF_CODE.items()))
     key = case(
-        (t.code.in_(("earn", "clawback")), literal("order:") + t.order_ref),
-        (t.code == "donate", literal("transfer:") + sql_cast(t.id, String)),
-        else_=literal("hold:") + sql_cast(t.hold_id, String),
+        (
+            and_(t.code.in_(("earn", "clawback")), t.order_ref.is_not(None)),
+            literal("order:") + t.order_ref,
+        ),
+        (t.hold_id.is_not(None), literal("hold:") + sql_cast(t.hold_id, String)),
+        # A donation, or points moved without an order: the transfer itself.
+        else_=literal("transfer:") + sql_cast(t.id, String),
     )
     price = case((t.code.in_(ISSUE_PRICED), w.issue_micro), else_=w.reimbursement_micro)
     grouped = (

@@ -1,0 +1,276 @@
+"""Settlement invariants on random ledgers: the nets plus the operator's revenue sum to
+zero, each statement equals what a per-transfer oracle computes from the ledger (prices
+changing mid-period included), the hub's reconciliation lines add up to the statements'
+points, and closing freezes exactly the computed statements."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+import ledger
+from hub.db import Database
+from ledger.errors import LedgerError
+from ledger.models import Transfer
+from partners.registry import add_partner
+from partners.terms import set_settlement_terms
+from settlement.models import HubLine
+from settlement.periods import close_period, open_period, statements_of
+from settlement.reconciliation import reconcile, resolve_line, unresolved_count, unresolved_lines
+from settlement.statements import compute_statements
+from tests.stores import Templates
+
+BASE = datetime(2026, 3, 1, tzinfo=UTC)
+END = BASE + timedelta(days=1)
+MICRO = Decimal(1_000_000)
+
+prices = st.integers(0, 2_000_000).map(lambda n: Decimal(n) / MICRO)
+fees = st.integers(0, 100_000).map(lambda n: Decimal(n) / MICRO)
+
+
+@dataclass(frozen=True)
+class Terms:
+    issue: Decimal
+    reimbursement: Decimal
+    fee: Decimal
+
+
+@st.composite
+def scenarios(draw: Any) -> dict[str, Any]:
+    partners = []
+    for _ in range(3):
+        first = Terms(draw(prices), draw(prices), draw(fees))
+        change = draw(st.none() | st.integers(1, 1_439))
+        later = Terms(draw(prices), draw(prices), draw(fees)) if change else None
+        partners.append((first, change, later))
+    ops = draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["earn", "redeem", "refund", "reverse", "earn", "redeem"]),
+                st.integers(0, 2),
+                st.integers(1, 400),
+                st.integers(-120, 1_560),  # minutes from the period's start; some outside
+            ),
+            min_size=1,
+            max_size=25,
+        )
+    )
+    return {"partners": partners, "ops": sorted(ops, key=lambda op: op[3])}
+
+
+def _fen(amount: Decimal) -> int:
+    return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+def _oracle(
+    transfers: list[Any], terms: dict[int, list[tuple[datetime, Terms]]]
+) -> dict[int, dict[str, int]]:
+    """Each transfer priced on its own at the terms in force at its time."""
+    money: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for t in transfers:
+        if t.partner_id not in terms or not BASE <= t.created_at < END:
+            continue
+        if t.code == "clawback" and not t.credit_account_id.startswith("partner:"):
+            continue
+        price = [p for at, p in terms[t.partner_id] if at <= t.created_at][-1]
+        m = money[t.partner_id]
+        if t.code == "earn":
+            m["issue"] += t.amount * price.issue
+        elif t.code == "compensate":
+            m["compensation"] += t.amount * price.issue
+        elif t.code == "clawback":
+            m["reversal"] += t.amount * price.issue
+        elif t.code in ("redeem", "capture"):
+            m["reimbursement"] += t.amount * price.reimbursement
+            m["fee"] += t.amount * price.reimbursement * price.fee
+        elif t.code == "refund":
+            m["refund"] += t.amount * price.reimbursement
+            m["fee"] -= t.amount * price.reimbursement * price.fee
+    found = {}
+    for partner_id, m in money.items():
+        rounded = {k: _fen(v) for k, v in m.items()}
+        rounded["net"] = (
+            rounded.get("reimbursement", 0)
+            - rounded.get("refund", 0)
+            + rounded.get("reversal", 0)
+            - rounded.get("issue", 0)
+            - rounded.get("compensation", 0)
+            - rounded.get("fee", 0)
+        )
+        found[partner_id] = rounded
+    return found
+
+
+async def _play(database: Database, scenario: dict[str, Any]) -> None:
+    terms: dict[int, list[tuple[datetime, Terms]]] = {}
+
+    def setup(session: Session) -> list[int]:
+        ids = []
+        for index, (first, change, later) in enumerate(scenario["partners"]):
+            partner = add_partner(
+                session, code=f"p{index}", name=f"P{index}", legal_entity="", now=BASE
+            )
+            ids.append(partner.id)
+            history = [(BASE - timedelta(days=1), first)]
+            if later is not None:
+                history.append((BASE + timedelta(minutes=change), later))
+            for at, price in history:
+                set_settlement_terms(
+                    session,
+                    partner_code=f"p{index}",
+                    issue_price_per_point_fen=str(price.issue),
+                    reimbursement_per_point_fen=str(price.reimbursement),
+                    operator_fee_rate=str(price.fee),
+                    cycle="MONTHLY",
+                    now=BASE - timedelta(days=2),
+                    effective_at=at,
+                )
+            terms[partner.id] = history
+        ledger.open_member_accounts(session, 1, BASE - timedelta(days=1))
+        return ids
+
+    ids = await database.write(setup)
+    lots: list[tuple[int, int]] = []
+    holds: list[tuple[int, int]] = []
+    for n, (kind, index, points, minute) in enumerate(scenario["ops"]):
+        at = BASE + timedelta(minutes=minute)
+        partner_id = ids[index]
+        key = ledger.IdempotencyKey("test", f"op-{n}")
+        try:
+            if kind == "earn":
+                earned = await database.write(
+                    ledger.earn,
+                    key,
+                    member_id=1,
+                    partner_id=partner_id,
+                    points=points,
+                    order_ref=f"o{n}",
+                    expires_at=at + timedelta(days=365),
+                    now=at,
+                )
+                lots.append((earned.lot_id, partner_id))
+            elif kind == "redeem":
+                taken = await database.write(
+                    ledger.redeem, key, member_id=1, partner_id=partner_id, amount=points, now=at
+                )
+                holds.append((taken.hold_id, partner_id))
+            elif kind == "refund" and holds:
+                hold_id, owner = holds.pop(points % len(holds))
+                await database.write(
+                    ledger.refund,
+                    key,
+                    hold_id=hold_id,
+                    now=at,
+                    compensation_points=points % 50,
+                    compensation_expires_at=at + timedelta(days=30),
+                    partner_id=owner,
+                )
+            elif kind == "reverse" and lots:
+                lot_id, owner = lots.pop(points % len(lots))
+                await database.write(
+                    ledger.reverse_earn, key, lot_id=lot_id, now=at, partner_id=owner
+                )
+        except LedgerError:
+            continue  # e.g. not enough points: the ledger refused, nothing was written
+
+    computed = await database.read(compute_statements, "MONTHLY", BASE, END)
+    transfers = await database.read(
+        lambda s: s.execute(
+            select(
+                Transfer.partner_id,
+                Transfer.code,
+                Transfer.amount,
+                Transfer.created_at,
+                Transfer.credit_account_id,
+            )
+        ).all()
+    )
+    expected = _oracle(list(transfers), terms)
+
+    assert sum(s.net_fen for s in computed.statements) + computed.operator_revenue_fen == 0
+    got = {
+        s.partner_id: {
+            "issue": s.issue_fen,
+            "compensation": s.compensation_fen,
+            "reversal": s.reversal_fen,
+            "reimbursement": s.reimbursement_fen,
+            "refund": s.refund_fen,
+            "fee": s.fee_fen,
+            "net": s.net_fen,
+        }
+        for s in computed.statements
+    }
+    for partner_id, figures in expected.items():
+        assert {k: got[partner_id].get(k, 0) for k in figures} == figures
+    assert set(got) <= set(expected)
+
+    period = await database.write(
+        open_period, cycle="MONTHLY", starts_at=BASE, ends_at=END, now=END
+    )
+    await database.write(reconcile, period.id, END + timedelta(hours=1))
+
+    def points_by_kind(session: Session) -> dict[tuple[int, str], int]:
+        rows = session.execute(
+            select(HubLine.partner_id, HubLine.kind, func.sum(HubLine.points))
+            .where(HubLine.period_id == period.id)
+            .group_by(HubLine.partner_id, HubLine.kind)
+        )
+        return {(p, k): int(n) for p, k, n in rows}
+
+    lines = await database.read(points_by_kind)
+    for s in computed.statements:
+        assert lines.get((s.partner_id, "AWARD"), 0) == s.issued_points
+        assert lines.get((s.partner_id, "REDEMPTION"), 0) == s.redeemed_points
+        assert lines.get((s.partner_id, "REFUND"), 0) == s.refunded_points
+        assert lines.get((s.partner_id, "REVERSAL"), 0) == s.reversed_points
+        assert lines.get((s.partner_id, "COMPENSATION"), 0) == s.compensation_points
+
+    def accept_all(session: Session) -> None:
+        for line_id in unresolved_lines(session, period.id, status=None, partner_id=None):
+            resolve_line(session, line_id, "ACCEPT_HUB", None, END + timedelta(hours=2))
+
+    await database.write(accept_all)
+    closed = await database.write(
+        close_period, period.id, END + timedelta(hours=3), unresolved_count
+    )
+    frozen = await database.read(statements_of, period.id)
+    assert frozen.frozen
+    assert frozen.statements == computed.statements
+    assert closed.operator_revenue_fen == computed.operator_revenue_fen
+
+
+@pytest.mark.slow
+def test_random_ledgers_settle_to_zero_and_match_the_ledger(templates: Templates) -> None:
+    @settings(
+        max_examples=int(os.environ.get("HUB_SETTLEMENT_EXAMPLES", "20")),
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    @given(scenarios())
+    def check(scenario: dict[str, Any]) -> None:
+        url = templates.new_database()
+
+        async def run() -> None:
+            database = Database(url, pool_size=2)
+            try:
+                await _play(database, scenario)
+            finally:
+                await database.dispose()
+
+        try:
+            asyncio.run(run())
+        finally:
+            templates.drop(url)
+
+    check()
