@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
+    BigInteger,
     String,
     Table,
     and_,
@@ -195,8 +196,9 @@ def _hub_lines(period_id: int) -> Any:
             t.partner_id.label("partner_id"),
             kind.label("kind"),
             key.label("ref_key"),
-            func.sum(t.amount).label("points"),
-            func.sum(t.amount * price).label("micro"),
+            sql_cast(func.sum(t.amount), BigInteger).label("points"),
+            # PostgreSQL sums bigints as numeric: back to an integer for exact division.
+            sql_cast(func.sum(t.amount * price), BigInteger).label("micro"),
         )
         .join(
             w,

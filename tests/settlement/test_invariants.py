@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import ledger
@@ -112,6 +112,40 @@ def _oracle(
     return found
 
 
+KINDS = {
+    "earn": "AWARD",
+    "clawback": "REVERSAL",
+    "redeem": "REDEMPTION",
+    "capture": "REDEMPTION",
+    "refund": "REFUND",
+    "compensate": "COMPENSATION",
+}
+
+
+def _line_oracle(
+    transfers: list[Any], terms: dict[int, list[tuple[datetime, Terms]]]
+) -> dict[tuple[int, str, str], tuple[int, int]]:
+    """The hub's lines: per partner, kind and reference, the points and the money of their
+    own transfers' prices, half-even once per line."""
+    points: dict[tuple[int, str, str], int] = defaultdict(int)
+    money: dict[tuple[int, str, str], Decimal] = defaultdict(Decimal)
+    for t in transfers:
+        if t.partner_id not in terms or not BASE <= t.created_at < END or t.code not in KINDS:
+            continue
+        if t.code in ("earn", "clawback") and t.order_ref is not None:
+            reference = f"order:{t.order_ref}"
+        elif t.hold_id is not None:
+            reference = f"hold:{t.hold_id}"
+        else:
+            reference = f"transfer:{t.id}"
+        price = [p for at, p in terms[t.partner_id] if at <= t.created_at][-1]
+        each = price.issue if t.code in ("earn", "clawback", "compensate") else price.reimbursement
+        key = (t.partner_id, KINDS[t.code], reference)
+        points[key] += t.amount
+        money[key] += t.amount * each
+    return {key: (points[key], _fen(money[key])) for key in points}
+
+
 async def _play(database: Database, scenario: dict[str, Any]) -> None:
     terms: dict[int, list[tuple[datetime, Terms]]] = {}
 
@@ -188,11 +222,14 @@ async def _play(database: Database, scenario: dict[str, Any]) -> None:
     transfers = await database.read(
         lambda s: s.execute(
             select(
+                Transfer.id,
                 Transfer.partner_id,
                 Transfer.code,
                 Transfer.amount,
                 Transfer.created_at,
                 Transfer.credit_account_id,
+                Transfer.order_ref,
+                Transfer.hold_id,
             )
         ).all()
     )
@@ -220,21 +257,32 @@ async def _play(database: Database, scenario: dict[str, Any]) -> None:
     )
     await database.write(reconcile, period.id, END + timedelta(hours=1))
 
-    def points_by_kind(session: Session) -> dict[tuple[int, str], int]:
+    def hub_lines(session: Session) -> dict[tuple[int, str, str], tuple[int, int]]:
         rows = session.execute(
-            select(HubLine.partner_id, HubLine.kind, func.sum(HubLine.points))
-            .where(HubLine.period_id == period.id)
-            .group_by(HubLine.partner_id, HubLine.kind)
+            select(
+                HubLine.partner_id,
+                HubLine.kind,
+                HubLine.ref_key,
+                HubLine.points,
+                HubLine.amount_fen,
+            ).where(HubLine.period_id == period.id)
         )
-        return {(p, k): int(n) for p, k, n in rows}
+        return {(p, k, r): (int(n), int(f)) for p, k, r, n, f in rows}
 
-    lines = await database.read(points_by_kind)
+    lines = await database.read(hub_lines)
+    assert lines == _line_oracle(list(transfers), terms)
     for s in computed.statements:
-        assert lines.get((s.partner_id, "AWARD"), 0) == s.issued_points
-        assert lines.get((s.partner_id, "REDEMPTION"), 0) == s.redeemed_points
-        assert lines.get((s.partner_id, "REFUND"), 0) == s.refunded_points
-        assert lines.get((s.partner_id, "REVERSAL"), 0) == s.reversed_points
-        assert lines.get((s.partner_id, "COMPENSATION"), 0) == s.compensation_points
+        for kind, points in (
+            ("AWARD", s.issued_points),
+            ("REDEMPTION", s.redeemed_points),
+            ("REFUND", s.refunded_points),
+            ("REVERSAL", s.reversed_points),
+            ("COMPENSATION", s.compensation_points),
+        ):
+            assert (
+                sum(n for (p, k, _), (n, _) in lines.items() if (p, k) == (s.partner_id, kind))
+                == points
+            )
 
     def accept_all(session: Session) -> None:
         for line_id in unresolved_lines(session, period.id, status=None, partner_id=None):
