@@ -208,7 +208,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 def cmd_settlement_resolve(args: argparse.Namespace) -> int:
     """One line (``--line``), or every unresolved line of a period matching the filters."""
     from partners.registry import find_partner
-    from settlement.reconciliation import resolve_line, unresolved_lines
+    from settlement.reconciliation import resolve_line, resolve_lines
 
     if (args.line is None) == (args.period is None):
         raise CommandFailed("give either --line ID or --period ID")
@@ -221,21 +221,23 @@ def cmd_settlement_resolve(args: argparse.Namespace) -> int:
         partner_id = None
         if args.partner is not None:
             partner_id = (await database.read(find_partner, args.partner)).id
-        ids = await database.read(
-            unresolved_lines, args.period, status=args.status, partner_id=partner_id
-        )
-        progress = Progress("resolving")
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-
-            def resolve_chunk(session: Any, chunk: list[int] = chunk) -> None:
-                for line_id in chunk:
-                    resolve_line(session, line_id, args.resolution, args.note, utcnow())
-
-            await database.write(resolve_chunk)
-            progress.count(start + len(chunk), len(ids))
+        progress, done = Progress("resolving"), 0
+        while True:
+            batch = await database.write(
+                resolve_lines,
+                args.period,
+                status=args.status,
+                partner_id=partner_id,
+                resolution=args.resolution,
+                note=args.note,
+                now=utcnow(),
+            )
+            done += batch.resolved
+            progress.count(done, done + batch.remaining)
+            if not batch.remaining or not batch.resolved:
+                break
         progress.end()
-        return len(ids)
+        return done
 
     count = _with_database(bulk)
     print(f"period {args.period}: {count} lines resolved as {args.resolution}")

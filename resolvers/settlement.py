@@ -7,7 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.orm import Session
+
 from hub.db import utcnow
+from partners.registry import find_partner
 from resolvers.context import HubContext
 from resolvers.members import decode_id
 from resolvers.outcome import Outcome, attempt, require_partner, write
@@ -22,11 +25,13 @@ from settlement.periods import (
     periods_page,
 )
 from settlement.reconciliation import (
+    BulkResolution,
     LineView,
     Summary,
     lines_page,
     reconcile,
     resolve_line,
+    resolve_lines,
     summary,
     unresolved_count,
 )
@@ -191,6 +196,32 @@ async def resolve_reconciliation_line(
     return await write(
         context, "resolveReconciliationLine", resolve_line, line_id, resolution, note, utcnow()
     )
+
+
+async def resolve_reconciliation_lines(
+    context: HubContext,
+    period_gid: str,
+    status: str | None,
+    partner_code: str | None,
+    resolution: str,
+    note: str | None,
+) -> Outcome[BulkResolution]:
+    async def call() -> BulkResolution:
+        def run(session: Session) -> BulkResolution:
+            partner_id = None if partner_code is None else find_partner(session, partner_code).id
+            return resolve_lines(
+                session,
+                _period_id(period_gid),
+                status=status,
+                partner_id=partner_id,
+                resolution=resolution,
+                note=note,
+                now=utcnow(),
+            )
+
+        return await context.database.write(run)
+
+    return await attempt(context, "resolveReconciliationLines", call)
 
 
 async def close_settlement_period(context: HubContext, period_gid: str) -> Outcome[PeriodView]:

@@ -75,6 +75,7 @@ from schema.settlement import (
     post_settlement_report_field,
     reconcile_settlement_period_field,
     resolve_reconciliation_line_field,
+    resolve_reconciliation_lines_field,
     settlement_period_field,
     settlement_periods_field,
 )
@@ -164,6 +165,7 @@ class Mutation:
     reconcile_settlement_period = reconcile_settlement_period_field
     post_settlement_report = post_settlement_report_field
     resolve_reconciliation_line = resolve_reconciliation_line_field
+    resolve_reconciliation_lines = resolve_reconciliation_lines_field
     close_settlement_period = close_settlement_period_field
     set_member_credit_level = set_member_credit_level_field
 

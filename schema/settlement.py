@@ -516,6 +516,45 @@ async def resolve_reconciliation_line(
     )
 
 
+@strawberry.input
+class ResolveReconciliationLinesInput:
+    period_id: strawberry.ID
+    resolution: ReconciliationResolution
+    status: ReconciliationStatus | None = strawberry.field(
+        default=None, description="Only lines of this status."
+    )
+    partner_code: str | None = strawberry.field(default=None, description="Only this partner's.")
+    note: str | None = None
+
+
+@strawberry.type
+class ResolveReconciliationLinesPayload:
+    resolved: int | None = strawberry.field(description="Lines resolved by this call.")
+    remaining: int | None = strawberry.field(
+        description="Matching lines still unresolved (over 5,000 per call): call again."
+    )
+    user_errors: list[UserError]
+
+
+async def resolve_reconciliation_lines(
+    info: Info[HubContext, Any], input: ResolveReconciliationLinesInput
+) -> ResolveReconciliationLinesPayload:
+    outcome = await resolve.resolve_reconciliation_lines(
+        info.context,
+        str(input.period_id),
+        None if input.status is None else input.status.value,
+        input.partner_code,
+        input.resolution.name,
+        input.note,
+    )
+    done = outcome.value
+    return ResolveReconciliationLinesPayload(
+        resolved=None if done is None else done.resolved,
+        remaining=None if done is None else done.remaining,
+        user_errors=_errors(outcome),
+    )
+
+
 open_settlement_period_field = scoped_mutation(
     open_settlement_period, "operator:admin", "Open a settlement period for one cycle."
 )
@@ -532,6 +571,11 @@ post_settlement_report_field = scoped_mutation(
 )
 resolve_reconciliation_line_field = scoped_mutation(
     resolve_reconciliation_line, "operator:admin", "Resolve one unmatched line."
+)
+resolve_reconciliation_lines_field = scoped_mutation(
+    resolve_reconciliation_lines,
+    "operator:admin",
+    "Resolve up to 5,000 of a period's unresolved lines the same way (filter by status, partner).",
 )
 close_settlement_period_field = scoped_mutation(
     close_settlement_period,

@@ -417,7 +417,12 @@ def _adjust(session: Session, line: ReconLine, now: datetime) -> int:
 
 
 def unresolved_lines(
-    session: Session, period_id: int, *, status: str | None, partner_id: int | None
+    session: Session,
+    period_id: int,
+    *,
+    status: str | None,
+    partner_id: int | None,
+    undecided_only: bool = False,
 ) -> list[int]:
     """Ids of the period's unmatched lines that still need a decision (for bulk
     resolution from the CLI)."""
@@ -435,4 +440,42 @@ def unresolved_lines(
         query = query.where(ReconLine.status == status)
     if partner_id is not None:
         query = query.where(ReconLine.partner_id == partner_id)
+    if undecided_only:
+        query = query.where(LineResolution.id.is_(None))
     return [int(line_id) for line_id in session.execute(query).scalars()]
+
+
+MAX_BULK = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class BulkResolution:
+    resolved: int
+    remaining: int
+
+
+def resolve_lines(
+    session: Session,
+    period_id: int,
+    *,
+    status: str | None,
+    partner_id: int | None,
+    resolution: str,
+    note: str | None,
+    now: datetime,
+) -> BulkResolution:
+    """Resolve up to MAX_BULK of the period's unresolved lines matching the filters the
+    same way, in one transaction; ``remaining`` says how many are left for another call."""
+    get_period(session, period_id)
+    if status is not None and status not in LineStatus.__members__:
+        raise SettlementError("no such line status", ["status"])
+    ids = unresolved_lines(
+        session,
+        period_id,
+        status=status,
+        partner_id=partner_id,
+        undecided_only=resolution == Resolution.DISPUTE,  # a dispute is not re-disputed
+    )
+    for line_id in ids[:MAX_BULK]:
+        resolve_line(session, line_id, resolution, note, now)
+    return BulkResolution(min(len(ids), MAX_BULK), max(len(ids) - MAX_BULK, 0))

@@ -165,3 +165,35 @@ async def test_resolving_a_matched_or_unknown_line_is_not_found(hub: Hub, cycle:
         assert [e["code"] for e in body["data"]["resolveReconciliationLine"]["userErrors"]] == [
             "NOT_FOUND"
         ]
+
+
+BULK = """mutation($input: ResolveReconciliationLinesInput!) {
+  resolveReconciliationLines(input: $input) { resolved remaining userErrors { code field } } }"""
+
+
+async def test_the_operator_resolves_lines_in_bulk(hub: Hub, cycle: Cycle) -> None:
+    await cycle.gql(RECONCILE, cycle.operator, id=cycle.period)
+
+    async def bulk(**filters: Any) -> dict:
+        body = await cycle.gql(
+            BULK,
+            cycle.operator,
+            input={"periodId": cycle.period, "resolution": "ACCEPT_HUB", **filters},
+        )
+        return dict(body["data"]["resolveReconciliationLines"])
+
+    store_only = await bulk(partnerCode="store", status="MISSING_IN_PARTNER")
+    unknown_partner = await bulk(partnerCode="nobody")
+    rest = await bulk()
+    nothing_left = await bulk()
+    closed = await cycle.gql(CLOSE, cycle.operator, id=cycle.period)
+
+    assert store_only == {"resolved": 2, "remaining": 0, "userErrors": []}
+    assert [e["code"] for e in unknown_partner["userErrors"]] == ["NOT_FOUND"]
+    assert rest == {"resolved": 4, "remaining": 0, "userErrors": []}
+    assert nothing_left["resolved"] == 0
+    assert closed["data"]["closeSettlementPeriod"]["period"]["status"] == "CLOSED"
+    partner = await cycle.gql(
+        BULK, cycle.store, input={"periodId": cycle.period, "resolution": "ADJUST"}
+    )
+    assert partner["errors"][0]["extensions"]["code"] == "FORBIDDEN"
