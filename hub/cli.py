@@ -154,6 +154,9 @@ class Progress:
 
 
 def _when(value: str) -> datetime:
+    """An ISO 8601 time (UTC when it has no offset), or ``now``."""
+    if value == "now":
+        return utcnow()
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as error:
@@ -266,7 +269,13 @@ def cmd_settlement_export(args: argparse.Namespace) -> int:
         with open(args.output, "w", newline="", encoding="utf-8") as out:
             return write_export(session, args.period, out, args.format, progress.count)
 
-    written = _read(run)
+    try:
+        written = _read(run)
+    except BrokenPipeError:
+        # The reader stopped early (``| head``): not an error. Keep Python from complaining
+        # about the closed pipe while it flushes standard output on exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     progress.end()
     if args.output is not None:
         print(f"wrote {written} records to {args.output}")
@@ -564,7 +573,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     opening.add_argument("--cycle", choices=["DAILY", "WEEKLY", "MONTHLY"], required=True)
     opening.add_argument("--start", required=True, help="ISO 8601, e.g. 2026-11-01T00:00Z")
-    opening.add_argument("--end", help="ISO 8601; default one cycle after --start")
+    opening.add_argument("--end", help="ISO 8601 or now; default one cycle after --start")
     opening.set_defaults(handler=cmd_settlement_open)
     listing_periods = settlement_commands.add_parser(
         "list", parents=[common], help="periods, newest first"

@@ -575,7 +575,8 @@ resolve_reconciliation_line_field = scoped_mutation(
 resolve_reconciliation_lines_field = scoped_mutation(
     resolve_reconciliation_lines,
     "operator:admin",
-    "Resolve up to 5,000 of a period's unresolved lines the same way (filter by status, partner).",
+    "Resolve up to 5,000 of a period's undecided lines the same way (filter by status and "
+    "partner); a disputed line is settled on its own with resolveReconciliationLine.",
 )
 close_settlement_period_field = scoped_mutation(
     close_settlement_period,

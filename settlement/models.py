@@ -123,24 +123,11 @@ class ReportLine(Base):
     posted_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class HubLine(Base):
-    """The hub's own line per (partner, kind, reference) for a period, materialised by
-    reconciliation from the ledger's transfers in one INSERT … SELECT."""
-
-    __tablename__ = "settlement_hub_lines"
-    __table_args__ = (UniqueConstraint("period_id", "partner_id", "kind", "ref_key"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    period_id: Mapped[int] = mapped_column(ForeignKey("settlement_periods.id"))
-    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
-    kind: Mapped[str] = mapped_column(String(16))
-    ref_key: Mapped[str] = mapped_column(String(140))
-    points: Mapped[int] = mapped_column(BigInteger)
-    amount_fen: Mapped[int] = mapped_column(BigInteger)
-
-
 class ReconLine(Base):
-    """One classified line: the hub's and the partner's figures side by side."""
+    """One classified line: the hub's and the partner's figures side by side. Derived rows,
+    rebuilt by every reconciliation from rows whose keys are already checked (transfers,
+    report lines), so they carry no foreign keys: a million row-level key checks would
+    cost PostgreSQL more than the reconciliation itself."""
 
     __tablename__ = "settlement_recon_lines"
     __table_args__ = (
@@ -151,8 +138,8 @@ class ReconLine(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    period_id: Mapped[int] = mapped_column(ForeignKey("settlement_periods.id"))
-    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    period_id: Mapped[int] = mapped_column(BigInteger)
+    partner_id: Mapped[int] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(16))
     ref_key: Mapped[str] = mapped_column(String(140))
     hub_points: Mapped[int | None] = mapped_column(BigInteger)

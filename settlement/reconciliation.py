@@ -19,6 +19,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
@@ -28,7 +29,6 @@ from ledger import accounts
 from ledger.models import Transfer
 from settlement.errors import LineNotFound, PeriodClosed, SettlementError
 from settlement.models import (
-    HubLine,
     LineKind,
     LineResolution,
     LineStatus,
@@ -42,7 +42,6 @@ from settlement.periods import begin_reconciliation, get_period
 from settlement.reports import display_reference
 from settlement.statements import price_windows
 
-_hub = cast(Table, HubLine.__table__)
 _recon = cast(Table, ReconLine.__table__)
 _windows = cast(Table, PriceWindow.__table__)
 
@@ -85,7 +84,7 @@ def reconcile(
     if period.status == PeriodStatus.CLOSED:
         raise PeriodClosed()
     begin_reconciliation(session, period, now)
-    for table in (_recon, _hub, _windows):
+    for table in (_recon, _windows):
         session.execute(delete(table).where(table.c.period_id == period_id))
     windows = price_windows(session, period.cycle, period.starts_at, period.ends_at)
     if windows:
@@ -103,77 +102,75 @@ def reconcile(
                 for w in windows
             ],
         )
-    progress("materialising the hub's lines")
-    session.execute(insert(_hub).from_select(_hub_columns(), _hub_lines(period_id)))
-    progress("matching the partners' lines")
-    hub, posted = HubLine, ReportLine
-    same = and_(
-        posted.period_id == hub.period_id,
-        posted.partner_id == hub.partner_id,
-        posted.kind == hub.kind,
-        posted.ref_key == hub.ref_key,
+    _analyze(session, _windows)
+    progress("matching the partners' lines against the hub's")
+    hub = _hub_lines(period_id).subquery("hub")
+    posted = (
+        select(
+            ReportLine.partner_id,
+            ReportLine.kind,
+            ReportLine.ref_key,
+            ReportLine.points,
+            ReportLine.amount_fen,
+        )
+        .where(ReportLine.period_id == period_id)
+        .subquery("posted")
     )
     status = case(
-        (posted.id.is_(None), LineStatus.MISSING_IN_PARTNER.value),
+        (posted.c.partner_id.is_(None), LineStatus.MISSING_IN_PARTNER.value),
+        (hub.c.partner_id.is_(None), LineStatus.MISSING_IN_HUB.value),
         (
-            and_(posted.points == hub.points, posted.amount_fen == hub.amount_fen),
+            and_(posted.c.points == hub.c.points, posted.c.amount_fen == hub.c.amount_fen),
             LineStatus.MATCHED.value,
         ),
         else_=LineStatus.AMOUNT_MISMATCH.value,
     )
-    columns = [
-        "period_id",
-        "partner_id",
-        "kind",
-        "ref_key",
-        "hub_points",
-        "hub_fen",
-        "partner_points",
-        "partner_fen",
-        "status",
-    ]
-    session.execute(
-        insert(_recon).from_select(
-            columns,
-            select(
-                hub.period_id,
-                hub.partner_id,
-                hub.kind,
-                hub.ref_key,
-                hub.points,
-                hub.amount_fen,
-                posted.points,
-                posted.amount_fen,
-                status,
-            )
-            .outerjoin(posted, same)
-            .where(hub.period_id == period_id),
-        )
+    # One pass: the hub's lines (grouped from the transfers) full-outer-joined with the
+    # partners' lines, classified as they are written.
+    both = hub.join(
+        posted,
+        and_(
+            posted.c.partner_id == hub.c.partner_id,
+            posted.c.kind == hub.c.kind,
+            posted.c.ref_key == hub.c.ref_key,
+        ),
+        full=True,
     )
     session.execute(
         insert(_recon).from_select(
-            columns,
+            [
+                "period_id",
+                "partner_id",
+                "kind",
+                "ref_key",
+                "hub_points",
+                "hub_fen",
+                "partner_points",
+                "partner_fen",
+                "status",
+            ],
             select(
-                posted.period_id,
-                posted.partner_id,
-                posted.kind,
-                posted.ref_key,
-                literal(None, type_=hub.points.type),
-                literal(None, type_=hub.amount_fen.type),
-                posted.points,
-                posted.amount_fen,
-                literal(LineStatus.MISSING_IN_HUB.value),
-            )
-            .outerjoin(hub, same)
-            .where(posted.period_id == period_id, hub.id.is_(None)),
+                literal(period_id),
+                func.coalesce(hub.c.partner_id, posted.c.partner_id),
+                func.coalesce(hub.c.kind, posted.c.kind),
+                func.coalesce(hub.c.ref_key, posted.c.ref_key),
+                hub.c.points,
+                hub.c.amount_fen,
+                posted.c.points,
+                posted.c.amount_fen,
+                status,
+            ).select_from(both),
         )
     )
     progress("summarising")
     return summary(session, period_id, None)
 
 
-def _hub_columns() -> list[str]:
-    return ["period_id", "partner_id", "kind", "ref_key", "points", "amount_fen"]
+def _analyze(session: Session, table: Table) -> None:
+    """Fresh statistics for a table just filled in this transaction: without them
+    PostgreSQL guesses a handful of rows and joins a million transfers row by row."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"ANALYZE {table.name}"))
 
 
 def _hub_lines(period_id: int) -> Any:
@@ -214,12 +211,11 @@ def _hub_lines(period_id: int) -> Any:
         .subquery()
     )
     return select(
-        literal(period_id),
         grouped.c.partner_id,
         grouped.c.kind,
         grouped.c.ref_key,
         grouped.c.points,
-        _half_even_fen(grouped.c.micro),
+        _half_even_fen(grouped.c.micro).label("amount_fen"),
     )
 
 
@@ -464,8 +460,9 @@ def resolve_lines(
     note: str | None,
     now: datetime,
 ) -> BulkResolution:
-    """Resolve up to MAX_BULK of the period's unresolved lines matching the filters the
-    same way, in one transaction; ``remaining`` says how many are left for another call."""
+    """Resolve up to MAX_BULK of the period's undecided lines matching the filters the
+    same way, in one transaction; ``remaining`` says how many are left for another call.
+    Disputed lines are left alone: each is settled on its own."""
     get_period(session, period_id)
     if status is not None and status not in LineStatus.__members__:
         raise SettlementError("no such line status", ["status"])
@@ -474,7 +471,7 @@ def resolve_lines(
         period_id,
         status=status,
         partner_id=partner_id,
-        undecided_only=resolution == Resolution.DISPUTE,  # a dispute is not re-disputed
+        undecided_only=True,  # a dispute is settled one line at a time, deliberately
     )
     for line_id in ids[:MAX_BULK]:
         resolve_line(session, line_id, resolution, note, now)

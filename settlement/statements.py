@@ -15,9 +15,10 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, literal, select
+from sqlalchemy import ColumnElement, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
+from ledger import accounts
 from ledger.models import Allocation, Hold, HoldStatus, Lot, Transfer
 from partners.models import SettlementTerms
 
@@ -155,9 +156,15 @@ def _finish(partner_id: int, tally: Tally) -> StatementView:
     )
 
 
-def _apply(
-    tally: Tally, window: Window, code: str, debit: str | None, credit: str | None, points: int
-) -> None:
+ADJUST_CHARGE_ISSUED, ADJUST_CHARGE_REDEEMED, ADJUST_CREDIT_ISSUED, ADJUST_CREDIT_REDEEMED = (
+    1,
+    2,
+    3,
+    4,
+)
+
+
+def _apply(tally: Tally, window: Window, code: str, adjust_side: int, points: int) -> None:
     issue, reimburse = window.issue_price, window.reimbursement
     if code == "earn":
         tally.issued += points
@@ -180,14 +187,12 @@ def _apply(
         # A correction from reconciliation: on the issued account the partner pays (debit)
         # or is paid back (credit) at the issue price; on the redeemed account it is paid
         # (credit) or pays back (debit) at the reimbursement price.
-        if debit is not None and debit.endswith(":issued"):
-            tally.adjustment -= points * issue
-        elif credit is not None and credit.endswith(":issued"):
-            tally.adjustment += points * issue
-        elif credit is not None and credit.endswith(":redeemed"):
-            tally.adjustment += points * reimburse
-        elif debit is not None and debit.endswith(":redeemed"):
-            tally.adjustment -= points * reimburse
+        tally.adjustment += {
+            ADJUST_CHARGE_ISSUED: -points * issue,
+            ADJUST_CREDIT_ISSUED: points * issue,
+            ADJUST_CREDIT_REDEEMED: points * reimburse,
+            ADJUST_CHARGE_REDEEMED: -points * reimburse,
+        }[adjust_side]
 
 
 SETTLED_CODES = (
@@ -218,39 +223,78 @@ def compute_statements(
     windows = price_windows(session, cycle, starts_at, ends_at)
     bounds = segment_bounds(windows, starts_at)
     segment_starts = [starts_at, *bounds]
-    correction = Transfer.code.in_(("adjust", "clawback"))
-    segment = segment_of(Transfer.created_at, bounds)
-    debit = case((correction, Transfer.debit_account_id), else_=None)
-    credit = case((correction, Transfer.credit_account_id), else_=None)
+    # The period's transfers grouped exactly like a plain GROUP BY partner, code; a price
+    # change inside the period adds one conditional sum per price segment, never a
+    # grouping expression (which would cost PostgreSQL its hash aggregate).
+    sums = (
+        [func.sum(Transfer.amount)]
+        if not bounds
+        else [
+            func.sum(case((segment_of(Transfer.created_at, bounds) == index, Transfer.amount)))
+            for index in range(len(segment_starts))
+        ]
+    )
     rows = session.execute(
+        select(Transfer.partner_id, Transfer.code, *sums)
+        .where(Transfer.created_at >= starts_at, Transfer.created_at < ends_at)
+        .group_by(Transfer.partner_id, Transfer.code)
+    ).all()
+    # Adjustments are few and all touch alliance:adjustments (indexed): read their sides.
+    segment = segment_of(Transfer.created_at, bounds)
+    adjustments = session.execute(
         select(
-            Transfer.partner_id, Transfer.code, debit, credit, segment, func.sum(Transfer.amount)
+            Transfer.partner_id,
+            Transfer.debit_account_id,
+            Transfer.credit_account_id,
+            segment,
+            func.sum(Transfer.amount),
         )
         .where(
+            or_(
+                Transfer.debit_account_id == accounts.ALLIANCE_ADJUSTMENTS,
+                Transfer.credit_account_id == accounts.ALLIANCE_ADJUSTMENTS,
+            ),
             Transfer.created_at >= starts_at,
             Transfer.created_at < ends_at,
-            Transfer.partner_id.is_not(None),
-            Transfer.code.in_(SETTLED_CODES),
         )
-        .group_by(Transfer.partner_id, Transfer.code, debit, credit, segment)
+        .group_by(
+            Transfer.partner_id, Transfer.debit_account_id, Transfer.credit_account_id, segment
+        )
     ).all()
     by_partner: dict[int, list[Window]] = defaultdict(list)
     for window in windows:
         by_partner[window.partner_id].append(window)
     tallies: dict[int, Tally] = {partner_id: Tally() for partner_id in by_partner}
-    for partner_id, code, debit_id, credit_id, segment_index, points in rows:
-        if code == "clawback" and not str(credit_id).startswith("partner:"):
-            continue  # a member repaying clawback debt: no money moves
-        at = segment_starts[int(segment_index)]
-        found = next(
-            (w for w in by_partner.get(partner_id, ()) if w.starts_at <= at < w.ends_at), None
-        )
-        if found is None:
-            continue  # the partner settles on another cycle at that time
-        _apply(tallies[partner_id], found, code, debit_id, credit_id, int(points))
+
+    def window_at(partner_id: int | None, segment_index: int) -> Window | None:
+        at = segment_starts[segment_index]
+        own = by_partner.get(partner_id, ()) if partner_id is not None else ()
+        return next((w for w in own if w.starts_at <= at < w.ends_at), None)
+
+    for partner_id, code, *per_segment in rows:
+        if code not in SETTLED_CODES or code == "adjust":
+            continue  # expiry, holds and voids; adjustments are read apart
+        for segment_index, points in enumerate(per_segment):
+            found = window_at(partner_id, segment_index)
+            if points and found is not None:  # else: no partner, or another cycle
+                _apply(tallies[found.partner_id], found, code, 0, int(points))
+    for partner_id, debit, credit, segment_index, points in adjustments:
+        found = window_at(partner_id, int(segment_index))
+        if found is not None:
+            _apply(tallies[found.partner_id], found, "adjust", _side(debit, credit), int(points))
     statements = [_finish(partner_id, tallies[partner_id]) for partner_id in sorted(tallies)]
     statements = [s for s in statements if _active(s)]
     return Statements(statements, -sum(s.net_fen for s in statements), windows=windows)
+
+
+def _side(debit: str, credit: str) -> int:
+    if debit.endswith(":issued"):
+        return ADJUST_CHARGE_ISSUED
+    if debit.endswith(":redeemed"):
+        return ADJUST_CHARGE_REDEEMED
+    if credit.endswith(":issued"):
+        return ADJUST_CREDIT_ISSUED
+    return ADJUST_CREDIT_REDEEMED
 
 
 def _active(statement: StatementView) -> bool:

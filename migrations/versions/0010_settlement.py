@@ -118,43 +118,6 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
-        "settlement_hub_lines",
-        sa.Column(
-            "id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True,
-            nullable=False,
-        ),
-        sa.Column(
-            "period_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column(
-            "partner_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column("kind", sa.String(length=16), nullable=False),
-        sa.Column("ref_key", sa.String(length=140), nullable=False),
-        sa.Column("points", sa.BigInteger(), nullable=False),
-        sa.Column("amount_fen", sa.BigInteger(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["partner_id"],
-            ["partners.id"],
-            name=op.f("fk_settlement_hub_lines_partner_id_partners"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["period_id"],
-            ["settlement_periods.id"],
-            name=op.f("fk_settlement_hub_lines_period_id_settlement_periods"),
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_settlement_hub_lines")),
-        sa.UniqueConstraint(
-            "period_id",
-            "partner_id",
-            "kind",
-            "ref_key",
-            name=op.f("uq_settlement_hub_lines_period_id_partner_id_kind_ref_key"),
-        ),
-    )
-    op.create_table(
         "settlement_price_windows",
         sa.Column(
             "id",
@@ -197,12 +160,8 @@ def upgrade() -> None:
             autoincrement=True,
             nullable=False,
         ),
-        sa.Column(
-            "period_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column(
-            "partner_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("period_id", sa.BigInteger(), nullable=False),
+        sa.Column("partner_id", sa.BigInteger(), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("ref_key", sa.String(length=140), nullable=False),
         sa.Column("hub_points", sa.BigInteger(), nullable=True),
@@ -213,16 +172,6 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "status IN ('MATCHED', 'MISSING_IN_HUB', 'MISSING_IN_PARTNER', 'AMOUNT_MISMATCH')",
             name=op.f("ck_settlement_recon_lines_status_known"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["partner_id"],
-            ["partners.id"],
-            name=op.f("fk_settlement_recon_lines_partner_id_partners"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["period_id"],
-            ["settlement_periods.id"],
-            name=op.f("fk_settlement_recon_lines_period_id_settlement_periods"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_settlement_recon_lines")),
         sa.UniqueConstraint(
@@ -412,5 +361,4 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_settlement_price_windows_period_id"))
 
     op.drop_table("settlement_price_windows")
-    op.drop_table("settlement_hub_lines")
     op.drop_table("settlement_periods")

@@ -25,7 +25,7 @@ from ledger.errors import LedgerError
 from ledger.models import Transfer
 from partners.registry import add_partner
 from partners.terms import set_settlement_terms
-from settlement.models import HubLine
+from settlement.models import ReconLine
 from settlement.periods import close_period, open_period, statements_of
 from settlement.reconciliation import reconcile, resolve_line, unresolved_count, unresolved_lines
 from settlement.statements import compute_statements
@@ -260,12 +260,12 @@ async def _play(database: Database, scenario: dict[str, Any]) -> None:
     def hub_lines(session: Session) -> dict[tuple[int, str, str], tuple[int, int]]:
         rows = session.execute(
             select(
-                HubLine.partner_id,
-                HubLine.kind,
-                HubLine.ref_key,
-                HubLine.points,
-                HubLine.amount_fen,
-            ).where(HubLine.period_id == period.id)
+                ReconLine.partner_id,
+                ReconLine.kind,
+                ReconLine.ref_key,
+                ReconLine.hub_points,
+                ReconLine.hub_fen,
+            ).where(ReconLine.period_id == period.id, ReconLine.hub_points.is_not(None))
         )
         return {(p, k, r): (int(n), int(f)) for p, k, r, n, f in rows}
 
