@@ -33,6 +33,7 @@ class BudgetUse:
     issued_points: int
     used_fen: int
     remaining_fen: int
+    issued_in_period_points: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,8 @@ class CaseCount:
 @dataclass(slots=True)
 class ComplianceReport:
     as_of: datetime
+    period_start: datetime | None = None
+    period_end: datetime | None = None
     refusals: list[RefusalCount] = field(default_factory=list)
     budgets: list[BudgetUse] = field(default_factory=list)
     liability: list[Liability] = field(default_factory=list)
@@ -62,14 +65,46 @@ def _fen(points: int, price: Decimal) -> int:
     return int((Decimal(points) * price).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
 
 
-def compliance_report(session: Session, now: datetime) -> ComplianceReport:
+def compliance_report(
+    session: Session, now: datetime, window: tuple[datetime, datetime] | None = None
+) -> ComplianceReport:
+    """As of ``now``; with a settlement period's ``window`` ``[start, end)``: the refusals
+    and AML cases of the window, the budgets that overlap it with the points issued in it.
+    The liability is always as of now (it is a balance, not a flow)."""
     report = ComplianceReport(as_of=now)
     codes = dict(session.execute(select(Partner.id, Partner.code)).all())
+    refusals = select(BlockedAttempt.rule, BlockedAttempt.partner_id, func.count())
+    budgets = select(MarketingBudget).where(
+        MarketingBudget.period_start <= now, MarketingBudget.period_end > now
+    )
+    cases = select(AmlCase.pattern, func.count()).where(AmlCase.status == "OPEN")
+    issued_in_period: dict[int, int] = {}
+    if window is not None:
+        start, end = window
+        report.period_start, report.period_end = start, end
+        refusals = refusals.where(BlockedAttempt.at >= start, BlockedAttempt.at < end)
+        budgets = select(MarketingBudget).where(
+            MarketingBudget.period_start < end, MarketingBudget.period_end > start
+        )
+        cases = cases.where(AmlCase.opened_at >= start, AmlCase.opened_at < end)
+        issued_in_period = {
+            int(partner_id or 0): int(points)
+            for partner_id, points in session.execute(
+                select(Transfer.partner_id, func.sum(Transfer.amount))
+                .where(
+                    Transfer.code == "earn",
+                    Transfer.partner_id.is_not(None),
+                    Transfer.created_at >= start,
+                    Transfer.created_at < end,
+                )
+                .group_by(Transfer.partner_id)
+            )
+        }
 
     for rule, partner_id, count in session.execute(
-        select(BlockedAttempt.rule, BlockedAttempt.partner_id, func.count())
-        .group_by(BlockedAttempt.rule, BlockedAttempt.partner_id)
-        .order_by(BlockedAttempt.rule, BlockedAttempt.partner_id)
+        refusals.group_by(BlockedAttempt.rule, BlockedAttempt.partner_id).order_by(
+            BlockedAttempt.rule, BlockedAttempt.partner_id
+        )
     ):
         code = None if partner_id is None else codes.get(partner_id)
         report.refusals.append(RefusalCount(rule, code, int(count)))
@@ -82,9 +117,7 @@ def compliance_report(session: Session, now: datetime) -> ComplianceReport:
     ):
         prices[partner_id] = Decimal(price)  # the latest in force wins
     for budget in session.execute(
-        select(MarketingBudget)
-        .where(MarketingBudget.period_start <= now, MarketingBudget.period_end > now)
-        .order_by(MarketingBudget.partner_id, MarketingBudget.id)
+        budgets.order_by(MarketingBudget.partner_id, MarketingBudget.id)
     ).scalars():
         used = _fen(budget.issued_points, prices.get(budget.partner_id, Decimal(0)))
         report.budgets.append(
@@ -96,6 +129,7 @@ def compliance_report(session: Session, now: datetime) -> ComplianceReport:
                 budget.issued_points,
                 used,
                 budget.amount_fen - used,
+                None if window is None else issued_in_period.get(budget.partner_id, 0),
             )
         )
 
@@ -123,10 +157,6 @@ def compliance_report(session: Session, now: datetime) -> ComplianceReport:
             )
         )
 
-    for pattern, count in session.execute(
-        select(AmlCase.pattern, func.count())
-        .where(AmlCase.status == "OPEN")
-        .group_by(AmlCase.pattern)
-    ):
+    for pattern, count in session.execute(cases.group_by(AmlCase.pattern)):
         report.open_cases.append(CaseCount(pattern, int(count)))
     return report

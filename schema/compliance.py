@@ -230,6 +230,9 @@ class BudgetUse:
         description="Issued points x issue price, in fen rounded half-even."
     )
     remaining_fen: int
+    issued_in_period_points: int | None = strawberry.field(
+        default=None, description="For a period's report: the points issued in the period."
+    )
 
 
 @strawberry.type
@@ -245,10 +248,18 @@ class CaseCount:
     open: int
 
 
-@strawberry.type(description="Refusals, budgets, liability and open AML cases, as of now.")
+@strawberry.type(
+    description="Refusals, budgets, liability and open AML cases, as of now or for a "
+    "settlement period (refusals and cases of the period, budgets overlapping it; the "
+    "liability is always as of now)."
+)
 class ComplianceReport:
     as_of: datetime
-    report: strawberry.Private[Any]
+    period_start: datetime | None = strawberry.field(
+        default=None, description="The settlement period's window, for a period's report."
+    )
+    period_end: datetime | None = None
+    report: strawberry.Private[Any] = None
 
     @strawberry.field(description="Blocked attempts by rule and partner.")
     def refusals(
@@ -274,6 +285,7 @@ class ComplianceReport:
                 issued_points=b.issued_points,
                 used_fen=b.used_fen,
                 remaining_fen=b.remaining_fen,
+                issued_in_period_points=b.issued_in_period_points,
             )
             for b in self.report.budgets
         ]
@@ -306,11 +318,19 @@ async def compliance_report(
     info: Info[HubContext, Any], period_id: strawberry.ID | None = None
 ) -> ComplianceReport | None:
     found = await resolve_report.report(info.context, None if period_id is None else str(period_id))
-    return None if found is None else ComplianceReport(as_of=found.as_of, report=found)
+    if found is None:
+        return None
+    return ComplianceReport(
+        as_of=found.as_of,
+        period_start=found.period_start,
+        period_end=found.period_end,
+        report=found,
+    )
 
 
 compliance_report_field = strawberry.field(
     resolver=compliance_report,
     extensions=requires("operator:admin"),
-    description="The operator's compliance report as of now; null for an unknown period.",
+    description="The operator's compliance report as of now, or for a settlement period; "
+    "null for an unknown period.",
 )

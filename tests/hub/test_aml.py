@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 
 import ledger
+from hub.db import utcnow
 from tests.hub.conftest import Hub
 from tests.hub.test_graphql_members import (
     AWARD,
@@ -237,3 +240,51 @@ async def test_the_operator_reads_the_compliance_report_in_pages(hub: Hub) -> No
     assert first["openCases"] == [{"pattern": "EARNED_PER_MEMBER_DAY", "open": 1}]
     assert unknown == {"data": {"complianceReport": None}}
     assert denied["errors"][0]["extensions"] == {"code": "FORBIDDEN", "scope": "operator:admin"}
+
+
+PERIOD_REPORT = """query($id: ID) { complianceReport(periodId: $id) {
+  periodStart periodEnd
+  refusals { edges { node { rule partnerCode count } } }
+  budgets { edges { node { partnerCode issuedPoints issuedInPeriodPoints } } }
+  openCases { pattern open }
+} }"""
+OPEN_PERIOD = """mutation($input: OpenSettlementPeriodInput!) { openSettlementPeriod(input: $input) {
+  period { id } userErrors { code } } }"""
+
+
+async def test_the_compliance_report_for_a_settlement_period(hub: Hub) -> None:
+    operator = await _operator(hub)
+    store = await _partner(hub, "store")
+    member = await _register(hub, store)
+    started = utcnow()
+    await _gql(hub, THRESHOLD, operator, pattern="EARNED_PER_MEMBER_DAY", soft=100, hard=200)
+    await _gql(hub, AWARD, store, input=_award_input(member))
+    await _gql(hub, AWARD, store, input=_award_input(member, key="k2", order="o2"))
+    ended = utcnow()
+
+    async def period(starts: datetime, ends: datetime) -> str:
+        body = await _gql(
+            hub,
+            OPEN_PERIOD,
+            operator,
+            input={"cycle": "MONTHLY", "startsAt": starts.isoformat(), "endsAt": ends.isoformat()},
+        )
+        return str(body["data"]["openSettlementPeriod"]["period"]["id"])
+
+    inside = await period(started, ended)
+    before = await period(started - timedelta(days=20), started - timedelta(days=10))
+
+    report = (await _gql(hub, PERIOD_REPORT, operator, id=inside))["data"]["complianceReport"]
+    earlier = (await _gql(hub, PERIOD_REPORT, operator, id=before))["data"]["complianceReport"]
+
+    assert report["periodStart"] is not None
+    assert report["refusals"]["edges"] == [
+        {"node": {"rule": "CR-08", "partnerCode": "store", "count": 1}}
+    ]
+    assert report["budgets"]["edges"] == [
+        {"node": {"partnerCode": "store", "issuedPoints": 123, "issuedInPeriodPoints": 123}}
+    ]
+    assert report["openCases"] == [{"pattern": "EARNED_PER_MEMBER_DAY", "open": 1}]
+    assert earlier["refusals"]["edges"] == []
+    assert earlier["openCases"] == []
+    assert earlier["budgets"]["edges"] == []  # the store's budget began a day ago
