@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck tools test-sqlite test-postgresql bench
+.PHONY: install run test lint typecheck tools test-sqlite test-postgresql bench bench-settlement
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "alliance-hub needs Python 3.11+")'
@@ -46,3 +46,6 @@ test: lint typecheck tools test-sqlite test-postgresql
 
 bench: $(STAMP)
 	$(BIN)/python bench/ledger.py
+
+bench-settlement: $(STAMP)
+	$(BIN)/python bench/settlement.py
