@@ -445,6 +445,20 @@ def cmd_expire(args: argparse.Namespace) -> int:
     return 0
 
 
+def _period_command(
+    commands: Any,
+    common: argparse.ArgumentParser,
+    name: str,
+    help: str,
+    handler: Callable[[argparse.Namespace], int],
+) -> argparse.ArgumentParser:
+    """A command about one settlement period (``--period ID``)."""
+    parser: argparse.ArgumentParser = commands.add_parser(name, parents=[common], help=help)
+    parser.add_argument("--period", type=int, required=True)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -580,11 +594,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing_periods.add_argument("--limit", type=int, default=20)
     listing_periods.set_defaults(handler=cmd_settlement_list)
-    settlement_reconcile = settlement_commands.add_parser(
-        "reconcile", parents=[common], help="the same as `alliance-hub reconcile`"
+    _period_command(
+        settlement_commands,
+        common,
+        "reconcile",
+        "the same as `alliance-hub reconcile`",
+        cmd_reconcile,
     )
-    settlement_reconcile.add_argument("--period", type=int, required=True)
-    settlement_reconcile.set_defaults(handler=cmd_reconcile)
     resolving = settlement_commands.add_parser(
         "resolve", parents=[common], help="resolve one unmatched line, or many of a period"
     )
@@ -599,23 +615,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     resolving.add_argument("--note")
     resolving.set_defaults(handler=cmd_settlement_resolve)
-    closing = settlement_commands.add_parser(
-        "close", parents=[common], help="freeze the statements and close the period"
+    _period_command(
+        settlement_commands,
+        common,
+        "close",
+        "freeze the statements and close the period",
+        cmd_settlement_close,
     )
-    closing.add_argument("--period", type=int, required=True)
-    closing.set_defaults(handler=cmd_settlement_close)
-    exporting = settlement_commands.add_parser(
-        "export", parents=[common], help="statements and lines, streamed as CSV or JSON Lines"
+    exporting = _period_command(
+        settlement_commands,
+        common,
+        "export",
+        "statements and lines, streamed as CSV or JSON Lines",
+        cmd_settlement_export,
     )
-    exporting.add_argument("--period", type=int, required=True)
     exporting.add_argument("--format", choices=["csv", "json"], default="csv")
     exporting.add_argument("--output", help="a file; default standard output")
-    exporting.set_defaults(handler=cmd_settlement_export)
-    reconcile = commands.add_parser(
-        "reconcile", parents=[common], help="classify a period's lines, the hub's and partners'"
+    _period_command(
+        commands,
+        common,
+        "reconcile",
+        "classify a period's lines, the hub's and partners'",
+        cmd_reconcile,
     )
-    reconcile.add_argument("--period", type=int, required=True)
-    reconcile.set_defaults(handler=cmd_reconcile)
 
     ledger = commands.add_parser("ledger", help="points ledger tools")
     ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True)

@@ -17,11 +17,9 @@ from hub.cli import main
 from hub.db import utcnow
 from members.earning import Line, award
 from partners.registry import find_partner
-from partners.terms import set_marketing_budget, set_settlement_terms
 from tests.hub.conftest import Hub
 from tests.hub.test_aml import CASES, THRESHOLD, _operator
 from tests.hub.test_graphql_members import (
-    ALL,
     AWARD,
     PUBLISH,
     REDEEM,
@@ -109,30 +107,9 @@ async def test_a_fast_voucher_redemption_over_the_hard_limit_is_refused(hub: Hub
 
 
 async def _seasoned_partner(hub: Hub, code: str, days: int) -> tuple[str, int]:
-    """A partner with terms and a budget reaching ``days`` back, so awards can be dated."""
-    await hub.partner(code)
-    start = utcnow() - timedelta(days=days)
-    await hub.database.write(
-        set_settlement_terms,
-        partner_code=code,
-        issue_price_per_point_fen="0.8",
-        reimbursement_per_point_fen="0.75",
-        operator_fee_rate="0.02",
-        cycle="MONTHLY",
-        now=start,
-        effective_at=start,
-    )
-    await hub.database.write(
-        set_marketing_budget,
-        partner_code=code,
-        amount_fen=10_000_000,
-        period_start=start,
-        period_end=utcnow() + timedelta(days=30),
-        now=start,
-    )
-    token = await hub.access_token(await hub.client(partner=code, scopes=ALL))
-    partner_id = (await hub.database.read(find_partner, code)).id
-    return token, partner_id
+    """A partner whose terms and budget reach ``days`` back, so awards can be dated."""
+    token = await _partner(hub, code, budget_fen=10_000_000, history=timedelta(days=days))
+    return token, (await hub.database.read(find_partner, code)).id
 
 
 async def _award_at(

@@ -64,8 +64,15 @@ async def _gql(hub: Hub, query: str, token: str | None = None, **variables: Any)
 
 
 async def _partner(
-    hub: Hub, code: str, *, budget_fen: int | None = 1_000_000, scopes: tuple[str, ...] = ALL
+    hub: Hub,
+    code: str,
+    *,
+    budget_fen: int | None = 1_000_000,
+    scopes: tuple[str, ...] = ALL,
+    history: timedelta = timedelta(days=1),
 ) -> str:
+    """A partner with monthly terms and a budget reaching ``history`` back (so tests can
+    date operations in the past), and a token with ``scopes``."""
     await hub.partner(code)
     now = utcnow()
     await hub.database.write(
@@ -75,15 +82,15 @@ async def _partner(
         reimbursement_per_point_fen="0.75",
         operator_fee_rate="0.02",
         cycle="MONTHLY",
-        now=now - timedelta(days=1),
-        effective_at=now - timedelta(days=1),
+        now=now - history,
+        effective_at=now - history,
     )
     if budget_fen is not None:
         await hub.database.write(
             set_marketing_budget,
             partner_code=code,
             amount_fen=budget_fen,
-            period_start=now - timedelta(days=1),
+            period_start=now - history,
             period_end=now + timedelta(days=30),
             now=now,
         )
