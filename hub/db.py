@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -88,9 +87,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-MIN_SQLITE = (3, 39, 0)
-
-
 class UnsupportedDatabase(ValueError):
     """The database URL names a store alliance-hub does not run on."""
 
@@ -103,11 +99,6 @@ def normalise_url(url: str | URL) -> URL:
         if parsed.database in (None, "", ":memory:"):
             raise UnsupportedDatabase(
                 "SQLite needs a file path; an in-memory database is not shared"
-            )
-        if sqlite3.sqlite_version_info < MIN_SQLITE:
-            raise UnsupportedDatabase(
-                f"SQLite {sqlite3.sqlite_version} is too old: reconciliation needs FULL OUTER "
-                f"JOIN, SQLite {'.'.join(map(str, MIN_SQLITE))} or newer"
             )
         return parsed.set(drivername="sqlite+aiosqlite")
     if backend == "postgresql":

@@ -15,6 +15,7 @@ from sqlalchemy import (
     and_,
     case,
     delete,
+    exists,
     func,
     insert,
     literal,
@@ -22,7 +23,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy import cast as sql_cast
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 import ledger
 from ledger import accounts
@@ -103,63 +104,82 @@ def reconcile(
             ],
         )
     _analyze(session, _windows)
-    progress("matching the partners' lines against the hub's")
+    progress("matching the hub's lines with the partners'")
     hub = _hub_lines(period_id).subquery("hub")
-    posted = (
-        select(
-            ReportLine.partner_id,
-            ReportLine.kind,
-            ReportLine.ref_key,
-            ReportLine.points,
-            ReportLine.amount_fen,
-        )
-        .where(ReportLine.period_id == period_id)
-        .subquery("posted")
-    )
+    posted = ReportLine
+    columns = [
+        "period_id",
+        "partner_id",
+        "kind",
+        "ref_key",
+        "hub_points",
+        "hub_fen",
+        "partner_points",
+        "partner_fen",
+        "status",
+    ]
     status = case(
-        (posted.c.partner_id.is_(None), LineStatus.MISSING_IN_PARTNER.value),
-        (hub.c.partner_id.is_(None), LineStatus.MISSING_IN_HUB.value),
+        (posted.id.is_(None), LineStatus.MISSING_IN_PARTNER.value),
         (
-            and_(posted.c.points == hub.c.points, posted.c.amount_fen == hub.c.amount_fen),
+            and_(posted.points == hub.c.points, posted.amount_fen == hub.c.amount_fen),
             LineStatus.MATCHED.value,
         ),
         else_=LineStatus.AMOUNT_MISMATCH.value,
     )
-    # One pass: the hub's lines (grouped from the transfers) full-outer-joined with the
-    # partners' lines, classified as they are written.
-    both = hub.join(
-        posted,
-        and_(
-            posted.c.partner_id == hub.c.partner_id,
-            posted.c.kind == hub.c.kind,
-            posted.c.ref_key == hub.c.ref_key,
-        ),
-        full=True,
-    )
+    # Every hub line, with the partner's line when there is one (found through the report
+    # lines' unique index) ...
     session.execute(
         insert(_recon).from_select(
-            [
-                "period_id",
-                "partner_id",
-                "kind",
-                "ref_key",
-                "hub_points",
-                "hub_fen",
-                "partner_points",
-                "partner_fen",
-                "status",
-            ],
+            columns,
             select(
                 literal(period_id),
-                func.coalesce(hub.c.partner_id, posted.c.partner_id),
-                func.coalesce(hub.c.kind, posted.c.kind),
-                func.coalesce(hub.c.ref_key, posted.c.ref_key),
+                hub.c.partner_id,
+                hub.c.kind,
+                hub.c.ref_key,
                 hub.c.points,
                 hub.c.amount_fen,
-                posted.c.points,
-                posted.c.amount_fen,
+                posted.points,
+                posted.amount_fen,
                 status,
-            ).select_from(both),
+            )
+            .select_from(hub)
+            .outerjoin(
+                posted,
+                and_(
+                    posted.period_id == period_id,
+                    posted.partner_id == hub.c.partner_id,
+                    posted.kind == hub.c.kind,
+                    posted.ref_key == hub.c.ref_key,
+                ),
+            ),
+        )
+    )
+    progress("finding the partners' lines the hub does not have")
+    # ... then every partner line no hub line took: an anti-join on the lines just written,
+    # through their own unique index.
+    classified = aliased(ReconLine)
+    session.execute(
+        insert(_recon).from_select(
+            columns,
+            select(
+                posted.period_id,
+                posted.partner_id,
+                posted.kind,
+                posted.ref_key,
+                literal(None, type_=BigInteger),
+                literal(None, type_=BigInteger),
+                posted.points,
+                posted.amount_fen,
+                literal(LineStatus.MISSING_IN_HUB.value),
+            ).where(
+                posted.period_id == period_id,
+                ~exists().where(
+                    classified.period_id == period_id,
+                    classified.partner_id == posted.partner_id,
+                    classified.kind == posted.kind,
+                    classified.ref_key == posted.ref_key,
+                ),
+            ),
         )
     )
     progress("summarising")

@@ -82,13 +82,3 @@ async def test_naive_timestamps_are_refused(db: Database) -> None:
 
     with pytest.raises(Exception, match="naive datetime"):
         await db.write(open_charity_account, 7, datetime(2026, 5, 1))
-
-
-def test_an_sqlite_without_full_outer_join_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sqlite3
-
-    from hub.db import UnsupportedDatabase, normalise_url
-
-    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 37, 2))
-    with pytest.raises(UnsupportedDatabase, match="FULL OUTER JOIN"):
-        normalise_url("sqlite:///hub.db")
