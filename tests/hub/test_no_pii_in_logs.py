@@ -84,6 +84,26 @@ async def test_a_full_scenario_logs_no_phone_and_no_name(
         cinema,
         id=member,
     )
+    optician = await _partner(hub, "optician")
+    asked = await _gql(
+        hub,
+        """mutation($i: RequestMemberConsentInput!) { requestMemberConsent(input: $i) {
+          request { id } } }""",
+        optician,
+        i={"phone": PHONE, "externalRef": "o-1", "creditLevel": True},
+    )
+    await _gql(
+        hub,
+        """mutation($i: RecordMemberConsentInput!) { recordMemberConsent(input: $i) {
+          request { status } } }""",
+        optician,
+        i={
+            "requestId": asked["data"]["requestMemberConsent"]["request"]["id"],
+            "granted": True,
+            "evidenceRef": "form-1",
+        },
+    )
+    await _gql(hub, "query($id: ID!) { member(id: $id) { creditLevel } }", store, id=member)
     # The request bodies above carry the phone and the name; only the hub's own loggers count,
     # not the test's HTTP client.
     logged = "\n".join(
