@@ -7,6 +7,10 @@ import asyncio
 import csv
 import io
 import json
+import os
+import pty
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -108,3 +112,47 @@ async def test_cli_settlement_bad_input(
     assert "no such settlement period" in capsys.readouterr().err
     assert await asyncio.to_thread(cli, "settlement", "resolve", "--resolution", "ADJUST") == 1
     assert "either --line" in capsys.readouterr().err
+
+
+async def test_progress_shows_on_a_terminal_and_not_when_piped(
+    hub: Hub, database_url: str, tmp_path: Path
+) -> None:
+    cycle = Cycle(hub)
+    await cycle.trade()
+    cycle.period = await cycle.open(cycle.started, cycle.ended)
+    await asyncio.to_thread(main, ["reconcile", "--period", "1", "--database-url", database_url])
+
+    def export(stderr: int) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from hub.cli import main; sys.exit(main(sys.argv[1:]))",
+                *("settlement", "export", "--period", "1", "--output", str(tmp_path / "x.csv")),
+                *("--database-url", database_url),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            check=True,
+            timeout=60,
+        )
+
+    primary, secondary = pty.openpty()
+    try:
+        export(secondary)
+        os.close(secondary)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(primary)
+    piped = export(subprocess.PIPE)
+
+    assert b"exporting: 6/6 lines (100%)" in shown
+    assert piped.stderr == b""
