@@ -248,11 +248,10 @@ def cmd_settlement_resolve(args: argparse.Namespace) -> int:
 
 
 def cmd_settlement_close(args: argparse.Namespace) -> int:
-    from settlement.periods import close_period
-    from settlement.reconciliation import unresolved_count
+    from settlement.closing import close_period
 
     progress = Progress("closing")
-    period = _write(close_period, args.period, utcnow(), unresolved_count, progress.step)
+    period = _write(close_period, args.period, utcnow(), progress.step)
     progress.end()
     print(f"period {period.id} CLOSED; operator revenue {period.operator_revenue_fen} fen")
     return 0

@@ -15,11 +15,11 @@ from resolvers.context import HubContext
 from resolvers.members import decode_id
 from resolvers.outcome import Outcome, attempt, require_partner, write
 from resolvers.pagination import bad_input, encode_cursor, page_request
+from settlement.closing import close_period
 from settlement.errors import PeriodNotFound
 from settlement.periods import (
     PeriodStatements,
     PeriodView,
-    close_period,
     open_period,
     period_view,
     periods_page,
@@ -33,7 +33,6 @@ from settlement.reconciliation import (
     resolve_line,
     resolve_lines,
     summary,
-    unresolved_count,
 )
 from settlement.reports import LineInput, Posted, post_report
 from settlement.statements import MatrixEntry, Netting, StatementView, netting, provenance
@@ -231,5 +230,4 @@ async def close_settlement_period(context: HubContext, period_gid: str) -> Outco
         close_period,
         _period_id(period_gid),
         utcnow(),
-        unresolved_count,
     )

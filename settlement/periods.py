@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from partners.models import SettlementCycle
@@ -16,9 +15,7 @@ from settlement.errors import (
     PeriodClosed,
     PeriodNotEnded,
     PeriodNotFound,
-    PeriodNotReconciling,
     SettlementError,
-    UnresolvedLines,
 )
 from settlement.models import PeriodStatus, SettlementPeriod, Statement
 from settlement.statements import StatementView, Window, compute_statements, price_windows
@@ -54,7 +51,7 @@ class PeriodView:
     operator_revenue_fen: int | None
 
 
-def _view(period: SettlementPeriod) -> PeriodView:
+def view_of(period: SettlementPeriod) -> PeriodView:
     return PeriodView(
         period.id,
         period.cycle,
@@ -103,7 +100,7 @@ def open_period(
     )
     session.add(period)
     session.flush()
-    return _view(period)
+    return view_of(period)
 
 
 def get_period(session: Session, period_id: int, *, lock: bool = False) -> SettlementPeriod:
@@ -119,14 +116,14 @@ def get_period(session: Session, period_id: int, *, lock: bool = False) -> Settl
 
 
 def period_view(session: Session, period_id: int) -> PeriodView:
-    return _view(get_period(session, period_id))
+    return view_of(get_period(session, period_id))
 
 
 def periods_page(session: Session, *, limit: int, before_id: int | None) -> list[PeriodView]:
     query = select(SettlementPeriod).order_by(SettlementPeriod.id.desc()).limit(limit + 1)
     if before_id is not None:
         query = query.where(SettlementPeriod.id < before_id)
-    return [_view(p) for p in session.execute(query).scalars()]
+    return [view_of(p) for p in session.execute(query).scalars()]
 
 
 def begin_reconciliation(session: Session, period: SettlementPeriod, now: datetime) -> None:
@@ -139,59 +136,7 @@ def begin_reconciliation(session: Session, period: SettlementPeriod, now: dateti
     session.flush()
 
 
-_statements = cast(Table, Statement.__table__)
-
-
-def close_period(
-    session: Session,
-    period_id: int,
-    now: datetime,
-    unresolved: Callable[[Session, int], int],
-    progress: Callable[[str], None] = lambda step: None,
-) -> PeriodView:
-    """Freeze the statements and close the period for good. Refused while any unmatched
-    line is unresolved or disputed (``unresolved`` counts them)."""
-    period = get_period(session, period_id, lock=True)
-    if period.status == PeriodStatus.CLOSED:
-        raise PeriodClosed()
-    if period.status != PeriodStatus.RECONCILING:
-        raise PeriodNotReconciling()
-    progress("checking resolutions")
-    open_lines = unresolved(session, period_id)
-    if open_lines:
-        raise UnresolvedLines(open_lines)
-    progress("computing statements")
-    computed = compute_statements(session, period.cycle, period.starts_at, period.ends_at)
-    progress(f"freezing {len(computed.statements)} statements")
-    if computed.statements:
-        session.execute(
-            insert(_statements),
-            [
-                {"period_id": period_id, "created_at": now, **_columns(s)}
-                for s in computed.statements
-            ],
-        )
-    closed = session.execute(
-        update(SettlementPeriod)
-        .where(
-            SettlementPeriod.id == period_id,
-            SettlementPeriod.status == PeriodStatus.RECONCILING,
-        )
-        .values(
-            status=PeriodStatus.CLOSED,
-            closed_at=now,
-            operator_revenue_fen=computed.operator_revenue_fen,
-        )
-        .returning(SettlementPeriod.id)
-    ).first()
-    if closed is None:
-        raise PeriodClosed()
-    session.refresh(period)
-    progress("closed")
-    return _view(period)
-
-
-def _columns(statement: StatementView) -> dict[str, int]:
+def columns_of(statement: StatementView) -> dict[str, int]:
     return {
         "partner_id": statement.partner_id,
         "issued_points": statement.issued_points,
@@ -252,10 +197,10 @@ def statements_of(session: Session, period_id: int) -> PeriodStatements:
         revenue = period.operator_revenue_fen
         assert revenue is not None
         windows = price_windows(session, period.cycle, period.starts_at, period.ends_at)
-        return PeriodStatements(_view(period), frozen, revenue, True, windows)
+        return PeriodStatements(view_of(period), frozen, revenue, True, windows)
     computed = compute_statements(session, period.cycle, period.starts_at, period.ends_at)
     return PeriodStatements(
-        _view(period),
+        view_of(period),
         computed.statements,
         computed.operator_revenue_fen,
         False,

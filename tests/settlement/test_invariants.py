@@ -25,9 +25,10 @@ from ledger.errors import LedgerError
 from ledger.models import Transfer
 from partners.registry import add_partner
 from partners.terms import set_settlement_terms
+from settlement.closing import close_period
 from settlement.models import ReconLine
-from settlement.periods import close_period, open_period, statements_of
-from settlement.reconciliation import reconcile, resolve_line, unresolved_count, unresolved_lines
+from settlement.periods import open_period, statements_of
+from settlement.reconciliation import reconcile, resolve_line, unresolved_lines
 from settlement.statements import compute_statements
 from tests.stores import Templates
 
@@ -289,9 +290,7 @@ async def _play(database: Database, scenario: dict[str, Any]) -> None:
             resolve_line(session, line_id, "ACCEPT_HUB", None, END + timedelta(hours=2))
 
     await database.write(accept_all)
-    closed = await database.write(
-        close_period, period.id, END + timedelta(hours=3), unresolved_count
-    )
+    closed = await database.write(close_period, period.id, END + timedelta(hours=3))
     frozen = await database.read(statements_of, period.id)
     assert frozen.frozen
     assert frozen.statements == computed.statements

@@ -197,3 +197,24 @@ async def test_the_operator_resolves_lines_in_bulk(hub: Hub, cycle: Cycle) -> No
         BULK, cycle.store, input={"periodId": cycle.period, "resolution": "ADJUST"}
     )
     assert partner["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_line_posted_after_reconciling_is_classified_by_the_close(
+    hub: Hub, cycle: Cycle
+) -> None:
+    await cycle.gql(RECONCILE, cycle.operator, id=cycle.period)
+    await cycle.gql(
+        BULK, cycle.operator, input={"periodId": cycle.period, "resolution": "ACCEPT_HUB"}
+    )
+    await cycle.gql(POST, cycle.store, id=cycle.period, lines=[_line("late-order")])
+
+    refused = await cycle.gql(CLOSE, cycle.operator, id=cycle.period)
+    late = await cycle.lines(cycle.period, cycle.operator, "MISSING_IN_HUB")
+
+    assert [e["code"] for e in refused["data"]["closeSettlementPeriod"]["userErrors"]] == [
+        "UNRESOLVED_LINES"
+    ]
+    assert [line["reference"] for line in late] == []  # the refused close rolled back
+    await cycle.gql(RECONCILE, cycle.operator, id=cycle.period)
+    [line] = await cycle.lines(cycle.period, cycle.operator, "MISSING_IN_HUB")
+    assert line["reference"] == "late-order"
