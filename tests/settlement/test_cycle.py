@@ -23,6 +23,7 @@ from tests.hub.test_graphql_members import (
     _partner,
     _register,
 )
+from tests.statements import counting_statements
 
 pytestmark = pytest.mark.anyio
 
@@ -333,3 +334,34 @@ async def test_partners_see_only_their_own_statement_and_lines(hub: Hub) -> None
     ]
     assert {line["partner"]["code"] for line in lines} == {"cinema"}
     assert len(lines) == 3
+
+
+NESTED = """query($id: ID!, $n: Int) { settlementPeriod(id: $id) {
+  statements(first: $n) { edges { node { partner { code } netFen } } }
+  netPositions(first: $n) { edges { node { partner { code } } } }
+  provenance(first: $n) { edges { node { issuer { code } redeemer { code } } } }
+  reconciliation { summary { matched } lines(first: $n) { edges { node { partner { code } } } } }
+} }"""
+
+
+async def test_nested_settlement_fields_cost_the_same_statements_for_any_page(
+    hub: Hub,
+) -> None:
+    cycle = Cycle(hub)
+    await cycle.trade()
+    period = await cycle.open(cycle.started, cycle.ended)
+    await cycle.gql(RECONCILE, cycle.operator, id=period)
+
+    shapes = []
+    for size in (1, 6):
+        with counting_statements(hub.database) as log:
+            body = await cycle.gql(NESTED, cycle.operator, id=period, n=size)
+        edges = body["data"]["settlementPeriod"]["reconciliation"]["lines"]["edges"]
+        assert len(edges) == size
+        partner_reads = [q for q in log.statements if "FROM partners" in q]
+        # Partners come through the per-request loader: one batch per resolution wave
+        # (lines, statements, positions, provenance), whatever the page size.
+        assert len(partner_reads) <= 4
+        shapes.append(sorted(q for q in log.statements if q not in partner_reads))
+
+    assert shapes[0] == shapes[1]
