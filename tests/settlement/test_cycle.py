@@ -299,6 +299,15 @@ async def test_a_full_cycle_from_open_to_closed(hub: Hub) -> None:
     assert [e["code"] for e in reopened["data"]["reconcileSettlementPeriod"]["userErrors"]] == [
         "PERIOD_CLOSED"
     ]
+    after_close = next(
+        line for line in await cycle.lines(period, cycle.operator) if line["status"] != "MATCHED"
+    )
+    too_late = await cycle.gql(
+        RESOLVE, cycle.operator, id=after_close["id"], resolution="DISPUTE", note="too late"
+    )
+    assert [e["code"] for e in too_late["data"]["resolveReconciliationLine"]["userErrors"]] == [
+        "PERIOD_CLOSED"
+    ]
     for statement in (
         "UPDATE settlement_statements SET net_fen = 0",
         "DELETE FROM settlement_statements",
