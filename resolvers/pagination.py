@@ -9,7 +9,7 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from graphql import GraphQLError
 
@@ -45,3 +45,20 @@ def page_request(first: int | None, after: str | None, kind: str) -> PageRequest
     if not isinstance(decoded, list) or not decoded or decoded[0] != kind:
         raise bad_input("after is not a cursor of this list", "after")
     return PageRequest(limit, tuple(decoded[1:]))
+
+
+T = TypeVar("T")
+
+
+def position_page(
+    rows: Sequence[T], kind: str, first: int | None, after: str | None
+) -> tuple[list[tuple[str, T]], bool]:
+    """A page of a list computed whole in a fixed order (a report section, one row per
+    partner of a period): a position is a stable cursor."""
+    page = page_request(first, after, kind)
+    start = 0 if page.after is None else int(page.after[0]) + 1
+    if start < 0:
+        raise bad_input("after is not a cursor of this list", "after")
+    shown = rows[start : start + page.limit]
+    edges = [(encode_cursor(kind, [start + n]), row) for n, row in enumerate(shown)]
+    return edges, start + page.limit < len(rows)

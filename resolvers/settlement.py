@@ -14,7 +14,7 @@ from partners.registry import find_partner
 from resolvers.context import HubContext
 from resolvers.members import decode_id
 from resolvers.outcome import Outcome, attempt, require_partner, write
-from resolvers.pagination import bad_input, encode_cursor, page_request
+from resolvers.pagination import encode_cursor, page_request
 from settlement.closing import close_period
 from settlement.errors import PeriodNotFound
 from settlement.periods import (
@@ -79,19 +79,6 @@ def _own(context: HubContext, statements: Sequence[StatementView]) -> list[State
     if context.principal.kind == "operator":
         return list(statements)
     return [s for s in statements if s.partner_id == partner_id]
-
-
-def listed(
-    rows: Sequence[object], kind: str, first: int | None, after: str | None
-) -> tuple[list[tuple[str, object]], bool]:
-    """A page over a list computed whole for the period (one row per partner)."""
-    page = page_request(first, after, kind)
-    start = 0 if page.after is None else int(page.after[0]) + 1
-    if start < 0:
-        raise bad_input("after is not a cursor of this list", "after")
-    shown = rows[start : start + page.limit]
-    edges = [(encode_cursor(kind, [start + n]), row) for n, row in enumerate(shown)]
-    return edges, start + page.limit < len(rows)
 
 
 async def statements(context: HubContext, period_id: int) -> list[StatementView]:

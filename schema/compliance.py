@@ -16,9 +16,10 @@ from resolvers import aml as resolve_aml
 from resolvers import audit as resolve
 from resolvers import report as resolve_report
 from resolvers.context import HubContext
+from resolvers.pagination import position_page
 from resolvers.permissions import authenticated, requires
 from schema.connections import connection, scoped_mutation
-from schema.errors import UserError
+from schema.errors import UserError, user_errors
 from schema.partners import Partner, partner_by_id, partner_of
 
 
@@ -175,7 +176,7 @@ async def set_aml_threshold(
         threshold=None
         if found is None
         else AmlThreshold(pattern=input.pattern, soft=found[0], hard=found[1]),
-        user_errors=[UserError.from_data(e) for e in outcome.errors],
+        user_errors=user_errors(outcome),
     )
 
 
@@ -200,7 +201,7 @@ async def resolve_aml_case(
     )
     return ResolveAmlCasePayload(
         case=None if outcome.value is None else AmlCase.from_view(outcome.value),
-        user_errors=[UserError.from_data(e) for e in outcome.errors],
+        user_errors=user_errors(outcome),
     )
 
 
@@ -269,7 +270,7 @@ class ComplianceReport:
             RefusalCount(rule=r.rule, partner_code=r.partner_code, count=r.count)
             for r in self.report.refusals
         ]
-        edges, has_next = resolve_report.section_page(rows, "refusals", first, after)
+        edges, has_next = position_page(rows, "report:refusals", first, after)
         return connection(edges, has_next, after)  # type: ignore[no-any-return]
 
     @strawberry.field(description="Each current budget against the points issued from it.")
@@ -289,7 +290,7 @@ class ComplianceReport:
             )
             for b in self.report.budgets
         ]
-        edges, has_next = resolve_report.section_page(rows, "budgets", first, after)
+        edges, has_next = position_page(rows, "report:budgets", first, after)
         return connection(edges, has_next, after)  # type: ignore[no-any-return]
 
     @strawberry.field(description="Outstanding points by issuing partner.")
@@ -304,7 +305,7 @@ class ComplianceReport:
             )
             for li in self.report.liability
         ]
-        edges, has_next = resolve_report.section_page(rows, "liability", first, after)
+        edges, has_next = position_page(rows, "report:liability", first, after)
         return connection(edges, has_next, after)  # type: ignore[no-any-return]
 
     @strawberry.field(description="Open AML cases by pattern (one row per pattern).")

@@ -15,7 +15,7 @@ from resolvers import members as resolve
 from resolvers.context import HubContext
 from resolvers.outcome import Outcome
 from schema.connections import scoped_mutation
-from schema.errors import UserError
+from schema.errors import UserError, user_errors
 from schema.members import Member
 
 
@@ -58,7 +58,7 @@ class ConsentRequestPayload:
 def _request_payload(outcome: Outcome[ConsentRequestView]) -> ConsentRequestPayload:
     return ConsentRequestPayload(
         request=None if outcome.value is None else ConsentRequest.from_view(outcome.value),
-        user_errors=[UserError.from_data(e) for e in outcome.errors],
+        user_errors=user_errors(outcome),
     )
 
 
@@ -71,7 +71,7 @@ class MemberPayload:
 def _member_payload(outcome: Outcome[int]) -> MemberPayload:
     return MemberPayload(
         member=None if outcome.value is None else Member(id=outcome.value),
-        user_errors=[UserError.from_data(e) for e in outcome.errors],
+        user_errors=user_errors(outcome),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import Any
 
 import strawberry
 
@@ -45,3 +46,8 @@ class UserError:
         return cls(
             code=ErrorCode(data.code), message=data.message, field=data.field, rule=data.rule
         )
+
+
+def user_errors(outcome: Any) -> list[UserError]:
+    """A mutation outcome's expected failures as payload errors."""
+    return [UserError.from_data(e) for e in outcome.errors]

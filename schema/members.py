@@ -17,7 +17,7 @@ from resolvers import members as resolve
 from resolvers.context import HubContext
 from resolvers.permissions import requires
 from schema.connections import connection, scoped_mutation
-from schema.errors import UserError
+from schema.errors import UserError, user_errors
 from schema.partners import Partner, partner_by_id, partner_of
 
 
@@ -195,7 +195,7 @@ async def register_member(
     )
     return RegisterMemberPayload(
         member=None if outcome.value is None else Member(id=outcome.value),
-        user_errors=[UserError.from_data(e) for e in outcome.errors],
+        user_errors=user_errors(outcome),
     )
 
 
@@ -253,7 +253,7 @@ async def award_points(info: Info[HubContext, Any], input: AwardPointsInput) -> 
         input.paid_amount_fen,
         [Line(line.sku, line.category, line.amount_fen, line.green) for line in input.lines],
     )
-    errors = [UserError.from_data(e) for e in outcome.errors]
+    errors = user_errors(outcome)
     if outcome.value is None:
         return AwardPointsPayload(
             transfer=None, points=None, breakdown=None, member=None, user_errors=errors
@@ -302,7 +302,7 @@ async def redeem_points(
         str(input.catalog_item_id),
         input.quantity,
     )
-    errors = [UserError.from_data(e) for e in outcome.errors]
+    errors = user_errors(outcome)
     if outcome.value is None:
         return RedeemPointsPayload(redemption=None, member=None, user_errors=errors)
     member_id = resolve.decode_id(str(input.member_id), "Member")

@@ -13,7 +13,7 @@ from strawberry.types import Info
 from resolvers import operator as resolve
 from resolvers.context import HubContext
 from schema.connections import scoped_mutation
-from schema.errors import UserError
+from schema.errors import UserError, user_errors
 from schema.partners import Partner
 
 
@@ -22,10 +22,6 @@ class SettlementCycle(Enum):
     DAILY = "DAILY"
     WEEKLY = "WEEKLY"
     MONTHLY = "MONTHLY"
-
-
-def _errors(outcome: Any) -> list[UserError]:
-    return [UserError.from_data(e) for e in outcome.errors]
 
 
 @strawberry.input
@@ -46,7 +42,7 @@ async def create_partner(
 ) -> CreatePartnerPayload:
     outcome = await resolve.create_partner(info.context, input.code, input.name, input.legal_entity)
     partner = None if outcome.value is None else Partner.from_view(outcome.value)
-    return CreatePartnerPayload(partner=partner, user_errors=_errors(outcome))
+    return CreatePartnerPayload(partner=partner, user_errors=user_errors(outcome))
 
 
 @strawberry.input
@@ -65,7 +61,7 @@ async def suspend_partner(
 ) -> SuspendPartnerPayload:
     outcome = await resolve.suspend(info.context, input.code)
     partner = None if outcome.value is None else Partner.from_view(outcome.value)
-    return SuspendPartnerPayload(partner=partner, user_errors=_errors(outcome))
+    return SuspendPartnerPayload(partner=partner, user_errors=user_errors(outcome))
 
 
 @strawberry.input
@@ -120,7 +116,7 @@ async def set_settlement_terms(
             effective_at=found.effective_at,
         )
     )
-    return SetSettlementTermsPayload(terms=terms, user_errors=_errors(outcome))
+    return SetSettlementTermsPayload(terms=terms, user_errors=user_errors(outcome))
 
 
 @strawberry.input
@@ -162,7 +158,7 @@ async def set_marketing_budget(
             period_end=found.period_end,
         )
     )
-    return SetMarketingBudgetPayload(budget=budget, user_errors=_errors(outcome))
+    return SetMarketingBudgetPayload(budget=budget, user_errors=user_errors(outcome))
 
 
 @strawberry.input
@@ -212,7 +208,7 @@ async def set_earning_rule(
             effective_at=found.effective_at,
         )
     )
-    return SetEarningRulePayload(rule=rule, user_errors=_errors(outcome))
+    return SetEarningRulePayload(rule=rule, user_errors=user_errors(outcome))
 
 
 @strawberry.input
@@ -250,7 +246,7 @@ async def set_promotion(
         if found is None
         else PromotionSet(points=found.points, starts_at=found.starts_at, ends_at=found.ends_at)
     )
-    return SetPromotionPayload(promotion=promotion, user_errors=_errors(outcome))
+    return SetPromotionPayload(promotion=promotion, user_errors=user_errors(outcome))
 
 
 create_partner_field = scoped_mutation(

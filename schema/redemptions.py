@@ -11,7 +11,7 @@ from strawberry.types import Info
 from resolvers import members as resolve
 from resolvers.context import HubContext
 from schema.connections import scoped_mutation
-from schema.errors import UserError
+from schema.errors import UserError, user_errors
 from schema.members import Member, Redemption
 
 
@@ -68,7 +68,7 @@ async def reserve_redemption(
         redemption=None
         if found is None
         else _redemption(found.hold_id, found.status, found.points),
-        user_errors=[UserError.from_data(e) for e in outcome.errors],
+        user_errors=user_errors(outcome),
     )
 
 
@@ -96,7 +96,7 @@ async def capture_redemption(
         redemption=None
         if found is None
         else _redemption(found.hold_id, found.status, found.amount),
-        user_errors=[UserError.from_data(e) for e in outcome.errors],
+        user_errors=user_errors(outcome),
     )
 
 
@@ -109,7 +109,7 @@ async def void_redemption(
         redemption=None
         if found is None
         else _redemption(found.hold_id, found.status, found.amount),
-        user_errors=[UserError.from_data(e) for e in outcome.errors],
+        user_errors=user_errors(outcome),
     )
 
 
@@ -141,7 +141,7 @@ async def refund_redemption(
         else _redemption(found.hold_id, "REFUNDED", found.restored),
         restored_points=None if found is None else found.restored,
         compensation_points=None if found is None else input.compensation_points,
-        user_errors=[UserError.from_data(e) for e in outcome.errors],
+        user_errors=user_errors(outcome),
     )
 
 
@@ -168,7 +168,7 @@ async def reverse_award(
     return ReverseAwardPayload(
         clawed_back=None if found is None else found.clawed_back,
         debt_recorded=None if found is None else found.debt_recorded,
-        user_errors=[UserError.from_data(e) for e in outcome.errors],
+        user_errors=user_errors(outcome),
     )
 
 
@@ -204,7 +204,7 @@ async def donate_points(
     return DonatePointsPayload(
         points=input.points if done else None,
         member=Member(id=member_id) if done and member_id is not None else None,
-        user_errors=[UserError.from_data(e) for e in outcome.errors],
+        user_errors=user_errors(outcome),
     )
 
 

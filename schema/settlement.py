@@ -13,9 +13,10 @@ from strawberry.types import Info
 from resolvers import settlement as resolve
 from resolvers.context import HubContext
 from resolvers.outcome import Outcome
+from resolvers.pagination import position_page
 from resolvers.permissions import requires
 from schema.connections import connection, scoped_mutation
-from schema.errors import UserError
+from schema.errors import UserError, user_errors
 from schema.operator import SettlementCycle
 from schema.partners import Partner, partner_by_id
 from settlement.periods import PeriodView
@@ -299,8 +300,8 @@ class SettlementPeriod:
         self, info: Info[HubContext, Any], first: int | None = None, after: str | None = None
     ) -> relay.Connection[SettlementStatement]:  # type: ignore[type-var]
         rows = await resolve.statements(info.context, self.view.id)
-        edges, has_next = resolve.listed(rows, f"statements:{self.view.id}", first, after)
-        built = [(c, SettlementStatement.from_view(s)) for c, s in edges]  # type: ignore[arg-type]
+        edges, has_next = position_page(rows, f"statements:{self.view.id}", first, after)
+        built = [(c, SettlementStatement.from_view(s)) for c, s in edges]
         return connection(built, has_next, after)  # type: ignore[no-any-return]
 
     @strawberry.field(description="Multilateral netting: one payment per partner.")
@@ -308,8 +309,8 @@ class SettlementPeriod:
         self, info: Info[HubContext, Any], first: int | None = None, after: str | None = None
     ) -> relay.Connection[NetPosition]:  # type: ignore[type-var]
         rows = await resolve.statements(info.context, self.view.id)
-        edges, has_next = resolve.listed(rows, f"nets:{self.view.id}", first, after)
-        built = [(c, _position(s)) for c, s in edges]  # type: ignore[arg-type]
+        edges, has_next = position_page(rows, f"nets:{self.view.id}", first, after)
+        built = [(c, _position(s)) for c, s in edges]
         return connection(built, has_next, after)  # type: ignore[no-any-return]
 
     @strawberry.field(
@@ -323,8 +324,8 @@ class SettlementPeriod:
         self, info: Info[HubContext, Any], first: int | None = None, after: str | None = None
     ) -> relay.Connection[ProvenanceEntry]:  # type: ignore[type-var]
         rows = await resolve.matrix(info.context, self.view)
-        edges, has_next = resolve.listed(rows, f"provenance:{self.view.id}", first, after)
-        built = [(c, ProvenanceEntry.from_entry(e)) for c, e in edges]  # type: ignore[arg-type]
+        edges, has_next = position_page(rows, f"provenance:{self.view.id}", first, after)
+        built = [(c, ProvenanceEntry.from_entry(e)) for c, e in edges]
         return connection(built, has_next, after)  # type: ignore[no-any-return]
 
     @strawberry.field(description="Netting statistics (operator only; null for partners).")
@@ -382,10 +383,6 @@ settlement_period_field = strawberry.field(
 )
 
 
-def _errors(outcome: Outcome[Any]) -> list[UserError]:
-    return [UserError.from_data(e) for e in outcome.errors]
-
-
 @strawberry.type
 class SettlementPeriodPayload:
     period: SettlementPeriod | None
@@ -395,7 +392,7 @@ class SettlementPeriodPayload:
 def _period_payload(outcome: Outcome[PeriodView]) -> SettlementPeriodPayload:
     return SettlementPeriodPayload(
         period=None if outcome.value is None else SettlementPeriod.from_view(outcome.value),
-        user_errors=_errors(outcome),
+        user_errors=user_errors(outcome),
     )
 
 
@@ -437,7 +434,7 @@ async def reconcile_settlement_period(
         summary=None
         if outcome.value is None
         else ReconciliationSummary.from_summary(outcome.value),
-        user_errors=_errors(outcome),
+        user_errors=user_errors(outcome),
     )
 
 
@@ -487,7 +484,7 @@ async def post_settlement_report(
     return PostSettlementReportPayload(
         accepted=None if posted is None else posted.accepted,
         already_posted=None if posted is None else posted.already_posted,
-        user_errors=_errors(outcome),
+        user_errors=user_errors(outcome),
     )
 
 
@@ -512,7 +509,7 @@ async def resolve_reconciliation_line(
     )
     return ResolveReconciliationLinePayload(
         line=None if outcome.value is None else ReconciliationLine.from_view(outcome.value),
-        user_errors=_errors(outcome),
+        user_errors=user_errors(outcome),
     )
 
 
@@ -551,7 +548,7 @@ async def resolve_reconciliation_lines(
     return ResolveReconciliationLinesPayload(
         resolved=None if done is None else done.resolved,
         remaining=None if done is None else done.remaining,
-        user_errors=_errors(outcome),
+        user_errors=user_errors(outcome),
     )
 
 
