@@ -79,18 +79,6 @@ def _day(now: datetime) -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def earned_today(session: Session, member_id: int, now: datetime) -> int:
-    total = session.execute(
-        select(func.coalesce(func.sum(Transfer.amount), 0)).where(
-            Transfer.credit_account_id == accounts.member(member_id),
-            Transfer.code == "earn",
-            Transfer.created_at >= _day(now),
-            Transfer.created_at < _day(now) + timedelta(days=1),
-        )
-    ).scalar_one()
-    return int(total)
-
-
 def redemptions_today(session: Session, member_id: int, now: datetime) -> int:
     count = session.execute(
         select(func.count(Hold.id)).where(
@@ -103,16 +91,17 @@ def redemptions_today(session: Session, member_id: int, now: datetime) -> int:
 
 
 def _earns_since(
-    session: Session, member_id: int, since: datetime
+    session: Session, member_id: int, since: datetime, until: datetime | None = None
 ) -> list[tuple[int, datetime, int]]:
-    """The member's earn transfers since ``since``: (id, created_at, amount)."""
-    rows = session.execute(
-        select(Transfer.id, Transfer.created_at, Transfer.amount).where(
-            Transfer.credit_account_id == accounts.member(member_id),
-            Transfer.code == "earn",
-            Transfer.created_at >= since,
-        )
-    ).all()
+    """The member's earn transfers in ``[since, until)``: (id, created_at, amount)."""
+    query = select(Transfer.id, Transfer.created_at, Transfer.amount).where(
+        Transfer.credit_account_id == accounts.member(member_id),
+        Transfer.code == "earn",
+        Transfer.created_at >= since,
+    )
+    if until is not None:
+        query = query.where(Transfer.created_at < until)
+    rows = session.execute(query).all()
     return [(int(i), created_at, int(amount)) for i, created_at, amount in rows]
 
 
@@ -128,15 +117,22 @@ def fast_liquid_points(
     return min(points, sum(amount for _, _, amount in earns)), [i for i, _, _ in earns]
 
 
-def days_just_under(session: Session, member_id: int, adding: int, now: datetime) -> int:
-    """Days of the last STRUCTURING_DAYS (today counted with ``adding`` more points) on
-    which the member earned at least 90 % of the daily soft limit but stayed below it."""
-    soft, _ = thresholds(session, Pattern.EARNED_PER_MEMBER_DAY)
-    since = _day(now) - timedelta(days=STRUCTURING_DAYS - 1)
-    per_day: dict[datetime, int] = {}
-    for _, created_at, amount in _earns_since(session, member_id, since):
+def earned_by_day(
+    session: Session, member_id: int, adding: int, now: datetime
+) -> dict[datetime, int]:
+    """Points the member earned on each UTC day of the last STRUCTURING_DAYS, today
+    counted with ``adding`` more: one read serves both daily-earning patterns."""
+    today = _day(now)
+    since = today - timedelta(days=STRUCTURING_DAYS - 1)
+    per_day = {today: adding}
+    for _, created_at, amount in _earns_since(session, member_id, since, today + timedelta(days=1)):
         per_day[_day(created_at)] = per_day.get(_day(created_at), 0) + amount
-    per_day[_day(now)] = per_day.get(_day(now), 0) + adding
+    return per_day
+
+
+def days_just_under(per_day: dict[datetime, int], soft: int) -> int:
+    """Days on which the member earned at least 90 % of the daily soft limit but stayed
+    below it."""
     return sum(1 for total in per_day.values() if soft * JUST_UNDER <= total < soft)
 
 
@@ -201,17 +197,11 @@ def screen_award(
     session: Session, *, member_id: int, partner_id: int, points: int, now: datetime
 ) -> list[Screening]:
     """Every pattern an award of ``points`` touches, refused over a hard limit."""
+    per_day = earned_by_day(session, member_id, points, now)
+    soft, _ = thresholds(session, Pattern.EARNED_PER_MEMBER_DAY)
     return [
-        screen(
-            session,
-            Pattern.EARNED_PER_MEMBER_DAY,
-            earned_today(session, member_id, now) + points,
-        ),
-        screen(
-            session,
-            Pattern.DAYS_JUST_UNDER_LIMIT,
-            days_just_under(session, member_id, points, now),
-        ),
+        screen(session, Pattern.EARNED_PER_MEMBER_DAY, per_day[_day(now)]),
+        screen(session, Pattern.DAYS_JUST_UNDER_LIMIT, days_just_under(per_day, soft)),
         screen(
             session,
             Pattern.PARTNER_ISSUANCE_SPIKE,
