@@ -39,9 +39,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import ledger
+from core.config import Settings
+from core.db import Database, utcnow
 from hub import demo
-from hub.config import Settings
-from hub.db import Database, utcnow
 from hub.migrate import upgrade
 from hub.oauth2.keys import ensure_signing_key
 

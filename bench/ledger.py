@@ -42,7 +42,7 @@ import asyncpg
 from sqlalchemy.orm import Session
 
 import ledger
-from hub.db import Database
+from core.db import Database
 from hub.migrate import upgrade
 
 MEMBERS = 200

@@ -47,7 +47,7 @@ import asyncpg
 from sqlalchemy.orm import Session
 
 import ledger
-from hub.db import Database
+from core.db import Database
 from hub.migrate import upgrade
 from partners.registry import add_partner
 from partners.terms import set_settlement_terms

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from compliance.errors import CaseNotFound, ComplianceSettingError, ComplianceViolation
 from compliance.models import AmlCase, AmlThreshold, PartnerDailyIssuance
 from compliance.rules import aml_limit
-from hub.db import dialect_insert
+from core.db import dialect_insert
 from ledger import accounts
 from ledger.models import Hold, Transfer
 

@@ -15,8 +15,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from hub.config import Settings, get_settings
-from hub.db import Database
+from core.config import Settings, get_settings
+from core.db import Database
 from hub.graphql_http import GraphQLEndpoint, HubGraphQL
 from hub.logs import AccessLog, quiet_authlib
 from hub.oauth2.bearer import BearerTokens, unauthorized

@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from compliance.errors import ComplianceSettingError, ComplianceViolation
-from hub.config import get_settings
-from hub.db import Database, UnsupportedDatabase, utcnow
+from core.config import get_settings
+from core.db import Database, UnsupportedDatabase, utcnow
 from ledger.errors import LedgerError
 from members.errors import MemberError
 from partners.errors import PartnerError

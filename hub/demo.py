@@ -17,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import ledger
-from hub.config import Settings
-from hub.db import Database
+from core.config import Settings
+from core.db import Database
 from members.earning import Line, award
 from members.redemption import charity_donation, redeem_item
 from members.registration import register_member

@@ -23,7 +23,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from hub.db import Database
+from core.db import Database
 from hub.oauth2.bearer import PrincipalUser
 from resolvers.context import ANONYMOUS, HubContext
 from resolvers.loaders import Loaders

@@ -1,7 +1,7 @@
 """The double-entry points ledger. The only package that writes ledger rows.
 
 Every operation is a plain function over a synchronous SQLAlchemy ``Session``
-that never commits; the caller's unit of work (``hub.db.Database.write``) does.
+that never commits; the caller's unit of work (``core.db.Database.write``) does.
 """
 
 from ledger import results

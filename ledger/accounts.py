@@ -8,7 +8,7 @@ from typing import cast
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
-from hub.db import insert_ignoring_conflicts
+from core.db import insert_ignoring_conflicts
 from ledger.models import Account, AccountKind
 
 ALLIANCE_EXPIRED = "alliance:expired"

@@ -21,7 +21,7 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from hub.db import dialect_insert
+from core.db import dialect_insert
 from ledger.errors import IdempotencyKeyReused, LedgerError
 from ledger.models import Operation
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hub.crypto import keyed_hash
+from core.crypto import keyed_hash
 from members.errors import MemberError, MemberNotFound
 from members.models import Consent, ConsentRequest, ConsentRequestStatus, Member
 from members.registration import PHONE_PURPOSE, link_consent, normalise_phone

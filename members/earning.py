@@ -16,7 +16,7 @@ import ledger
 from compliance.aml import open_cases, record_issuance, screen_award
 from compliance.errors import ComplianceViolation
 from compliance.rules import no_points_purchase, no_retroactive_change, real_consumption
-from hub.db import insert_if_absent
+from core.db import insert_if_absent
 from ledger.models import TransferCode
 from members.errors import MemberError
 from members.models import Award, EarningRule

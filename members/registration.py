@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 import ledger
 from compliance.errors import ComplianceViolation
 from compliance.rules import consent_given, identified_member
-from hub.crypto import keyed_hash
-from hub.db import insert_if_absent
+from core.crypto import keyed_hash
+from core.db import insert_if_absent
 from members.errors import ExternalRefTaken, InvalidPhone, MemberError, MemberNotFound
 from members.models import Consent, CreditLevel, Member, MemberStatus
 

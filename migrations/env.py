@@ -11,7 +11,7 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from hub.db import Base, UTCDateTime, normalise_url
+from core.db import Base, UTCDateTime, normalise_url
 from hub.models import import_all_models
 
 import_all_models()
@@ -21,7 +21,7 @@ target_metadata = Base.metadata
 def _url() -> str:
     configured = context.config.get_main_option("sqlalchemy.url")
     if not configured:
-        from hub.config import get_settings
+        from core.config import get_settings
 
         configured = get_settings().database_url
     return normalise_url(configured).render_as_string(hide_password=False)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from compliance.errors import ComplianceViolation
 from compliance.rules import catalogue_item_allowed
-from hub.db import dialect_insert
+from core.db import dialect_insert
 from partners.errors import PartnerError
 from partners.models import CatalogItem, CatalogItemKind, Partner, PartnerStatus, Promotion
 from partners.registry import PartnerView

@@ -1,6 +1,6 @@
 """OAuth clients: registration, secret rotation, revocation, and the lookup the
 authorization server authenticates against. Secrets are shown once and stored only as
-keyed hashes (hub.crypto.keyed_hash)."""
+keyed hashes (core.crypto.keyed_hash)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from joserfc.jwk import KeySet
 from sqlalchemy import Select, or_, select, update
 from sqlalchemy.orm import Session
 
-from hub.crypto import hashes_equal, keyed_hash
+from core.crypto import hashes_equal, keyed_hash
 from partners.errors import (
     ClientNotFound,
     InvalidClientKeys,

@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db import Base, UTCDateTime, one_of
+from core.db import Base, UTCDateTime, one_of
 from ledger.models import BigId
 
 

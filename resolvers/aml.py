@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from compliance.aml import CaseView, cases_page, resolve_case, set_threshold
-from hub.db import utcnow
+from core.db import utcnow
 from resolvers.context import HubContext
 from resolvers.members import decode_id
 from resolvers.outcome import Outcome, write

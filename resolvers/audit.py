@@ -8,7 +8,7 @@ from graphql import GraphQLError
 
 from compliance.audit import AttemptView, attempts_page, record_blocked
 from compliance.errors import ComplianceViolation
-from hub.db import utcnow
+from core.db import utcnow
 from partners.errors import PartnerNotFound
 from partners.registry import find_partner
 from resolvers.context import HubContext

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from hub.db import utcnow
+from core.db import utcnow
 from partners.catalog import (
     CatalogQuery,
     ItemInput,

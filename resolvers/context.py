@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from hub.db import Database, utcnow
+from core.db import Database, utcnow
 
 
 @dataclass(frozen=True, slots=True)

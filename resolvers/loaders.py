@@ -10,7 +10,7 @@ from typing import TypeVar
 from aiodataloader import DataLoader
 from sqlalchemy.orm import Session
 
-from hub.db import Database
+from core.db import Database
 from ledger.queries import Balances, balances
 from members.registration import VisibleMember, visible_members
 from partners.catalog import (

@@ -10,8 +10,8 @@ from strawberry.relay import GlobalID
 import ledger
 from compliance.errors import ComplianceViolation
 from compliance.rules import member_visible, sensitive_attribute
-from hub.config import get_settings
-from hub.db import utcnow
+from core.config import get_settings
+from core.db import utcnow
 from ledger.errors import HoldNotFound
 from ledger.queries import Balances, Entry, LotView, expiring_points, history_page, lots_page
 from ledger.results import ClawbackResult, RedemptionResult, RefundResult

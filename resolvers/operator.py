@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from hub.db import utcnow
+from core.db import utcnow
 from members.earning import RuleSet, set_earning_rule
 from partners.promotions import PromotionSet, set_promotion
 from partners.registry import PartnerView, add_partner, suspend_partner

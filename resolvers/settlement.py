@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from hub.db import utcnow
+from core.db import utcnow
 from partners.registry import find_partner
 from resolvers.context import HubContext
 from resolvers.members import decode_id

@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db import Base, UTCDateTime, one_of
+from core.db import Base, UTCDateTime, one_of
 from ledger.models import BigId, Transfer
 from partners.models import SettlementCycle
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.config import get_settings
-from hub.db import Database
+from core.config import get_settings
+from core.db import Database
 from tests.stores import STORE, TEST_SECRET_KEY, Templates, postgres_unreachable_reason
 
 # Tests never read or write the local .alliance-hub-secret file.

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from hub.db import Database
+from core.db import Database
 
 
 class StatementLog:

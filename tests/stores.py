@@ -15,7 +15,7 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from hub.db import Database, utcnow
+from core.db import Database, utcnow
 from hub.migrate import upgrade
 from hub.oauth2.keys import ensure_signing_key
 

@@ -7,7 +7,7 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from hub.db import Base, normalise_url
+from core.db import Base, normalise_url
 from hub.migrate import alembic_config, upgrade
 from hub.models import import_all_models
 from tests.stores import Templates

@@ -1,3 +1,4 @@
+import ast
 import importlib
 from pathlib import Path
 
@@ -5,6 +6,7 @@ import pytest
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 FIRST_PARTY = [
+    "core",
     "hub",
     "schema",
     "resolvers",
@@ -61,3 +63,48 @@ def test_every_expected_error_code_is_in_the_schema() -> None:
     bases = {base.code for base in EXPECTED}  # abstract bases never raised as such
     known = {code.value for code in ErrorCode}
     assert sorted(c for c in codes - bases - known if c) == []
+
+
+# Layers point one way (architecture.md): hub -> schema -> resolvers -> domain services
+# -> compliance, ledger -> core. Each package may import only the layers below it.
+FORBIDDEN_IMPORTS = {
+    "core": {
+        "hub",
+        "schema",
+        "resolvers",
+        "members",
+        "partners",
+        "settlement",
+        "compliance",
+        "ledger",
+    },
+    "ledger": {"hub", "schema", "resolvers", "members", "partners", "settlement"},
+    "compliance": {"hub", "schema", "resolvers", "members", "partners", "settlement"},
+    "members": {"hub", "schema", "resolvers"},
+    "partners": {"hub", "schema", "resolvers"},
+    "settlement": {"hub", "schema", "resolvers"},
+    "resolvers": {"hub", "schema"},
+    "schema": {"hub"},
+}
+
+
+def _imported_packages(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN_IMPORTS))
+def test_imports_point_downward(package: str) -> None:
+    upward = {
+        f"{path.relative_to(REPOSITORY)} imports {name}"
+        for path in (REPOSITORY / package).rglob("*.py")
+        for name in _imported_packages(path) & FORBIDDEN_IMPORTS[package]
+    }
+
+    assert sorted(upward) == []

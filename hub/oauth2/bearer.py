@@ -24,8 +24,8 @@ from starlette.authentication import (
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
 
-from hub.config import Settings
-from hub.db import Database, utcnow
+from core.config import Settings
+from core.db import Database, utcnow
 from hub.oauth2 import keys
 from hub.oauth2.models import RevokedToken
 from hub.oauth2.tokens import InvalidAccessToken, verify_access_token

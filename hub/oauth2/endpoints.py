@@ -13,8 +13,8 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from hub.config import Settings
-from hub.db import Database, utcnow
+from core.config import Settings
+from core.db import Database, utcnow
 from hub.oauth2 import keys
 from hub.oauth2.server import AUTH_METHODS, HubAuthorizationServer, HubOAuth2Request
 from partners.scopes import ALL_SCOPES

@@ -12,7 +12,7 @@ from joserfc.jwk import ECKey
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from hub.crypto import seal, unseal
+from core.crypto import seal, unseal
 from hub.oauth2.models import SigningKey
 
 SEAL_PURPOSE = "oauth-signing-key"

@@ -29,8 +29,8 @@ from joserfc.jwk import KeySet
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
-from hub.config import Settings
-from hub.db import insert_if_absent
+from core.config import Settings
+from core.db import insert_if_absent
 from hub.oauth2 import keys
 from hub.oauth2.models import RevokedToken, UsedAssertion
 from hub.oauth2.tokens import (

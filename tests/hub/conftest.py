@@ -12,9 +12,9 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 from starlette.applications import Starlette
 
+from core.config import get_settings
+from core.db import Database, utcnow
 from hub.app import create_app
-from hub.config import get_settings
-from hub.db import Database, utcnow
 from partners.clients import IssuedClient, create_client
 from partners.models import AuthMethod
 from partners.registry import add_partner

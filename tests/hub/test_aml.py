@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 import ledger
-from hub.db import utcnow
+from core.db import utcnow
 from tests.hub.conftest import Hub
 from tests.hub.test_graphql_members import (
     AWARD,

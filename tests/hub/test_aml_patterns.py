@@ -13,8 +13,8 @@ from strawberry.relay import GlobalID
 
 import ledger
 from compliance.errors import ComplianceViolation
+from core.db import utcnow
 from hub.cli import main
-from hub.db import utcnow
 from members.earning import Line, award
 from partners.registry import find_partner
 from tests.hub.conftest import Hub

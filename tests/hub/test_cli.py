@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from core.db import Database
 from hub.cli import main
-from hub.db import Database
 from tests.ledger.world import World
 from tests.serving import serving
 from tests.stores import Templates

@@ -14,7 +14,7 @@ from strawberry.relay import GlobalID
 
 import ledger
 from compliance.errors import ComplianceViolation
-from hub.db import utcnow
+from core.db import utcnow
 from ledger.errors import MemberToMemberTransfer
 from ledger.repository import post_transfer
 from members.earning import Line, award

@@ -14,7 +14,7 @@ from strawberry import relay
 
 import ledger
 from compliance.models import BlockedAttempt
-from hub.db import utcnow
+from core.db import utcnow
 from tests.hub.conftest import Hub
 from tests.hub.test_graphql_members import AWARD, PUBLISH, _award_input, _gql, _partner, _register
 

@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from hub.config import DEFAULT_DATABASE_URL, Settings
+from core.config import DEFAULT_DATABASE_URL, Settings
 
 
 def test_defaults_are_an_embedded_sqlite_file_and_fifteen_minute_holds() -> None:

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from hub.db import Database, UnsupportedDatabase, normalise_url
+from core.db import Database, UnsupportedDatabase, normalise_url
 from tests.stores import STORE
 
 pytestmark = pytest.mark.anyio

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from hub.db import utcnow
+from core.db import utcnow
 from partners.models import Promotion
 from partners.registry import suspend_partner
 from tests.hub.conftest import Hub

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from strawberry import relay
 
 import ledger
-from hub.db import utcnow
+from core.db import utcnow
 from partners.terms import set_marketing_budget, set_settlement_terms
 from tests.hub.conftest import Hub
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from hub.db import utcnow
+from core.db import utcnow
 from members.earning import Line, breakdown, rule_in_force
 from tests.hub.conftest import Hub
 from tests.hub.test_graphql_members import AWARD, PUBLISH, _award_input, _gql, _register

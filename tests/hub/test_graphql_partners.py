@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from strawberry.relay import GlobalID
 
-from hub.db import utcnow
+from core.db import utcnow
 from partners.registry import suspend_partner
 from tests.hub.conftest import Hub
 from tests.statements import counting_statements

@@ -7,7 +7,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 import ledger
-from hub.db import Database
+from core.db import Database
 from ledger import repository
 from ledger.errors import ClawbackDebtOutstanding, LotNotFound, ReversalExceedsEarned
 from ledger.models import Operation

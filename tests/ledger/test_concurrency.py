@@ -10,7 +10,7 @@ from datetime import datetime
 import pytest
 
 import ledger
-from hub.db import Database
+from core.db import Database
 from ledger.errors import InsufficientPoints
 from tests.ledger.world import World, key
 

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 import pytest
 
 import ledger
-from hub.db import Database
+from core.db import Database
 from ledger.errors import AccountNotFound, InvalidAmount, InvalidExpiry
 from tests.ledger.world import World, key
 

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 import pytest
 
 import ledger
-from hub.db import Database
+from core.db import Database
 from ledger.adjustment import MemberAccountNotAdjustable
 from ledger.errors import InsufficientPoints, LimitExceeded
 from tests.ledger.world import World, key

@@ -4,7 +4,7 @@ from datetime import datetime
 
 import pytest
 
-from hub.db import Database
+from core.db import Database
 from ledger.errors import IdempotencyKeyReused
 from ledger.idempotency import IdempotencyKey, InvalidIdempotencyKey
 from tests.ledger.world import World

@@ -22,7 +22,7 @@ from hypothesis.stateful import (
 )
 
 import ledger
-from hub.db import Database
+from core.db import Database
 from ledger.errors import (
     ClawbackDebtOutstanding,
     HoldExpired,

@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from hub.db import Database
+from core.db import Database
 from tests.ledger.world import World
 
 pytestmark = pytest.mark.anyio

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import ledger
-from hub.db import Database
+from core.db import Database
 from ledger.models import Account, Hold, Lot
 from ledger.results import EarnResult, RedemptionResult
 from ledger.verify import Report

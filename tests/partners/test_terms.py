@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from compliance.errors import ComplianceViolation
-from hub.db import Database
+from core.db import Database
 from partners.errors import PartnerNotFound
 from partners.registry import add_partner
 from partners.terms import (

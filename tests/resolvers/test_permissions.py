@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from hub.db import Database
+from core.db import Database
 from resolvers.context import ANONYMOUS, HubContext, Principal
 from resolvers.permissions import requires
 

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 import ledger
-from hub.db import utcnow
+from core.db import utcnow
 from tests.hub.conftest import Hub
 from tests.hub.test_graphql_members import (
     ALL,

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import ledger
-from hub.db import Database
+from core.db import Database
 from ledger.errors import LedgerError
 from ledger.models import Transfer
 from partners.registry import add_partner

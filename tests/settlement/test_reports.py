@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from hub.db import utcnow
+from core.db import utcnow
 from settlement.models import ReportLine
 from tests.hub.conftest import Hub
 from tests.settlement.test_cycle import CLOSE, OPEN, POST, RECONCILE, RESOLVE, Cycle

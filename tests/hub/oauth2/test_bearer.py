@@ -10,8 +10,8 @@ from joserfc.jwk import ECKey
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from hub.config import get_settings
-from hub.db import utcnow
+from core.config import get_settings
+from core.db import utcnow
 from hub.oauth2.keys import current_key, rotate_signing_key
 from hub.oauth2.models import SigningKey
 from hub.oauth2.tokens import issue_access_token

@@ -11,8 +11,8 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from hub.config import get_settings
-from hub.db import utcnow
+from core.config import get_settings
+from core.db import utcnow
 from partners.clients import rotate_secret
 from partners.errors import OperatorScopeForbidden
 from partners.models import AuthMethod

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 
-from hub.db import Database, utcnow
+from core.db import Database, utcnow
 from partners.clients import IssuedClient, create_client
 from partners.registry import add_partner
 from tests.serving import serving

@@ -11,7 +11,7 @@ import pytest
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 
-from hub.db import utcnow
+from core.db import utcnow
 from partners.models import AuthMethod
 from partners.registry import suspend_partner
 from tests.hub.conftest import (

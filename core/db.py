@@ -273,7 +273,7 @@ class Database:
 
 
 def database_from_settings() -> Database:
-    from hub.config import get_settings
+    from core.config import get_settings
 
     settings = get_settings()
     return Database(
