@@ -20,6 +20,7 @@ from compliance.errors import CaseNotFound, ComplianceSettingError, ComplianceVi
 from compliance.models import AmlCase, AmlThreshold, PartnerDailyIssuance
 from compliance.rules import aml_limit
 from core.db import dialect_insert
+from events import EventType, emit, global_id
 from ledger import accounts
 from ledger.models import Hold, Transfer
 
@@ -279,18 +280,31 @@ def open_case(
         case.observed = max(case.observed, screening.observed)
         session.flush()
         return
-    session.add(
-        AmlCase(
-            opened_at=now,
-            pattern=screening.pattern.value,
-            member_id=member_id,
-            partner_id=partner_id,
-            observed=screening.observed,
-            evidence=json.dumps(list(evidence)),
-            status="OPEN",
-        )
+    case = AmlCase(
+        opened_at=now,
+        pattern=screening.pattern.value,
+        member_id=member_id,
+        partner_id=partner_id,
+        observed=screening.observed,
+        evidence=json.dumps(list(evidence)),
+        status="OPEN",
     )
+    session.add(case)
     session.flush()
+    emit(
+        session,
+        EventType.AML_CASE_OPENED,
+        now=now,
+        payload={
+            "caseId": global_id("AmlCase", case.id),
+            "pattern": case.pattern,
+            "memberId": global_id("Member", member_id),
+            "partnerId": global_id("Partner", partner_id),
+            "observed": case.observed,
+        },
+        partner_id=partner_id,
+        member_id=member_id,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -423,8 +423,7 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
 
 def cmd_expire(args: argparse.Namespace) -> int:
     from hub.oauth2.housekeeping import purge_expired
-    from ledger.expiry import expire_lapsed_lots
-    from ledger.redemption import void_lapsed_holds
+    from members.holds import expire_lapsed_lots, void_lapsed_holds
 
     now = utcnow()
 

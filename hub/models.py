@@ -11,6 +11,7 @@ MODEL_MODULES = (
     "compliance.models",
     "settlement.models",
     "hub.oauth2.models",
+    "events.models",
 )
 
 

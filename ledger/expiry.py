@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -18,6 +18,8 @@ class ExpiryBatch:
     operation_id: int
     members: int
     points: int
+    # [member_id, points expired] for each member whose lots expired in this batch.
+    expired: list[list[int]] = field(default_factory=list)
 
 
 def expire_lapsed_lots(session: Session, now: datetime, limit: int = 500) -> ExpiryBatch:
@@ -28,15 +30,17 @@ def expire_lapsed_lots(session: Session, now: datetime, limit: int = 500) -> Exp
     members = repository.lapsed_lot_members(session, now, limit)
 
     def body(operation_id: int) -> ExpiryBatch:
-        expired = 0
+        expired: list[list[int]] = []
         for member_id in members:
             repository.lock_account(session, accounts.member(member_id))
             state = repository.member_points(session, member_id, "")
             lapsed = [lot for lot in state.lots if lot.expires_at <= now]
             if lapsed:
                 expire(session, operation_id, member_id, lapsed, now)
-                expired += sum(lot.remaining for lot in lapsed)
-        return ExpiryBatch(operation_id, len(members), expired)
+                expired.append([member_id, sum(lot.remaining for lot in lapsed)])
+        return ExpiryBatch(
+            operation_id, len(members), sum(points for _, points in expired), expired
+        )
 
     if not members:
         return ExpiryBatch(0, 0, 0)

@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from ledger import accounts
-from ledger.models import Account, Lot, Transfer
+from ledger import accounts, repository
+from ledger.models import Account, Hold, Lot, Transfer
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,3 +110,69 @@ def history_page(
         )
         for t in rows
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class HoldParties:
+    hold_id: int
+    member_id: int
+    partner_id: int
+    amount: int
+
+
+def hold_parties(session: Session, hold_id: int) -> HoldParties | None:
+    """Whose redemption a hold is, and at which partner."""
+    row = session.execute(
+        select(Hold.id, Hold.member_id, Hold.partner_id, Hold.amount).where(Hold.id == hold_id)
+    ).first()
+    return None if row is None else HoldParties(*row)
+
+
+def lapsed_hold_ids(session: Session, now: datetime, limit: int) -> list[int]:
+    """PENDING holds past their deadline, soonest deadline first."""
+    return repository.lapsed_holds(session, now, limit)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiringLot:
+    id: int
+    member_id: int
+    remaining: int
+    expires_at: datetime
+
+
+def lots_expiring(
+    session: Session, members: Sequence[int], now: datetime, until: datetime
+) -> list[ExpiringLot]:
+    """The members' lots with points left that expire after ``now`` and by ``until``."""
+    rows = session.execute(
+        select(Lot.id, Lot.member_id, Lot.remaining, Lot.expires_at)
+        .where(
+            Lot.member_id.in_(members),
+            Lot.remaining > 0,
+            Lot.expires_at > now,
+            Lot.expires_at <= until,
+        )
+        .order_by(Lot.member_id, Lot.expires_at, Lot.id)
+    ).all()
+    return [ExpiringLot(*row) for row in rows]
+
+
+def members_with_lots_expiring(
+    session: Session, now: datetime, until: datetime, after_member: int, limit: int
+) -> list[int]:
+    """Members (ascending, after ``after_member``) with points expiring in ``(now, until]``."""
+    return list(
+        session.execute(
+            select(Lot.member_id)
+            .where(
+                Lot.remaining > 0,
+                Lot.expires_at > now,
+                Lot.expires_at <= until,
+                Lot.member_id > after_member,
+            )
+            .group_by(Lot.member_id)
+            .order_by(Lot.member_id)
+            .limit(limit)
+        ).scalars()
+    )

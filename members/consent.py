@@ -10,7 +10,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.crypto import keyed_hash
+from events import EventType
 from members.errors import MemberError, MemberNotFound
+from members.events import emit_consent_event
 from members.models import Consent, ConsentRequest, ConsentRequestStatus, Member
 from members.registration import PHONE_PURPOSE, link_consent, normalise_phone
 
@@ -162,4 +164,15 @@ def revoke_consent(
     if not credit_level_only:
         consent.revoked_at = now
     session.flush()
+    emit_consent_event(
+        session,
+        EventType.CONSENT_WITHDRAWN,
+        member_id=member_id,
+        partner_id=partner_id,
+        payload={
+            "externalRef": consent.external_ref,
+            "scope": "CREDIT_LEVEL" if credit_level_only else "PARTNERSHIP",
+        },
+        now=now,
+    )
     return member_id

@@ -17,8 +17,10 @@ from compliance.aml import open_cases, record_issuance, screen_award
 from compliance.errors import ComplianceViolation
 from compliance.rules import no_points_purchase, no_retroactive_change, real_consumption
 from core.db import insert_if_absent
+from events import EventType, global_id
 from ledger.models import TransferCode
 from members.errors import MemberError
+from members.events import emit_partner_event
 from members.models import Award, EarningRule
 from members.registration import identified
 from partners.errors import PartnerError
@@ -188,6 +190,21 @@ def award(
             .values(points=points, lot_id=lot_id)
         )
         record_issuance(session, partner_id, points, now)
+        emit_partner_event(
+            session,
+            EventType.POINTS_AWARDED,
+            member_id=member_id,
+            partner_id=partner_id,
+            payload={
+                "partnerId": global_id("Partner", partner_id),
+                "orderRef": order_ref,
+                "points": points,
+                "paidAmountFen": paid_amount_fen,
+                "expiresAt": expires_at.isoformat(),
+            },
+            now=now,
+            once_key=f"points.awarded:{lot_id}",
+        )
         open_cases(
             session,
             screenings,

@@ -9,7 +9,9 @@ from sqlalchemy.orm import Session
 
 import ledger
 from compliance.aml import open_cases, screen_redemption
+from events import EventType
 from members.errors import ItemNotRedeemable, MemberError
+from members.holds import redemption_event
 from members.registration import consented_member
 from partners.catalog import charity_project, redeemable_item
 from partners.registry import require_active
@@ -80,6 +82,10 @@ def redeem_item(
             evidence=[*earns, taken.transfer_id],
             now=now,
         )
+        if deadline is None:
+            redemption_event(
+                session, EventType.POINTS_REDEEMED, taken.hold_id, now, status=taken.status
+            )
         return ItemRedemption(
             operation_id, taken.hold_id, taken.transfer_id, taken.amount, taken.status
         )

@@ -17,7 +17,9 @@ from compliance.errors import ComplianceViolation
 from compliance.rules import consent_given, identified_member
 from core.crypto import keyed_hash
 from core.db import insert_if_absent
+from events import EventType
 from members.errors import ExternalRefTaken, InvalidPhone, MemberError, MemberNotFound
+from members.events import emit_consent_event
 from members.models import Consent, CreditLevel, Member, MemberStatus
 
 PHONE_PURPOSE = "member-phone"
@@ -118,6 +120,7 @@ def link_consent(
         select(Consent).where(Consent.member_id == member_id, Consent.partner_id == partner_id)
     ).scalar_one_or_none()
     if consent is None:
+        granted = True
         session.add(
             Consent(
                 member_id=member_id,
@@ -128,11 +131,22 @@ def link_consent(
             )
         )
     else:
+        previous = (consent.revoked_at is None, consent.credit_level)
         consent.credit_level = credit_level or (consent.credit_level and consent.revoked_at is None)
         consent.external_ref = external_ref
         consent.revoked_at = None
         consent.granted_at = now
+        granted = previous != (True, consent.credit_level)
     session.flush()
+    if granted:
+        emit_consent_event(
+            session,
+            EventType.CONSENT_GRANTED,
+            member_id=member_id,
+            partner_id=partner_id,
+            payload={"externalRef": external_ref, "creditLevel": credit_level},
+            now=now,
+        )
 
 
 def member_of(session: Session, partner_id: int | None, member_id: int) -> Member | None:

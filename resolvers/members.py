@@ -23,6 +23,7 @@ from members.consent import (
 )
 from members.earning import AwardResult, Line, award, reverse_award
 from members.errors import MemberNotFound
+from members.holds import capture_hold, refund_hold, void_hold
 from members.redemption import ItemRedemption, charity_donation, redeem_item
 from members.registration import (
     VisibleMember,
@@ -218,7 +219,7 @@ async def settle_redemption(
 ) -> Outcome[RedemptionResult]:
     """Capture or void the calling partner's PENDING redemption. Keyed by the redemption
     itself, so repeating the call returns the first outcome."""
-    operation = ledger.capture if action == "capture" else ledger.void
+    operation = capture_hold if action == "capture" else void_hold
 
     async def call() -> RedemptionResult:
         return await context.database.write(
@@ -239,7 +240,7 @@ async def refund_redemption(
 
     async def call() -> RefundResult:
         return await context.database.write(
-            ledger.refund,
+            refund_hold,
             _key(context, key),
             hold_id=_redemption(redemption_gid),
             now=now,

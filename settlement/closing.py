@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, insert, update
 from sqlalchemy.orm import Session
 
+from events import EventType, emit, global_id
 from settlement.errors import PeriodClosed, PeriodNotReconciling, UnresolvedLines
 from settlement.models import PeriodStatus, SettlementPeriod, Statement
 from settlement.periods import PeriodView, columns_of, get_period, view_of
 from settlement.reconciliation import reconcile, unresolved_count
-from settlement.statements import compute_statements
+from settlement.statements import StatementView, compute_statements
 
 _statements = cast(Table, Statement.__table__)
 
@@ -64,5 +65,33 @@ def close_period(
     if closed is None:
         raise PeriodClosed()
     session.refresh(period)
+    _announce(session, period_id, computed.statements, now)
     progress("closed")
     return view_of(period)
+
+
+def _announce(
+    session: Session, period_id: int, statements: Sequence[StatementView], now: datetime
+) -> None:
+    """Each partner hears that its frozen statement is ready, then that the period closed."""
+    period = global_id("SettlementPeriod", period_id)
+    for statement in statements:
+        emit(
+            session,
+            EventType.SETTLEMENT_STATEMENT_READY,
+            now=now,
+            payload={
+                "periodId": period,
+                "partnerId": global_id("Partner", statement.partner_id),
+                "netFen": statement.net_fen,
+            },
+            partner_id=statement.partner_id,
+            audience=[statement.partner_id],
+        )
+    emit(
+        session,
+        EventType.SETTLEMENT_PERIOD_CLOSED,
+        now=now,
+        payload={"periodId": period, "statements": len(statements)},
+        audience=[statement.partner_id for statement in statements],
+    )

@@ -15,6 +15,8 @@ FIRST_PARTY = [
     "ledger",
     "compliance",
     "settlement",
+    "events",
+    "webhooks",
     "migrations",
 ]
 
@@ -77,12 +79,28 @@ FORBIDDEN_IMPORTS = {
         "settlement",
         "compliance",
         "ledger",
+        "events",
+        "webhooks",
     },
-    "ledger": {"hub", "schema", "resolvers", "members", "partners", "settlement"},
-    "compliance": {"hub", "schema", "resolvers", "members", "partners", "settlement"},
-    "members": {"hub", "schema", "resolvers"},
-    "partners": {"hub", "schema", "resolvers"},
-    "settlement": {"hub", "schema", "resolvers"},
+    # The outbox sits just above the ground floor: every domain package may write events.
+    "events": {
+        "hub",
+        "schema",
+        "resolvers",
+        "members",
+        "partners",
+        "settlement",
+        "compliance",
+        "ledger",
+        "webhooks",
+    },
+    "ledger": {"hub", "schema", "resolvers", "members", "partners", "settlement", "webhooks"},
+    "compliance": {"hub", "schema", "resolvers", "members", "partners", "settlement", "webhooks"},
+    "members": {"hub", "schema", "resolvers", "webhooks"},
+    "partners": {"hub", "schema", "resolvers", "webhooks"},
+    "settlement": {"hub", "schema", "resolvers", "webhooks"},
+    # Webhooks deliver what the domain services wrote; nothing below depends on them.
+    "webhooks": {"hub", "schema", "resolvers"},
     "resolvers": {"hub", "schema"},
     "schema": {"hub"},
 }

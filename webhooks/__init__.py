@@ -1,0 +1,1 @@
+"""Webhook endpoints and the delivery of outbox events to them (docs/events.md)."""
