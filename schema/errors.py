@@ -6,6 +6,7 @@ from enum import Enum
 from typing import Any
 
 import strawberry
+import strawberry.federation
 
 from resolvers.errors import UserErrorData
 
@@ -30,7 +31,7 @@ class ErrorCode(Enum):
     LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
 
 
-@strawberry.type(description="Why a mutation did not do what was asked.")
+@strawberry.federation.type(shareable=True, description="Why a mutation did not do what was asked.")
 class UserError:
     code: ErrorCode
     message: str
