@@ -129,14 +129,19 @@ class BearerTokens(AuthenticationBackend):
 
 
 def unauthorized(conn: HTTPConnection, error: Exception) -> Response:
-    """RFC 6750 §3: 401 with a Bearer challenge naming ``invalid_token``."""
+    """RFC 6750 §3: 401 with a Bearer challenge naming ``invalid_token``.
+
+    A bad token is never downgraded to anonymous: the whole request is refused. The error
+    also carries ``extensions.http.status``, the convention GraphQL Yoga and Hive Gateway
+    honour, so a gateway in front of the hub answers its client 401 as well instead of
+    200 with ``data: null`` (docs/federation.md)."""
     description = str(error).replace('"', "'")
     return JSONResponse(
         {
             "errors": [
                 {
                     "message": f"invalid token: {description}",
-                    "extensions": {"code": "UNAUTHENTICATED"},
+                    "extensions": {"code": "UNAUTHENTICATED", "http": {"status": 401}},
                 }
             ]
         },

@@ -104,7 +104,14 @@ async def test_tokens_that_are_not_valid_here_get_401_invalid_token(
 
     assert response.status_code == 401
     assert _challenge(response) == f'Bearer error="invalid_token", error_description="{reason}"'
-    assert response.json()["errors"][0]["extensions"] == {"code": "UNAUTHENTICATED"}
+    assert response.json() == {
+        "errors": [
+            {
+                "message": f"invalid token: {reason}",
+                "extensions": {"code": "UNAUTHENTICATED", "http": {"status": 401}},
+            }
+        ]
+    }
 
 
 async def test_a_forged_token_signed_with_another_key_is_refused(hub: Hub) -> None:
@@ -140,6 +147,10 @@ async def test_malformed_authorization_gets_401(hub: Hub, header: str) -> None:
 
     assert response.status_code == 401
     assert _challenge(response).startswith('Bearer error="invalid_token"')
+    assert response.json()["errors"][0]["extensions"] == {
+        "code": "UNAUTHENTICATED",
+        "http": {"status": 401},
+    }
 
 
 async def test_a_revoked_token_stops_at_once(hub: Hub) -> None:
