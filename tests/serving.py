@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
-from tests.stores import TEST_SECRET_KEY
+import pytest
+
+from tests.stores import STORE, TEST_SECRET_KEY
+
+TOOLS = Path(__file__).resolve().parents[1] / "tools"
+ON_CI = os.environ.get("CI", "").lower() == "true"
 
 
 def free_port() -> int:
@@ -51,3 +59,52 @@ def serving(database_url: str) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def require_node_tools(*packages: str) -> str:
+    """Node, with tools/node_modules holding ``packages``. Store-independent checks run in
+    the SQLite half; without Node they skip, except under CI=true where that is a failure."""
+    if STORE != "sqlite":
+        pytest.skip("store-independent; runs in the SQLite half")
+    node = shutil.which("node")
+    missing = None
+    if node is None:
+        missing = "node is not installed"
+    else:
+        absent = [p for p in packages if not (TOOLS / "node_modules" / p).exists()]
+        if absent:
+            missing = (
+                f"tools/node_modules lacks {', '.join(absent)}: run `make tools` (npm ci in tools/)"
+            )
+    if missing:
+        if ON_CI:
+            pytest.fail(f"{missing}; CI=true requires the conformance checks")
+        pytest.skip(missing)
+    assert node is not None
+    return node
+
+
+@contextlib.contextmanager
+def running(command: list[str], ready: str, *, cwd: Path | None = None) -> Iterator[None]:
+    """Run ``command`` until the context exits; ready once GET ``ready`` answers 200."""
+    with tempfile.TemporaryFile(mode="w+") as log:
+        process = subprocess.Popen(command, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    with urllib.request.urlopen(ready, timeout=2):
+                        break
+                except OSError as error:
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        log.seek(0)
+                        raise RuntimeError(f"{command[1]} did not start: {log.read()}") from error
+                    time.sleep(0.2)
+            yield
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)

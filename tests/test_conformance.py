@@ -4,39 +4,15 @@ SQLite half; without Node they skip, except under CI=true where that is a failur
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-from pathlib import Path
 
-import pytest
-
-from tests.serving import serving
-from tests.stores import STORE
-
-TOOLS = Path(__file__).resolve().parents[1] / "tools"
-NODE = shutil.which("node")
-ON_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def _require_tools() -> str:
-    if STORE != "sqlite":
-        pytest.skip("store-independent; runs in the SQLite half")
-    missing = None
-    if NODE is None:
-        missing = "node is not installed"
-    elif not (TOOLS / "node_modules" / "graphql-http").exists():
-        missing = "tools/node_modules is missing: run `make test` (it runs npm ci in tools/)"
-    if missing:
-        if ON_CI:
-            pytest.fail(f"{missing}; CI=true requires the conformance checks")
-        pytest.skip(missing)
-    assert NODE is not None
-    return NODE
+from tests.serving import TOOLS, require_node_tools, serving
 
 
 def _run(script: str, database_url: str) -> subprocess.CompletedProcess[str]:
-    node = _require_tools()
+    node = require_node_tools(
+        "graphql-http", "@theguild/federation-composition", "@apollo/composition"
+    )
     with serving(database_url) as base:
         return subprocess.run(
             [node, str(TOOLS / script), f"{base}/graphql"],
@@ -55,9 +31,16 @@ def test_graphql_over_http_audit_has_no_must_errors_or_should_warnings(database_
     assert "(0 warning)" in result.stdout
 
 
-def test_the_subgraph_composes_and_a_conflicting_one_is_rejected(database_url: str) -> None:
+def test_both_composers_compose_partner_subgraphs_and_reject_a_conflicting_one(
+    database_url: str,
+) -> None:
     result = _run("compose.mjs", database_url)
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "ok: the hub composes with a partner subgraph extending CatalogItem" in result.stdout
-    assert "ok: the conflicting subgraph is rejected" in result.stdout
+    for composer in ("guild", "apollo"):
+        assert f"ok {composer}: the hub composes with the sample partner subgraph" in result.stdout
+        assert (
+            f"ok {composer}: the hub composes with a subgraph reusing PageInfo and UserError"
+            in result.stdout
+        )
+        assert f"ok {composer}: the conflicting subgraph is rejected" in result.stdout
