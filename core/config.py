@@ -12,6 +12,11 @@ from pathlib import Path
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./alliance.db"
 DEFAULT_ISSUER = "http://127.0.0.1:8000"
 LOCAL_SECRET_FILE = ".alliance-hub-secret"
+DEFAULT_POOL_SIZE = 10
+DEFAULT_MAX_OVERFLOW = 5
+DEFAULT_POOL_TIMEOUT_SECONDS = 10.0
+DEFAULT_QUEUE_LIMIT = 2000
+DEFAULT_STATEMENT_CACHE_SIZE = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,7 +24,13 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     hold_ttl: timedelta = timedelta(minutes=15)
     sqlite_busy_timeout_ms: int = 10_000
-    database_pool_size: int = 10
+    # Per worker process (docs/operations.md sizes them with PostgreSQL's max_connections).
+    database_pool_size: int = DEFAULT_POOL_SIZE
+    database_max_overflow: int = DEFAULT_MAX_OVERFLOW
+    database_pool_timeout: float = DEFAULT_POOL_TIMEOUT_SECONDS
+    database_queue_limit: int = DEFAULT_QUEUE_LIMIT
+    # 0 behind PgBouncer in transaction-pooling mode, which cannot keep prepared statements.
+    database_statement_cache_size: int = DEFAULT_STATEMENT_CACHE_SIZE
     # OAuth 2.0: the hub is its own authorization server (RFC 8414 issuer) and the
     # resource its access tokens are for (RFC 9068 ``aud``).
     issuer: str = DEFAULT_ISSUER
@@ -39,7 +50,19 @@ class Settings:
             database_url=env.get("HUB_DATABASE_URL", DEFAULT_DATABASE_URL),
             hold_ttl=timedelta(seconds=int(env.get("HUB_HOLD_TTL_SECONDS", "900"))),
             sqlite_busy_timeout_ms=int(env.get("HUB_SQLITE_BUSY_TIMEOUT_MS", "10000")),
-            database_pool_size=int(env.get("HUB_DATABASE_POOL_SIZE", "10")),
+            database_pool_size=int(
+                env.get("HUB_DB_POOL_SIZE")
+                or env.get("HUB_DATABASE_POOL_SIZE")  # the earlier name, still honoured
+                or DEFAULT_POOL_SIZE
+            ),
+            database_max_overflow=int(env.get("HUB_DB_MAX_OVERFLOW", DEFAULT_MAX_OVERFLOW)),
+            database_pool_timeout=float(
+                env.get("HUB_DB_POOL_TIMEOUT_SECONDS", DEFAULT_POOL_TIMEOUT_SECONDS)
+            ),
+            database_queue_limit=int(env.get("HUB_DB_QUEUE_LIMIT", DEFAULT_QUEUE_LIMIT)),
+            database_statement_cache_size=int(
+                env.get("HUB_DB_STATEMENT_CACHE_SIZE", DEFAULT_STATEMENT_CACHE_SIZE)
+            ),
             issuer=env.get("HUB_ISSUER", DEFAULT_ISSUER).rstrip("/"),
             access_token_lifetime=timedelta(
                 seconds=int(env.get("HUB_ACCESS_TOKEN_SECONDS", "900"))

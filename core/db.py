@@ -12,17 +12,32 @@ engine that is fastest for each store (see docs/decisions.md, "Engine per store"
 * PostgreSQL: SQLAlchemy's async engine over asyncpg; the function runs inside
   ``AsyncSession.run_sync`` so every statement awaits the network without
   blocking the event loop.
+
+The boundary also keeps the store healthy under load (docs/operations.md):
+
+* **Retries.** A transaction that fails with a serialization failure or a deadlock
+  (SQLSTATE 40001, 40P01) runs again from the start, a few times, after a jittered
+  backoff. Every points-moving operation is idempotent, so a rerun is safe.
+* **Admission.** At most ``pool_size + max_overflow`` units run at once per process; a
+  few more wait in a bounded queue for at most ``pool_timeout`` seconds. Beyond that the
+  unit raises :class:`DatabaseBusy` at once, which the app answers with 503 and
+  ``Retry-After``: overload is shed early and cheaply, never as a 500.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
-from collections.abc import Callable, Iterable, Mapping
+import itertools
+import logging
+import random
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import (
     CheckConstraint,
@@ -37,12 +52,89 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+if TYPE_CHECKING:
+    from core.config import Settings
+
 P = ParamSpec("P")
 T = TypeVar("T")
+
+log = logging.getLogger("alliance_hub.db")
+
+# SQLSTATEs after which the whole transaction may simply run again.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+# SQLSTATEs that say the server is out of room right now: too_many_connections,
+# cannot_connect_now. Answered like a pool timeout.
+BUSY_SQLSTATES = frozenset({"53300", "57P03"})
+RETRY_ATTEMPTS = 5
+RETRY_AFTER_SECONDS = 1
+
+
+class DatabaseBusy(Exception):
+    """No database capacity within the bound: the caller should retry after ``retry_after``
+    seconds (HTTP 503 with ``Retry-After``). Nothing was written."""
+
+    def __init__(self, reason: str, retry_after: int = RETRY_AFTER_SECONDS) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+def sqlstate(error: BaseException) -> str | None:
+    """The SQLSTATE of a driver error wrapped by SQLAlchemy, if it carries one."""
+    original = getattr(error, "orig", None)
+    found = getattr(original, "sqlstate", None) or getattr(original, "pgcode", None)
+    return str(found) if found else None
+
+
+def retry_delay(attempt: int) -> float:
+    """Full jitter: uniform in [0, 5 ms x 2^attempt], capped at 200 ms."""
+    return random.uniform(0, min(0.2, 0.005 * 2**attempt))  # noqa: S311 (timing, not secrets)
+
+
+class Admission:
+    """Per-process admission control: ``limit`` units at once, at most ``queue_limit``
+    waiting, none waiting longer than ``timeout`` seconds."""
+
+    def __init__(self, limit: int, queue_limit: int, timeout: float) -> None:
+        self.limit = limit
+        self.queue_limit = queue_limit
+        self.timeout = timeout
+        self.running = 0
+        self.waiting = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._slots = asyncio.Semaphore(limit)
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a CLI or a test may drive the database from a new loop
+            self._loop, self._slots = loop, asyncio.Semaphore(self.limit)
+            self.running = self.waiting = 0
+        if self._slots.locked():
+            if self.waiting >= self.queue_limit:
+                raise DatabaseBusy("the database queue is full")
+            self.waiting += 1
+            try:
+                async with asyncio.timeout(self.timeout):
+                    await self._slots.acquire()
+            except TimeoutError:
+                raise DatabaseBusy("no database connection within the bound") from None
+            finally:
+                self.waiting -= 1
+        else:
+            await self._slots.acquire()
+        self.running += 1
+        try:
+            yield
+        finally:
+            self.running -= 1
+            self._slots.release()
+
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -165,12 +257,19 @@ class Database:
         url: str | URL,
         *,
         pool_size: int = 10,
+        max_overflow: int = 5,
+        pool_timeout: float = 10.0,
+        queue_limit: int = 2000,
+        statement_cache_size: int = 100,
+        retry_attempts: int = RETRY_ATTEMPTS,
         sqlite_busy_timeout_ms: int = 10_000,
         sqlite_writer_threads: int = 1,
         sqlite_reader_threads: int = 4,
     ) -> None:
         self.url = normalise_url(url)
         self.dialect = self.url.get_backend_name()
+        self.retry_attempts = retry_attempts
+        self.admission = Admission(pool_size + max_overflow, queue_limit, pool_timeout)
         self._async_engine: AsyncEngine | None = None
         self._executors: list[ThreadPoolExecutor] = []
         if self.dialect == "sqlite":
@@ -199,8 +298,10 @@ class Database:
             self._async_engine = create_async_engine(
                 self.url,
                 pool_size=pool_size,
-                max_overflow=pool_size,
+                max_overflow=max_overflow,
+                pool_timeout=pool_timeout,
                 hide_parameters=True,  # no member data in error messages or logs
+                connect_args=_statement_cache_args(statement_cache_size),
             )
             self._async_sessions = async_sessionmaker(self._async_engine, expire_on_commit=False)
 
@@ -213,16 +314,52 @@ class Database:
     async def write(
         self, fn: Callable[Concatenate[Session, P], T], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        """Run ``fn(session, …)`` as one write transaction; commit on return, roll back on raise."""
-        if self._async_engine is None:
-            return await self._in_thread(self._writer, self._write_sessions, fn, args, kwargs)
-        async with self._async_sessions() as session, session.begin():
-            return await session.run_sync(fn, *args, **kwargs)
+        """Run ``fn(session, …)`` as one write transaction; commit on return, roll back on raise.
+
+        A serialization failure or deadlock reruns the whole transaction (see the module)."""
+        return await self._unit(self._write_once, fn, args, kwargs)
 
     async def read(
         self, fn: Callable[Concatenate[Session, P], T], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Run ``fn(session, …)`` in a short read transaction that is always rolled back."""
+        return await self._unit(self._read_once, fn, args, kwargs)
+
+    async def _unit(
+        self,
+        once: Callable[[Callable[..., T], tuple[Any, ...], dict[str, Any]], Any],
+        fn: Callable[..., T],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> T:
+        async with self.admission.slot():
+            for attempt in itertools.count(1):
+                try:
+                    result: T = await once(fn, args, kwargs)
+                    return result
+                except PoolTimeout:
+                    raise DatabaseBusy("no database connection within the bound") from None
+                except DBAPIError as error:
+                    state = sqlstate(error)
+                    if state in BUSY_SQLSTATES:
+                        raise DatabaseBusy("the database refused a connection") from None
+                    if state not in RETRYABLE_SQLSTATES or attempt >= self.retry_attempts:
+                        raise
+                    log.info("retrying after SQLSTATE %s (attempt %d)", state, attempt)
+                await asyncio.sleep(retry_delay(attempt))
+        raise AssertionError("unreachable")
+
+    async def _write_once(
+        self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> T:
+        if self._async_engine is None:
+            return await self._in_thread(self._writer, self._write_sessions, fn, args, kwargs)
+        async with self._async_sessions() as session, session.begin():
+            return await session.run_sync(fn, *args, **kwargs)
+
+    async def _read_once(
+        self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> T:
         if self._async_engine is None:
             return await self._in_thread(
                 self._reader, self._read_sessions, fn, args, kwargs, commit=False
@@ -272,12 +409,32 @@ class Database:
         self._read_engine.dispose()
 
 
-def database_from_settings() -> Database:
+def _statement_cache_args(size: int) -> dict[str, Any]:
+    """asyncpg's and SQLAlchemy's prepared-statement caches. PgBouncer in transaction-pooling
+    mode hands each transaction whichever server connection is free, so a statement
+    prepared on one is unknown on the next: size 0 turns both caches off and gives each
+    statement a unique name."""
+    if size > 0:
+        return {"prepared_statement_cache_size": size}
+    return {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": lambda: f"__hub_{uuid.uuid4().hex}__",
+    }
+
+
+def database_from_settings(
+    settings: Settings | None = None, database_url: str | None = None
+) -> Database:
     from core.config import get_settings
 
-    settings = get_settings()
+    settings = settings or get_settings()
     return Database(
-        settings.database_url,
+        database_url or settings.database_url,
         pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_timeout=settings.database_pool_timeout,
+        queue_limit=settings.database_queue_limit,
+        statement_cache_size=settings.database_statement_cache_size,
         sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
     )

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from compliance.errors import ComplianceSettingError, ComplianceViolation
 from core.config import get_settings
-from core.db import Database, UnsupportedDatabase, utcnow
+from core.db import Database, UnsupportedDatabase, database_from_settings, utcnow
 from ledger.errors import LedgerError
 from members.errors import MemberError
 from partners.errors import PartnerError
@@ -32,7 +32,7 @@ class CommandFailed(Exception):
 
 
 def _database() -> Database:
-    return Database(get_settings().database_url)
+    return database_from_settings()
 
 
 def _with_database(work: Callable[[Database], Awaitable[T]]) -> T:
