@@ -308,6 +308,7 @@ def load(session: Session, settings: Settings, now: datetime) -> dict[str, Any] 
     if _partners_exist(session):
         return None
     credentials = _onboard(session, settings, now)
+    ledger.lock_all_accounts(session)  # many members' operations in one transaction
     credentials["members"] = _history(session, settings, credentials, now)
     return credentials
 

@@ -17,6 +17,7 @@ from ledger.earning import Issue, earn, issue, reverse_earn
 from ledger.expiry import expire_lapsed_lots
 from ledger.idempotency import IdempotencyKey, run_idempotent
 from ledger.redemption import Take, capture, redeem, refund, reserve, take, void, void_lapsed_holds
+from ledger.repository import lock_all_accounts
 from ledger.verify import verify
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "earn",
     "expire_lapsed_lots",
     "issue",
+    "lock_all_accounts",
     "open_alliance_accounts",
     "open_charity_account",
     "open_member_accounts",

@@ -16,6 +16,12 @@ ALLIANCE_EXPIRED = "alliance:expired"
 # and a partner's issued or redeemed account.
 ALLIANCE_ADJUSTMENTS = "alliance:adjustments"
 
+# The most points one member account (spendable or held) may hold: a domain limit enforced
+# by every posting, so every per-member figure fits GraphQL's 32-bit Int. Totals across
+# members have no such bound and are served as BigInt (docs/ledger.md).
+MEMBER_BALANCE_MAX = 2**31 - 1
+MEMBER_BALANCE_KINDS = (AccountKind.MEMBER.value, AccountKind.MEMBER_HELD.value)
+
 # (debits_must_not_exceed_credits, credits_must_not_exceed_debits) per kind.
 # Member-side and sink accounts may never go below zero. Source-like accounts
 # (a partner's issuance, a member's clawback debt) may never be paid back
@@ -42,6 +48,11 @@ def member_held(member_id: int) -> str:
 
 def member_debt(member_id: int) -> str:
     return f"member:{member_id}:debt"
+
+
+def member_accounts(member_id: int) -> tuple[str, str, str]:
+    """A member's spendable, held and debt accounts."""
+    return member(member_id), member_held(member_id), member_debt(member_id)
 
 
 def member_owner(account_id: str) -> int | None:

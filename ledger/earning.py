@@ -140,7 +140,10 @@ def reverse_earn(
         if found is None or (partner_id is not None and found.issuer_partner_id != partner_id):
             raise LotNotFound(lot_id)
         member_id, issuer = found.member_id, found.issuer_partner_id
-        repository.lock_account(session, accounts.member(member_id))
+        # Both member accounts the clawback may debit, before the issuer's (ledger/locks.py).
+        repository.lock_accounts(
+            session, accounts.member(member_id), accounts.member_debt(member_id)
+        )
         lot = repository.lot_state(session, lot_id)
         assert lot is not None
         reversible = lot.points - lot.reversed_points

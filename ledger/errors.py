@@ -34,6 +34,19 @@ class LimitExceeded(LedgerError):
         self.requested = requested
 
 
+class BalanceCeilingExceeded(LedgerError):
+    """A member account would hold more than MEMBER_BALANCE_MAX points."""
+
+    code = "LIMIT_EXCEEDED"
+
+    def __init__(self, account_id: str, requested: int, ceiling: int) -> None:
+        super().__init__(
+            f"crediting {requested} points would take {account_id} above {ceiling} points"
+        )
+        self.account_id = account_id
+        self.requested = requested
+
+
 class AccountNotFound(LedgerError):
     code = "NOT_FOUND"
 

@@ -31,8 +31,9 @@ def expire_lapsed_lots(session: Session, now: datetime, limit: int = 500) -> Exp
 
     def body(operation_id: int) -> ExpiryBatch:
         expired: list[list[int]] = []
+        # Every member of the batch first, then alliance:expired (ledger/locks.py).
+        repository.lock_accounts(session, *(accounts.member(m) for m in members))
         for member_id in members:
-            repository.lock_account(session, accounts.member(member_id))
             state = repository.member_points(session, member_id, "")
             lapsed = [lot for lot in state.lots if lot.expires_at <= now]
             if lapsed:

@@ -267,6 +267,16 @@ def refund(
         )
         if hold is None:
             raise _refuse_transition(session, hold_id, partner_id, HoldStatus.CAPTURED, now)
+        if compensation_points:
+            # The compensation's source ranks below the redeemed account the give-back
+            # locks: take all four in the global order first (ledger/locks.py).
+            repository.lock_accounts(
+                session,
+                accounts.member(hold.member_id),
+                accounts.member_debt(hold.member_id),
+                accounts.partner_issued(hold.partner_id),
+                accounts.partner_redeemed(hold.partner_id),
+            )
         transfer_id = _give_back(session, operation_id, hold, TransferCode.REFUND, now)
         compensation_transfer = compensation_lot = None
         if compensation_points:
@@ -297,13 +307,21 @@ def refund(
 
 
 def void_lapsed_holds(session: Session, now: datetime, limit: int = 500) -> int:
-    """Void every PENDING hold past its deadline (at most ``limit``); returns how many."""
-    lapsed = repository.lapsed_holds(session, now, limit)
-    for hold_id in lapsed:
+    """Void every PENDING hold past its deadline (at most ``limit``); returns how many.
+
+    In the global lock order: the holds first, then every member account the voids will
+    touch, in one statement each, so the sweep never steps back down the order."""
+    lapsed = repository.lock_lapsed_holds(session, now, limit)
+    if lapsed:
+        repository.lock_accounts(
+            session,
+            *(address for hold in lapsed for address in accounts.member_accounts(hold.member_id)),
+        )
+    for hold in lapsed:
         void(
             session,
-            IdempotencyKey(SYSTEM_CLIENT_ID, f"auto-void:{hold_id}"),
-            hold_id=hold_id,
+            IdempotencyKey(SYSTEM_CLIENT_ID, f"auto-void:{hold.id}"),
+            hold_id=hold.id,
             now=now,
         )
     return len(lapsed)

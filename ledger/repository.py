@@ -22,17 +22,20 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.orm import Session
 
-from ledger.accounts import member_owner
+from ledger.accounts import MEMBER_BALANCE_KINDS, MEMBER_BALANCE_MAX, member_owner
 from ledger.errors import (
     AccountNotFound,
+    BalanceCeilingExceeded,
     InsufficientPoints,
     LimitExceeded,
     MemberToMemberTransfer,
 )
+from ledger.locks import in_lock_order, note_all_locked, note_locks
 from ledger.models import (
     Account,
     AccountKind,
@@ -61,8 +64,8 @@ _outstanding_debt = (
 )
 
 # Both legs of a transfer in one statement. A row is updated only if its flags
-# allow the new balance, so the number of rows returned tells success; on
-# PostgreSQL the row locks taken here serialise concurrent spends of one member.
+# allow the new balance, so the number of rows returned tells success. SQLite's single
+# writer (BEGIN IMMEDIATE) already serialises postings, so this is its statement.
 _APPLY = (
     update(accounts)
     .where(
@@ -81,6 +84,11 @@ _APPLY = (
                     ~accounts.c.credits_must_not_exceed_debits,
                     accounts.c.debits_posted - accounts.c.credits_posted >= _amount,
                 ),
+                or_(
+                    accounts.c.kind.not_in(MEMBER_BALANCE_KINDS),
+                    accounts.c.credits_posted - accounts.c.debits_posted
+                    <= MEMBER_BALANCE_MAX - _amount,
+                ),
             ),
         ),
     )
@@ -90,6 +98,43 @@ _APPLY = (
         + case((accounts.c.id == _credit, _amount), else_=0),
     )
     .returning(accounts.c.id, _outstanding_debt)
+)
+
+# PostgreSQL locks rows in the order its plan visits them, which is no fixed order for a
+# two-row UPDATE: two identical postings could deadlock. So the rows are first locked in
+# the global lock order (ledger/locks.py: the ids come in that order, and FOR UPDATE is
+# applied after ORDER BY), then updated, in one round trip. The debt account, when named,
+# is locked too, and its outstanding balance is read from the locked (latest) row.
+_LOCKED = """
+    SELECT a.id, a.debits_posted - a.credits_posted AS owed, a.credits_posted - a.debits_posted
+    FROM unnest(CAST(:ids AS VARCHAR[])) WITH ORDINALITY AS o(id, n)
+    JOIN ledger_accounts AS a ON a.id = o.id
+    ORDER BY o.n
+    FOR UPDATE OF a
+"""
+_PG_LOCK = text(_LOCKED)
+_PG_APPLY = text(  # a constant: _LOCKED is this module's own text, not input
+    f"""
+    WITH locked AS MATERIALIZED ({_LOCKED})
+    UPDATE ledger_accounts AS t
+    SET debits_posted = t.debits_posted
+            + CASE WHEN t.id = :debit THEN CAST(:amount AS BIGINT) ELSE 0 END,
+        credits_posted = t.credits_posted
+            + CASE WHEN t.id = :credit THEN CAST(:amount AS BIGINT) ELSE 0 END
+    FROM locked
+    WHERE t.id = locked.id
+      AND t.id IN (:debit, :credit)
+      AND (
+        (t.id = :debit AND (NOT t.debits_must_not_exceed_credits
+                            OR t.credits_posted - t.debits_posted >= CAST(:amount AS BIGINT)))
+        OR (t.id = :credit AND (NOT t.credits_must_not_exceed_debits
+                                OR t.debits_posted - t.credits_posted >= CAST(:amount AS BIGINT))
+                           AND (t.kind NOT IN ('member', 'member_held')
+                                OR t.credits_posted - t.debits_posted
+                                   <= CAST(:ceiling AS BIGINT) - CAST(:amount AS BIGINT)))
+      )
+    RETURNING t.id, (SELECT owed FROM locked WHERE locked.id = :debt)
+    """  # noqa: S608
 )
 
 _INSERT_TRANSFER = insert(transfers).returning(transfers.c.id)
@@ -108,11 +153,17 @@ def apply_balances(
     """Move ``amount`` between two account balances, or raise without a partial effect.
 
     ``debt_account`` names a member's clawback-debt account whose outstanding
-    balance is read in the same round trip (CR-12).
+    balance is read in the same round trip (CR-12); it is locked with the other two.
     """
-    rows = session.execute(
-        _APPLY, {"debit": debit, "credit": credit, "amount": amount, "debt": debt_account}
-    ).all()
+    ordered = in_lock_order([debit, credit, debt_account] if debt_account else [debit, credit])
+    note_locks(session, ordered)
+    params = {"debit": debit, "credit": credit, "amount": amount, "debt": debt_account}
+    if _postgresql(session):
+        rows = session.execute(
+            _PG_APPLY, {**params, "ids": ordered, "ceiling": MEMBER_BALANCE_MAX}
+        ).all()
+    else:
+        rows = session.execute(_APPLY, params).all()
     if len(rows) == 2:
         return AppliedBalances(outstanding_debt=int(rows[0][1] or 0))
     updated = {row[0] for row in rows}
@@ -128,8 +179,10 @@ def _refusal(session: Session, refused: str, debit: str, amount: int) -> Excepti
     ).first()
     if row is None:
         return AccountNotFound(refused)
-    if refused == debit and row.kind in (AccountKind.MEMBER, AccountKind.MEMBER_HELD):
-        return InsufficientPoints(refused, amount, max(int(row[1]), 0))
+    if row.kind in (AccountKind.MEMBER, AccountKind.MEMBER_HELD):
+        if refused == debit:
+            return InsufficientPoints(refused, amount, max(int(row[1]), 0))
+        return BalanceCeilingExceeded(refused, amount, MEMBER_BALANCE_MAX)
     return LimitExceeded(refused, amount)
 
 
@@ -238,17 +291,45 @@ def member_points(session: Session, member_id: int, debt_account: str) -> Member
     )
 
 
+def _postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def lock_accounts(session: Session, *addresses: str) -> dict[str, int]:
+    """Lock account rows for this transaction in the global lock order, in one statement
+    (PostgreSQL; SQLite's writer lock already serialises), and return each one's
+    credits - debits. Raises AccountNotFound for one never opened."""
+    ordered = in_lock_order(addresses)
+    note_locks(session, ordered)
+    if _postgresql(session):
+        rows = session.execute(_PG_LOCK, {"ids": ordered}).all()
+    else:
+        rows = session.execute(
+            select(
+                accounts.c.id,
+                accounts.c.debits_posted - accounts.c.credits_posted,
+                accounts.c.credits_posted - accounts.c.debits_posted,
+            ).where(accounts.c.id.in_(ordered))
+        ).all()
+    found = {row[0]: int(row[2]) for row in rows}
+    for address in ordered:
+        if address not in found:
+            raise AccountNotFound(address)
+    return found
+
+
+def lock_all_accounts(session: Session) -> None:
+    """For bulk work that runs many operations in one transaction (the demo loader): the
+    whole accounts table, so no other writer can hold one of its rows meanwhile and the
+    operations may post in any order. PostgreSQL's EXCLUSIVE mode still lets readers in."""
+    if _postgresql(session):
+        session.execute(text("LOCK TABLE ledger_accounts IN EXCLUSIVE MODE"))
+    note_all_locked(session)
+
+
 def lock_account(session: Session, address: str) -> int:
-    """Lock one account row for this transaction (PostgreSQL; SQLite's writer lock already
-    serialises) and return its credits - debits."""
-    row = session.execute(
-        select(accounts.c.credits_posted - accounts.c.debits_posted)
-        .where(accounts.c.id == address)
-        .with_for_update()
-    ).first()
-    if row is None:
-        raise AccountNotFound(address)
-    return int(row[0])
+    """Lock one account row (see :func:`lock_accounts`) and return its credits - debits."""
+    return lock_accounts(session, address)[address]
 
 
 def lapsed_lot_members(session: Session, now: datetime, limit: int) -> list[int]:
@@ -458,15 +539,20 @@ def transition_hold(
     return None if row is None else HoldState(*row)
 
 
-def lapsed_holds(session: Session, now: datetime, limit: int) -> list[int]:
-    return list(
-        session.execute(
-            select(holds.c.id)
+def lock_lapsed_holds(session: Session, now: datetime, limit: int) -> list[HoldState]:
+    """PENDING holds past their deadline (at most ``limit``), locked in id order before any
+    account (the global lock order, ledger/locks.py); holds another transaction has
+    locked are left for the next sweep."""
+    return [
+        HoldState(*row)
+        for row in session.execute(
+            select(*_hold_columns())
             .where(holds.c.status == "PENDING", holds.c.deadline <= now)
-            .order_by(holds.c.deadline, holds.c.id)
+            .order_by(holds.c.id)
             .limit(limit)
-        ).scalars()
-    )
+            .with_for_update(skip_locked=True)
+        )
+    ]
 
 
 def consuming_transfer(session: Session, hold_id: int) -> tuple[int, datetime]:
