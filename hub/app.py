@@ -16,7 +16,8 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from core.config import Settings, get_settings
-from core.db import Database
+from core.db import Database, database_from_settings
+from hub.backpressure import Backpressure
 from hub.graphql_http import GraphQLEndpoint, HubGraphQL
 from hub.logs import AccessLog, quiet_authlib
 from hub.oauth2.bearer import BearerTokens, unauthorized
@@ -57,7 +58,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        database = Database(database_url or settings.database_url)
+        database = database_from_settings(settings, database_url)
         app.state.database = database
         oauth = OAuthEndpoints(database, settings)
         endpoints.update(
@@ -95,6 +96,6 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
             Route("/.well-known/oauth-authorization-server", late("metadata"), methods=["GET"]),
             Route("/.well-known/jwks.json", late("jwks"), methods=["GET"]),
         ],
-        middleware=[Middleware(AccessLog)],
+        middleware=[Middleware(AccessLog), Middleware(Backpressure)],
         lifespan=lifespan,
     )

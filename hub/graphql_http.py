@@ -23,7 +23,8 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from core.db import Database
+from core.db import Database, DatabaseBusy
+from hub.backpressure import SERVICE_UNAVAILABLE, retry_headers, unavailable_error
 from hub.oauth2.bearer import PrincipalUser
 from resolvers.context import ANONYMOUS, HubContext
 from resolvers.loaders import Loaders
@@ -67,6 +68,13 @@ def _code_for(error: GraphQLError, executed: bool) -> str:
 
 
 def normalise(error: GraphQLError, executed: bool) -> GraphQLError:
+    if isinstance(error.original_error, DatabaseBusy):
+        return GraphQLError(
+            unavailable_error()["message"],
+            error.nodes,
+            path=error.path,
+            extensions={"code": SERVICE_UNAVAILABLE},
+        )
     if not expected(error):
         error_id = uuid.uuid4().hex[:12]
         log.error(
@@ -130,7 +138,23 @@ class HubGraphQL(GraphQL[HubContext, None]):
             body["extensions"] = result.extensions
         if not executed and media == GRAPHQL_RESPONSE_JSON:
             request.state.sub_response.status_code = 400
+        busy = _busy(result)
+        if busy is not None:
+            request.state.sub_response.status_code = 503
+            request.state.sub_response.headers.update(retry_headers(busy))
         return body  # type: ignore[return-value]
+
+
+def _busy(result: ExecutionResult) -> DatabaseBusy | None:
+    """The overload that stopped a request which did nothing at all (every top-level field
+    null): such a request is 503 with Retry-After. One that answered some field, above all
+    a mutation that committed, keeps its 200 and carries the error at its path."""
+    found = [
+        e.original_error for e in result.errors or [] if isinstance(e.original_error, DatabaseBusy)
+    ]
+    if not found or any(value is not None for value in (result.data or {}).values()):
+        return None
+    return found[0]
 
 
 class GraphQLEndpoint:

@@ -3,8 +3,11 @@ GraphQL context to the member services, with expected failures as userErrors."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any, TypeVar
 
+from sqlalchemy.orm import Session
 from strawberry.relay import GlobalID
 
 import ledger
@@ -13,7 +16,15 @@ from compliance.rules import member_visible, sensitive_attribute
 from core.config import get_settings
 from core.db import utcnow
 from ledger.errors import HoldNotFound
-from ledger.queries import Balances, Entry, LotView, expiring_points, history_page, lots_page
+from ledger.queries import (
+    Balances,
+    Entry,
+    LotView,
+    balances,
+    expiring_points,
+    history_page,
+    lots_page,
+)
 from ledger.results import ClawbackResult, RedemptionResult, RefundResult
 from members.consent import (
     ConsentRequestView,
@@ -37,6 +48,7 @@ from resolvers.outcome import Outcome, attempt, require_partner
 from resolvers.pagination import bad_input, encode_cursor, page_request
 
 POINTS_LIFETIME = timedelta(days=365)
+T = TypeVar("T")
 
 
 def decode_id(global_id: str, type_name: str) -> int | None:
@@ -159,6 +171,28 @@ async def credit_level(context: HubContext, member_gid: str, level: str | None) 
     return await attempt(context, "setMemberCreditLevel", call)
 
 
+def _with_balances(
+    session: Session, fn: Callable[..., T], member_id: int, /, *args: Any, **kwargs: Any
+) -> tuple[T, Balances | None]:
+    """Run a points-moving write, then read the member's balances in its own transaction."""
+    return fn(session, *args, **kwargs), balances(session, [member_id]).get(member_id)
+
+
+async def _write_seen(
+    context: HubContext, fn: Callable[..., T], member_id: int, *args: Any, **kwargs: Any
+) -> T:
+    """A committed write is never reported as failed: the balances its payload shows are
+    read inside the write's transaction and primed into this request's loader, so no read
+    after the commit (which could time out under load) stands between it and the client."""
+    written: tuple[T, Balances | None] = await context.database.write(
+        _with_balances, fn, member_id, *args, member_id=member_id, **kwargs
+    )
+    result, seen = written
+    if seen is not None:
+        context.loaders.balances.clear(member_id).prime(member_id, seen)
+    return result
+
+
 async def award_points(
     context: HubContext,
     key: str,
@@ -170,11 +204,12 @@ async def award_points(
     now = utcnow()
 
     async def call() -> AwardResult:
-        return await context.database.write(
+        return await _write_seen(
+            context,
             award,
+            _member(member_gid),
             _key(context, key),
             partner_id=require_partner(context),
-            member_id=_member(member_gid),
             order_ref=order_ref,
             paid_amount_fen=paid_amount_fen,
             lines=lines,
@@ -200,11 +235,12 @@ async def redeem_points(
     deadline = now + get_settings().hold_ttl if two_phase else None
 
     async def call() -> ItemRedemption:
-        return await context.database.write(
+        return await _write_seen(
+            context,
             redeem_item,
+            _member(member_gid),
             _key(context, key),
             partner_id=require_partner(context),
-            member_id=_member(member_gid),
             catalog_item_id=item_id,
             quantity=quantity,
             now=now,

@@ -21,6 +21,7 @@ from resolvers.permissions import authenticated, requires
 from schema.connections import connection, scoped_mutation
 from schema.errors import UserError, user_errors
 from schema.partners import Partner, partner_by_id, partner_of
+from schema.scalars import BigInt
 
 
 @strawberry.type(description="A request refused by a compliance rule.")
@@ -226,21 +227,47 @@ class BudgetUse:
     period_start: datetime
     period_end: datetime
     amount_fen: int
-    issued_points: int
+    issued_points: int = strawberry.field(
+        deprecation_reason="Use issued: a total across members can exceed 2^31."
+    )
     used_fen: int = strawberry.field(
         description="Issued points x issue price, in fen rounded half-even."
     )
     remaining_fen: int
     issued_in_period_points: int | None = strawberry.field(
-        default=None, description="For a period's report: the points issued in the period."
+        default=None,
+        description="For a period's report: the points issued in the period.",
+        deprecation_reason="Use issuedInPeriod: a total across members can exceed 2^31.",
     )
+
+    @strawberry.field(description="Points issued under this budget.")
+    def issued(self) -> BigInt:
+        return BigInt(self.issued_points)
+
+    @strawberry.field(description="For a period's report: the points issued in the period.")
+    def issued_in_period(self) -> BigInt | None:
+        return (
+            None if self.issued_in_period_points is None else BigInt(self.issued_in_period_points)
+        )
 
 
 @strawberry.type
 class Liability:
     partner_code: str = strawberry.field(description="The issuing partner.")
-    spendable_points: int
-    held_points: int
+    spendable_points: int = strawberry.field(
+        deprecation_reason="Use spendable: a total across members can exceed 2^31."
+    )
+    held_points: int = strawberry.field(
+        deprecation_reason="Use held: a total across members can exceed 2^31."
+    )
+
+    @strawberry.field(description="Points of this issuer members can spend: the liability.")
+    def spendable(self) -> BigInt:
+        return BigInt(self.spendable_points)
+
+    @strawberry.field(description="Points of this issuer reserved by pending redemptions.")
+    def held(self) -> BigInt:
+        return BigInt(self.held_points)
 
 
 @strawberry.type

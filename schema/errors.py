@@ -29,6 +29,7 @@ class ErrorCode(Enum):
     PERIOD_NOT_RECONCILING = "PERIOD_NOT_RECONCILING"
     UNRESOLVED_LINES = "UNRESOLVED_LINES"
     LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 
 
 @strawberry.federation.type(shareable=True, description="Why a mutation did not do what was asked.")

@@ -92,7 +92,9 @@ class Member(relay.Node):
     async def credit_level(self, info: Info[HubContext, Any]) -> str | None:
         return await resolve.member_credit_level(info.context, self.id)
 
-    @strawberry.field(description="Spendable points.")
+    @strawberry.field(
+        description="Spendable points: at most 2,147,483,647, the ceiling of a member account."
+    )
     async def balance(self, info: Info[HubContext, Any]) -> int:
         return (await resolve.balances_of(info.context, self.id)).balance
 

@@ -67,9 +67,8 @@ from schema.redemptions import (
     reverse_award_field,
     void_redemption_field,
 )
+from schema.scalars import BIG_INT, BigInt
 from schema.settlement import (
-    BIG_INT,
-    BigInt,
     close_settlement_period_field,
     open_settlement_period_field,
     post_settlement_report_field,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Any, NewType
+from typing import Any
 
 import strawberry
 from strawberry import relay
@@ -19,21 +19,11 @@ from schema.connections import connection, scoped_mutation
 from schema.errors import UserError, user_errors
 from schema.operator import SettlementCycle
 from schema.partners import Partner, partner_by_id
+from schema.scalars import BigInt
 from settlement.periods import PeriodView
 from settlement.reconciliation import LineView, Summary
 from settlement.reports import LineInput
 from settlement.statements import MatrixEntry, StatementView
-
-if TYPE_CHECKING:
-    BigInt = int
-else:
-    BigInt = NewType("BigInt", int)
-BIG_INT = strawberry.scalar(
-    name="BigInt",
-    serialize=str,
-    parse_value=int,
-    description="A whole number beyond 32 bits (money totals in fen), as a string.",
-)
 
 
 def _gid(type_name: str, value: int) -> strawberry.ID:

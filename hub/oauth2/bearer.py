@@ -8,8 +8,12 @@ revocation or a suspension stops live tokens at once.
 
 from __future__ import annotations
 
+import logging
 import time
+import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from joserfc import jws
 from joserfc.errors import JoseError
@@ -25,7 +29,8 @@ from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
 
 from core.config import Settings
-from core.db import Database, utcnow
+from core.db import Database, DatabaseBusy, utcnow
+from hub.backpressure import graphql_unavailable
 from hub.oauth2 import keys
 from hub.oauth2.models import RevokedToken
 from hub.oauth2.tokens import InvalidAccessToken, verify_access_token
@@ -35,6 +40,31 @@ from resolvers.context import Principal
 
 KEYS_FRESH_SECONDS = 30.0
 KEYS_MIN_REFRESH_SECONDS = 1.0
+T = TypeVar("T")
+log = logging.getLogger("alliance_hub.auth")
+
+
+class CheckUnavailable(AuthenticationError):
+    """The token could not be checked because the database did not answer in time: the
+    request is answered 503 with Retry-After, never 401 and never a 500."""
+
+    def __init__(self, busy: DatabaseBusy) -> None:
+        super().__init__("the service is busy")
+        self.busy = busy
+
+
+async def _checked(read: Callable[[], Awaitable[T]]) -> T:
+    """A database read of the bearer check that cannot raise out of the middleware."""
+    try:
+        return await read()
+    except DatabaseBusy as busy:
+        raise CheckUnavailable(busy) from None
+    except Exception as error:  # logged under an id, answered as unavailable
+        error_id = uuid.uuid4().hex[:12]
+        log.error(
+            "bearer check failed: %s (error id %s)", type(error).__name__, error_id, exc_info=True
+        )
+        raise CheckUnavailable(DatabaseBusy("the database failed")) from None
 
 
 class PrincipalUser(BaseUser):
@@ -83,8 +113,10 @@ class BearerTokens(AuthenticationBackend):
         age = time.monotonic() - self._loaded_at
         known = any(key.jwk.get("kid") == kid for key in self._keys)
         if age > KEYS_FRESH_SECONDS or (not known and age > KEYS_MIN_REFRESH_SECONDS):
-            self._keys = await self.database.read(
-                keys.published_keys, utcnow(), self.settings.access_token_lifetime
+            self._keys = await _checked(
+                lambda: self.database.read(
+                    keys.published_keys, utcnow(), self.settings.access_token_lifetime
+                )
             )
             self._loaded_at = time.monotonic()
         return self._keys
@@ -114,7 +146,9 @@ class BearerTokens(AuthenticationBackend):
             )
         except InvalidAccessToken as error:
             raise AuthenticationError(error.reason) from error
-        state = await self.database.read(_client_state, claims.client_id, claims.jti)
+        state = await _checked(
+            lambda: self.database.read(_client_state, claims.client_id, claims.jti)
+        )
         if state is None:
             raise AuthenticationError("the client or its partner is no longer active")
         if state.revoked:
@@ -129,12 +163,15 @@ class BearerTokens(AuthenticationBackend):
 
 
 def unauthorized(conn: HTTPConnection, error: Exception) -> Response:
-    """RFC 6750 §3: 401 with a Bearer challenge naming ``invalid_token``.
+    """RFC 6750 §3: 401 with a Bearer challenge naming ``invalid_token``; 503 with
+    Retry-After when the check itself could not run (the database did not answer).
 
     A bad token is never downgraded to anonymous: the whole request is refused. The error
     also carries ``extensions.http.status``, the convention GraphQL Yoga and Hive Gateway
     honour, so a gateway in front of the hub answers its client 401 as well instead of
     200 with ``data: null`` (docs/federation.md)."""
+    if isinstance(error, CheckUnavailable):
+        return graphql_unavailable(error.busy)
     description = str(error).replace('"', "'")
     return JSONResponse(
         {

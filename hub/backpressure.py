@@ -1,0 +1,71 @@
+"""Overload answered as 503 with ``Retry-After``, never as a 500 (docs/operations.md).
+
+The unit of work raises :class:`core.db.DatabaseBusy` when no database capacity frees up
+within its bound. On ``/graphql`` that becomes a GraphQL error with code
+``SERVICE_UNAVAILABLE`` (see hub/graphql_http.py); anywhere else (the OAuth endpoints) this
+middleware answers a JSON error in the endpoint's own style: RFC 6749's
+``temporarily_unavailable``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from core.db import DatabaseBusy
+
+SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+
+
+def retry_headers(busy: DatabaseBusy) -> dict[str, str]:
+    return {"Retry-After": str(busy.retry_after), "Cache-Control": "no-store"}
+
+
+def graphql_unavailable(busy: DatabaseBusy) -> JSONResponse:
+    """A whole GraphQL response for a request refused before it executed (with
+    ``extensions.http.status`` for a gateway in front, as the 401 has)."""
+    error = unavailable_error()
+    error["extensions"]["http"] = {"status": 503}
+    return JSONResponse({"errors": [error]}, status_code=503, headers=retry_headers(busy))
+
+
+def unavailable_error() -> dict[str, Any]:
+    return {
+        "message": "The service is busy: retry after the time in Retry-After",
+        "extensions": {"code": SERVICE_UNAVAILABLE},
+    }
+
+
+class Backpressure:
+    """Turn a DatabaseBusy that escapes an endpoint into 503 + Retry-After."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except DatabaseBusy as busy:
+            if started:
+                raise
+            response = JSONResponse(
+                {
+                    "error": "temporarily_unavailable",
+                    "error_description": "the service is busy: retry after Retry-After",
+                },
+                status_code=503,
+                headers={**retry_headers(busy), "Pragma": "no-cache"},
+            )
+            await response(scope, receive, send)

@@ -1,0 +1,62 @@
+"""No figure overflows GraphQL's 32-bit Int: a member account stops at its documented
+ceiling (LIMIT_EXCEEDED), and totals across members are BigInt strings."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from strawberry.relay import GlobalID
+
+import ledger
+from core.db import utcnow
+from ledger.accounts import MEMBER_BALANCE_MAX
+from ledger.errors import BalanceCeilingExceeded
+from partners.registry import find_partner
+from tests.hub.conftest import Hub
+from tests.hub.test_aml import _operator
+from tests.hub.test_graphql_members import _gql, _partner, _register
+
+pytestmark = pytest.mark.anyio
+
+LIABILITY = "{ complianceReport { liability { edges { node { partnerCode spendable held } } } } }"
+
+
+async def _grant(hub: Hub, partner_id: int, member: str, points: int, key: str) -> None:
+    now = utcnow()
+    await hub.database.write(
+        ledger.earn,
+        ledger.IdempotencyKey("test", key),
+        member_id=int(GlobalID.from_id(member).node_id),
+        partner_id=partner_id,
+        points=points,
+        order_ref=key,
+        expires_at=now + timedelta(days=30),
+        now=now,
+    )
+
+
+async def test_a_member_stops_at_the_ceiling_and_the_liability_total_is_a_bigint(
+    hub: Hub,
+) -> None:
+    operator = await _operator(hub)
+    store = await _partner(hub, "store")
+    store_id = (await hub.database.read(find_partner, "store")).id
+    members = [
+        await _register(hub, store, ref=f"m-{n}", phone=f"138 0013 800{n}") for n in range(2)
+    ]
+    for n, member in enumerate(members):
+        await _grant(hub, store_id, member, MEMBER_BALANCE_MAX, key=f"max-{n}")
+
+    with pytest.raises(BalanceCeilingExceeded):
+        await _grant(hub, store_id, members[0], 1, key="one-more")
+    report = await _gql(hub, LIABILITY, operator)
+    balance = await _gql(
+        hub, "query($id: ID!) { member(id: $id) { balance } }", store, id=members[0]
+    )
+
+    assert report["data"]["complianceReport"]["liability"]["edges"] == [
+        {"node": {"partnerCode": "store", "spendable": str(2 * MEMBER_BALANCE_MAX), "held": "0"}}
+    ]
+    assert balance == {"data": {"member": {"balance": MEMBER_BALANCE_MAX}}}
+    assert (await hub.database.read(ledger.verify)).clean
