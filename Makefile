@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck tools test-sqlite test-postgresql bench bench-settlement
+.PHONY: install run test lint typecheck tools pgbouncer test-sqlite test-postgresql bench bench-settlement bench-contention
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "alliance-hub needs Python 3.11+")'
@@ -36,16 +36,30 @@ tools:
 		echo "npm not found: the conformance checks skip (and fail under CI=true)"; \
 	fi
 
+# Debian's PgBouncer, for the transaction-pooling test (tests/hub/test_pgbouncer.py).
+pgbouncer:
+	@if command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ]; then \
+		:; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgbouncer >/dev/null \
+		|| { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q pgbouncer >/dev/null; }; \
+	else \
+		echo "pgbouncer not found and apt-get unavailable: its test skips (and fails under CI=true)"; \
+	fi
+
 test-sqlite: $(STAMP)
 	HUB_TEST_STORE=sqlite $(BIN)/pytest
 
 test-postgresql: $(STAMP)
 	HUB_TEST_STORE=postgresql $(BIN)/pytest
 
-test: lint typecheck tools test-sqlite test-postgresql
+test: lint typecheck tools pgbouncer test-sqlite test-postgresql
 
 bench: $(STAMP)
 	$(BIN)/python bench/ledger.py
 
 bench-settlement: $(STAMP)
 	$(BIN)/python bench/settlement.py
+
+bench-contention: $(STAMP)
+	$(BIN)/python bench/contention.py

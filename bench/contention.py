@@ -1,0 +1,432 @@
+"""PostgreSQL under contention, over real HTTP: `alliance-hub serve` with 1 and then 2
+workers, driven by a load generator in its own process (bench/contention_load.py).
+
+Per worker count:
+- **hot member**: ``--hot`` concurrent ``redeemPoints`` (10 points each) by one member
+  holding ``--hot-points``: exactly the affordable number must succeed, the rest be
+  INSUFFICIENT_POINTS, with no internal error and no response >= 500;
+- **retry storm**: ``--storm`` distinct redemptions across 50 members, each sent 3-5 times,
+  all at once: every response must be its mutation's first result;
+- **mixed load**: ``--mixed-seconds`` of reads (a member's balance and lots) and 1-point
+  redemptions over ``--members`` members by ``--concurrency`` clients: the throughput;
+- then, once, **overload**: 1 worker with a 2-connection pool and a short queue under a
+  burst: 503 with Retry-After, never a 500.
+
+Deadlocks come from ``pg_stat_database`` (read after each server stops, when its backends
+have flushed their statistics); ``ledger verify`` runs at the end.
+
+    python bench/contention.py [--hot 1000] [--storm 500] [--mixed-seconds 15]
+
+Ends with RESULT lines, among them ``RESULT contention_mixed_2w_vs_1w <ratio>``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# bench/ledger.py shares its name with the ledger package: never let this folder shadow it.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+sys.path.insert(0, str(HERE.parent))
+ROOT = HERE.parent
+
+import argparse
+import asyncio
+import base64
+import collections
+import contextlib
+import json
+import os
+import random
+import subprocess
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+import ledger
+from compliance.aml import Pattern, set_threshold
+from core.db import Database, utcnow
+from hub.migrate import upgrade
+from hub.oauth2.keys import ensure_signing_key
+from members.registration import register_member
+from partners.catalog import ItemInput, upsert_items
+from partners.clients import create_client
+from partners.registry import add_partner
+from partners.scopes import PARTNER_SCOPES
+
+SECRET = "bench-contention-secret"
+ADMIN_URL = os.environ.get(
+    "HUB_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDEEM = """mutation($input: RedeemPointsInput!) {
+  redeemPoints(input: $input) { redemption { id status points } userErrors { code } }
+}"""
+READ = """query($id: ID!) {
+  member(id: $id) { balance heldPoints lots(first: 5) { edges { node { remaining } } } }
+}"""
+STORM_MEMBERS = 50
+
+
+def gid(kind: str, value: int) -> str:
+    return base64.b64encode(f"{kind}:{value}".encode()).decode()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def admin(statement: str) -> None:
+    connection = await asyncpg.connect(dsn(ADMIN_URL))
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+async def deadlocks(name: str) -> int:
+    connection = await asyncpg.connect(dsn(ADMIN_URL))
+    try:
+        await connection.execute("SELECT pg_stat_clear_snapshot()")
+        found = await connection.fetchval(
+            "SELECT deadlocks FROM pg_stat_database WHERE datname = $1", name
+        )
+        return int(found or 0)
+    finally:
+        await connection.close()
+
+
+def setup(session: Session, members: int, hot_points: int) -> dict[str, Any]:
+    """One partner ("shop") with a 10-point and a 1-point item, ``members`` members who
+    consented to it (member 1.. hot ones get ``hot_points``, the others 100,000), and AML
+    thresholds above the benchmark's own volume."""
+    now = utcnow()
+    shop = add_partner(session, code="shop", name="Shop", legal_entity="Shop Ltd", now=now)
+    items = dict(
+        (sku, item_id)
+        for item_id, sku in upsert_items(
+            session,
+            shop.id,
+            [
+                ItemInput("coffee", "Coffee", "food", "GOODS", False, 10),
+                ItemInput("sticker", "Sticker", "food", "GOODS", False, 1),
+            ],
+            now,
+        )
+    )
+    client = create_client(
+        session, SECRET, partner_code="shop", scopes=list(PARTNER_SCOPES), now=now
+    )
+    for pattern in (Pattern.REDEMPTIONS_PER_MEMBER_DAY, Pattern.FAST_LIQUID_REDEMPTION):
+        set_threshold(session, pattern.value, 10**9, 10**9, now)
+    ids = []
+    for n in range(members):
+        registered = register_member(
+            session,
+            SECRET,
+            partner_id=shop.id,
+            external_ref=f"m-{n}",
+            phone=f"139{n:08d}",
+            display_name=None,
+            consent=True,
+            now=now,
+        )
+        ids.append(registered.member_id)
+    ledger.lock_all_accounts(session)
+    for n, member_id in enumerate(ids):
+        ledger.earn(
+            session,
+            ledger.IdempotencyKey("bench", f"grant-{member_id}"),
+            member_id=member_id,
+            partner_id=shop.id,
+            points=hot_points if n < 3 else 100_000,
+            order_ref=f"grant-{member_id}",
+            expires_at=now + timedelta(days=365),
+            now=now,
+        )
+    return {
+        "client_id": client.client_id,
+        "client_secret": client.client_secret,
+        "coffee": items["coffee"],
+        "sticker": items["sticker"],
+        "members": ids,
+    }
+
+
+@contextlib.contextmanager
+def serving(url: str, workers: int, **settings: str) -> Iterator[str]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "HUB_DATABASE_URL": url,
+        "HUB_SECRET_KEY": SECRET,
+        "HUB_ISSUER": base,
+        **settings,
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit(f"the hub did not start on {base}") from None
+                time.sleep(0.2)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def token(base: str, client_id: str, secret: str) -> str:
+    basic = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    request = urllib.request.Request(
+        f"{base}/oauth/token",
+        data=b"grant_type=client_credentials",
+        headers={
+            "Authorization": f"Basic {basic}",
+            "content-type": "application/x-www-form-urlencoded",
+        },
+    )
+    with urllib.request.urlopen(request) as reply:
+        return str(json.loads(reply.read())["access_token"])
+
+
+def generate(plan: dict[str, Any]) -> dict[str, Any]:
+    """Run the load generator in its own process."""
+    done = subprocess.run(
+        [sys.executable, str(HERE / "contention_load.py")],
+        input=json.dumps(plan),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def redeem(key: str, member: int, item: int) -> dict[str, Any]:
+    return {
+        "key": key,
+        "query": REDEEM,
+        "variables": {
+            "input": {
+                "idempotencyKey": key,
+                "memberId": gid("Member", member),
+                "catalogItemId": gid("CatalogItem", item),
+            }
+        },
+    }
+
+
+def classes(outcomes: list[dict[str, Any]]) -> collections.Counter[str]:
+    return collections.Counter(o["class"] for o in outcomes)
+
+
+def summary(name: str, outcomes: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    counted = classes(outcomes)
+    over_500 = sum(1 for o in outcomes if o["status"] >= 500)
+    without_retry_after = sum(1 for o in outcomes if o["status"] == 503 and not o["retry_after"])
+    shown = ", ".join(f"{count} {kind}" for kind, count in counted.most_common())
+    print(
+        f"  {name}: {len(outcomes)} requests in {seconds:.1f} s: {shown}; "
+        f"{over_500} responses >= 500 ({without_retry_after} 503 without Retry-After)"
+    )
+    return {"classes": dict(counted), "over_500": over_500, "requests": len(outcomes)}
+
+
+def hot_member(base: str, bearer: str, world: dict[str, Any], member: int, count: int) -> dict:
+    run = uuid.uuid4().hex[:8]
+    requests = [redeem(f"hot-{run}-{n}", member, world["coffee"]) for n in range(count)]
+    result = generate(
+        {"mode": "burst", "url": f"{base}/graphql", "token": bearer, "requests": requests}
+    )
+    return summary("hot member", result["outcomes"], result["seconds"])
+
+
+def retry_storm(
+    base: str, bearer: str, world: dict[str, Any], members: list[int], count: int
+) -> dict:
+    run = uuid.uuid4().hex[:8]
+    rng = random.Random(11)
+    requests = []
+    for n in range(count):
+        mutation = redeem(f"storm-{run}-{n}", members[n % len(members)], world["coffee"])
+        requests += [mutation] * rng.randint(3, 5)
+    rng.shuffle(requests)
+    result = generate(
+        {"mode": "burst", "url": f"{base}/graphql", "token": bearer, "requests": requests}
+    )
+    outcomes = result["outcomes"]
+    seen: dict[str, set[str]] = collections.defaultdict(set)
+    for outcome in outcomes:
+        seen[outcome["key"]].add(json.dumps(outcome["result"], sort_keys=True))
+    divergent = sum(1 for answers in seen.values() if len(answers) > 1)
+    found = summary("retry storm", outcomes, result["seconds"])
+    print(f"  retry storm: {len(seen)} mutations, {divergent} answered differently on a replay")
+    found["divergent"] = divergent
+    return found
+
+
+def mixed(base: str, bearer: str, world: dict[str, Any], seconds: float, concurrency: int) -> dict:
+    run = uuid.uuid4().hex[:8]
+    members = world["members"][3 + STORM_MEMBERS * 2 :]
+    rng = random.Random(7)
+    requests = []
+    for n in range(4000):
+        member = rng.choice(members)
+        if n % 5 < 2:  # 40 % writes
+            requests.append(redeem(f"mixed-{run}-{n}", member, world["sticker"]))
+        else:
+            requests.append(
+                {"key": None, "query": READ, "variables": {"id": gid("Member", member)}}
+            )
+    result = generate(
+        {
+            "mode": "duration",
+            "url": f"{base}/graphql",
+            "token": bearer,
+            "requests": requests,
+            "seconds": seconds,
+            "concurrency": concurrency,
+        }
+    )
+    found = summary("mixed load", result["outcomes"], result["seconds"])
+    found["rps"] = found["classes"].get("success", 0) / result["seconds"]
+    print(f"  mixed load: {found['rps']:.0f} successful requests/s")
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hot", type=int, default=1000)
+    parser.add_argument("--hot-points", type=int, default=1000)
+    parser.add_argument("--storm", type=int, default=500)
+    parser.add_argument("--members", type=int, default=400)
+    parser.add_argument("--mixed-seconds", type=float, default=15)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+    name = f"alliance_bench_contention_{uuid.uuid4().hex[:8]}"
+    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    results: dict[int, dict[str, Any]] = {}
+    try:
+        upgrade(url)
+
+        async def prepare() -> dict[str, Any]:
+            database = Database(url)
+            await database.write(ensure_signing_key, SECRET, utcnow())
+            world = await database.write(setup, args.members, args.hot_points)
+            await database.dispose()
+            return world
+
+        world = asyncio.run(prepare())
+        affordable = args.hot_points // 10
+        for workers, hot, storm_slice in ((1, 0, 0), (2, 1, 1)):
+            print(f"{workers} worker(s):")
+            before = asyncio.run(deadlocks(name))
+            with serving(url, workers) as base:
+                bearer = token(base, world["client_id"], world["client_secret"])
+                found = {
+                    "hot": hot_member(base, bearer, world, world["members"][hot], args.hot),
+                    "storm": retry_storm(
+                        base,
+                        bearer,
+                        world,
+                        world["members"][3 + STORM_MEMBERS * storm_slice :][:STORM_MEMBERS],
+                        args.storm,
+                    ),
+                    "mixed": mixed(base, bearer, world, args.mixed_seconds, args.concurrency),
+                }
+            found["deadlocks"] = asyncio.run(deadlocks(name)) - before
+            print(f"  deadlocks (pg_stat_database): {found['deadlocks']}")
+            results[workers] = found
+        print("overload (1 worker, pool 2 + 0, queue 20, 0.5 s wait):")
+        with serving(
+            url,
+            1,
+            HUB_DB_POOL_SIZE="2",
+            HUB_DB_MAX_OVERFLOW="0",
+            HUB_DB_QUEUE_LIMIT="20",
+            HUB_DB_POOL_TIMEOUT_SECONDS="0.5",
+        ) as base:
+            bearer = token(base, world["client_id"], world["client_secret"])
+            requests = [
+                {"key": None, "query": READ, "variables": {"id": gid("Member", m)}}
+                for m in world["members"][:400]
+            ] * 2
+            burst = generate(
+                {"mode": "burst", "url": f"{base}/graphql", "token": bearer, "requests": requests}
+            )
+            overload = summary("overload", burst["outcomes"], burst["seconds"])
+            unavailable = sum(
+                1 for o in burst["outcomes"] if o["status"] == 503 and o["retry_after"]
+            )
+
+        async def verify() -> bool:
+            database = Database(url)
+            report = await database.read(ledger.verify)
+            await database.dispose()
+            for line in report.lines():
+                print(f"  {line}")
+            return bool(report.clean)
+
+        clean = asyncio.run(verify())
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    ratio = results[2]["mixed"]["rps"] / results[1]["mixed"]["rps"]
+    print(f"mixed load, 2 workers / 1 worker: {ratio:.2f}")
+    print(f"RESULT contention_hot_affordable {affordable}")
+    for workers, found in results.items():
+        hot = found["hot"]["classes"]
+        print(f"RESULT contention_hot_successes_{workers}w {hot.get('success', 0)}")
+        print(f"RESULT contention_hot_insufficient_{workers}w {hot.get('INSUFFICIENT_POINTS', 0)}")
+        internal = hot.get("INTERNAL_SERVER_ERROR", 0)
+        print(f"RESULT contention_hot_internal_errors_{workers}w {internal}")
+        print(f"RESULT contention_hot_over_500_{workers}w {found['hot']['over_500']}")
+        storm = found["storm"]
+        storm_errors = storm["requests"] - storm["classes"].get("success", 0)
+        print(f"RESULT contention_storm_errors_{workers}w {storm_errors}")
+        print(f"RESULT contention_storm_divergent_{workers}w {storm['divergent']}")
+        print(f"RESULT contention_mixed_rps_{workers}w {found['mixed']['rps']:.1f}")
+        print(f"RESULT contention_mixed_over_500_{workers}w {found['mixed']['over_500']}")
+        print(f"RESULT contention_deadlocks_{workers}w {found['deadlocks']}")
+    print(f"RESULT contention_overload_503_with_retry_after {unavailable}")
+    print(
+        f"RESULT contention_overload_500 {sum(1 for o in burst['outcomes'] if o['status'] == 500)}"
+    )
+    print(
+        f"RESULT contention_overload_over_500_other_than_503 {overload['over_500'] - unavailable}"
+    )
+    print(f"RESULT contention_ledger_verify_clean {int(clean)}")
+    print(f"RESULT contention_mixed_2w_vs_1w {ratio:.3f}")
+
+
+if __name__ == "__main__":
+    main()
