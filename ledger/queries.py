@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from ledger import accounts, repository
+from ledger import accounts
 from ledger.models import Account, Hold, Lot, Transfer
 
 
@@ -126,11 +126,6 @@ def hold_parties(session: Session, hold_id: int) -> HoldParties | None:
         select(Hold.id, Hold.member_id, Hold.partner_id, Hold.amount).where(Hold.id == hold_id)
     ).first()
     return None if row is None else HoldParties(*row)
-
-
-def lapsed_hold_ids(session: Session, now: datetime, limit: int) -> list[int]:
-    """PENDING holds past their deadline, soonest deadline first."""
-    return repository.lapsed_holds(session, now, limit)
 
 
 @dataclass(frozen=True, slots=True)

@@ -306,22 +306,28 @@ def refund(
     return run_idempotent(session, key, "refund", payload, RefundResult, now, body)
 
 
-def void_lapsed_holds(session: Session, now: datetime, limit: int = 500) -> int:
-    """Void every PENDING hold past its deadline (at most ``limit``); returns how many.
-
-    In the global lock order: the holds first, then every member account the voids will
-    touch, in one statement each, so the sweep never steps back down the order."""
+def lock_lapsed_holds(session: Session, now: datetime, limit: int = 500) -> list[int]:
+    """The PENDING holds past their deadline (at most ``limit``), for a sweep that voids
+    them all in one transaction. In the global lock order: the holds first, then every
+    member account the voids will touch, in one statement each, so the sweep never steps
+    back down the order (ledger/locks.py)."""
     lapsed = repository.lock_lapsed_holds(session, now, limit)
     if lapsed:
         repository.lock_accounts(
             session,
             *(address for hold in lapsed for address in accounts.member_accounts(hold.member_id)),
         )
-    for hold in lapsed:
+    return [hold.id for hold in lapsed]
+
+
+def void_lapsed_holds(session: Session, now: datetime, limit: int = 500) -> int:
+    """Void every PENDING hold past its deadline (at most ``limit``); returns how many."""
+    lapsed = lock_lapsed_holds(session, now, limit)
+    for hold_id in lapsed:
         void(
             session,
-            IdempotencyKey(SYSTEM_CLIENT_ID, f"auto-void:{hold.id}"),
-            hold_id=hold.id,
+            IdempotencyKey(SYSTEM_CLIENT_ID, f"auto-void:{hold_id}"),
+            hold_id=hold_id,
             now=now,
         )
     return len(lapsed)

@@ -11,7 +11,8 @@ import ledger
 from events import EventType, global_id
 from ledger.expiry import ExpiryBatch
 from ledger.idempotency import SYSTEM_CLIENT_ID
-from ledger.queries import hold_parties, lapsed_hold_ids
+from ledger.queries import hold_parties
+from ledger.redemption import lock_lapsed_holds
 from ledger.results import RedemptionResult, RefundResult
 from members.events import emit_member_event, emit_partner_event
 
@@ -100,7 +101,7 @@ def refund_hold(
 def void_lapsed_holds(session: Session, now: datetime, limit: int = 500) -> int:
     """The sweep: void every PENDING hold past its deadline (at most ``limit``), each with
     its ``redemption.voided`` event (reason ``DEADLINE``); returns how many."""
-    lapsed = lapsed_hold_ids(session, now, limit)
+    lapsed = lock_lapsed_holds(session, now, limit)
     for hold_id in lapsed:
         void_hold(
             session,
