@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck tools pgbouncer test-sqlite test-postgresql bench bench-settlement bench-contention
+.PHONY: install run test lint typecheck tools pgbouncer test-sqlite test-postgresql bench bench-settlement bench-contention bench-federation
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "alliance-hub needs Python 3.11+")'
@@ -63,3 +63,6 @@ bench-settlement: $(STAMP)
 
 bench-contention: $(STAMP)
 	$(BIN)/python bench/contention.py
+
+bench-federation: $(STAMP) tools
+	$(BIN)/python bench/federation.py
