@@ -16,9 +16,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The worker (webhooks, scheduled jobs) runs beside the server and stops with it.
 run: $(STAMP)
 	$(BIN)/alliance-hub migrate
 	$(BIN)/alliance-hub demo
+	$(BIN)/alliance-hub worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(BIN)/alliance-hub serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)

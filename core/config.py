@@ -38,6 +38,17 @@ class Settings:
     secret_rotation_grace: timedelta = timedelta(hours=24)
     # Keys the hub's keyed hashes and encrypts its signing keys at rest. Never logged.
     secret_key: str = ""
+    # "production" hardens what development allows (webhooks only to public https URLs).
+    environment: str = "development"
+    # Members hear this many days before their points expire (CR-11, points.expiring).
+    expiry_notice_days: int = 30
+    # How long a worker holds a claimed webhook delivery; a killed worker's claims are
+    # posted again by another once this runs out.
+    webhook_lease: timedelta = timedelta(seconds=60)
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
 
     @property
     def resource(self) -> str:
@@ -71,7 +82,19 @@ class Settings:
                 seconds=int(env.get("HUB_SECRET_ROTATION_GRACE_SECONDS", "86400"))
             ),
             secret_key=env.get("HUB_SECRET_KEY") or local_secret_key(),
+            environment=environment(env.get("HUB_ENV", "development")),
+            expiry_notice_days=int(env.get("HUB_EXPIRY_NOTICE_DAYS", "30")),
+            webhook_lease=timedelta(seconds=int(env.get("HUB_WEBHOOK_LEASE_SECONDS", "60"))),
         )
+
+
+ENVIRONMENTS = ("development", "production")
+
+
+def environment(value: str) -> str:
+    if value not in ENVIRONMENTS:
+        raise ValueError(f"HUB_ENV must be one of {', '.join(ENVIRONMENTS)}, not {value!r}")
+    return value
 
 
 def local_secret_key(path: Path = Path(LOCAL_SECRET_FILE)) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import cast
 
@@ -19,7 +19,7 @@ from events.types import OPERATOR_ONLY, EventType
 _outbox = cast(Table, OutboxEvent.__table__)
 
 Scalar = int | str | bool | None
-Payload = Mapping[str, Scalar | list[Mapping[str, Scalar]]]
+Payload = Mapping[str, Scalar | Sequence[Mapping[str, Scalar]]]
 
 # Names that would carry personal data; a payload holds ids and amounts only.
 PERSONAL_KEYS = frozenset({"phone", "name", "display_name", "email", "address", "id_number"})

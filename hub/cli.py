@@ -413,6 +413,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    import logging
+
+    from hub.worker import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(serve(get_settings(), args.poll_seconds))
+    return 0
+
+
 def cmd_ledger_verify(args: argparse.Namespace) -> int:
     from ledger.verify import verify
 
@@ -471,6 +481,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.set_defaults(handler=cmd_serve)
+
+    worker = commands.add_parser(
+        "worker",
+        parents=[common],
+        help="deliver webhooks and run the scheduled jobs until SIGTERM",
+    )
+    worker.add_argument(
+        "--poll-seconds", type=float, default=1.0, help="nap when nothing is due (default 1)"
+    )
+    worker.set_defaults(handler=cmd_worker)
 
     migrate = commands.add_parser("migrate", parents=[common], help="apply database migrations")
     migrate.set_defaults(handler=cmd_migrate)

@@ -12,6 +12,8 @@ MODEL_MODULES = (
     "settlement.models",
     "hub.oauth2.models",
     "events.models",
+    "members.expiry_notices",
+    "webhooks.models",
 )
 
 

@@ -14,5 +14,6 @@ PARTNER_SCOPES = (
     "points:redeem",
     "settlement:read",
     "settlement:write",
+    "webhooks:manage",
 )
 ALL_SCOPES = (*PARTNER_SCOPES, OPERATOR_ADMIN)

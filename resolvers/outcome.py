@@ -16,6 +16,7 @@ from resolvers.audit import record_refusal
 from resolvers.context import HubContext
 from resolvers.errors import UserErrorData, from_exception
 from settlement.errors import SettlementError
+from webhooks.errors import WebhookError
 
 T = TypeVar("T")
 EXPECTED = (
@@ -25,6 +26,7 @@ EXPECTED = (
     ComplianceViolation,
     ComplianceSettingError,
     SettlementError,
+    WebhookError,
 )
 KEY_ERRORS = (IdempotencyKeyReused, InvalidIdempotencyKey, OperationInFlight)
 

@@ -30,6 +30,7 @@ class ErrorCode(Enum):
     UNRESOLVED_LINES = "UNRESOLVED_LINES"
     LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    UNSAFE_DESTINATION = "UNSAFE_DESTINATION"
 
 
 @strawberry.federation.type(shareable=True, description="Why a mutation did not do what was asked.")

@@ -78,6 +78,14 @@ from schema.settlement import (
     settlement_period_field,
     settlement_periods_field,
 )
+from schema.webhooks import (
+    create_webhook_endpoint_field,
+    disable_webhook_endpoint_field,
+    replay_webhook_delivery_field,
+    rotate_webhook_secret_field,
+    webhook_deliveries_field,
+    webhook_endpoints_field,
+)
 
 
 @strawberry.type(description="The authenticated client making this request.")
@@ -108,6 +116,8 @@ class Query:
     compliance_report = compliance_report_field
     settlement_periods = settlement_periods_field
     settlement_period = settlement_period_field
+    webhook_endpoints = webhook_endpoints_field
+    webhook_deliveries = webhook_deliveries_field
     catalog: relay.Connection[CatalogItem] = strawberry.field(
         resolver=catalog_resolver,
         description="The unified catalogue: available items of every active partner.",
@@ -139,6 +149,10 @@ class HubSchema(strawberry.federation.Schema):
 @strawberry.type(description="Changes; each returns a payload with userErrors.")
 class Mutation:
     upsert_catalog_items = upsert_catalog_items_field
+    create_webhook_endpoint = create_webhook_endpoint_field
+    rotate_webhook_secret = rotate_webhook_secret_field
+    disable_webhook_endpoint = disable_webhook_endpoint_field
+    replay_webhook_delivery = replay_webhook_delivery_field
     register_member = register_member_field
     request_member_consent = request_member_consent_field
     record_member_consent = record_member_consent_field

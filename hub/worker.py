@@ -1,0 +1,175 @@
+"""``alliance-hub worker``: delivers webhooks and runs the hub's scheduled jobs.
+
+Each loop fans new outbox events out into deliveries, posts the due ones and records each
+attempt, then runs whichever scheduled job is due (docs/events.md, "The worker"):
+
+* voiding overdue holds, every minute;
+* expiring lapsed lots, every hour;
+* expiry notices, every hour (a member is told at most once a day);
+* forgetting expired assertion and revoked-token ids, every hour.
+
+Every job is idempotent, so a job repeated by a restart or by a second worker changes
+nothing. On PostgreSQL several workers share deliveries through ``FOR UPDATE SKIP
+LOCKED``; on SQLite one worker runs. SIGTERM (or SIGINT) lets the deliveries in flight
+finish and be recorded, then the worker exits; after a SIGKILL the deliveries it held
+are posted again once their lease runs out (at least once)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import signal
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import httpx2
+
+from core.config import Settings
+from core.db import Database, utcnow
+from hub.models import import_all_models
+from hub.oauth2.housekeeping import purge_expired
+from members.expiry_notices import send_expiry_notices
+from members.holds import expire_lapsed_lots, void_lapsed_holds
+from webhooks.delivery import Job, claim, record
+from webhooks.fanout import fan_out
+from webhooks.sender import new_client, send
+
+logger = logging.getLogger("alliance_hub.worker")
+
+BATCH = 500
+Clock = Callable[[], datetime]
+
+
+async def void_overdue_holds(database: Database, now: datetime) -> int:
+    voided = 0
+    while batch := await database.write(void_lapsed_holds, now, BATCH):
+        voided += batch
+    return voided
+
+
+async def expire_lots(database: Database, now: datetime) -> int:
+    members = 0
+    while (batch := await database.write(expire_lapsed_lots, now, BATCH)).members:
+        members += batch.members
+    return members
+
+
+def expiry_notices(days: int) -> Callable[[Database, datetime], Awaitable[int]]:
+    async def run(database: Database, now: datetime) -> int:
+        noticed, after = 0, 0
+        while (batch := await database.write(send_expiry_notices, now, days, after)).members:
+            noticed, after = noticed + batch.noticed, batch.last_member
+        return noticed
+
+    return run
+
+
+async def forget_expired_ids(database: Database, now: datetime) -> int:
+    return await database.write(purge_expired, now)
+
+
+@dataclass
+class Scheduled:
+    name: str
+    every: timedelta
+    run: Callable[[Database, datetime], Awaitable[int]]
+    next_at: datetime | None = None
+
+
+def schedule(settings: Settings) -> list[Scheduled]:
+    return [
+        Scheduled("void-overdue-holds", timedelta(minutes=1), void_overdue_holds),
+        Scheduled("expire-lapsed-lots", timedelta(hours=1), expire_lots),
+        Scheduled(
+            "expiry-notices", timedelta(hours=1), expiry_notices(settings.expiry_notice_days)
+        ),
+        Scheduled("forget-expired-ids", timedelta(hours=1), forget_expired_ids),
+    ]
+
+
+@dataclass
+class Worker:
+    database: Database
+    settings: Settings
+    clock: Clock = utcnow
+    client: httpx2.AsyncClient = field(default_factory=new_client)
+    jobs: list[Scheduled] = field(default_factory=list)
+    batch: int = 50
+    rng: random.Random = field(default_factory=random.Random)
+
+    async def deliver(self) -> int:
+        """Fan out what is new, post every due delivery once; how many were posted."""
+        while await self.database.write(fan_out, self.clock(), BATCH) == BATCH:
+            pass
+        jobs = await self.database.write(
+            claim, self.settings.secret_key, self.clock(), self.batch, self.settings.webhook_lease
+        )
+        if jobs:
+            await asyncio.gather(*(self._post(job) for job in jobs))
+        return len(jobs)
+
+    async def _post(self, job: Job) -> None:
+        outcome = await send(self.client, job, production=self.settings.production)
+        status = await self.database.write(record, job.delivery_id, outcome, self.clock(), self.rng)
+        logger.info(
+            "delivery %s endpoint %s %s %s %sms -> %s",
+            job.delivery_id,
+            job.endpoint_id,
+            outcome.outcome,
+            outcome.status_code,
+            outcome.latency_ms,
+            status,
+        )
+
+    async def run_due_jobs(self) -> None:
+        for job in self.jobs:
+            now = self.clock()
+            if job.next_at is not None and now < job.next_at:
+                continue
+            job.next_at = now + job.every
+            done = await job.run(self.database, now)
+            if done:
+                logger.info("%s: %s", job.name, done)
+
+    async def step(self) -> bool:
+        """One round; True when it posted something (so the next round starts at once). An
+        unexpected failure is logged by class and error id only (no data, no stack) and
+        the round is retried after a nap: nothing is lost, the outbox still holds it."""
+        try:
+            await self.run_due_jobs()
+            return await self.deliver() > 0
+        except Exception as error:
+            logger.error(
+                "worker round failed: %s (error %s)", type(error).__name__, uuid.uuid4().hex
+            )
+            return False
+
+    async def run(self, stop: asyncio.Event, poll: float = 1.0) -> None:
+        """Until ``stop`` is set: jobs when due, deliveries while any are due, else a nap."""
+        while not stop.is_set():
+            if await self.step():
+                continue
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=poll)
+            except TimeoutError:
+                continue
+
+
+async def serve(settings: Settings, poll: float) -> None:
+    import_all_models()
+    database = Database(settings.database_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    worker = Worker(database, settings, jobs=schedule(settings))
+    logger.info("worker started (%s)", settings.environment)
+    try:
+        await worker.run(stop, poll)
+    finally:
+        await worker.client.aclose()
+        await database.dispose()
+        logger.info("worker stopped")

@@ -1,0 +1,224 @@
+"""Claiming due deliveries and recording each attempt: at least once, in order per
+endpoint and member, with exponential backoff and jitter for up to three days.
+
+A worker claims the earliest PENDING delivery of each (endpoint, member) that is due,
+leasing it for ``LEASE`` (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several workers
+share the work); it posts outside any transaction and records the outcome. A worker
+killed mid-post leaves a lease that runs out: the delivery is posted again, with the same
+``webhook-id``, which is what at-least-once means."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.orm import Session, aliased
+
+from events import EventType, emit, global_id
+from events.models import OutboxEvent
+from webhooks.endpoints import signing_secrets
+from webhooks.models import (
+    DeliveryStatus,
+    EndpointStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+
+LEASE = timedelta(seconds=60)
+FIRST_RETRY = timedelta(seconds=10)
+LONGEST_RETRY = timedelta(hours=6)
+# A delivery is retried for this long; an endpoint failing for this long is disabled.
+GIVE_UP_AFTER = timedelta(days=3)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    delivery_id: int
+    endpoint_id: int
+    url: str
+    event_id: str
+    body: str
+    secrets: list[str]
+
+
+def body_of(event: OutboxEvent) -> str:
+    """The JSON the receiver gets (Standard Webhooks' ``type``/``timestamp``/``data``)."""
+    envelope = {
+        "id": event.event_id,
+        "type": event.type,
+        "timestamp": event.occurred_at.isoformat().replace("+00:00", "Z"),
+        "data": json.loads(event.payload),
+    }
+    if event.partner_id is not None:
+        envelope["partnerId"] = global_id("Partner", event.partner_id)
+    return json.dumps(envelope, separators=(",", ":"))
+
+
+def claim(
+    session: Session,
+    secret_key: str,
+    now: datetime,
+    limit: int = 50,
+    lease: timedelta = LEASE,
+) -> list[Job]:
+    """Lease up to ``limit`` due deliveries, each the head of its (endpoint, member) line."""
+    earlier = aliased(WebhookDelivery)
+    head = ~exists().where(
+        earlier.endpoint_id == WebhookDelivery.endpoint_id,
+        earlier.order_key == WebhookDelivery.order_key,
+        earlier.status == DeliveryStatus.PENDING,
+        earlier.event_seq < WebhookDelivery.event_seq,
+    )
+    query = (
+        select(WebhookDelivery.id)
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .where(
+            WebhookDelivery.status == DeliveryStatus.PENDING,
+            WebhookDelivery.next_attempt_at <= now,
+            (WebhookDelivery.lease_until.is_(None)) | (WebhookDelivery.lease_until <= now),
+            WebhookEndpoint.status == EndpointStatus.ACTIVE,
+            head,
+        )
+        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(of=WebhookDelivery, skip_locked=True)
+    ids = list(session.execute(query).scalars())
+    if not ids:
+        return []
+    session.execute(
+        update(WebhookDelivery).where(WebhookDelivery.id.in_(ids)).values(lease_until=now + lease)
+    )
+    rows = session.execute(
+        select(WebhookDelivery.id, WebhookEndpoint, OutboxEvent)
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_seq)
+        .where(WebhookDelivery.id.in_(ids))
+        .order_by(WebhookDelivery.id)
+    ).all()
+    return [
+        Job(
+            delivery_id,
+            endpoint.id,
+            endpoint.url,
+            event.event_id,
+            body_of(event),
+            signing_secrets(secret_key, endpoint, now),
+        )
+        for delivery_id, endpoint, event in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one attempt came to. ``outcome`` is ``delivered``, ``http_error``, ``timeout``,
+    ``connect_error``, ``refused_destination`` or ``error``."""
+
+    outcome: str
+    status_code: int | None
+    latency_ms: int
+
+    @property
+    def delivered(self) -> bool:
+        return self.outcome == "delivered"
+
+
+def backoff(attempts: int, rng: random.Random) -> timedelta:
+    """Exponential in the attempts made, capped, with jitter: half to the full delay."""
+    ceiling: timedelta = min(FIRST_RETRY * 2 ** min(attempts - 1, 20), LONGEST_RETRY)
+    jittered: timedelta = ceiling * (0.5 + rng.random() / 2)
+    return jittered
+
+
+def record(
+    session: Session,
+    delivery_id: int,
+    outcome: Outcome,
+    now: datetime,
+    rng: random.Random | None = None,
+) -> str:
+    """Record an attempt and move the delivery on; returns the delivery's new status."""
+    delivery = session.execute(
+        select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
+    ).scalar_one()
+    endpoint = session.execute(
+        select(WebhookEndpoint).where(WebhookEndpoint.id == delivery.endpoint_id)
+    ).scalar_one()
+    session.add(
+        WebhookAttempt(
+            delivery_id=delivery_id,
+            attempted_at=now,
+            outcome=outcome.outcome,
+            status_code=outcome.status_code,
+            latency_ms=outcome.latency_ms,
+        )
+    )
+    delivery.attempts += 1
+    delivery.lease_until = None
+    if delivery.status != DeliveryStatus.PENDING:
+        # A slower claim whose lease ran out: the delivery was settled meanwhile, so this
+        # attempt is only logged.
+        session.flush()
+        return delivery.status
+    if outcome.delivered:
+        delivery.status = DeliveryStatus.DELIVERED
+        delivery.delivered_at = now
+        endpoint.failing_since = None
+    else:
+        jitter = rng or random.Random()  # noqa: S311 (jitter, not a secret)
+        retry_at = now + backoff(delivery.attempts, jitter)
+        if endpoint.failing_since is None:
+            endpoint.failing_since = now
+        if retry_at - delivery.created_at <= GIVE_UP_AFTER:
+            delivery.next_attempt_at = retry_at
+        else:
+            delivery.status = DeliveryStatus.FAILED
+            first_attempt = session.execute(
+                select(func.min(WebhookAttempt.attempted_at)).where(
+                    WebhookAttempt.delivery_id == delivery_id
+                )
+            ).scalar_one()
+            if endpoint.failing_since <= first_attempt:
+                _disable_failing(session, endpoint, now)
+    session.flush()
+    return delivery.status
+
+
+def _disable_failing(session: Session, endpoint: WebhookEndpoint, now: datetime) -> None:
+    """An endpoint that failed every attempt while one delivery was retried for three days
+    (no success in between) is disabled, and the operator hears of it (its owner sees the
+    status in ``webhookEndpoints``)."""
+    if endpoint.status != EndpointStatus.ACTIVE:
+        return
+    endpoint.status = EndpointStatus.DISABLED
+    endpoint.disabled_at = now
+    endpoint.disabled_reason = "FAILING"
+    payload: dict[str, str | None] = {
+        "endpointId": global_id("WebhookEndpoint", endpoint.id),
+        "partnerId": None
+        if endpoint.partner_id is None
+        else global_id("Partner", endpoint.partner_id),
+        "failingSince": endpoint.failing_since.isoformat() if endpoint.failing_since else None,
+    }
+    emit(
+        session,
+        EventType.WEBHOOK_ENDPOINT_DISABLED,
+        now=now,
+        payload=payload,
+        partner_id=endpoint.partner_id,
+    )
+
+
+def pending_count(session: Session) -> int:
+    return int(
+        session.execute(
+            select(func.count())
+            .select_from(WebhookDelivery)
+            .where(WebhookDelivery.status == DeliveryStatus.PENDING)
+        ).scalar_one()
+    )
