@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck tools pgbouncer test-sqlite test-postgresql bench bench-settlement bench-contention bench-federation
+.PHONY: install run test lint typecheck tools pgbouncer test-sqlite test-postgresql bench bench-settlement bench-contention bench-federation bench-webhooks
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "alliance-hub needs Python 3.11+")'
@@ -69,3 +69,6 @@ bench-contention: $(STAMP)
 
 bench-federation: $(STAMP) tools
 	$(BIN)/python bench/federation.py
+
+bench-webhooks: $(STAMP)
+	$(BIN)/python bench/webhooks.py

@@ -33,7 +33,7 @@ from hub.models import import_all_models
 from hub.oauth2.housekeeping import purge_expired
 from members.expiry_notices import send_expiry_notices
 from members.holds import expire_lapsed_lots, void_lapsed_holds
-from webhooks.delivery import Job, claim, record
+from webhooks.delivery import claim, record_all
 from webhooks.fanout import fan_out
 from webhooks.sender import new_client, send
 
@@ -107,22 +107,28 @@ class Worker:
         jobs = await self.database.write(
             claim, self.settings.secret_key, self.clock(), self.batch, self.settings.webhook_lease
         )
-        if jobs:
-            await asyncio.gather(*(self._post(job) for job in jobs))
-        return len(jobs)
-
-    async def _post(self, job: Job) -> None:
-        outcome = await send(self.client, job, production=self.settings.production)
-        status = await self.database.write(record, job.delivery_id, outcome, self.clock(), self.rng)
-        logger.info(
-            "delivery %s endpoint %s %s %s %sms -> %s",
-            job.delivery_id,
-            job.endpoint_id,
-            outcome.outcome,
-            outcome.status_code,
-            outcome.latency_ms,
-            status,
+        if not jobs:
+            return 0
+        outcomes = await asyncio.gather(
+            *(send(self.client, job, production=self.settings.production) for job in jobs)
         )
+        statuses = await self.database.write(
+            record_all,
+            [(job.delivery_id, outcome) for job, outcome in zip(jobs, outcomes, strict=True)],
+            self.clock(),
+            self.rng,
+        )
+        for job, outcome, status in zip(jobs, outcomes, statuses, strict=True):
+            logger.info(
+                "delivery %s endpoint %s %s %s %sms -> %s",
+                job.delivery_id,
+                job.endpoint_id,
+                outcome.outcome,
+                outcome.status_code,
+                outcome.latency_ms,
+                status,
+            )
+        return len(jobs)
 
     async def run_due_jobs(self) -> None:
         for job in self.jobs:

@@ -143,12 +143,8 @@ def record(
     rng: random.Random | None = None,
 ) -> str:
     """Record an attempt and move the delivery on; returns the delivery's new status."""
-    delivery = session.execute(
-        select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
-    ).scalar_one()
-    endpoint = session.execute(
-        select(WebhookEndpoint).where(WebhookEndpoint.id == delivery.endpoint_id)
-    ).scalar_one()
+    delivery = session.get_one(WebhookDelivery, delivery_id)
+    endpoint = session.get_one(WebhookEndpoint, delivery.endpoint_id)
     session.add(
         WebhookAttempt(
             delivery_id=delivery_id,
@@ -187,6 +183,31 @@ def record(
                 _disable_failing(session, endpoint, now)
     session.flush()
     return delivery.status
+
+
+def record_all(
+    session: Session,
+    outcomes: list[tuple[int, Outcome]],
+    now: datetime,
+    rng: random.Random | None = None,
+) -> list[str]:
+    """Record one round's attempts in one transaction; each delivery's new status."""
+    # Loaded up front (and held, since the identity map is weak) so each record finds them.
+    ids = [delivery_id for delivery_id, _ in outcomes]
+    deliveries = (
+        session.execute(select(WebhookDelivery).where(WebhookDelivery.id.in_(ids))).scalars().all()
+    )
+    endpoint_ids = {delivery.endpoint_id for delivery in deliveries}
+    endpoints = (
+        session.execute(select(WebhookEndpoint).where(WebhookEndpoint.id.in_(endpoint_ids)))
+        .scalars()
+        .all()
+    )
+    statuses = [
+        record(session, delivery_id, outcome, now, rng) for delivery_id, outcome in outcomes
+    ]
+    del deliveries, endpoints
+    return statuses
 
 
 def _disable_failing(session: Session, endpoint: WebhookEndpoint, now: datetime) -> None:
