@@ -171,3 +171,24 @@ async def test_an_endpoint_failing_for_three_days_is_disabled_and_the_operator_t
     }
     assert operator_receiver.types() == ["webhook.endpoint_disabled"]
     assert receiver.seen == {}
+
+
+async def test_two_workers_share_the_deliveries_without_posting_any_twice(hub: Hub) -> None:
+    """On PostgreSQL the claims skip each other's locked rows; on SQLite they serialise."""
+    import asyncio
+
+    store = await webhook_partner(hub, "store")
+    with Receiver() as receiver:
+        created = await register_endpoint(hub, store, receiver.url, ["points.awarded"])
+        receiver.secret = created["secret"]
+        for i in range(6):
+            member = await _register(hub, store, ref=f"m-{i}", phone=f"1380000000{i}")
+            await _gql(hub, AWARD, store, input=_award_input(member, key=f"k{i}", order=f"o{i}"))
+        clock = Clock()
+        first, second = worker(hub.database, clock), worker(hub.database, clock)
+        first.batch = second.batch = 2
+        for _ in range(10):
+            await asyncio.gather(first.deliver(), second.deliver())
+
+    assert len(receiver.seen) == 6
+    assert len(receiver.received) == 6
