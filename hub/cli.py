@@ -416,10 +416,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     import logging
 
-    from hub.worker import serve
+    from hub.worker import WorkerAlreadyRunning, serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(serve(get_settings(), args.poll_seconds))
+    try:
+        asyncio.run(serve(get_settings(), args.poll_seconds))
+    except WorkerAlreadyRunning as error:
+        raise CommandFailed(str(error)) from None
     return 0
 
 

@@ -17,6 +17,7 @@ are posted again once their lease runs out (at least once)."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import random
 import signal
@@ -24,6 +25,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import IO
 
 import httpx2
 
@@ -164,9 +166,34 @@ class Worker:
                 continue
 
 
+class WorkerAlreadyRunning(RuntimeError):
+    """SQLite has one writer: a second worker on the same file would only contend."""
+
+
+def sqlite_worker_lock(database: Database) -> IO[bytes] | None:
+    """On SQLite, hold an exclusive lock on ``<database>.worker-lock`` for the worker's
+    life (the OS drops it if the process dies); None on PostgreSQL."""
+    if database.dialect != "sqlite" or not database.url.database:
+        return None
+    handle = open(f"{database.url.database}.worker-lock", "ab")  # noqa: SIM115 (held open)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise WorkerAlreadyRunning(
+            "another worker is running on this SQLite database; run one (PostgreSQL runs many)"
+        ) from None
+    return handle
+
+
 async def serve(settings: Settings, poll: float) -> None:
     import_all_models()
     database = Database(settings.database_url)
+    try:
+        lock = sqlite_worker_lock(database)
+    except WorkerAlreadyRunning:
+        await database.dispose()
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -178,4 +205,6 @@ async def serve(settings: Settings, poll: float) -> None:
     finally:
         await worker.client.aclose()
         await database.dispose()
+        if lock is not None:
+            lock.close()
         logger.info("worker stopped")

@@ -24,7 +24,7 @@ from tests.webhooks.receiver import Receiver
 pytestmark = pytest.mark.anyio
 
 
-def _start_worker(database_url: str) -> subprocess.Popen[bytes]:
+def _start_worker(database_url: str, stderr: int = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "HUB_DATABASE_URL": database_url,
@@ -35,7 +35,7 @@ def _start_worker(database_url: str) -> subprocess.Popen[bytes]:
         [sys.executable, "-m", "hub.cli", "worker", "--poll-seconds", "0.1"],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr,
     )
 
 
@@ -100,3 +100,31 @@ async def test_killing_the_worker_mid_delivery_loses_no_event(hub: Hub, database
             e["data"]["orderRef"] for e in receiver.seen.values() if e["data"]["memberId"] == member
         ]
         assert orders == sorted(orders)
+
+
+def test_on_sqlite_a_second_worker_refuses_to_start(database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL runs many workers")
+    first = _start_worker(database_url, stderr=subprocess.PIPE)
+    try:
+        assert first.stderr is not None
+        while b"worker started" not in first.stderr.readline():  # it holds the lock by then
+            assert first.poll() is None
+        second = subprocess.run(
+            [sys.executable, "-m", "hub.cli", "worker"],
+            env={**os.environ, "HUB_DATABASE_URL": database_url, "HUB_SECRET_KEY": TEST_SECRET_KEY},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(15) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+        if first.stderr is not None:
+            first.stderr.close()
+
+    assert second.returncode == 1
+    assert "another worker is running on this SQLite database" in second.stderr
