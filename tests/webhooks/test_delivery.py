@@ -12,6 +12,7 @@ from members.expiry_notices import send_expiry_notices
 from tests.hub.conftest import Hub
 from tests.hub.test_graphql_members import AWARD, PUBLISH, _award_input, _gql, _register
 from tests.hub.test_graphql_redemptions import REFUND
+from tests.settlement.test_cycle import _item
 from tests.webhooks.conftest import Clock, drain, register_endpoint, webhook_partner, worker
 from tests.webhooks.receiver import Receiver
 from webhooks.delivery import GIVE_UP_AFTER
@@ -30,21 +31,7 @@ DELIVERIES = """query($id: ID!) {
 
 
 async def _publish_ticket(hub: Hub, token: str) -> str:
-    published = await _gql(
-        hub,
-        PUBLISH,
-        token,
-        items=[
-            {
-                "sku": "ticket",
-                "title": "Ticket",
-                "category": "film",
-                "kind": "VOUCHER",
-                "green": False,
-                "basePoints": 35,
-            }
-        ],
-    )
+    published = await _gql(hub, PUBLISH, token, items=[_item("ticket", 35)])
     return str(published["data"]["upsertCatalogItems"]["items"][0]["id"])
 
 
