@@ -50,6 +50,51 @@ def member_debt(member_id: int) -> str:
     return f"member:{member_id}:debt"
 
 
+def kind_of(address: str) -> AccountKind | None:
+    """An address's kind, read from its spelling; None for one no kind spells so."""
+    parts = address.split(":")
+    match parts:
+        case ["member", _]:
+            return AccountKind.MEMBER
+        case ["member", _, "held"]:
+            return AccountKind.MEMBER_HELD
+        case ["member", _, "debt"]:
+            return AccountKind.MEMBER_DEBT
+        case ["partner", _, "issued"]:
+            return AccountKind.PARTNER_ISSUED
+        case ["partner", _, "redeemed"]:
+            return AccountKind.PARTNER_REDEEMED
+        case ["charity", _]:
+            return AccountKind.CHARITY
+        case ["alliance", "expired"]:
+            return AccountKind.ALLIANCE_EXPIRED
+        case ["alliance", "adjustments"]:
+            return AccountKind.ALLIANCE_ADJUSTMENTS
+    return None
+
+
+SHARED_KINDS = frozenset(
+    {
+        AccountKind.PARTNER_ISSUED,
+        AccountKind.PARTNER_REDEEMED,
+        AccountKind.CHARITY,
+        AccountKind.ALLIANCE_EXPIRED,
+        AccountKind.ALLIANCE_ADJUSTMENTS,
+    }
+)
+
+
+def never_refuses(address: str, side: str) -> bool:
+    """True for a leg of a shared account (a partner's, a charity's, the alliance's) whose
+    flags cannot refuse it: a credit to a sink, a debit from a source. Such a leg is
+    applied at commit (repository.py), so the hot row is locked for the commit only."""
+    kind = kind_of(address)
+    if kind is None or kind not in SHARED_KINDS:
+        return False
+    debits_limited, credits_limited = FLAGS[kind]
+    return not (debits_limited if side == "debit" else credits_limited)
+
+
 def member_accounts(member_id: int) -> tuple[str, str, str]:
     """A member's spendable, held and debt accounts."""
     return member(member_id), member_held(member_id), member_debt(member_id)

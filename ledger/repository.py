@@ -18,6 +18,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    event,
     func,
     insert,
     or_,
@@ -27,7 +28,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from ledger.accounts import MEMBER_BALANCE_KINDS, MEMBER_BALANCE_MAX, member_owner
+from ledger.accounts import (
+    MEMBER_BALANCE_KINDS,
+    MEMBER_BALANCE_MAX,
+    member_owner,
+    never_refuses,
+)
 from ledger.errors import (
     AccountNotFound,
     BalanceCeilingExceeded,
@@ -56,6 +62,13 @@ _credit = bindparam("credit", type_=String)
 _amount = bindparam("amount", type_=BigInteger)
 _debt = bindparam("debt", type_=String)
 
+_later_account = accounts.alias("later_account")
+# Whether the account of a leg applied at commit exists, read with the immediate leg.
+_later_exists = (
+    select(func.count())
+    .where(_later_account.c.id == bindparam("later", type_=String))
+    .scalar_subquery()
+)
 _debt_account = accounts.alias("debt_account")
 _outstanding_debt = (
     select(_debt_account.c.debits_posted - _debt_account.c.credits_posted)
@@ -97,20 +110,22 @@ _APPLY = (
         credits_posted=accounts.c.credits_posted
         + case((accounts.c.id == _credit, _amount), else_=0),
     )
-    .returning(accounts.c.id, _outstanding_debt)
+    .returning(accounts.c.id, _outstanding_debt, _later_exists)
 )
 
 # PostgreSQL locks rows in the order its plan visits them, which is no fixed order for a
 # two-row UPDATE: two identical postings could deadlock. So the rows are first locked in
-# the global lock order (ledger/locks.py: the ids come in that order, and FOR UPDATE is
-# applied after ORDER BY), then updated, in one round trip. The debt account, when named,
+# the global lock order (ledger/locks.py: the ids come in that order, and the row lock is
+# applied after ORDER BY), then updated, in one round trip. FOR NO KEY UPDATE is the lock
+# the UPDATE takes anyway; unlike FOR UPDATE it does not conflict with the key-share locks
+# that inserting a transfer takes on the accounts it references. The debt account, when named,
 # is locked too, and its outstanding balance is read from the locked (latest) row.
 _LOCKED = """
     SELECT a.id, a.debits_posted - a.credits_posted AS owed, a.credits_posted - a.debits_posted
     FROM unnest(CAST(:ids AS VARCHAR[])) WITH ORDINALITY AS o(id, n)
     JOIN ledger_accounts AS a ON a.id = o.id
     ORDER BY o.n
-    FOR UPDATE OF a
+    FOR NO KEY UPDATE OF a
 """
 _PG_LOCK = text(_LOCKED)
 _PG_APPLY = text(  # a constant: _LOCKED is this module's own text, not input
@@ -133,7 +148,8 @@ _PG_APPLY = text(  # a constant: _LOCKED is this module's own text, not input
                                 OR t.credits_posted - t.debits_posted
                                    <= CAST(:ceiling AS BIGINT) - CAST(:amount AS BIGINT)))
       )
-    RETURNING t.id, (SELECT owed FROM locked WHERE locked.id = :debt)
+    RETURNING t.id, (SELECT owed FROM locked WHERE locked.id = :debt),
+              (SELECT count(*) FROM ledger_accounts WHERE id = :later)
     """  # noqa: S608
 )
 
@@ -154,20 +170,92 @@ def apply_balances(
 
     ``debt_account`` names a member's clawback-debt account whose outstanding
     balance is read in the same round trip (CR-12); it is locked with the other two.
+
+    A leg that its account's flags can never refuse, on a shared account (a credit to
+    ``partner:P:redeemed``, a charity or ``alliance:expired``; a debit from
+    ``partner:P:issued``), is applied just before the transaction commits: every
+    redemption at a partner updates that partner's row, and locking it at commit only
+    keeps the hot row locked for one round trip instead of the whole operation. The
+    order of locks stays global (ledger/locks.py): those accounts rank after every
+    member account, and they are taken in order too.
     """
-    ordered = in_lock_order([debit, credit, debt_account] if debt_account else [debit, credit])
+    legs = [(debit, "debit"), (credit, "credit")]
+    later = [(address, side) for address, side in legs if never_refuses(address, side)]
+    now = [address for address, side in legs if (address, side) not in later]
+    for address, side in later:
+        _defer(
+            session, address, amount if side == "debit" else 0, amount if side == "credit" else 0
+        )
+    if not now:
+        _require_accounts(session, [address for address, _ in later])
+        return AppliedBalances(outstanding_debt=0)
+    ordered = in_lock_order([*now, debt_account] if debt_account else now)
     note_locks(session, ordered)
-    params = {"debit": debit, "credit": credit, "amount": amount, "debt": debt_account}
+    params = {
+        "debit": debit if debit in now else "",
+        "credit": credit if credit in now else "",
+        "amount": amount,
+        "debt": debt_account,
+        "later": later[0][0] if later else "",
+    }
     if _postgresql(session):
         rows = session.execute(
             _PG_APPLY, {**params, "ids": ordered, "ceiling": MEMBER_BALANCE_MAX}
         ).all()
     else:
         rows = session.execute(_APPLY, params).all()
-    if len(rows) == 2:
+    if len(rows) == len(now):
+        if later and not rows[0][2]:
+            raise AccountNotFound(later[0][0])
         return AppliedBalances(outstanding_debt=int(rows[0][1] or 0))
     updated = {row[0] for row in rows}
-    raise _refusal(session, debit if debit not in updated else credit, debit, amount)
+    refused = next(address for address in now if address not in updated)
+    raise _refusal(session, refused, debit, amount)
+
+
+def _require_accounts(session: Session, addresses: list[str]) -> None:
+    found = set(
+        session.execute(select(accounts.c.id).where(accounts.c.id.in_(addresses))).scalars()
+    )
+    for address in addresses:
+        if address not in found:
+            raise AccountNotFound(address)
+
+
+_DEFERRED = "ledger.deferred_legs"
+_ADD_POSTED = (
+    update(accounts)
+    .where(accounts.c.id == bindparam("account"))
+    .values(
+        debits_posted=accounts.c.debits_posted + bindparam("debits", type_=BigInteger),
+        credits_posted=accounts.c.credits_posted + bindparam("credits", type_=BigInteger),
+    )
+    .returning(accounts.c.id)
+)
+
+
+def _defer(session: Session, address: str, debits: int, credits: int) -> None:
+    pending: dict[str, list[int]] = session.info.setdefault(_DEFERRED, {})
+    posted = pending.setdefault(address, [0, 0])
+    posted[0] += debits
+    posted[1] += credits
+
+
+@event.listens_for(Session, "before_commit")
+def _apply_deferred(session: Session) -> None:
+    """The deferred legs, in the global lock order, as the transaction commits."""
+    pending: dict[str, list[int]] | None = session.info.pop(_DEFERRED, None)
+    if not pending:
+        return
+    ordered = in_lock_order(pending)
+    note_locks(session, ordered)
+    for address in ordered:
+        debits, credits = pending[address]
+        found = session.execute(
+            _ADD_POSTED, {"account": address, "debits": debits, "credits": credits}
+        ).first()
+        if found is None:
+            raise AccountNotFound(address)
 
 
 def _refusal(session: Session, refused: str, debit: str, amount: int) -> Exception:
@@ -550,7 +638,7 @@ def lock_lapsed_holds(session: Session, now: datetime, limit: int) -> list[HoldS
             .where(holds.c.status == "PENDING", holds.c.deadline <= now)
             .order_by(holds.c.id)
             .limit(limit)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, key_share=True)
         )
     ]
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 import ledger
 from core.db import Database
 from ledger import repository
-from ledger.errors import InsufficientPoints
+from ledger.errors import AccountNotFound, InsufficientPoints
 from ledger.locks import LockOrderViolation, held_locks, in_lock_order
 from tests.ledger.world import World, key
 from tests.stores import STORE
@@ -133,3 +133,28 @@ async def test_two_hundred_concurrent_spends_of_one_member_never_deadlock(
     assert (await world.verify()).clean
     await wide_db.dispose()  # a backend flushes its statistics when it exits
     assert await _deadlocks(database_url) == deadlocks_before
+
+
+async def test_a_redemption_locks_the_partners_hot_account_only_at_commit(
+    db: Database, now: datetime
+) -> None:
+    world = await World(db, now).open()
+    await world.earn(1, 10, 50)
+
+    def redeem(session: Session) -> list[str]:
+        ledger.redeem(session, key(), member_id=1, partner_id=30, amount=20, now=now)
+        return held_locks(session)
+
+    assert await db.write(redeem) == ["member:1"]  # partner:30:redeemed waits for the commit
+    assert await world.balance("partner:30:redeemed") == 20
+    assert await world.balance("partner:10:issued") == -50
+    assert (await world.verify()).clean
+
+
+async def test_a_leg_applied_at_commit_still_needs_its_account(db: Database, now: datetime) -> None:
+    world = await World(db, now).open()
+    await world.earn(1, 10, 50)
+
+    with pytest.raises(AccountNotFound):
+        await world.redeem(1, 99, 20)  # partner 99 has no accounts
+    assert await world.balance("member:1") == 50
