@@ -285,10 +285,14 @@ def retry_storm(
     outcomes = result["outcomes"]
     seen: dict[str, set[str]] = collections.defaultdict(set)
     for outcome in outcomes:
-        seen[outcome["key"]].add(json.dumps(outcome["result"], sort_keys=True))
+        if outcome["class"] != "SERVICE_UNAVAILABLE":  # shed before it ran: no result to compare
+            seen[outcome["key"]].add(json.dumps(outcome["result"], sort_keys=True))
     divergent = sum(1 for answers in seen.values() if len(answers) > 1)
     found = summary("retry storm", outcomes, result["seconds"])
-    print(f"  retry storm: {len(seen)} mutations, {divergent} answered differently on a replay")
+    print(
+        f"  retry storm: {len(seen)} mutations answered, {divergent} of them differently "
+        "on a replay"
+    )
     found["divergent"] = divergent
     return found
 
