@@ -136,9 +136,10 @@ class Restore:
 def restore(session: Session, restore: Restore) -> int:
     """Credit the member from ``debit`` and refill the same lots; returns the transfer id.
 
-    A lot that lapsed while its points were away gets back the lifetime it had
-    left when they were spent. Any of its own points that lapsed meanwhile are
-    expired first, so only the restored points gain the extension.
+    Every refilled lot gets back the lifetime it had left when the points were
+    spent, counted from now, whether it lapsed meanwhile or not (CR-12). Any of a
+    lapsed lot's own points that lapsed meanwhile are expired first, so they gain
+    nothing; a live lot's unspent points share the lot's new expiry.
     """
     member = accounts.member(restore.member_id)
     applied = repository.apply_balances(
@@ -160,9 +161,10 @@ def restore(session: Session, restore: Restore) -> int:
     leftovers = [lot for lot in lapsed if lot.remaining > 0]
     if leftovers:
         expire(session, restore.operation_id, restore.member_id, leftovers, restore.now)
-    for lot in lapsed:
-        lifetime_left = lot.expires_at - restore.spent_at
-        repository.extend_lot_expiry(session, lot.id, restore.now + lifetime_left)
+    for lot_id, _, expires_at, _ in taken:
+        lifetime_left = expires_at - restore.spent_at
+        if restore.now + lifetime_left > expires_at:
+            repository.extend_lot_expiry(session, lot_id, restore.now + lifetime_left)
     transfer_id = repository.insert_transfer(
         session,
         operation_id=restore.operation_id,

@@ -44,6 +44,23 @@ async def test_refund_extends_a_lot_that_lapsed_by_the_lifetime_it_had_left(
     assert (await world.verify()).clean
 
 
+async def test_refund_gives_a_live_lot_back_the_lifetime_it_had_left_when_spent(
+    db: Database, now: datetime
+) -> None:
+    """Spent with 6 days left, refunded with 1 day left: the lot lives 6 days from the
+    refund (it had not lapsed, so before this fix it kept its 1 day)."""
+    world = await World(db, now).open()
+    earned = await world.earn(1, 10, 100, lifetime=timedelta(days=10))
+    redemption = await world.redeem(1, 30, 100, at=now + timedelta(days=4))
+    refunded_at = now + timedelta(days=9)
+
+    await db.write(ledger.refund, key(), hold_id=redemption.hold_id, now=refunded_at)
+
+    assert await world.lot_expiry(earned.lot_id) == refunded_at + timedelta(days=6)
+    assert await world.lots(1) == [(10, 100, 100)]
+    assert (await world.verify()).clean
+
+
 async def test_refund_into_a_lapsed_lot_expires_its_unspent_points_first(
     db: Database, now: datetime
 ) -> None:
