@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR, Context, Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, and_, func, select, update
 from sqlalchemy.orm import Session
 
 import ledger
 from compliance.aml import open_cases, record_issuance, screen_award
 from compliance.errors import ComplianceViolation
 from compliance.rules import no_points_purchase, no_retroactive_change, real_consumption
+from compliance.vocabulary import normalise
 from core.db import insert_if_absent
 from events import EventType, global_id
 from ledger.models import TransferCode
@@ -24,8 +25,9 @@ from members.events import emit_partner_event
 from members.models import Award, EarningRule
 from members.registration import identified
 from partners.errors import PartnerError
+from partners.models import Partner
 from partners.registry import require_active
-from partners.terms import consume_budget, exact_decimal
+from partners.terms import consume_budget, exact_decimal, plain
 
 MAX_LINES = 100
 MAX_FEN = 2**31 - 1
@@ -44,9 +46,21 @@ class Rule:
     points_per_yuan: Decimal
     category_multipliers: dict[str, Decimal]
     green_bonus_multiplier: Decimal
+    # When the rule took or takes effect; None for the alliance's default rule.
+    effective_at: datetime | None = None
 
 
 DEFAULT_RULE = Rule(Decimal(1), {}, Decimal(1))
+
+
+def _rule(row: EarningRule) -> Rule:
+    multipliers = {k: plain(Decimal(v)) for k, v in json.loads(row.category_multipliers).items()}
+    return Rule(
+        plain(Decimal(row.points_per_yuan)),
+        multipliers,
+        plain(Decimal(row.green_bonus_multiplier)),
+        row.effective_at,
+    )
 
 
 def rule_in_force(session: Session, partner_id: int, at: datetime) -> Rule:
@@ -57,33 +71,132 @@ def rule_in_force(session: Session, partner_id: int, at: datetime) -> Rule:
         .order_by(EarningRule.effective_at.desc())
         .limit(1)
     ).scalar_one_or_none()
-    if row is None:
-        return DEFAULT_RULE
-    multipliers = {k: Decimal(v) for k, v in json.loads(row.category_multipliers).items()}
-    return Rule(Decimal(row.points_per_yuan), multipliers, Decimal(row.green_bonus_multiplier))
+    return DEFAULT_RULE if row is None else _rule(row)
 
 
-def breakdown(rule: Rule, lines: Sequence[Line]) -> list[dict[str, Any]]:
-    """Points per line: yuan x points per yuan x category multiplier x green bonus, rounded
-    down to whole points. Exact decimals throughout; never a float."""
+@dataclass(frozen=True, slots=True)
+class PublishedRules:
+    """What anyone may read of a partner's earning terms: the rule in force and the rules
+    published to take effect later, soonest first."""
+
+    in_force: Rule
+    upcoming: list[Rule]
+
+
+def published_rules(
+    session: Session, keys: Sequence[tuple[int, datetime]]
+) -> dict[tuple[int, datetime], PublishedRules]:
+    """Each ``(partner id, as of)``'s published rules, in three statements per instant. A
+    partner that never published a rule earns under the alliance's default since it
+    joined."""
+    found: dict[tuple[int, datetime], PublishedRules] = {}
+    by_time: dict[datetime, list[int]] = {}
+    for partner_id, at in keys:
+        by_time.setdefault(at, []).append(partner_id)
+    for at, partner_ids in by_time.items():
+        latest = (
+            select(EarningRule.partner_id, func.max(EarningRule.effective_at).label("at"))
+            .where(EarningRule.partner_id.in_(partner_ids), EarningRule.effective_at <= at)
+            .group_by(EarningRule.partner_id)
+            .subquery()
+        )
+        in_force = {
+            row.partner_id: _rule(row)
+            for row in session.execute(
+                select(EarningRule).join(
+                    latest,
+                    and_(
+                        EarningRule.partner_id == latest.c.partner_id,
+                        EarningRule.effective_at == latest.c.at,
+                    ),
+                )
+            ).scalars()
+        }
+        upcoming: dict[int, list[Rule]] = {}
+        for row in session.execute(
+            select(EarningRule)
+            .where(EarningRule.partner_id.in_(partner_ids), EarningRule.effective_at > at)
+            .order_by(EarningRule.partner_id, EarningRule.effective_at)
+        ).scalars():
+            upcoming.setdefault(row.partner_id, []).append(_rule(row))
+        joined: dict[int, datetime] = {
+            partner_id: created_at
+            for partner_id, created_at in session.execute(
+                select(Partner.id, Partner.created_at).where(Partner.id.in_(partner_ids))
+            )
+        }
+        for partner_id in partner_ids:
+            if partner_id not in joined:
+                continue
+            default = replace(DEFAULT_RULE, effective_at=joined[partner_id])
+            found[(partner_id, at)] = PublishedRules(
+                in_force.get(partner_id, default), upcoming.get(partner_id, [])
+            )
+    return found
+
+
+# Enough digits that yuan x three multipliers is always exact.
+_EXACT = Context(prec=80)
+
+
+def _text(number: Decimal) -> str:
+    """An exact figure as plain text: ``5.5000`` as ``5.5``, ``8.00`` as ``8``."""
+    return format(number.normalize(_EXACT), "f")
+
+
+@dataclass(frozen=True, slots=True)
+class Earning:
+    """An order's points: each line exact, summed, floored once for the order."""
+
+    lines: list[dict[str, Any]]
+    exact_points: str
+    points: int
+    rounded_off: str
+
+
+def breakdown(
+    rule: Rule, lines: Sequence[Line], verified_green: Collection[str] | None = None
+) -> Earning:
+    """Per line: yuan x points per yuan x category multiplier x green bonus, exactly; the
+    order's points are the sum floored once. Exact decimals throughout; never a float.
+    Categories are read normalised. The green bonus applies only to a line whose SKU is in
+    ``verified_green`` (the partner's register); ``None`` takes the lines' own claims."""
     explained = []
+    total = Decimal(0)
     for line in lines:
-        category = rule.category_multipliers.get(line.category.lower(), Decimal(1))
-        green = rule.green_bonus_multiplier if line.green else Decimal(1)
-        exact = Decimal(line.amount_fen) / 100 * rule.points_per_yuan * category * green
+        category_name = normalise(line.category)
+        category = rule.category_multipliers.get(category_name, Decimal(1))
+        verified = verified_green is None or line.sku in verified_green
+        applied = line.green and verified
+        note = None
+        if line.green and not verified:
+            note = "green claimed but the SKU is not verified green for this partner"
+        green = rule.green_bonus_multiplier if applied else Decimal(1)
+        exact = _EXACT.multiply(
+            _EXACT.multiply(
+                _EXACT.multiply(_EXACT.divide(Decimal(line.amount_fen), 100), rule.points_per_yuan),
+                category,
+            ),
+            green,
+        )
+        total = _EXACT.add(total, exact)
         explained.append(
             {
                 "sku": line.sku,
-                "category": line.category,
+                "category": category_name,
                 "amount_fen": line.amount_fen,
                 "green": line.green,
+                "green_bonus_applied": applied,
+                "note": note,
                 "points_per_yuan": str(rule.points_per_yuan),
                 "category_multiplier": str(category),
                 "green_multiplier": str(green),
+                "exact_points": _text(exact),
                 "points": int(exact.to_integral_value(rounding=ROUND_FLOOR)),
             }
         )
-    return explained
+    points = int(total.to_integral_value(rounding=ROUND_FLOOR))
+    return Earning(explained, _text(total), points, _text(total - points))
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +208,8 @@ class AwardResult:
     points: int
     debt_repaid: int
     breakdown: list[dict[str, Any]]
+    exact_points: str = ""
+    rounded_off: str = ""
 
 
 def _check_lines(paid_amount_fen: int, lines: Sequence[Line]) -> None:
@@ -160,8 +275,8 @@ def award(
         if violation is not None:
             field = "paidAmountFen" if paid_amount_fen <= 0 else "orderRef"
             raise ComplianceViolation(violation, [field])
-        explained = breakdown(rule_in_force(session, partner_id, now), lines)
-        points = sum(line["points"] for line in explained)
+        earning = breakdown(rule_in_force(session, partner_id, now), lines)
+        explained, points = earning.lines, earning.points
         if points == 0:
             raise MemberError("this order earns no points under the partner's rule", ["lines"])
         screenings = screen_award(
@@ -180,7 +295,7 @@ def award(
                 code=TransferCode.EARN,
                 expires_at=expires_at,
                 now=now,
-                green=all(line.green for line in lines),
+                green=all(line["green_bonus_applied"] for line in explained),
                 order_ref=order_ref,
             ),
         )
@@ -213,7 +328,17 @@ def award(
             evidence=[transfer_id],
             now=now,
         )
-        return AwardResult(operation_id, member_id, transfer_id, lot_id, points, repaid, explained)
+        return AwardResult(
+            operation_id,
+            member_id,
+            transfer_id,
+            lot_id,
+            points,
+            repaid,
+            explained,
+            earning.exact_points,
+            earning.rounded_off,
+        )
 
     return ledger.run_idempotent(session, key, "award", payload, AwardResult, now, body)
 
@@ -271,7 +396,7 @@ def set_earning_rule(
     per_yuan = _multiplier("pointsPerYuan", points_per_yuan)
     green = _multiplier("greenBonusMultiplier", green_bonus_multiplier)
     categories = {
-        category.strip().lower(): _multiplier(f"categoryMultipliers.{category}", value)
+        normalise(category): _multiplier(f"categoryMultipliers.{category}", value)
         for category, value in category_multipliers.items()
     }
     session.add(

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from core.db import Database
 from ledger.queries import Balances, balances
+from members.earning import PublishedRules, published_rules
 from members.registration import VisibleMember, visible_members
 from partners.catalog import (
     CatalogSlice,
@@ -53,6 +54,9 @@ class Loaders:
         self.balances: BatchLoader[int, Balances] = BatchLoader(database, balances)
         self.partner_catalog: BatchLoader[CatalogSlice, list[ItemView]] = BatchLoader(
             database, partner_catalogs
+        )
+        self.earning_rules: BatchLoader[tuple[int, datetime], PublishedRules] = BatchLoader(
+            database, published_rules
         )
         self.statements: BatchLoader[int, PeriodStatements] = BatchLoader(database, statements_for)
         self.visible_member: BatchLoader[tuple[int | None, int], VisibleMember] = BatchLoader(

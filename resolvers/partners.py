@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from members.earning import PublishedRules, Rule
 from partners.errors import PartnerNotFound
 from partners.registry import PartnerView, find_partner, partners_page
 from resolvers.context import HubContext
-from resolvers.pagination import encode_cursor, page_request
+from resolvers.pagination import encode_cursor, page_request, position_page
 
 KIND = "partners"
 
@@ -52,3 +53,19 @@ async def partners_by_id(context: HubContext, ids: list[int]) -> list[PartnerVie
         else None
         for view in found
     ]
+
+
+async def published_rules(context: HubContext, partner_id: int) -> PublishedRules:
+    """A partner's earning terms as published, for anyone (anonymous included): the rule in
+    force when the request started and those to come."""
+    found: PublishedRules = await context.loaders.earning_rules.load(
+        (partner_id, context.started_at)
+    )
+    return found
+
+
+async def upcoming_rules(
+    context: HubContext, partner_id: int, first: int | None, after: str | None
+) -> tuple[list[tuple[str, Rule]], bool]:
+    rules = (await published_rules(context, partner_id)).upcoming
+    return position_page(rules, "upcoming-earning-rules", first, after)

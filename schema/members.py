@@ -218,16 +218,38 @@ class AwardPointsInput:
     lines: list[OrderLineInput]
 
 
-@strawberry.type(description="How one order line earned its points.")
+@strawberry.type(description="How one order line earned its points, exactly.")
 class AwardLine:
     sku: str
-    category: str
+    category: str = strawberry.field(description="The category as the rules read it (normalised).")
     amount_fen: int
-    green: bool
+    green: bool = strawberry.field(description="Whether the line claimed to be green.")
+    green_bonus_applied: bool = strawberry.field(
+        description="Whether the green bonus applied: only for a SKU verified green for you."
+    )
+    note: str | None = strawberry.field(
+        description="Why the line earned less than it claimed (e.g. an unverified green SKU)."
+    )
     points_per_yuan: str
     category_multiplier: str
     green_multiplier: str
-    points: int
+    exact_points: str = strawberry.field(
+        description="The line's exact points, a decimal string; the order is floored once."
+    )
+    points: int = strawberry.field(
+        deprecation_reason="Lines are no longer rounded one by one: read exactPoints, and the "
+        "order's points (floored once) on the payload."
+    )
+
+
+def _award_line(line: dict[str, Any]) -> AwardLine:
+    """A stored line; one stored before order-level rounding reads as it was awarded."""
+    defaults = {
+        "green_bonus_applied": line["green"],
+        "note": None,
+        "exact_points": str(line["points"]),
+    }
+    return AwardLine(**{**defaults, **line})
 
 
 @strawberry.type(description="A ledger transfer.")
@@ -242,6 +264,12 @@ class AwardPointsPayload:
     transfer: Transfer | None
     points: int | None
     breakdown: list[AwardLine] | None
+    exact_points: str | None = strawberry.field(
+        description="The exact sum of the lines' points, before the order's one rounding."
+    )
+    rounded_off_points: str | None = strawberry.field(
+        description="What the one rounding down of the order took: exactPoints - points."
+    )
     member: Member | None
     user_errors: list[UserError]
 
@@ -258,7 +286,13 @@ async def award_points(info: Info[HubContext, Any], input: AwardPointsInput) -> 
     errors = user_errors(outcome)
     if outcome.value is None:
         return AwardPointsPayload(
-            transfer=None, points=None, breakdown=None, member=None, user_errors=errors
+            transfer=None,
+            points=None,
+            breakdown=None,
+            exact_points=None,
+            rounded_off_points=None,
+            member=None,
+            user_errors=errors,
         )
     result = outcome.value
     return AwardPointsPayload(
@@ -266,7 +300,9 @@ async def award_points(info: Info[HubContext, Any], input: AwardPointsInput) -> 
             id=strawberry.ID(str(result.transfer_id)), code="earn", amount=result.points
         ),
         points=result.points,
-        breakdown=[AwardLine(**line) for line in result.breakdown],
+        breakdown=[_award_line(line) for line in result.breakdown],
+        exact_points=result.exact_points,
+        rounded_off_points=result.rounded_off,
         member=Member(id=result.member_id),
         user_errors=errors,
     )

@@ -14,7 +14,7 @@ from resolvers import operator as resolve
 from resolvers.context import HubContext
 from schema.connections import scoped_mutation
 from schema.errors import UserError, user_errors
-from schema.partners import Partner
+from schema.partners import CategoryMultiplier, EarningRule, Partner
 
 
 @strawberry.enum
@@ -176,13 +176,6 @@ class SetEarningRuleInput:
 
 
 @strawberry.type
-class EarningRule:
-    points_per_yuan: str
-    green_bonus_multiplier: str
-    effective_at: datetime
-
-
-@strawberry.type
 class SetEarningRulePayload:
     rule: EarningRule | None
     user_errors: list[UserError]
@@ -204,6 +197,10 @@ async def set_earning_rule(
         if found is None
         else EarningRule(
             points_per_yuan=found.points_per_yuan,
+            category_multipliers=[
+                CategoryMultiplier(category=category, multiplier=multiplier)
+                for category, multiplier in sorted(found.category_multipliers.items())
+            ],
             green_bonus_multiplier=found.green_bonus_multiplier,
             effective_at=found.effective_at,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -11,6 +12,7 @@ import strawberry.federation
 from strawberry import relay
 from strawberry.types import Info
 
+from members.earning import Rule
 from partners.registry import PartnerView
 from resolvers import catalog as resolve_catalog
 from resolvers import partners as resolve
@@ -25,6 +27,41 @@ if TYPE_CHECKING:
 class PartnerStatus(Enum):
     ACTIVE = "ACTIVE"
     SUSPENDED = "SUSPENDED"
+
+
+@strawberry.type(description="One category's multiplier in an earning rule.")
+class CategoryMultiplier:
+    category: str = strawberry.field(description="The category, normalised as rules read it.")
+    multiplier: str = strawberry.field(description="An exact decimal, e.g. `2` or `1.5`.")
+
+
+@strawberry.type(
+    description="How purchases earn points at a partner: published, readable by anyone "
+    "(CR-07). Points = yuan x pointsPerYuan x the line's category multiplier x the green "
+    "bonus (verified green SKUs only), exactly per line, summed and floored once per order."
+)
+class EarningRule:
+    points_per_yuan: str
+    category_multipliers: list[CategoryMultiplier] = strawberry.field(
+        description="Categories not listed earn at 1."
+    )
+    green_bonus_multiplier: str
+    effective_at: datetime = strawberry.field(
+        description="When the rule takes effect; for the alliance's default rule (1 point per "
+        "yuan), when the partner joined."
+    )
+
+    @classmethod
+    def from_rule(cls, rule: Rule, effective_at: datetime) -> EarningRule:
+        return cls(
+            points_per_yuan=str(rule.points_per_yuan),
+            category_multipliers=[
+                CategoryMultiplier(category=category, multiplier=str(multiplier))
+                for category, multiplier in sorted(rule.category_multipliers.items())
+            ],
+            green_bonus_multiplier=str(rule.green_bonus_multiplier),
+            effective_at=rule.effective_at or effective_at,
+        )
 
 
 @strawberry.federation.type(keys=["id"], description="A brand in the alliance.")
@@ -43,6 +80,28 @@ class Partner(relay.Node):
         page = await resolve_catalog.partner_catalog(info.context, self.id, first, after)
         edges = [(c, CatalogItem.from_view(view, page.as_of, self)) for c, view in page.edges]
         return connection(edges, page.has_next, after)  # type: ignore[no-any-return]
+
+    @strawberry.field(
+        description="The earning rule in force now, as published: anyone may read it."
+    )
+    async def earning_rule(self, info: Info[HubContext, Any]) -> EarningRule:
+        published = await resolve.published_rules(info.context, self.id)
+        return EarningRule.from_rule(published.in_force, info.context.started_at)
+
+    @strawberry.field(
+        description="Earning rules published to take effect later, soonest first: what "
+        "members will earn, known ahead (CR-07)."
+    )
+    async def upcoming_earning_rules(
+        self, info: Info[HubContext, Any], first: int | None = None, after: str | None = None
+    ) -> relay.Connection[EarningRule]:  # type: ignore[type-var]
+        edges, has_next = await resolve.upcoming_rules(info.context, self.id, first, after)
+        now = info.context.started_at
+        return connection(  # type: ignore[no-any-return]
+            [(cursor, EarningRule.from_rule(rule, now)) for cursor, rule in edges],
+            has_next,
+            after,
+        )
 
     @classmethod
     def from_view(cls, view: PartnerView) -> Partner:

@@ -181,7 +181,7 @@ async def test_an_earning_rule_must_take_effect_in_the_future(hub: Hub) -> None:
         line["points"]
         for line in breakdown(
             rule_then, [Line("rice", "food", 1000, False), Line("bag", "home", 1000, True)]
-        )
+        ).lines
     ] == [60, 30]
     assert rule_then.points_per_yuan == Decimal(2)
 

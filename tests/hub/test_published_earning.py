@@ -1,0 +1,146 @@
+"""Published earning terms (issue 12, finding 8) and order-level rounding (finding 5),
+through GraphQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from core.db import utcnow
+from tests.hub.conftest import Hub
+from tests.hub.test_graphql_members import AWARD, _award_input, _gql, _partner, _register
+from tests.statements import counting_statements
+
+pytestmark = pytest.mark.anyio
+
+RULE = """mutation($input: SetEarningRuleInput!) {
+  setEarningRule(input: $input) { rule { pointsPerYuan } userErrors { code rule } } }"""
+PUBLISHED = """query($code: String!) {
+  partner(code: $code) {
+    earningRule {
+      pointsPerYuan greenBonusMultiplier effectiveAt
+      categoryMultipliers { category multiplier }
+    }
+    upcomingEarningRules(first: 10) {
+      edges { node { pointsPerYuan effectiveAt categoryMultipliers { category multiplier } } }
+    }
+  }
+}"""
+ALL_RULES = """query {
+  partners(first: 50) { edges { node { code earningRule { pointsPerYuan }
+    upcomingEarningRules { edges { node { pointsPerYuan } } } } } }
+}"""
+TOTALS = """mutation($input: AwardPointsInput!) {
+  awardPoints(input: $input) {
+    points exactPoints roundedOffPoints
+    breakdown { sku exactPoints greenBonusApplied note }
+    userErrors { code rule }
+  }
+}"""
+
+
+async def test_anyone_reads_the_rule_in_force_and_the_rules_to_come(hub: Hub) -> None:
+    store = await _partner(hub, "store")
+    later = utcnow() + timedelta(days=3)
+    await _gql(
+        hub,
+        RULE,
+        store,
+        input={
+            "pointsPerYuan": "2",
+            "categoryMultipliers": [
+                {"category": " \uff22\uff4f\uff4f\uff4b\uff53 ", "multiplier": "1.5"}
+            ],
+            "effectiveAt": later.isoformat(),
+        },
+    )
+
+    body = await _gql(hub, PUBLISHED, None, code="store")  # anonymous
+
+    partner = body["data"]["partner"]
+    assert partner["earningRule"]["pointsPerYuan"] == "1"  # the alliance default, for now
+    assert partner["earningRule"]["categoryMultipliers"] == []
+    upcoming = [edge["node"] for edge in partner["upcomingEarningRules"]["edges"]]
+    assert len(upcoming) == 1
+    assert upcoming[0]["pointsPerYuan"] == "2"
+    assert upcoming[0]["categoryMultipliers"] == [{"category": "books", "multiplier": "1.5"}]
+    assert upcoming[0]["effectiveAt"].startswith(later.isoformat()[:19])
+
+
+async def test_published_rules_cost_the_same_statements_for_any_page(hub: Hub) -> None:
+    for n in range(6):
+        token = await _partner(hub, f"p{n}")
+        at = (utcnow() + timedelta(days=1 + n)).isoformat()
+        await _gql(hub, RULE, token, input={"pointsPerYuan": "3", "effectiveAt": at})
+    counts = []
+    for first in (2, 6):
+        query = ALL_RULES.replace("first: 50", f"first: {first}")
+        with counting_statements(hub.database) as log:
+            body = await _gql(hub, query)
+        assert len(body["data"]["partners"]["edges"]) == first
+        counts.append(log.count)
+
+    assert counts[0] == counts[1]
+
+
+def _lines(*amounts: int) -> dict[str, Any]:
+    return {
+        "paidAmountFen": sum(amounts),
+        "lines": [
+            {"sku": f"s{n}", "category": "food", "amountFen": amount}
+            for n, amount in enumerate(amounts)
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("amounts", "points", "exact", "rounded_off", "line_points"),
+    [
+        ((550, 250), 8, "8", "0", ["5.5", "2.5"]),
+        ((99, 99, 99), 2, "2.97", "0.97", ["0.99", "0.99", "0.99"]),
+    ],
+    ids=["5.50 + 2.50 yuan earn 8", "three 0.99-yuan lines earn 2"],
+)
+async def test_an_order_is_rounded_once(
+    hub: Hub,
+    amounts: tuple[int, ...],
+    points: int,
+    exact: str,
+    rounded_off: str,
+    line_points: list[str],
+) -> None:
+    store = await _partner(hub, "store")
+    member = await _register(hub, store)
+
+    body = await _gql(hub, TOTALS, store, input=_award_input(member, **_lines(*amounts)))
+
+    awarded = body["data"]["awardPoints"]
+    assert awarded["userErrors"] == []
+    assert (awarded["points"], awarded["exactPoints"], awarded["roundedOffPoints"]) == (
+        points,
+        exact,
+        rounded_off,
+    )
+    assert [line["exactPoints"] for line in awarded["breakdown"]] == line_points
+
+
+async def test_a_replayed_award_shows_the_same_breakdown(hub: Hub) -> None:
+    store = await _partner(hub, "store")
+    member = await _register(hub, store)
+    request = _award_input(member, **_lines(99, 99, 99))
+
+    first = await _gql(hub, TOTALS, store, input=request)
+    replay = await _gql(hub, TOTALS, store, input=request)
+
+    assert replay == first
+
+
+async def test_the_deprecated_line_points_still_answer(hub: Hub) -> None:
+    store = await _partner(hub, "store")
+    member = await _register(hub, store)
+
+    body = await _gql(hub, AWARD, store, input=_award_input(member))
+
+    assert [line["points"] for line in body["data"]["awardPoints"]["breakdown"]] == [23, 100]
