@@ -91,13 +91,19 @@ def redemptions_today(session: Session, member_id: int, now: datetime) -> int:
     return int(count)
 
 
+# Points a member earns: awards, and the compensation a partner issues with a refund
+# (CR-12), which AML counts as points earned that day.
+EARNING_CODES = ("earn", "compensate")
+
+
 def _earns_since(
     session: Session, member_id: int, since: datetime, until: datetime | None = None
 ) -> list[tuple[int, datetime, int]]:
-    """The member's earn transfers in ``[since, until)``: (id, created_at, amount)."""
+    """The member's earnings (awards and compensation) in ``[since, until)``: (id,
+    created_at, amount)."""
     query = select(Transfer.id, Transfer.created_at, Transfer.amount).where(
         Transfer.credit_account_id == accounts.member(member_id),
-        Transfer.code == "earn",
+        Transfer.code.in_(EARNING_CODES),
         Transfer.created_at >= since,
     )
     if until is not None:

@@ -165,3 +165,17 @@ def aml_limit(pattern: str, observed: int, hard: int) -> Violation | None:
     if observed > hard:
         return Violation("CR-08", f"{pattern} would reach {observed}, over the limit of {hard}")
     return None
+
+
+def compensation_within_cap(points: int, restored: int, cap_percent: int) -> Violation | None:
+    """CR-12 REFUND_IN_KIND: compensation with a refund is capped by the operator's policy
+    for the compensating partner, in percent of the points the refund restores (by
+    default 100: at most the points refunded)."""
+    cap = restored * cap_percent // 100
+    if points > cap:
+        return Violation(
+            "CR-12",
+            f"compensation is capped at {cap} points for this refund ({cap_percent} % of the "
+            f"{restored} points refunded)",
+        )
+    return None

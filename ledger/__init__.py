@@ -16,11 +16,23 @@ from ledger.donation import donate
 from ledger.earning import Issue, earn, issue, reverse_earn
 from ledger.expiry import expire_lapsed_lots
 from ledger.idempotency import IdempotencyKey, run_idempotent
-from ledger.redemption import Take, capture, redeem, refund, reserve, take, void, void_lapsed_holds
-from ledger.repository import lock_all_accounts
+from ledger.redemption import (
+    FundCompensation,
+    Take,
+    capture,
+    redeem,
+    refund,
+    reserve,
+    take,
+    void,
+    void_lapsed_holds,
+)
+from ledger.repository import HoldState, lock_all_accounts
 from ledger.verify import verify
 
 __all__ = [
+    "FundCompensation",
+    "HoldState",
     "IdempotencyKey",
     "Issue",
     "Take",

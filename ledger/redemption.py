@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -121,6 +122,11 @@ def _take(
         )
 
     return run_idempotent(session, key, kind, payload, RedemptionResult, now, body)
+
+
+# Given the refunded hold, check and fund its compensation (raising to refuse it); returns
+# what to run once the compensation's transfer exists, if anything.
+FundCompensation = Callable[[HoldState], Callable[[int], None] | None]
 
 
 def _refuse_transition(
@@ -243,11 +249,14 @@ def refund(
     compensation_points: int = 0,
     compensation_expires_at: datetime | None = None,
     partner_id: int | None = None,
+    fund_compensation: FundCompensation | None = None,
 ) -> RefundResult:
     """Refund in kind (CR-12): a captured redemption's points return to their lots.
 
     Optional compensation points are a new lot issued, and paid for, by the
-    redeeming partner. Never money (CR-05).
+    redeeming partner. Never money (CR-05). ``fund_compensation`` runs in the same
+    operation before anything is posted (the caps, budget and AML screening of the domain
+    that calls); the function it returns runs with the compensation's transfer id.
     """
     require_points("compensation_points", compensation_points, allow_zero=True)
     if compensation_points:
@@ -267,6 +276,11 @@ def refund(
         )
         if hold is None:
             raise _refuse_transition(session, hold_id, partner_id, HoldStatus.CAPTURED, now)
+        issued = None
+        if compensation_points and fund_compensation is not None:
+            # Before any ledger account is locked, as an award funds itself from its
+            # budget before it posts: one order of locks for both.
+            issued = fund_compensation(hold)
         if compensation_points:
             # The compensation's source ranks below the redeemed account the give-back
             # locks: take all four in the global order first (ledger/locks.py).
@@ -294,6 +308,8 @@ def refund(
                     hold_id=hold.id,
                 ),
             )
+            if issued is not None:
+                issued(compensation_transfer)
         return RefundResult(
             operation_id,
             hold_id,

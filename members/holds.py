@@ -78,6 +78,7 @@ def refund_hold(
     compensation_points: int = 0,
     compensation_expires_at: datetime | None = None,
     partner_id: int | None = None,
+    fund_compensation: ledger.FundCompensation | None = None,
 ) -> RefundResult:
     refunded = ledger.refund(
         session,
@@ -87,6 +88,7 @@ def refund_hold(
         compensation_points=compensation_points,
         compensation_expires_at=compensation_expires_at,
         partner_id=partner_id,
+        fund_compensation=fund_compensation,
     )
     redemption_event(
         session,

@@ -228,7 +228,13 @@ def catalog_page(
         (
             item_view(item, item_points),
             PartnerView(
-                partner.id, partner.code, partner.name, partner.legal_entity, partner.status
+                partner.id,
+                partner.code,
+                partner.name,
+                partner.legal_entity,
+                partner.status,
+                partner.kind,
+                partner.compensation_cap_percent,
             ),
         )
         for item, item_points, partner in rows

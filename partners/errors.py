@@ -38,6 +38,16 @@ class InvalidPartnerName(PartnerError):
         super().__init__("a partner's name and legal entity are 1-200 characters")
 
 
+class InvalidPartnerKind(PartnerError):
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"unknown partner kind {kind!r}: MERCHANT or CHARITY")
+
+
+class InvalidCompensationCap(PartnerError):
+    def __init__(self) -> None:
+        super().__init__("capPercent must be a whole percent from 0 to 1000")
+
+
 class PartnerNotActive(PartnerError):
     code = "FORBIDDEN"
 

@@ -12,6 +12,7 @@ from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
     Index,
+    Integer,
     Numeric,
     String,
     Text,
@@ -50,9 +51,26 @@ class ClientStatus(StrEnum):
     REVOKED = "REVOKED"
 
 
+class PartnerKind(StrEnum):
+    MERCHANT = "MERCHANT"
+    # A registered charity: the only kind that publishes CHARITY items and receives
+    # donations (CR-06). Set by the operator, never declared by a partner.
+    CHARITY = "CHARITY"
+
+
+DEFAULT_COMPENSATION_CAP_PERCENT = 100  # at most the points refunded (CR-12)
+
+
 class Partner(Base):
     __tablename__ = "partners"
-    __table_args__ = (one_of("status", PartnerStatus),)
+    __table_args__ = (
+        one_of("status", PartnerStatus),
+        one_of("kind", PartnerKind),
+        CheckConstraint(
+            "compensation_cap_percent >= 0 AND compensation_cap_percent <= 1000",
+            name="compensation_cap_bounded",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
@@ -61,6 +79,11 @@ class Partner(Base):
     status: Mapped[str] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(12), server_default=PartnerKind.MERCHANT.value)
+    # The operator's cap on compensation points, in percent of the points a refund restores.
+    compensation_cap_percent: Mapped[int] = mapped_column(
+        Integer, server_default=str(DEFAULT_COMPENSATION_CAP_PERCENT)
+    )
 
 
 class SettlementTerms(Base):

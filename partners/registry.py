@@ -14,12 +14,19 @@ import ledger
 from compliance.errors import ComplianceViolation
 from compliance.rules import active_partner
 from partners.errors import (
+    InvalidCompensationCap,
     InvalidPartnerCode,
+    InvalidPartnerKind,
     InvalidPartnerName,
     PartnerCodeTaken,
     PartnerNotFound,
 )
-from partners.models import Partner, PartnerStatus
+from partners.models import (
+    DEFAULT_COMPENSATION_CAP_PERCENT,
+    Partner,
+    PartnerKind,
+    PartnerStatus,
+)
 
 CODE = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
 
@@ -31,16 +38,35 @@ class PartnerView:
     name: str
     legal_entity: str
     status: str
+    kind: str = PartnerKind.MERCHANT.value
+    compensation_cap_percent: int = DEFAULT_COMPENSATION_CAP_PERCENT
 
 
 def _view(partner: Partner) -> PartnerView:
-    return PartnerView(partner.id, partner.code, partner.name, partner.legal_entity, partner.status)
+    return PartnerView(
+        partner.id,
+        partner.code,
+        partner.name,
+        partner.legal_entity,
+        partner.status,
+        partner.kind,
+        partner.compensation_cap_percent,
+    )
 
 
 def add_partner(
-    session: Session, *, code: str, name: str, legal_entity: str, now: datetime
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    legal_entity: str,
+    now: datetime,
+    kind: str = PartnerKind.MERCHANT.value,
 ) -> PartnerView:
-    """Register an active partner and open its ledger accounts."""
+    """Register an active partner and open its ledger accounts. Only the operator creates
+    partners, so a partner's kind (a registered CHARITY, CR-06) is the operator's word."""
+    if kind not in PartnerKind.__members__:
+        raise InvalidPartnerKind(kind)
     if not CODE.fullmatch(code):
         raise InvalidPartnerCode(code)
     if not name.strip() or len(name) > 200 or len(legal_entity) > 200:
@@ -52,6 +78,8 @@ def add_partner(
         name=name.strip(),
         legal_entity=legal_entity.strip() or name.strip(),
         status=PartnerStatus.ACTIVE,
+        kind=kind,
+        compensation_cap_percent=DEFAULT_COMPENSATION_CAP_PERCENT,
         created_at=now,
     )
     session.add(partner)
@@ -112,3 +140,22 @@ def require_active(session: Session, partner_id: int) -> None:
     violation = active_partner(status or "UNKNOWN")
     if violation is not None:
         raise ComplianceViolation(violation)
+
+
+MAX_COMPENSATION_CAP_PERCENT = 1000
+
+
+def set_compensation_cap(session: Session, code: str, cap_percent: int) -> PartnerView:
+    """The operator's policy (CR-12): the compensation points a partner may issue with a
+    refund, in percent of the points the refund restores (100 by default, 0 for none)."""
+    if type(cap_percent) is not int or not 0 <= cap_percent <= MAX_COMPENSATION_CAP_PERCENT:
+        raise InvalidCompensationCap()
+    found = session.execute(
+        update(Partner)
+        .where(Partner.code == code)
+        .values(compensation_cap_percent=cap_percent)
+        .returning(Partner.id)
+    ).first()
+    if found is None:
+        raise PartnerNotFound(code)
+    return find_partner(session, code)

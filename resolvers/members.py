@@ -34,8 +34,9 @@ from members.consent import (
 )
 from members.earning import AwardResult, Line, award, reverse_award
 from members.errors import MemberNotFound
-from members.holds import capture_hold, refund_hold, void_hold
+from members.holds import capture_hold, void_hold
 from members.redemption import ItemRedemption, charity_donation, redeem_item
+from members.refund import refund_redemption as refund_redemption_in_kind
 from members.registration import (
     VisibleMember,
     close_member,
@@ -276,13 +277,13 @@ async def refund_redemption(
 
     async def call() -> RefundResult:
         return await context.database.write(
-            refund_hold,
+            refund_redemption_in_kind,
             _key(context, key),
-            hold_id=_redemption(redemption_gid),
-            now=now,
-            compensation_points=compensation_points,
-            compensation_expires_at=now + POINTS_LIFETIME,
             partner_id=require_partner(context),
+            hold_id=_redemption(redemption_gid),
+            compensation_points=compensation_points,
+            now=now,
+            compensation_expires_at=now + POINTS_LIFETIME,
         )
 
     return await attempt(context, "refundRedemption", call)

@@ -8,7 +8,12 @@ from decimal import Decimal
 from core.db import utcnow
 from members.earning import RuleSet, set_earning_rule
 from partners.promotions import PromotionSet, set_promotion
-from partners.registry import PartnerView, add_partner, suspend_partner
+from partners.registry import (
+    PartnerView,
+    add_partner,
+    set_compensation_cap,
+    suspend_partner,
+)
 from partners.terms import BudgetView, TermsView, set_marketing_budget, set_settlement_terms
 from resolvers.context import HubContext
 from resolvers.errors import UserErrorData, from_exception
@@ -25,7 +30,7 @@ def _aware(value: datetime | None, field: str) -> UserErrorData | None:
 
 
 async def create_partner(
-    context: HubContext, code: str, name: str, legal_entity: str
+    context: HubContext, code: str, name: str, legal_entity: str, kind: str = "MERCHANT"
 ) -> Outcome[PartnerView]:
     return await write(
         context,
@@ -35,7 +40,14 @@ async def create_partner(
         name=name,
         legal_entity=legal_entity,
         now=utcnow(),
+        kind=kind,
     )
+
+
+async def compensation_cap(
+    context: HubContext, code: str, cap_percent: int
+) -> Outcome[PartnerView]:
+    return await write(context, "setCompensationPolicy", set_compensation_cap, code, cap_percent)
 
 
 async def suspend(context: HubContext, code: str) -> Outcome[PartnerView]:

@@ -14,7 +14,7 @@ from resolvers import operator as resolve
 from resolvers.context import HubContext
 from schema.connections import scoped_mutation
 from schema.errors import UserError, user_errors
-from schema.partners import CategoryMultiplier, EarningRule, Partner
+from schema.partners import CategoryMultiplier, EarningRule, Partner, PartnerKind
 
 
 @strawberry.enum
@@ -29,6 +29,11 @@ class CreatePartnerInput:
     code: str
     name: str
     legal_entity: str
+    kind: PartnerKind = strawberry.field(
+        default=PartnerKind.MERCHANT,
+        description="A CHARITY partner (a registered charity, the operator's word) is the only "
+        "kind that publishes CHARITY items and receives donations (CR-06).",
+    )
 
 
 @strawberry.type
@@ -40,9 +45,34 @@ class CreatePartnerPayload:
 async def create_partner(
     info: Info[HubContext, Any], input: CreatePartnerInput
 ) -> CreatePartnerPayload:
-    outcome = await resolve.create_partner(info.context, input.code, input.name, input.legal_entity)
+    outcome = await resolve.create_partner(
+        info.context, input.code, input.name, input.legal_entity, input.kind.value
+    )
     partner = None if outcome.value is None else Partner.from_view(outcome.value)
     return CreatePartnerPayload(partner=partner, user_errors=user_errors(outcome))
+
+
+@strawberry.input
+class SetCompensationPolicyInput:
+    partner_code: str
+    cap_percent: int = strawberry.field(
+        description="Compensation a refund may carry, in percent of the points it restores: "
+        "0 to 1000; 100 (at most the points refunded) until set (CR-12)."
+    )
+
+
+@strawberry.type
+class SetCompensationPolicyPayload:
+    partner: Partner | None
+    user_errors: list[UserError]
+
+
+async def set_compensation_policy(
+    info: Info[HubContext, Any], input: SetCompensationPolicyInput
+) -> SetCompensationPolicyPayload:
+    outcome = await resolve.compensation_cap(info.context, input.partner_code, input.cap_percent)
+    partner = None if outcome.value is None else Partner.from_view(outcome.value)
+    return SetCompensationPolicyPayload(partner=partner, user_errors=user_errors(outcome))
 
 
 @strawberry.input
@@ -248,6 +278,11 @@ async def set_promotion(
 
 create_partner_field = scoped_mutation(
     create_partner, "operator:admin", "Onboard a partner; it starts with a budget of 0."
+)
+set_compensation_policy_field = scoped_mutation(
+    set_compensation_policy,
+    "operator:admin",
+    "Cap the compensation a partner may issue with a refund (CR-12).",
 )
 suspend_partner_field = scoped_mutation(
     suspend_partner, "operator:admin", "Suspend a partner; its live tokens stop at once."

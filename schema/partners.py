@@ -29,6 +29,12 @@ class PartnerStatus(Enum):
     SUSPENDED = "SUSPENDED"
 
 
+@strawberry.enum(description="What a partner is, as the operator registered it.")
+class PartnerKind(Enum):
+    MERCHANT = "MERCHANT"
+    CHARITY = "CHARITY"
+
+
 @strawberry.type(description="One category's multiplier in an earning rule.")
 class CategoryMultiplier:
     category: str = strawberry.field(description="The category, normalised as rules read it.")
@@ -70,6 +76,21 @@ class Partner(relay.Node):
     code: str = strawberry.field(description="The partner's stable short code, e.g. `cinema`.")
     name: str
     status: PartnerStatus
+    kind: PartnerKind = strawberry.field(
+        description="CHARITY: a registered charity, the only kind that receives donations."
+    )
+    cap_percent: strawberry.Private[int]
+
+    @strawberry.field(
+        description="The operator's cap on the compensation points this partner may issue with "
+        "a refund, in percent of the points refunded (CR-12). Shown to the partner itself "
+        "and the operator; null for anyone else."
+    )
+    def compensation_cap_percent(self, info: Info[HubContext, Any]) -> int | None:
+        principal = info.context.principal
+        if principal.kind == "operator" or principal.partner_id == self.id:
+            return self.cap_percent
+        return None
 
     @strawberry.field(description="This partner's available items, by SKU.")
     async def catalog(
@@ -105,7 +126,14 @@ class Partner(relay.Node):
 
     @classmethod
     def from_view(cls, view: PartnerView) -> Partner:
-        return cls(id=view.id, code=view.code, name=view.name, status=PartnerStatus(view.status))
+        return cls(
+            id=view.id,
+            code=view.code,
+            name=view.name,
+            status=PartnerStatus(view.status),
+            kind=PartnerKind(view.kind),
+            cap_percent=view.compensation_cap_percent,
+        )
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]

@@ -50,6 +50,7 @@ from schema.members import (
 )
 from schema.operator import (
     create_partner_field,
+    set_compensation_policy_field,
     set_earning_rule_field,
     set_marketing_budget_field,
     set_promotion_field,
@@ -168,6 +169,7 @@ class Mutation:
     set_earning_rule = set_earning_rule_field
     set_promotion = set_promotion_field
     create_partner = create_partner_field
+    set_compensation_policy = set_compensation_policy_field
     suspend_partner = suspend_partner_field
     set_settlement_terms = set_settlement_terms_field
     set_marketing_budget = set_marketing_budget_field
