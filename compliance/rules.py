@@ -179,3 +179,12 @@ def compensation_within_cap(points: int, restored: int, cap_percent: int) -> Vio
             f"{restored} points refunded)",
         )
     return None
+
+
+def registered_charity(partner_kind: str) -> Violation | None:
+    """CR-06 NO_MEMBER_TRANSFER: the one way points leave a member for someone else is a
+    donation to a registered charity, so only a partner the operator registered as a
+    CHARITY publishes charity projects or receives donations."""
+    if partner_kind != "CHARITY":
+        return Violation("CR-06", "only a registered charity partner takes donations")
+    return None

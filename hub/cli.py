@@ -300,8 +300,10 @@ def cmd_partners_add(args: argparse.Namespace) -> int:
         name=args.name,
         legal_entity=args.legal_entity or args.name,
         now=utcnow(),
+        kind=args.kind,
     )
-    print(f"partner {partner.code} added ({partner.name})")
+    kind = ", a registered charity" if partner.kind == "CHARITY" else ""
+    print(f"partner {partner.code} added ({partner.name}{kind})")
     return 0
 
 
@@ -525,6 +527,12 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--code", required=True, help="2-32 of a-z, 0-9 and '-'")
     add.add_argument("--name", required=True)
     add.add_argument("--legal-entity")
+    add.add_argument(
+        "--kind",
+        choices=("MERCHANT", "CHARITY"),
+        default="MERCHANT",
+        help="CHARITY: a registered charity, the only kind that receives donations (CR-06)",
+    )
     add.set_defaults(handler=cmd_partners_add)
     listing = partner_commands.add_parser("list", parents=[common], help="list partners")
     listing.add_argument("--json", action="store_true")

@@ -198,6 +198,7 @@ def _onboard(session: Session, settings: Settings, now: datetime) -> dict[str, A
             name=partner.name,
             legal_entity=partner.legal_entity,
             now=now,
+            kind="CHARITY" if partner.category == "charity" else "MERCHANT",
         )
         set_settlement_terms(
             session,

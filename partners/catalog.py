@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Table, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from compliance.errors import ComplianceViolation
-from compliance.rules import catalogue_item_allowed
+from compliance.rules import catalogue_item_allowed, registered_charity
 from core.db import dialect_insert
 from partners.errors import PartnerError
 from partners.models import CatalogItem, CatalogItemKind, Partner, PartnerStatus, Promotion
@@ -69,6 +69,11 @@ def upsert_items(
         raise InvalidItem("each sku may appear once per call", ["items"])
     for index, item in enumerate(items):
         _check(index, item)
+    kind = session.execute(select(Partner.kind).where(Partner.id == partner_id)).scalar_one()
+    for index, item in enumerate(items):
+        violation = registered_charity(kind) if item.kind == "CHARITY" else None
+        if violation is not None:
+            raise ComplianceViolation(violation, ["items", str(index), "kind"])
     table = cast(Table, CatalogItem.__table__)
     insert = dialect_insert(session.get_bind().dialect.name, table).values(
         [
@@ -310,7 +315,12 @@ def redeemable_item(
 
 
 def charity_project(session: Session, partner_id: int, item_id: int) -> int | None:
-    """The id of an available CHARITY item of this partner, or None."""
+    """The id of an available CHARITY item of this partner, or None. A partner that is not
+    a registered charity takes no donations (CR-06), whatever its catalogue says."""
+    kind = session.execute(select(Partner.kind).where(Partner.id == partner_id)).scalar_one()
+    violation = registered_charity(kind)
+    if violation is not None:
+        raise ComplianceViolation(violation, ["charityProjectId"])
     found = session.execute(
         select(CatalogItem.id).where(
             CatalogItem.id == item_id,

@@ -33,9 +33,14 @@ class Hub:
         database: Database = self.app.state.database
         return database
 
-    async def partner(self, code: str = "cinema") -> str:
+    async def partner(self, code: str = "cinema", kind: str = "MERCHANT") -> str:
         await self.database.write(
-            add_partner, code=code, name=code.title(), legal_entity=f"{code} Ltd", now=utcnow()
+            add_partner,
+            code=code,
+            name=code.title(),
+            legal_entity=f"{code} Ltd",
+            now=utcnow(),
+            kind=kind,
         )
         return code
 

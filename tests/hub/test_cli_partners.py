@@ -27,12 +27,18 @@ def test_a_partner_is_added_listed_and_suspended(
     suspended = _run(capsys, "partners", "suspend", "optician", *db)
 
     assert added == (0, "partner optician added (Clear Sight)\n", "")
+    charity = _run(
+        capsys, "partners", "add", "--code", "trees", "--name", "Trees", "--kind", "CHARITY", *db
+    )
+    assert charity == (0, "partner trees added (Trees, a registered charity)\n", "")
     assert json.loads(listed[1])[0] == {
         "id": 1,
         "code": "optician",
         "name": "Clear Sight",
         "legal_entity": "Clear Sight",
         "status": "ACTIVE",
+        "kind": "MERCHANT",
+        "compensation_cap_percent": 100,
     }
     assert suspended[:2] == (0, "partner optician suspended; its live tokens no longer work\n")
 

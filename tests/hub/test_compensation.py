@@ -13,7 +13,7 @@ import ledger
 from core.db import utcnow
 from tests.hub.conftest import Hub
 from tests.hub.test_compliance_table import Alliance, _allowed, _blocked
-from tests.hub.test_graphql_members import AWARD, PUBLISH, _award_input, _gql, _partner, _register
+from tests.hub.test_graphql_members import PUBLISH, _gql, _partner, _register
 from tests.hub.test_graphql_redemptions import BALANCE, REDEEM
 from tests.settlement.test_cycle import OPEN, SETTLING, STATEMENTS
 

@@ -217,6 +217,12 @@ CASES = [
         lambda a: a.publish("SERVICE"),
     ),
     (
+        "CR-06 a merchant publishing its own charity project",
+        "CR-06",
+        lambda a: a.publish("CHARITY"),
+        lambda a: a.publish("GOODS"),
+    ),
+    (
         "CR-07 a rate change in the past",
         "CR-07",
         lambda a: a.earning_rule(timedelta(minutes=-5)),

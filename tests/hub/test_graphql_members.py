@@ -70,10 +70,11 @@ async def _partner(
     budget_fen: int | None = 1_000_000,
     scopes: tuple[str, ...] = ALL,
     history: timedelta = timedelta(days=1),
+    kind: str = "MERCHANT",
 ) -> str:
     """A partner with monthly terms and a budget reaching ``history`` back (so tests can
     date operations in the past), and a token with ``scopes``."""
-    await hub.partner(code)
+    await hub.partner(code, kind)
     now = utcnow()
     await hub.database.write(
         set_settlement_terms,

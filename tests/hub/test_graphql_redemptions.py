@@ -184,7 +184,7 @@ async def test_reversing_an_award_claws_back_and_records_what_was_spent(hub: Hub
 
 async def test_points_can_be_donated_only_to_a_charity_project(hub: Hub) -> None:
     store = await _partner(hub, "store")
-    charity = await _partner(hub, "charity")
+    charity = await _partner(hub, "charity", kind="CHARITY")
     member = await _register(hub, store)
     await _register(hub, charity, ref="d-1")
     await _gql(hub, AWARD, store, input=_award_input(member))

@@ -126,7 +126,7 @@ async def test_a_mutation_over_get_is_405(hub: Hub) -> None:
 async def test_amounts_that_are_not_positive_are_refused(
     hub: Hub, document: str, variables_for: str
 ) -> None:
-    store = await _partner(hub, "store")
+    store = await _partner(hub, "store", kind="CHARITY")
     member = await _register(hub, store)
     await _gql(hub, AWARD, store, input=_award_input(member))
     published = await _gql(
