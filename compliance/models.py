@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime
@@ -70,3 +70,15 @@ class PartnerDailyIssuance(Base):
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), primary_key=True)
     day: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     points: Mapped[int] = mapped_column(BigInteger)
+
+
+class VocabularyTerm(Base):
+    """A cash-like (CR-05) or points-like (CR-07) term, normalised, that the operator keeps:
+    an item or order line whose text contains it is refused with its rule."""
+
+    __tablename__ = "compliance_vocabulary"
+    __table_args__ = (CheckConstraint("rule IN ('CR-05', 'CR-07')", name="rule_known"),)
+
+    term: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(8))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

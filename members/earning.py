@@ -16,7 +16,7 @@ import ledger
 from compliance.aml import open_cases, record_issuance, screen_award
 from compliance.errors import ComplianceViolation
 from compliance.rules import no_points_purchase, no_retroactive_change, real_consumption
-from compliance.vocabulary import normalise
+from compliance.vocabulary import normalise, vocabulary
 from core.db import insert_if_absent
 from events import EventType, global_id
 from ledger.models import TransferCode
@@ -252,9 +252,14 @@ def award(
     def body(operation_id: int) -> AwardResult:
         require_active(session, partner_id)
         identified(session, partner_id, member_id)
-        violation = no_points_purchase(line.category for line in lines)
+        violation = no_points_purchase(normalise(line.category) for line in lines)
         if violation is not None:
             raise ComplianceViolation(violation, ["lines"])
+        words = vocabulary(session)
+        for index, line in enumerate(lines):
+            violation = words.violation(line.category)
+            if violation is not None:
+                raise ComplianceViolation(violation, ["lines", str(index), "category"])
         violation = real_consumption(order_ref, paid_amount_fen, False)
         if violation is None:
             first_award = insert_if_absent(

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, func, or_, select
+from sqlalchemy import ColumnElement, Table, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from compliance.audit import record_blocked
 from compliance.errors import ComplianceViolation
 from compliance.rules import catalogue_item_allowed, registered_charity
+from compliance.vocabulary import normalise, vocabulary
 from core.db import dialect_insert
 from partners.errors import PartnerError
 from partners.models import CatalogItem, CatalogItemKind, Partner, PartnerStatus, Promotion
@@ -25,6 +27,14 @@ class InvalidItem(PartnerError):
     def __init__(self, message: str, field: list[str]) -> None:
         super().__init__(message)
         self.field = field
+
+
+class ItemNotFound(PartnerError):
+    code = "NOT_FOUND"
+
+    def __init__(self) -> None:
+        super().__init__("no such catalogue item")
+        self.field = ["catalogItemId"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +80,15 @@ def upsert_items(
     for index, item in enumerate(items):
         _check(index, item)
     kind = session.execute(select(Partner.kind).where(Partner.id == partner_id)).scalar_one()
+    words = vocabulary(session)
     for index, item in enumerate(items):
         violation = registered_charity(kind) if item.kind == "CHARITY" else None
         if violation is not None:
             raise ComplianceViolation(violation, ["items", str(index), "kind"])
+        for field, text in (("title", item.title), ("category", item.category)):
+            violation = words.violation(text)
+            if violation is not None:
+                raise ComplianceViolation(violation, ["items", str(index), field])
     table = cast(Table, CatalogItem.__table__)
     insert = dialect_insert(session.get_bind().dialect.name, table).values(
         [
@@ -81,7 +96,7 @@ def upsert_items(
                 "partner_id": partner_id,
                 "sku": item.sku,
                 "title": item.title.strip(),
-                "category": item.category.strip().lower(),
+                "category": normalise(item.category),
                 "kind": item.kind,
                 "green": item.green,
                 "base_points": item.base_points,
@@ -95,16 +110,14 @@ def upsert_items(
     upsert = insert.on_conflict_do_update(
         index_elements=["partner_id", "sku"],
         set_={
-            column: insert.excluded[column]
-            for column in (
-                "title",
-                "category",
-                "kind",
-                "green",
-                "base_points",
-                "available",
-                "updated_at",
-            )
+            **{
+                column: insert.excluded[column]
+                for column in ("title", "category", "kind", "green", "base_points", "updated_at")
+            },
+            # An item the operator withdrew stays withdrawn.
+            "available": case(
+                (table.c.withdrawn_at.is_(None), insert.excluded.available), else_=False
+            ),
         },
     ).returning(table.c.id, table.c.sku)
     ids = {sku: item_id for item_id, sku in session.execute(upsert)}
@@ -195,7 +208,7 @@ def catalog_page(
         statement = statement.where(Partner.code.in_(query.partner_codes))
     if query.categories is not None:
         statement = statement.where(
-            CatalogItem.category.in_([category.lower() for category in query.categories])
+            CatalogItem.category.in_([normalise(category) for category in query.categories])
         )
     if query.green is not None:
         statement = statement.where(CatalogItem.green.is_(query.green))
@@ -361,3 +374,46 @@ def partner_catalogs(
             view = item_view(row, row.points)
             found[(row.partner_id, limit, after, at)].append(view)
     return found
+
+
+RULE_IDS = tuple(f"CR-{n:02d}" for n in range(1, 14))
+MAX_REASON = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawal:
+    item_id: int
+    partner_id: int
+    sku: str
+    rule: str
+    withdrawn_at: datetime
+
+
+def withdraw_item(
+    session: Session, *, item_id: int, rule: str, reason: str, client_id: str, now: datetime
+) -> Withdrawal:
+    """The operator withdraws any partner's item for the rule it breaks: it is unavailable
+    at once and stays so whatever the partner publishes again. The withdrawal is appended
+    to the compliance audit, under the item's partner and the rule."""
+    if rule not in RULE_IDS:
+        raise InvalidItem("rule must be a rule id, CR-01 to CR-13", ["rule"])
+    if not reason.strip() or len(reason) > MAX_REASON:
+        raise InvalidItem(f"reason must be 1-{MAX_REASON} characters", ["reason"])
+    row = session.execute(
+        update(CatalogItem)
+        .where(CatalogItem.id == item_id)
+        .values(available=False, withdrawn_at=now, updated_at=now)
+        .returning(CatalogItem.partner_id, CatalogItem.sku)
+    ).first()
+    if row is None:
+        raise ItemNotFound()
+    record_blocked(
+        session,
+        client_id=client_id,
+        partner_id=row.partner_id,
+        operation="withdrawCatalogItem",
+        rule=rule,
+        summary=f"item {row.sku} withdrawn: {reason.strip()}",
+        now=now,
+    )
+    return Withdrawal(item_id, row.partner_id, row.sku, rule, now)

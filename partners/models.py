@@ -222,6 +222,9 @@ class CatalogItem(Base):
     available: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set when the operator withdraws the item: it stays unavailable whatever its partner
+    # publishes again (the withdrawal is in the compliance audit).
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Promotion(Base):

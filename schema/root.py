@@ -79,6 +79,11 @@ from schema.settlement import (
     settlement_period_field,
     settlement_periods_field,
 )
+from schema.vocabulary import (
+    compliance_vocabulary_field,
+    set_vocabulary_term_field,
+    withdraw_catalog_item_field,
+)
 from schema.webhooks import (
     create_webhook_endpoint_field,
     disable_webhook_endpoint_field,
@@ -115,6 +120,7 @@ class Query:
     blocked_attempts = blocked_attempts_field
     aml_cases = aml_cases_field
     compliance_report = compliance_report_field
+    compliance_vocabulary = compliance_vocabulary_field
     settlement_periods = settlement_periods_field
     settlement_period = settlement_period_field
     webhook_endpoints = webhook_endpoints_field
@@ -174,6 +180,8 @@ class Mutation:
     set_settlement_terms = set_settlement_terms_field
     set_marketing_budget = set_marketing_budget_field
     set_aml_threshold = set_aml_threshold_field
+    set_vocabulary_term = set_vocabulary_term_field
+    withdraw_catalog_item = withdraw_catalog_item_field
     resolve_aml_case = resolve_aml_case_field
     close_member = close_member_field
     open_settlement_period = open_settlement_period_field
