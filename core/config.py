@@ -23,6 +23,8 @@ DEFAULT_STATEMENT_CACHE_SIZE = 100
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     hold_ttl: timedelta = timedelta(minutes=15)
+    # The operator's notice period before a catalogue price increase takes effect (CR-07).
+    price_notice: timedelta = timedelta(days=7)
     sqlite_busy_timeout_ms: int = 10_000
     # Per worker process (docs/operations.md sizes them with PostgreSQL's max_connections).
     database_pool_size: int = DEFAULT_POOL_SIZE
@@ -60,6 +62,7 @@ class Settings:
         return cls(
             database_url=env.get("HUB_DATABASE_URL", DEFAULT_DATABASE_URL),
             hold_ttl=timedelta(seconds=int(env.get("HUB_HOLD_TTL_SECONDS", "900"))),
+            price_notice=timedelta(days=int(env.get("HUB_PRICE_NOTICE_DAYS", "7"))),
             sqlite_busy_timeout_ms=int(env.get("HUB_SQLITE_BUSY_TIMEOUT_MS", "10000")),
             database_pool_size=int(
                 env.get("HUB_DB_POOL_SIZE")

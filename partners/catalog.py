@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, case, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, case, delete, func, or_, select, update
+from sqlalchemy import insert as insert_rows
 from sqlalchemy.orm import Session
 
 from compliance.audit import record_blocked
@@ -16,10 +17,19 @@ from compliance.rules import catalogue_item_allowed, registered_charity
 from compliance.vocabulary import normalise, vocabulary
 from core.db import dialect_insert
 from partners.errors import PartnerError
-from partners.models import CatalogItem, CatalogItemKind, Partner, PartnerStatus, Promotion
+from partners.models import (
+    CatalogItem,
+    CatalogItemKind,
+    Partner,
+    PartnerStatus,
+    Promotion,
+    ScheduledPrice,
+)
 from partners.registry import PartnerView
 
 MAX_ITEMS_PER_CALL = 500
+# The operator's notice period for a price increase (CR-07), unless HUB_PRICE_NOTICE_DAYS.
+DEFAULT_PRICE_NOTICE = timedelta(days=7)
 MAX_POINTS = 2**31 - 1
 
 
@@ -68,10 +78,16 @@ def _check(index: int, item: ItemInput) -> None:
 
 
 def upsert_items(
-    session: Session, partner_id: int, items: Sequence[ItemInput], now: datetime
+    session: Session,
+    partner_id: int,
+    items: Sequence[ItemInput],
+    now: datetime,
+    notice: timedelta = DEFAULT_PRICE_NOTICE,
 ) -> list[tuple[int, str]]:
     """Publish or update items by SKU. Every item is checked first; if any is refused,
-    nothing is written. Returns ``(id, sku)`` in input order."""
+    nothing is written. A new price of a published item is published ahead (CR-07): a
+    decrease applies at once, an increase only after ``notice`` (the operator's notice
+    period). Returns ``(id, sku)`` in input order."""
     if not 1 <= len(items) <= MAX_ITEMS_PER_CALL:
         raise InvalidItem(f"send 1 to {MAX_ITEMS_PER_CALL} items per call", ["items"])
     skus = [item.sku for item in items]
@@ -112,7 +128,7 @@ def upsert_items(
         set_={
             **{
                 column: insert.excluded[column]
-                for column in ("title", "category", "kind", "green", "base_points", "updated_at")
+                for column in ("title", "category", "kind", "green", "updated_at")
             },
             # An item the operator withdrew stays withdrawn.
             "available": case(
@@ -121,7 +137,76 @@ def upsert_items(
         },
     ).returning(table.c.id, table.c.sku)
     ids = {sku: item_id for item_id, sku in session.execute(upsert)}
+    _schedule_prices(session, [(ids[item.sku], item.base_points) for item in items], now, notice)
     return [(ids[sku], sku) for sku in skus]
+
+
+def _schedule_prices(
+    session: Session, wanted: Sequence[tuple[int, int]], now: datetime, notice: timedelta
+) -> None:
+    """Publish each ``(item id, base points)`` ahead. Runs after the upsert locked the
+    items' rows, so two racing publications of one item apply one after the other. A new
+    publication replaces what was still pending; publishing the pending increase again
+    keeps its date."""
+    item_ids = [item_id for item_id, _ in wanted]
+    current = dict(
+        session.execute(
+            select(CatalogItem.id, base_points(now)).where(CatalogItem.id.in_(item_ids))
+        ).all()
+    )
+    pending: dict[int, list[int]] = {}
+    for item_id, points in session.execute(
+        select(ScheduledPrice.item_id, ScheduledPrice.points).where(
+            ScheduledPrice.item_id.in_(item_ids), ScheduledPrice.effective_at > now
+        )
+    ):
+        pending.setdefault(item_id, []).append(points)
+    superseded, scheduled = [], []
+    for item_id, points in wanted:
+        base = int(current[item_id])
+        if points > base and pending.get(item_id) == [points]:
+            continue
+        if item_id in pending:
+            superseded.append(item_id)
+        if points != base:
+            effective = now if points < base else now + notice
+            scheduled.append(
+                {"item_id": item_id, "points": points, "effective_at": effective, "created_at": now}
+            )
+    if superseded:
+        session.execute(
+            delete(ScheduledPrice).where(
+                ScheduledPrice.item_id.in_(superseded), ScheduledPrice.effective_at > now
+            )
+        )
+    if scheduled:
+        session.execute(insert_rows(ScheduledPrice), scheduled)
+
+
+@dataclass(frozen=True, slots=True)
+class PriceView:
+    item_id: int
+    points: int
+    effective_at: datetime
+
+
+def scheduled_prices(
+    session: Session, keys: Sequence[tuple[int, datetime]]
+) -> dict[tuple[int, datetime], list[PriceView]]:
+    """Each ``(item id, as of)``'s base prices published to take effect later."""
+    found: dict[tuple[int, datetime], list[PriceView]] = {key: [] for key in keys}
+    by_time: dict[datetime, list[int]] = {}
+    for item_id, at in keys:
+        by_time.setdefault(at, []).append(item_id)
+    for at, item_ids in by_time.items():
+        rows = session.execute(
+            select(ScheduledPrice)
+            .where(ScheduledPrice.item_id.in_(item_ids), ScheduledPrice.effective_at > at)
+            .order_by(ScheduledPrice.item_id, ScheduledPrice.effective_at)
+        ).scalars()
+        for row in rows:
+            found[(row.item_id, at)].append(PriceView(row.item_id, row.points, row.effective_at))
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +224,9 @@ class ItemView:
     created_at: datetime
 
 
-def item_view(item: Any, points: int) -> ItemView:
-    """An ItemView from a CatalogItem (or a row with its columns) priced at ``points``."""
+def item_view(item: Any, points: int, base: int) -> ItemView:
+    """An ItemView from a CatalogItem (or a row with its columns) priced at ``points``, its
+    base price then ``base``."""
     return ItemView(
         item.id,
         item.partner_id,
@@ -149,7 +235,7 @@ def item_view(item: Any, points: int) -> ItemView:
         item.category,
         item.kind,
         item.green,
-        item.base_points,
+        int(base),
         int(points),
         item.available,
         item.created_at,
@@ -168,8 +254,22 @@ class CatalogQuery:
 SORTS = ("POINTS_ASC", "POINTS_DESC", "NEWEST")
 
 
+def base_points(as_of: datetime) -> ColumnElement[int]:
+    """The base price in force at ``as_of``: the latest published price effective by then
+    (CR-07), else the price the item was first published at."""
+    scheduled = (
+        select(ScheduledPrice.points)
+        .where(ScheduledPrice.item_id == CatalogItem.id, ScheduledPrice.effective_at <= as_of)
+        .order_by(ScheduledPrice.effective_at.desc(), ScheduledPrice.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return func.coalesce(scheduled, CatalogItem.base_points)
+
+
 def effective_points(as_of: datetime) -> ColumnElement[int]:
-    """A running promotion's price, else the base price (the lowest if promotions overlap)."""
+    """The price at ``as_of``: the lower of the base price and a running promotion's (the
+    lowest if promotions overlap), so a promotion never costs more than the base (CR-09)."""
     running = (
         select(func.min(Promotion.points))
         .where(
@@ -179,7 +279,8 @@ def effective_points(as_of: datetime) -> ColumnElement[int]:
         )
         .scalar_subquery()
     )
-    return func.coalesce(running, CatalogItem.base_points)
+    base = base_points(as_of)
+    return case((running < base, running), else_=base)
 
 
 def _escape_like(text: str) -> str:
@@ -200,7 +301,7 @@ def catalog_page(
     Each comes with its partner, read in the same statement."""
     points = effective_points(as_of).label("points")
     statement = (
-        select(CatalogItem, points, Partner)
+        select(CatalogItem, points, base_points(as_of).label("base"), Partner)
         .join(Partner, Partner.id == CatalogItem.partner_id)
         .where(Partner.status == PartnerStatus.ACTIVE, CatalogItem.available.is_(True))
     )
@@ -244,7 +345,7 @@ def catalog_page(
     rows = session.execute(statement.order_by(*order).limit(limit + 1)).all()
     return [
         (
-            item_view(item, item_points),
+            item_view(item, item_points, base),
             PartnerView(
                 partner.id,
                 partner.code,
@@ -255,7 +356,7 @@ def catalog_page(
                 partner.compensation_cap_percent,
             ),
         )
-        for item, item_points, partner in rows
+        for item, item_points, base, partner in rows
     ]
 
 
@@ -303,12 +404,12 @@ def items_by_ids(
     for at, item_ids in by_time.items():
         points = effective_points(at).label("points")
         rows = session.execute(
-            select(CatalogItem, points)
+            select(CatalogItem, points, base_points(at).label("base"))
             .join(Partner, Partner.id == CatalogItem.partner_id)
             .where(CatalogItem.id.in_(item_ids), Partner.status == PartnerStatus.ACTIVE)
         ).all()
-        for item, item_points in rows:
-            found[(item.id, at)] = item_view(item, item_points)
+        for item, item_points, base in rows:
+            found[(item.id, at)] = item_view(item, item_points, base)
     return found
 
 
@@ -360,7 +461,10 @@ def partner_catalogs(
     for (limit, after, at), partner_ids in groups.items():
         rank = func.row_number().over(partition_by=CatalogItem.partner_id, order_by=CatalogItem.sku)
         ranked = select(
-            CatalogItem, effective_points(at).label("points"), rank.label("rank")
+            CatalogItem,
+            effective_points(at).label("points"),
+            base_points(at).label("base"),
+            rank.label("rank"),
         ).where(CatalogItem.partner_id.in_(partner_ids), CatalogItem.available.is_(True))
         if after is not None:
             ranked = ranked.where(CatalogItem.sku > after)
@@ -371,7 +475,7 @@ def partner_catalogs(
             .order_by(window.c.partner_id, window.c.sku)
         ).all()
         for row in rows:
-            view = item_view(row, row.points)
+            view = item_view(row, row.points, row.base)
             found[(row.partner_id, limit, after, at)].append(view)
     return found
 

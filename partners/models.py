@@ -243,3 +243,21 @@ class Promotion(Base):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ScheduledPrice(Base):
+    """A base price published for an item from a time (CR-07): an increase only after the
+    operator's notice period, a decrease at once. An item's base price at a time is the
+    latest of these effective by then, else the price it was first published at."""
+
+    __tablename__ = "catalog_scheduled_prices"
+    __table_args__ = (
+        CheckConstraint("points > 0", name="points_positive"),
+        Index(None, "item_id", "effective_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("catalog_items.id"))
+    points: Mapped[int] = mapped_column(BigInteger)
+    effective_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

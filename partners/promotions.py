@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from compliance.errors import ComplianceViolation
 from compliance.rules import promotion_integrity
-from partners.catalog import InvalidItem
+from partners.catalog import InvalidItem, base_points
 from partners.models import CatalogItem, Promotion
 
 
@@ -34,7 +34,7 @@ def set_promotion(
     now: datetime,
 ) -> PromotionSet:
     item = session.execute(
-        select(CatalogItem.base_points).where(
+        select(base_points(now)).where(
             CatalogItem.id == item_id, CatalogItem.partner_id == partner_id
         )
     ).scalar_one_or_none()

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.config import get_settings
 from core.db import utcnow
 from partners.catalog import (
     CatalogQuery,
     ItemInput,
     ItemView,
+    PriceView,
     PromotionView,
     catalog_page,
     upsert_items,
@@ -62,6 +64,13 @@ async def promotion_of(context: HubContext, item_id: int, as_of: datetime) -> Pr
     return found
 
 
+async def scheduled_prices_of(
+    context: HubContext, item_id: int, as_of: datetime
+) -> list[PriceView]:
+    found: list[PriceView] = await context.loaders.scheduled_prices.load((item_id, as_of))
+    return found
+
+
 async def items_by_id(context: HubContext, ids: list[int]) -> list[ItemView | None]:
     now = context.started_at
     found: list[ItemView | None] = await context.loaders.item.load_many([(i, now) for i in ids])
@@ -75,7 +84,13 @@ async def upsert_catalog_items(
     return await attempt(
         context,
         "upsertCatalogItems",
-        lambda: context.database.write(upsert_items, require_partner(context), items, utcnow()),
+        lambda: context.database.write(
+            upsert_items,
+            require_partner(context),
+            items,
+            utcnow(),
+            get_settings().price_notice,
+        ),
     )
 
 

@@ -17,10 +17,12 @@ from members.registration import VisibleMember, visible_members
 from partners.catalog import (
     CatalogSlice,
     ItemView,
+    PriceView,
     PromotionView,
     items_by_ids,
     partner_catalogs,
     running_promotions,
+    scheduled_prices,
 )
 from partners.registry import PartnerView, partners_by_ids
 from settlement.periods import PeriodStatements, statements_for
@@ -50,6 +52,9 @@ class Loaders:
         self.item: BatchLoader[tuple[int, datetime], ItemView] = BatchLoader(database, items_by_ids)
         self.promotion: BatchLoader[tuple[int, datetime], PromotionView] = BatchLoader(
             database, running_promotions
+        )
+        self.scheduled_prices: BatchLoader[tuple[int, datetime], list[PriceView]] = BatchLoader(
+            database, scheduled_prices
         )
         self.balances: BatchLoader[int, Balances] = BatchLoader(database, balances)
         self.partner_catalog: BatchLoader[CatalogSlice, list[ItemView]] = BatchLoader(

@@ -39,6 +39,20 @@ class CatalogSort(Enum):
     NEWEST = "NEWEST"
 
 
+@strawberry.enum(description="Which price a member pays now.")
+class PriceSource(Enum):
+    BASE = strawberry.enum_value("BASE", description="The base price.")
+    PROMOTION = strawberry.enum_value(
+        "PROMOTION", description="A running promotion, cheaper than the base price."
+    )
+
+
+@strawberry.type(description="A base price published to take effect later (CR-07).")
+class ScheduledPrice:
+    points: int
+    effective_at: datetime
+
+
 @strawberry.type(description="A time-limited redemption price.")
 class Promotion:
     points: int
@@ -54,8 +68,13 @@ class CatalogItem(relay.Node):
     category: str
     kind: CatalogItemKind
     green: bool = strawberry.field(description="A green (sustainable) item.")
-    base_points: int = strawberry.field(description="The price without any promotion.")
-    points: int = strawberry.field(description="The price now: a running promotion's, else base.")
+    base_points: int = strawberry.field(description="The price without any promotion, now.")
+    points: int = strawberry.field(
+        description="The price now: the lower of the base price and a running promotion's."
+    )
+    price_source: PriceSource = strawberry.field(
+        description="Whether `points` is the base price or a running promotion's."
+    )
     available: bool
     partner: Partner = strawberry.field(description="The partner that honours this item.")
     partner_id: strawberry.Private[int]
@@ -74,6 +93,9 @@ class CatalogItem(relay.Node):
             green=view.green,
             base_points=view.base_points,
             points=view.points,
+            price_source=PriceSource.PROMOTION
+            if view.points < view.base_points
+            else PriceSource.BASE,
             available=view.available,
             partner=partner,
             partner_id=view.partner_id,
@@ -94,6 +116,15 @@ class CatalogItem(relay.Node):
             for view in views
             if view.partner_id in by_id
         ]
+
+    @strawberry.field(
+        description="Base prices published to take effect later, soonest first: an increase "
+        "waits the operator's notice period (CR-07). A reservation keeps the price it was "
+        "made at."
+    )
+    async def scheduled_prices(self, info: Info[HubContext, Any]) -> list[ScheduledPrice]:
+        found = await resolve.scheduled_prices_of(info.context, self.id, self.priced_at)
+        return [ScheduledPrice(points=p.points, effective_at=p.effective_at) for p in found]
 
     @strawberry.field(description="The promotion running now, if any.")
     async def promotion(self, info: Info[HubContext, Any]) -> Promotion | None:
@@ -162,7 +193,10 @@ class CatalogItemInput:
     category: str
     kind: CatalogItemKind
     green: bool
-    base_points: int
+    base_points: int = strawberry.field(
+        description="For a published item, a decrease applies at once and an increase only "
+        "after the operator's notice period (7 days unless set; see scheduledPrices)."
+    )
     available: bool | None = True
 
 

@@ -3,11 +3,16 @@ untouched, one audit row) next to its allowed neighbour."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
+from core.db import utcnow
+from partners.catalog import ItemInput, upsert_items
+from partners.registry import find_partner
 from tests.hub.conftest import Hub
 from tests.hub.test_compliance_table import PUBLISH_ONE, Alliance, _allowed, _blocked
 from tests.hub.test_graphql_members import _gql, _partner, _register
@@ -246,3 +251,159 @@ async def test_the_operator_withdraws_any_item_and_sees_refused_publications(hub
         {"operation": "withdrawCatalogItem", "rule": "CR-05"},
         {"operation": "upsertCatalogItems", "rule": "CR-05"},
     ]
+
+
+ITEM = """query($id: ID!) { node(id: $id) { ... on CatalogItem {
+  points basePoints priceSource scheduledPrices { points effectiveAt } } } }"""
+RESERVE = """mutation($input: ReserveRedemptionInput!) {
+  reserveRedemption(input: $input) { redemption { id points } userErrors { code } } }"""
+CAPTURE = """mutation($id: ID!) {
+  captureRedemption(input: {redemptionId: $id}) { redemption { points } userErrors { code } } }"""
+REDEEM = """mutation($input: RedeemPointsInput!) {
+  redeemPoints(input: $input) { redemption { points } userErrors { code } } }"""
+
+
+def _ticket(points: int) -> dict[str, Any]:
+    return {
+        "sku": "ticket",
+        "title": "Ticket",
+        "category": "film",
+        "kind": "SERVICE",
+        "green": False,
+        "basePoints": points,
+    }
+
+
+async def _price(alliance: Alliance, points: int) -> str:
+    body = await _gql(alliance.hub, PUBLISH_ONE, alliance.store, items=[_ticket(points)])
+    assert body["data"]["upsertCatalogItems"]["userErrors"] == []
+    return str(body["data"]["upsertCatalogItems"]["items"][0]["id"])
+
+
+async def _seen(alliance: Alliance, item: str) -> dict:
+    return dict((await _gql(alliance.hub, ITEM, None, id=item))["data"]["node"])
+
+
+async def _redeem(alliance: Alliance, item: str, key: str) -> int:
+    body = await _gql(
+        alliance.hub,
+        REDEEM,
+        alliance.store,
+        input={"idempotencyKey": key, "memberId": alliance.member, "catalogItemId": item},
+    )
+    return int(body["data"]["redeemPoints"]["redemption"]["points"])
+
+
+async def test_a_price_increase_waits_the_notice_period_and_a_decrease_applies_at_once(
+    hub: Hub,
+) -> None:
+    """Raising 20 to 40 no longer charges 40 in the same second."""
+    alliance = await Alliance(hub).setup()
+    ticket = await _price(alliance, 20)
+
+    await _price(alliance, 40)
+    raised = await _seen(alliance, ticket)
+    charged = await _redeem(alliance, ticket, "r-1")
+    await _price(alliance, 15)
+    lowered = await _seen(alliance, ticket)
+
+    assert (raised["points"], raised["basePoints"], raised["priceSource"]) == (20, 20, "BASE")
+    [scheduled] = raised["scheduledPrices"]
+    assert scheduled["points"] == 40
+    notice = datetime.fromisoformat(scheduled["effectiveAt"]) - utcnow()
+    assert timedelta(days=6, hours=23) < notice <= timedelta(days=7)
+    assert charged == 20
+    assert (lowered["points"], lowered["scheduledPrices"]) == (15, [])  # and the rise is gone
+
+
+async def test_the_increase_applies_once_the_notice_has_passed(hub: Hub) -> None:
+    alliance = await Alliance(hub).setup()
+    ticket = await _price(alliance, 20)
+    store_id = (await hub.database.read(find_partner, "store")).id
+    eight_days_ago = utcnow() - timedelta(days=8)
+    await hub.database.write(
+        upsert_items,
+        store_id,
+        [ItemInput("ticket", "Ticket", "film", "SERVICE", False, 40)],
+        eight_days_ago,
+    )
+
+    seen = await _seen(alliance, ticket)
+
+    assert (seen["points"], seen["basePoints"], seen["scheduledPrices"]) == (40, 40, [])
+    assert await _redeem(alliance, ticket, "r-2") == 40
+
+
+async def test_publishing_the_pending_increase_again_keeps_its_date(hub: Hub) -> None:
+    alliance = await Alliance(hub).setup()
+    ticket = await _price(alliance, 20)
+    await _price(alliance, 40)
+    first = (await _seen(alliance, ticket))["scheduledPrices"]
+
+    await _price(alliance, 40)
+
+    assert (await _seen(alliance, ticket))["scheduledPrices"] == first
+
+
+async def test_a_reservation_keeps_the_price_it_was_made_at(hub: Hub) -> None:
+    alliance = await Alliance(hub).setup()
+    ticket = await _price(alliance, 20)
+    reserved = await _gql(
+        hub,
+        RESERVE,
+        alliance.store,
+        input={"idempotencyKey": "res", "memberId": alliance.member, "catalogItemId": ticket},
+    )
+    await _price(alliance, 10)
+
+    captured = await _gql(
+        hub, CAPTURE, alliance.store, id=reserved["data"]["reserveRedemption"]["redemption"]["id"]
+    )
+
+    assert captured["data"]["captureRedemption"]["redemption"]["points"] == 20
+
+
+async def test_a_promotion_never_costs_more_than_the_base_price(hub: Hub) -> None:
+    """The lens base lowered to 1,000 under a running 1,500 promotion charges 1,000."""
+    alliance = await Alliance(hub).setup()  # lens: base 2,000, promotion 1,500 running
+    promoted = await _seen(alliance, alliance.lens)
+    await _gql(
+        hub,
+        PUBLISH_ONE,
+        alliance.store,
+        items=[
+            {
+                "sku": "lens",
+                "title": "Lens",
+                "category": "eyes",
+                "kind": "GOODS",
+                "green": False,
+                "basePoints": 1000,
+            }
+        ],
+    )
+
+    lowered = await _seen(alliance, alliance.lens)
+
+    assert (promoted["points"], promoted["basePoints"], promoted["priceSource"]) == (
+        1500,
+        2000,
+        "PROMOTION",
+    )
+    assert (lowered["points"], lowered["basePoints"], lowered["priceSource"]) == (
+        1000,
+        1000,
+        "BASE",
+    )
+
+
+async def test_racing_publications_of_one_increase_schedule_it_once(hub: Hub) -> None:
+    alliance = await Alliance(hub).setup()
+    ticket = await _price(alliance, 20)
+
+    outcomes = await asyncio.gather(
+        *(_gql(hub, PUBLISH_ONE, alliance.store, items=[_ticket(40)]) for _ in range(4))
+    )
+
+    assert all(o["data"]["upsertCatalogItems"]["userErrors"] == [] for o in outcomes)
+    assert [p["points"] for p in (await _seen(alliance, ticket))["scheduledPrices"]] == [40]
