@@ -24,6 +24,7 @@ from members.redemption import charity_donation, redeem_item
 from members.registration import register_member
 from partners.catalog import ItemInput, upsert_items
 from partners.clients import create_client
+from partners.green import decide_green_product, register_green_product
 from partners.models import Partner
 from partners.promotions import set_promotion
 from partners.registry import add_partner
@@ -224,7 +225,29 @@ def _onboard(session: Session, settings: Settings, now: datetime) -> dict[str, A
         partner_id = session.execute(
             select(Partner.id).where(Partner.code == partner.code)
         ).scalar_one()
-        published = upsert_items(session, partner_id, _items(partner), now)
+        items = _items(partner)
+        green = [(item.sku, item.title) for item in items if item.green]
+        if partner.code == "leafteahouse":  # its till's green line in the members' orders
+            green.append(("leafteahouse-sku", "Loose-leaf tea, refill pack"))
+        for sku, title in green:
+            product = register_green_product(
+                session,
+                partner_id=partner_id,
+                sku=sku,
+                name=title,
+                certificate_ref=f"CEL-DEMO-{sku.upper()}",
+                client_id=issued.client_id,
+                now=now,
+            )
+            decide_green_product(
+                session,
+                product_id=product.id,
+                verified=True,
+                note="demo: certificate checked",
+                client_id="operator",
+                now=now,
+            )
+        published = upsert_items(session, partner_id, items, now)
         credentials[partner.code] = {
             "partner_id": partner_id,
             "client_id": issued.client_id,

@@ -25,6 +25,7 @@ from members.events import emit_partner_event
 from members.models import Award, EarningRule
 from members.registration import identified
 from partners.errors import PartnerError
+from partners.green import verified_green
 from partners.models import Partner
 from partners.registry import require_active
 from partners.terms import consume_budget, exact_decimal, plain
@@ -280,7 +281,12 @@ def award(
         if violation is not None:
             field = "paidAmountFen" if paid_amount_fen <= 0 else "orderRef"
             raise ComplianceViolation(violation, [field])
-        earning = breakdown(rule_in_force(session, partner_id, now), lines)
+        claimed = [line.sku for line in lines if line.green]
+        earning = breakdown(
+            rule_in_force(session, partner_id, now),
+            lines,
+            verified_green(session, partner_id, claimed),
+        )
         explained, points = earning.lines, earning.points
         if points == 0:
             raise MemberError("this order earns no points under the partner's rule", ["lines"])

@@ -17,6 +17,7 @@ from compliance.rules import catalogue_item_allowed, registered_charity
 from compliance.vocabulary import normalise, vocabulary
 from core.db import dialect_insert
 from partners.errors import PartnerError
+from partners.green import verified_green
 from partners.models import (
     CatalogItem,
     CatalogItemKind,
@@ -105,6 +106,7 @@ def upsert_items(
             violation = words.violation(text)
             if violation is not None:
                 raise ComplianceViolation(violation, ["items", str(index), field])
+    green = verified_green(session, partner_id, [item.sku for item in items if item.green])
     table = cast(Table, CatalogItem.__table__)
     insert = dialect_insert(session.get_bind().dialect.name, table).values(
         [
@@ -114,7 +116,8 @@ def upsert_items(
                 "title": item.title.strip(),
                 "category": normalise(item.category),
                 "kind": item.kind,
-                "green": item.green,
+                # Green only for a SKU the operator verified green for this partner.
+                "green": item.green and item.sku in green,
                 "base_points": item.base_points,
                 "available": item.available,
                 "created_at": now,

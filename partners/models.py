@@ -261,3 +261,44 @@ class ScheduledPrice(Base):
     points: Mapped[int] = mapped_column(BigInteger)
     effective_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class GreenStatus(StrEnum):
+    PENDING = "PENDING"
+    VERIFIED = "VERIFIED"
+    REJECTED = "REJECTED"
+
+
+class GreenProduct(Base):
+    """A product a partner registered as green, with its eco-certificate reference (for
+    example a China Environmental Labelling certificate number). Only the operator's
+    verification makes it green: an order line or catalogue item earns or shows green only
+    for a SKU VERIFIED here for its partner."""
+
+    __tablename__ = "partner_green_products"
+    __table_args__ = (UniqueConstraint("partner_id", "sku"), one_of("status", GreenStatus))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    sku: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    certificate_ref: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(12))
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class GreenDecision(Base):
+    """The audit of the register: every registration and every verification or rejection,
+    who and when, append-only."""
+
+    __tablename__ = "partner_green_decisions"
+    __table_args__ = (one_of("status", GreenStatus), Index(None, "product_id", "id"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("partner_green_products.id"))
+    status: Mapped[str] = mapped_column(String(12))
+    certificate_ref: Mapped[str] = mapped_column(String(128))
+    client_id: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

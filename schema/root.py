@@ -40,6 +40,11 @@ from schema.consent import (
     revoke_member_consent_field,
     set_member_credit_level_field,
 )
+from schema.green import (
+    decide_green_product_field,
+    green_products_field,
+    register_green_product_field,
+)
 from schema.limits import CostLimit
 from schema.members import (
     Member,
@@ -121,6 +126,7 @@ class Query:
     aml_cases = aml_cases_field
     compliance_report = compliance_report_field
     compliance_vocabulary = compliance_vocabulary_field
+    green_products = green_products_field
     settlement_periods = settlement_periods_field
     settlement_period = settlement_period_field
     webhook_endpoints = webhook_endpoints_field
@@ -181,6 +187,8 @@ class Mutation:
     set_marketing_budget = set_marketing_budget_field
     set_aml_threshold = set_aml_threshold_field
     set_vocabulary_term = set_vocabulary_term_field
+    register_green_product = register_green_product_field
+    decide_green_product = decide_green_product_field
     withdraw_catalog_item = withdraw_catalog_item_field
     resolve_aml_case = resolve_aml_case_field
     close_member = close_member_field

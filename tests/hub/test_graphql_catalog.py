@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy.orm import Session
+from strawberry.relay import GlobalID
 
 from core.db import utcnow
+from partners.green import decide_green_product
 from partners.models import Promotion
 from partners.registry import suspend_partner
 from tests.hub.conftest import Hub
@@ -58,7 +60,24 @@ async def _publisher(hub: Hub, code: str) -> str:
     return await hub.access_token(client)
 
 
+REGISTER_GREEN = """mutation($sku: String!) { registerGreenProduct(input: {sku: $sku,
+  name: $sku, certificateRef: "CEL-1"}) { greenProduct { id } } }"""
+
+
 async def _publish(hub: Hub, token: str, *items: dict) -> dict:
+    """Publish ``items``; a green one is first registered and verified green, as only the
+    operator's verification makes an item green."""
+    for green in (i for i in items if i["green"]):
+        body = await _graphql(hub, REGISTER_GREEN, token, sku=green["sku"])
+        product = body["data"]["registerGreenProduct"]["greenProduct"]["id"]
+        await hub.database.write(
+            decide_green_product,
+            product_id=int(GlobalID.from_id(product).node_id),
+            verified=True,
+            note=None,
+            client_id="operator",
+            now=utcnow(),
+        )
     body = await _graphql(hub, UPSERT, token, items=list(items))
     return dict(body["data"]["upsertCatalogItems"])
 

@@ -9,9 +9,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from core.db import utcnow
+from members.earning import set_earning_rule
 from partners.catalog import ItemInput, upsert_items
+from partners.models import GreenDecision
 from partners.registry import find_partner
 from tests.hub.conftest import Hub
 from tests.hub.test_compliance_table import PUBLISH_ONE, Alliance, _allowed, _blocked
@@ -407,3 +410,136 @@ async def test_racing_publications_of_one_increase_schedule_it_once(hub: Hub) ->
 
     assert all(o["data"]["upsertCatalogItems"]["userErrors"] == [] for o in outcomes)
     assert [p["points"] for p in (await _seen(alliance, ticket))["scheduledPrices"]] == [40]
+
+
+REGISTER_GREEN = """mutation($sku: String!) {
+  registerGreenProduct(input: {sku: $sku, name: "Recycled bag", certificateRef: "CEL-2026-001"}) {
+    greenProduct { id sku status } userErrors { code field } } }"""
+DECIDE_GREEN = """mutation($id: ID!, $verified: Boolean!) {
+  decideGreenProduct(input: {greenProductId: $id, verified: $verified, note: "checked"}) {
+    greenProduct { status } userErrors { code } } }"""
+GREEN_LIST = "{ greenProducts { edges { node { sku status partner { code } } } } }"
+GREEN_AWARD = """mutation($input: AwardPointsInput!) {
+  awardPoints(input: $input) {
+    points breakdown { sku greenBonusApplied greenMultiplier note } userErrors { code } } }"""
+
+
+def _green_order(key: str, sku: str) -> dict[str, Any]:
+    return {
+        "idempotencyKey": key,
+        "orderRef": key,
+        "paidAmountFen": 1_000,
+        "lines": [{"sku": sku, "category": "daily", "amountFen": 1_000, "green": True}],
+    }
+
+
+async def test_green_needs_the_operators_verification(hub: Hub) -> None:
+    """A self-declared green line on tobacco earns the base rate, and the breakdown says why;
+    only a SKU the operator verified earns the green bonus."""
+    alliance = await Alliance(hub).setup()
+    store_id = (await hub.database.read(find_partner, "store")).id
+    earlier = utcnow() - timedelta(hours=1)
+    await hub.database.write(
+        set_earning_rule,
+        partner_id=store_id,
+        points_per_yuan="1",
+        category_multipliers={},
+        green_bonus_multiplier="2",
+        effective_at=earlier + timedelta(seconds=1),
+        now=earlier,
+    )
+
+    async def award(key: str, sku: str) -> dict:
+        body = await _gql(
+            hub,
+            GREEN_AWARD,
+            alliance.store,
+            input={"memberId": alliance.member, **_green_order(key, sku)},
+        )
+        return dict(body["data"]["awardPoints"])
+
+    tobacco = await award("g1", "tobacco")
+    registered = await _gql(hub, REGISTER_GREEN, alliance.store, sku="bag")
+    product = registered["data"]["registerGreenProduct"]["greenProduct"]
+    pending = await award("g2", "bag")
+    by_partner = await _gql(hub, DECIDE_GREEN, alliance.store, id=product["id"], verified=True)
+    verified = await _gql(hub, DECIDE_GREEN, alliance.operator, id=product["id"], verified=True)
+    green = await award("g3", "bag")
+    await _gql(hub, DECIDE_GREEN, alliance.operator, id=product["id"], verified=False)
+    rejected = await award("g4", "bag")
+
+    assert tobacco["points"] == 10
+    assert tobacco["breakdown"] == [
+        {
+            "sku": "tobacco",
+            "greenBonusApplied": False,
+            "greenMultiplier": "1",
+            "note": "green claimed but the SKU is not verified green for this partner",
+        }
+    ]
+    assert product["status"] == "PENDING"
+    assert pending["points"] == 10
+    assert by_partner["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    assert verified["data"]["decideGreenProduct"]["greenProduct"]["status"] == "VERIFIED"
+    assert green["points"] == 20
+    assert green["breakdown"][0]["greenBonusApplied"] is True
+    assert rejected["points"] == 10
+
+    def decisions(session: Any) -> list[str]:
+        return list(
+            session.execute(select(GreenDecision.status).order_by(GreenDecision.id)).scalars()
+        )
+
+    assert await hub.database.read(decisions) == ["PENDING", "VERIFIED", "REJECTED"]
+
+
+async def test_green_catalogue_items_follow_the_register(hub: Hub) -> None:
+    alliance = await Alliance(hub).setup()
+    other = await _partner(hub, "other")
+
+    async def publish_bag() -> bool:
+        body = await _gql(
+            hub,
+            PUBLISH_ONE,
+            alliance.store,
+            items=[
+                {
+                    "sku": "bag",
+                    "title": "Bag",
+                    "category": "home",
+                    "kind": "GOODS",
+                    "green": True,
+                    "basePoints": 10,
+                }
+            ],
+        )
+        item = body["data"]["upsertCatalogItems"]["items"][0]["id"]
+        seen = await _gql(
+            hub, "query($id: ID!) { node(id: $id) { ... on CatalogItem { green } } }", None, id=item
+        )
+        return bool(seen["data"]["node"]["green"])
+
+    claimed = await publish_bag()
+    registered = await _gql(hub, REGISTER_GREEN, alliance.store, sku="bag")
+    product_id = registered["data"]["registerGreenProduct"]["greenProduct"]["id"]
+    await _gql(hub, DECIDE_GREEN, alliance.operator, id=product_id, verified=True)
+    verified = await publish_bag()
+    theirs = await _gql(hub, GREEN_LIST, other)
+    everyone = await _gql(hub, GREEN_LIST, alliance.operator)
+
+    assert (claimed, verified) == (False, True)
+    assert theirs["data"]["greenProducts"]["edges"] == []
+    assert [e["node"] for e in everyone["data"]["greenProducts"]["edges"]] == [
+        {"sku": "bag", "status": "VERIFIED", "partner": {"code": "store"}}
+    ]
+
+
+async def test_racing_registrations_of_one_green_product_register_it_once(hub: Hub) -> None:
+    alliance = await Alliance(hub).setup()
+
+    outcomes = await asyncio.gather(
+        *(_gql(hub, REGISTER_GREEN, alliance.store, sku="bag") for _ in range(4))
+    )
+
+    assert all(o["data"]["registerGreenProduct"]["userErrors"] == [] for o in outcomes)
+    assert len({o["data"]["registerGreenProduct"]["greenProduct"]["id"] for o in outcomes}) == 1
