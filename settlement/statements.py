@@ -335,9 +335,10 @@ def provenance(
     session: Session, windows: Sequence[Window], starts_at: datetime, ends_at: datetime
 ) -> list[MatrixEntry]:
     """Whose points were spent where: points leaving members' lots for redemptions at
-    partners settling in this period (net of refunds and voids), by issuing partner and
-    redeeming partner; valued at the redeeming partner's reimbursement price."""
-    rows = session.execute(
+    partners settling in this period (net of refunds and voids), and for donations to a
+    charity partner's projects, by issuing partner and redeeming (or receiving charity)
+    partner; valued at the redeeming partner's reimbursement price."""
+    redemptions = session.execute(
         select(Lot.issuer_partner_id, Hold.partner_id, func.sum(Allocation.points))
         .select_from(Allocation)
         .join(Transfer, Transfer.id == Allocation.transfer_id)
@@ -351,11 +352,28 @@ def provenance(
         )
         .group_by(Lot.issuer_partner_id, Hold.partner_id)
     ).all()
+    donations = session.execute(
+        select(Lot.issuer_partner_id, Transfer.partner_id, func.sum(Allocation.points))
+        .select_from(Allocation)
+        .join(Transfer, Transfer.id == Allocation.transfer_id)
+        .join(Lot, Lot.id == Allocation.lot_id)
+        .where(
+            Transfer.created_at >= starts_at,
+            Transfer.created_at < ends_at,
+            Transfer.code == "donate",
+            Transfer.partner_id.is_not(None),
+        )
+        .group_by(Lot.issuer_partner_id, Transfer.partner_id)
+    ).all()
+    pairs: dict[tuple[int, int], int] = defaultdict(int)
+    for issuer, redeemer, points in (*redemptions, *donations):
+        if redeemer is not None:  # a donation's partner: never null here, by the query
+            pairs[(int(issuer), int(redeemer))] += int(points)
     price = {w.partner_id: w.reimbursement for w in sorted(windows, key=lambda w: w.starts_at)}
     return [
-        MatrixEntry(int(issuer), int(redeemer), int(points), fen(int(points) * price[redeemer]))
-        for issuer, redeemer, points in sorted(rows)
-        if redeemer in price and int(points) != 0
+        MatrixEntry(issuer, redeemer, points, fen(points * price[redeemer]))
+        for (issuer, redeemer), points in sorted(pairs.items())
+        if redeemer in price and points != 0
     ]
 
 

@@ -19,6 +19,7 @@ from partners.registry import find_partner
 from tests.hub.conftest import Hub
 from tests.hub.test_compliance_table import PUBLISH_ONE, Alliance, _allowed, _blocked
 from tests.hub.test_graphql_members import _gql, _partner, _register
+from tests.settlement.test_cycle import OPEN, STATEMENTS
 
 pytestmark = pytest.mark.anyio
 
@@ -543,3 +544,40 @@ async def test_racing_registrations_of_one_green_product_register_it_once(hub: H
 
     assert all(o["data"]["registerGreenProduct"]["userErrors"] == [] for o in outcomes)
     assert len({o["data"]["registerGreenProduct"]["greenProduct"]["id"] for o in outcomes}) == 1
+
+
+async def test_a_donation_shows_in_provenance_and_netting(hub: Hub) -> None:
+    """The charity's statement shows points redeemed, and the pair issuer -> charity is
+    behind them."""
+    started = utcnow() - timedelta(minutes=1)
+    alliance = await Alliance(hub).setup()
+    charity = await _partner(hub, "greenfuture", kind="CHARITY")
+    await _register(hub, charity, ref="g-1")
+    project = await _project(hub, charity)
+    donated = await _donate(alliance, charity, project, "d-1")()
+    assert donated["userErrors"] == []
+
+    opened = await _gql(
+        hub,
+        OPEN,
+        alliance.operator,
+        input={
+            "cycle": "MONTHLY",
+            "startsAt": started.isoformat(),
+            "endsAt": (utcnow() + timedelta(minutes=1)).isoformat(),
+        },
+    )
+    period = opened["data"]["openSettlementPeriod"]["period"]["id"]
+    body = (await _gql(hub, STATEMENTS, alliance.operator, id=period))["data"]["settlementPeriod"]
+
+    redeemed = {
+        e["node"]["partner"]["code"]: e["node"]["redeemedPoints"]
+        for e in body["statements"]["edges"]
+    }
+    pairs = [
+        (e["node"]["issuer"]["code"], e["node"]["redeemer"]["code"], e["node"]["points"])
+        for e in body["provenance"]["edges"]
+    ]
+    assert redeemed["greenfuture"] == "5"
+    assert ("store", "greenfuture", "5") in pairs
+    assert int(body["netting"]["grossFen"]) > 0

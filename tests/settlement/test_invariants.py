@@ -29,7 +29,7 @@ from settlement.closing import close_period
 from settlement.models import ReconLine
 from settlement.periods import open_period, statements_of
 from settlement.reconciliation import reconcile, resolve_line, unresolved_lines
-from settlement.statements import compute_statements
+from settlement.statements import compute_statements, price_windows, provenance
 from tests.stores import Templates
 
 BASE = datetime(2026, 3, 1, tzinfo=UTC)
@@ -58,7 +58,9 @@ def scenarios(draw: Any) -> dict[str, Any]:
     ops = draw(
         st.lists(
             st.tuples(
-                st.sampled_from(["earn", "redeem", "refund", "reverse", "earn", "redeem"]),
+                st.sampled_from(
+                    ["earn", "redeem", "refund", "reverse", "earn", "redeem", "donate"]
+                ),
                 st.integers(0, 2),
                 st.integers(1, 400),
                 st.integers(-120, 1_560),  # minutes from the period's start; some outside
@@ -92,7 +94,7 @@ def _oracle(
             m["compensation"] += t.amount * price.issue
         elif t.code == "clawback":
             m["reversal"] += t.amount * price.issue
-        elif t.code in ("redeem", "capture"):
+        elif t.code in ("redeem", "capture", "donate"):
             m["reimbursement"] += t.amount * price.reimbursement
             m["fee"] += t.amount * price.reimbursement * price.fee
         elif t.code == "refund":
@@ -118,6 +120,7 @@ KINDS = {
     "clawback": "REVERSAL",
     "redeem": "REDEMPTION",
     "capture": "REDEMPTION",
+    "donate": "REDEMPTION",
     "refund": "REFUND",
     "compensate": "COMPENSATION",
 }
@@ -173,6 +176,8 @@ async def _play(database: Database, scenario: dict[str, Any]) -> None:
                 )
             terms[partner.id] = history
         ledger.open_member_accounts(session, 1, BASE - timedelta(days=1))
+        for charity in range(1, 4):
+            ledger.open_charity_account(session, charity, BASE - timedelta(days=1))
         return ids
 
     ids = await database.write(setup)
@@ -210,6 +215,16 @@ async def _play(database: Database, scenario: dict[str, Any]) -> None:
                     compensation_points=points % 50,
                     compensation_expires_at=at + timedelta(days=30),
                     partner_id=owner,
+                )
+            elif kind == "donate":
+                await database.write(
+                    ledger.donate,
+                    key,
+                    member_id=1,
+                    charity_id=index + 1,
+                    points=points,
+                    now=at,
+                    partner_id=partner_id,
                 )
             elif kind == "reverse" and lots:
                 lot_id, owner = lots.pop(points % len(lots))
@@ -284,6 +299,19 @@ async def _play(database: Database, scenario: dict[str, Any]) -> None:
                 sum(n for (p, k, _), (n, _) in lines.items() if (p, k) == (s.partner_id, kind))
                 == points
             )
+
+    # Provenance: per redeeming (or receiving charity) partner, the points spent there from
+    # every issuer's lots add up to its redemptions (donations included) net of refunds.
+    matrix = await database.read(
+        lambda session: provenance(session, price_windows(session, "MONTHLY", BASE, END), BASE, END)
+    )
+    spent: dict[int, int] = defaultdict(int)
+    for entry in matrix:
+        spent[entry.redeemer_partner_id] += entry.points
+    for s in computed.statements:
+        assert spent.get(s.partner_id, 0) == s.redeemed_points - s.refunded_points
+    donated = {t.partner_id for t in transfers if t.code == "donate" and BASE <= t.created_at < END}
+    assert donated <= {entry.redeemer_partner_id for entry in matrix}
 
     def accept_all(session: Session) -> None:
         for line_id in unresolved_lines(session, period.id, status=None, partner_id=None):
