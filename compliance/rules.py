@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from compliance.text import words
+
 
 @dataclass(frozen=True, slots=True)
 class Violation:
@@ -190,4 +192,40 @@ def registered_charity(partner_kind: str) -> Violation | None:
     CHARITY publishes charity projects or receives donations."""
     if partner_kind != "CHARITY":
         return Violation("CR-06", "only a registered charity partner takes donations")
+    return None
+
+
+# Restrictions of time slots or dates that a paid ticket does not carry, as they read
+# normalised (with word separators as spaces).
+POINTS_ONLY_RESTRICTIONS = (
+    "off peak only",
+    "offpeak only",
+    "weekdays only",
+    "weekday only",
+    "not valid on weekends",
+    "not valid on holidays",
+    "非高峰",
+    "仅限平日",
+    "仅限工作日",
+    "限工作日",
+    "节假日不可用",
+    "周末不可用",
+)
+
+
+def equal_service(title: str, same_slots_as_paid: bool) -> Violation | None:
+    """CR-13 EQUAL_SERVICE: a service redeemed with points has the same standing as a paid
+    one: the same time slots and dates. An item whose terms restrict points redemptions
+    beyond what paying customers get (declared, or in its title) is refused."""
+    padded = f" {words(title)} "
+    restricted = not same_slots_as_paid or any(
+        f" {phrase} " in padded if phrase.isascii() else phrase in padded
+        for phrase in POINTS_ONLY_RESTRICTIONS
+    )
+    if restricted:
+        return Violation(
+            "CR-13",
+            "a service redeemed with points must be usable in the same time slots and dates "
+            "as a paid one",
+        )
     return None

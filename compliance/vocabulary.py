@@ -1,11 +1,9 @@
-"""Text that rules read, normalised so a partner cannot bend it (Unicode NFKC, so
-full-width letters become plain ones; case-folded; whitespace collapsed), and the
-operator's vocabulary of cash-like (CR-05) and points-like (CR-07) terms."""
+"""The operator's vocabulary of cash-like (CR-05) and points-like (CR-07) terms, matched
+on normalised text (see compliance.text)."""
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,21 +14,21 @@ from sqlalchemy.orm import Session
 from compliance.errors import ComplianceSettingError
 from compliance.models import VocabularyTerm
 from compliance.rules import Violation
+from compliance.text import normalise, words
 
-_SPACE = re.compile(r"\s+")
-# Inside a term or a text these all separate words: "prepaid-card" reads "prepaid card".
-_SEPARATORS = re.compile(r"[\s\-_/\\.,:;·・|+]+")
+__all__ = [
+    "MAX_TERM",
+    "RULES",
+    "Term",
+    "Vocabulary",
+    "normalise",
+    "set_term",
+    "terms_page",
+    "vocabulary",
+]
+
 RULES = ("CR-05", "CR-07")
 MAX_TERM = 64
-
-
-def normalise(text: str) -> str:
-    """Full-width ``points`` reads as ``points``; ``" Top-Up\\u3000 "`` as ``"top-up"``."""
-    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
-
-
-def _words(text: str) -> str:
-    return _SEPARATORS.sub(" ", normalise(text)).strip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +40,7 @@ class Term:
 def _pattern(term: str) -> re.Pattern[str]:
     """A Latin term matches whole words (a plural too: "gift cards"); a term in Chinese
     matches anywhere, since Chinese has no spaces between words."""
-    needle = re.escape(_words(term))
+    needle = re.escape(words(term))
     return re.compile(rf"(?<![a-z0-9]){needle}(?:e?s)?(?![a-z0-9])")
 
 
@@ -54,9 +52,9 @@ class Vocabulary:
 
     def violation(self, text: str) -> Violation | None:
         """The rule the first term found in ``text`` breaks, or None."""
-        words = _words(text)
+        found = words(text)
         for term, pattern in self.terms:
-            if pattern.search(words):
+            if pattern.search(found):
                 if term.rule == "CR-05":
                     why = "cash or a cash equivalent: points never become money"
                 else:

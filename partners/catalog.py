@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from compliance.audit import record_blocked
 from compliance.errors import ComplianceViolation
-from compliance.rules import catalogue_item_allowed, registered_charity
+from compliance.rules import catalogue_item_allowed, equal_service, registered_charity
 from compliance.vocabulary import normalise, vocabulary
 from core.db import dialect_insert
 from partners.errors import PartnerError
@@ -49,6 +49,19 @@ class ItemNotFound(PartnerError):
 
 
 @dataclass(frozen=True, slots=True)
+class ServiceTerms:
+    """A service's terms, shown in the catalogue (CR-13): how long a redemption stays
+    valid, and whether it is usable in the same time slots and dates as a paid one."""
+
+    valid_days: int
+    same_slots_as_paid: bool = True
+
+
+MAX_VALID_DAYS = 3650
+SERVICE_KINDS = ("SERVICE", "VOUCHER")
+
+
+@dataclass(frozen=True, slots=True)
 class ItemInput:
     sku: str
     title: str
@@ -57,6 +70,7 @@ class ItemInput:
     green: bool
     base_points: int
     available: bool = True
+    service_terms: ServiceTerms | None = None
 
 
 def _check(index: int, item: ItemInput) -> None:
@@ -73,6 +87,22 @@ def _check(index: int, item: ItemInput) -> None:
         raise refuse("kind", f"unknown kind {item.kind!r}")
     if type(item.base_points) is not int or not 0 < item.base_points <= MAX_POINTS:
         raise refuse("basePoints", "basePoints must be a whole number of points above 0")
+    terms = item.service_terms
+    if terms is None and item.kind == "SERVICE":
+        raise refuse("serviceTerms", "a service states its terms (validDays)")
+    if terms is not None:
+        if item.kind not in SERVICE_KINDS:
+            raise refuse("serviceTerms", "only a SERVICE or VOUCHER item has service terms")
+        if type(terms.valid_days) is not int or not 1 <= terms.valid_days <= MAX_VALID_DAYS:
+            raise InvalidItem(
+                f"validDays must be 1 to {MAX_VALID_DAYS}",
+                ["items", str(index), "serviceTerms", "validDays"],
+            )
+    if item.kind in SERVICE_KINDS:
+        violation = equal_service(item.title, terms is None or terms.same_slots_as_paid)
+        if violation is not None:
+            field = "title" if terms is None or terms.same_slots_as_paid else "serviceTerms"
+            raise ComplianceViolation(violation, ["items", str(index), field])
     violation = catalogue_item_allowed(item.kind)
     if violation is not None:
         raise ComplianceViolation(violation, ["items", str(index), "kind"])
@@ -120,6 +150,9 @@ def upsert_items(
                 "green": item.green and item.sku in green,
                 "base_points": item.base_points,
                 "available": item.available,
+                "service_valid_days": None
+                if item.service_terms is None
+                else item.service_terms.valid_days,
                 "created_at": now,
                 "updated_at": now,
             }
@@ -131,7 +164,14 @@ def upsert_items(
         set_={
             **{
                 column: insert.excluded[column]
-                for column in ("title", "category", "kind", "green", "updated_at")
+                for column in (
+                    "title",
+                    "category",
+                    "kind",
+                    "green",
+                    "service_valid_days",
+                    "updated_at",
+                )
             },
             # An item the operator withdrew stays withdrawn.
             "available": case(
@@ -225,6 +265,7 @@ class ItemView:
     points: int
     available: bool
     created_at: datetime
+    service_valid_days: int | None = None
 
 
 def item_view(item: Any, points: int, base: int) -> ItemView:
@@ -242,6 +283,7 @@ def item_view(item: Any, points: int, base: int) -> ItemView:
         int(points),
         item.available,
         item.created_at,
+        item.service_valid_days,
     )
 
 

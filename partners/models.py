@@ -225,6 +225,9 @@ class CatalogItem(Base):
     # Set when the operator withdraws the item: it stays unavailable whatever its partner
     # publishes again (the withdrawal is in the compliance audit).
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A service's terms (CR-13): days a redemption stays valid, in the same slots and dates
+    # as a paid one (an item restricting points redemptions beyond that is refused).
+    service_valid_days: Mapped[int | None] = mapped_column(Integer)
 
 
 class Promotion(Base):

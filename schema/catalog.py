@@ -13,6 +13,7 @@ from strawberry import relay
 from strawberry.types import Info
 
 from partners.catalog import CatalogQuery, ItemInput, ItemView
+from partners.catalog import ServiceTerms as ServiceTermsData
 from resolvers import catalog as resolve
 from resolvers import partners as resolve_partners
 from resolvers.context import HubContext
@@ -53,6 +54,14 @@ class ScheduledPrice:
     effective_at: datetime
 
 
+@strawberry.type(
+    description="A service's terms (CR-13): a points redemption is usable in the same time "
+    "slots and dates as a paid one."
+)
+class ServiceTerms:
+    valid_days: int = strawberry.field(description="Days a redemption stays valid.")
+
+
 @strawberry.type(description="A time-limited redemption price.")
 class Promotion:
     points: int
@@ -76,6 +85,9 @@ class CatalogItem(relay.Node):
         description="Whether `points` is the base price or a running promotion's."
     )
     available: bool
+    service_terms: ServiceTerms | None = strawberry.field(
+        description="A service's (or voucher's) terms; null for goods."
+    )
     partner: Partner = strawberry.field(description="The partner that honours this item.")
     partner_id: strawberry.Private[int]
     priced_at: strawberry.Private[datetime]
@@ -97,6 +109,9 @@ class CatalogItem(relay.Node):
             if view.points < view.base_points
             else PriceSource.BASE,
             available=view.available,
+            service_terms=None
+            if view.service_valid_days is None
+            else ServiceTerms(valid_days=view.service_valid_days),
             partner=partner,
             partner_id=view.partner_id,
             priced_at=priced_at,
@@ -186,6 +201,16 @@ async def catalog(
     return connection(edges, page.has_next, after)  # type: ignore[no-any-return]
 
 
+@strawberry.input(description="A service's terms (CR-13).")
+class ServiceTermsInput:
+    valid_days: int = strawberry.field(description="Days a redemption stays valid, 1-3650.")
+    same_slots_as_paid: bool = strawberry.field(
+        default=True,
+        description="Usable in every time slot and date a paid one is. A points redemption "
+        "restricted beyond paying customers is refused (CR-13 EQUAL_SERVICE).",
+    )
+
+
 @strawberry.input
 class CatalogItemInput:
     sku: str
@@ -198,6 +223,10 @@ class CatalogItemInput:
         "after the operator's notice period (7 days unless set; see scheduledPrices)."
     )
     available: bool | None = True
+    service_terms: ServiceTermsInput | None = strawberry.field(
+        default=None,
+        description="Required for a SERVICE, allowed for a VOUCHER (CR-13).",
+    )
 
 
 @strawberry.input
@@ -231,6 +260,11 @@ async def upsert_catalog_items(
                 green=item.green,
                 base_points=item.base_points,
                 available=item.available is not False,
+                service_terms=None
+                if item.service_terms is None
+                else ServiceTermsData(
+                    item.service_terms.valid_days, item.service_terms.same_slots_as_paid
+                ),
             )
             for item in input.items
         ],

@@ -52,6 +52,7 @@ class Cinema(Alliance):
                     "kind": "SERVICE",
                     "green": False,
                     "basePoints": 60,
+                    "serviceTerms": {"validDays": 30},
                 }
             ],
         )

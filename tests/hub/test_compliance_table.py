@@ -90,7 +90,11 @@ class Alliance:
 
         return run
 
-    def publish(self, kind: str) -> Callable[[], Awaitable[dict]]:
+    def publish(
+        self, kind: str, title: str = "x", same_slots: bool = True
+    ) -> Callable[[], Awaitable[dict]]:
+        terms = {"serviceTerms": {"validDays": 30, "sameSlotsAsPaid": same_slots}}
+
         async def run() -> dict:
             body = await _gql(
                 self.hub,
@@ -99,11 +103,12 @@ class Alliance:
                 items=[
                     {
                         "sku": f"x-{kind}",
-                        "title": "x",
+                        "title": title,
                         "category": "c",
                         "kind": kind,
                         "green": False,
                         "basePoints": 10,
+                        **(terms if kind == "SERVICE" else {}),
                     }
                 ],
             )
@@ -221,6 +226,18 @@ CASES = [
         "CR-06",
         lambda a: a.publish("CHARITY"),
         lambda a: a.publish("GOODS"),
+    ),
+    (
+        "CR-13 a points ticket restricted beyond paying customers",
+        "CR-13",
+        lambda a: a.publish("SERVICE", same_slots=False),
+        lambda a: a.publish("SERVICE"),
+    ),
+    (
+        "CR-13 an off-peak-only ticket",
+        "CR-13",
+        lambda a: a.publish("SERVICE", title="Movie ticket (off-peak only)"),
+        lambda a: a.publish("SERVICE", title="Movie ticket (any showing)"),
     ),
     (
         "CR-07 a rate change in the past",

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from core.db import utcnow
 from members.earning import set_earning_rule
-from partners.catalog import ItemInput, upsert_items
+from partners.catalog import ItemInput, ServiceTerms, upsert_items
 from partners.models import GreenDecision
 from partners.registry import find_partner
 from tests.hub.conftest import Hub
@@ -258,7 +258,8 @@ async def test_the_operator_withdraws_any_item_and_sees_refused_publications(hub
 
 
 ITEM = """query($id: ID!) { node(id: $id) { ... on CatalogItem {
-  points basePoints priceSource scheduledPrices { points effectiveAt } } } }"""
+  points basePoints priceSource scheduledPrices { points effectiveAt }
+  serviceTerms { validDays } } } }"""
 RESERVE = """mutation($input: ReserveRedemptionInput!) {
   reserveRedemption(input: $input) { redemption { id points } userErrors { code } } }"""
 CAPTURE = """mutation($id: ID!) {
@@ -275,6 +276,7 @@ def _ticket(points: int) -> dict[str, Any]:
         "kind": "SERVICE",
         "green": False,
         "basePoints": points,
+        "serviceTerms": {"validDays": 30},
     }
 
 
@@ -312,6 +314,7 @@ async def test_a_price_increase_waits_the_notice_period_and_a_decrease_applies_a
     lowered = await _seen(alliance, ticket)
 
     assert (raised["points"], raised["basePoints"], raised["priceSource"]) == (20, 20, "BASE")
+    assert raised["serviceTerms"] == {"validDays": 30}
     [scheduled] = raised["scheduledPrices"]
     assert scheduled["points"] == 40
     notice = datetime.fromisoformat(scheduled["effectiveAt"]) - utcnow()
@@ -328,7 +331,7 @@ async def test_the_increase_applies_once_the_notice_has_passed(hub: Hub) -> None
     await hub.database.write(
         upsert_items,
         store_id,
-        [ItemInput("ticket", "Ticket", "film", "SERVICE", False, 40)],
+        [ItemInput("ticket", "Ticket", "film", "SERVICE", False, 40, True, ServiceTerms(30))],
         eight_days_ago,
     )
 

@@ -68,6 +68,7 @@ def _item(sku: str, points: int) -> dict[str, Any]:
         "kind": "SERVICE",
         "green": False,
         "basePoints": points,
+        "serviceTerms": {"validDays": 90},
     }
 
 
