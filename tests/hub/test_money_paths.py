@@ -27,21 +27,34 @@ DONATE = """mutation($input: DonatePointsInput!) {
   donatePoints(input: $input) { points userErrors { code rule field } } }"""
 
 
+def _item(
+    sku: str,
+    title: str,
+    category: str,
+    kind: str = "GOODS",
+    points: int = 100,
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "sku": sku,
+        "title": title,
+        "category": category,
+        "kind": kind,
+        "green": False,
+        "basePoints": points,
+        **extra,
+    }
+
+
+LENS = _item("lens", "Lens", "eyes", points=2000)
+
+
 async def _project(hub: Hub, token: str) -> str:
     body = await _gql(
         hub,
         PUBLISH_ONE,
         token,
-        items=[
-            {
-                "sku": "trees",
-                "title": "Plant trees",
-                "category": "charity",
-                "kind": "CHARITY",
-                "green": False,
-                "basePoints": 1,
-            }
-        ],
+        items=[_item("trees", "Plant trees", "charity", "CHARITY", 1)],
     )
     assert body["data"]["upsertCatalogItems"]["userErrors"] == [], body
     return str(body["data"]["upsertCatalogItems"]["items"][0]["id"])
@@ -78,16 +91,7 @@ async def test_only_a_registered_charity_receives_donations(hub: Hub) -> None:
         hub,
         PUBLISH_ONE,
         alliance.store,
-        items=[
-            {
-                "sku": "staff-fund",
-                "title": "Staff fund",
-                "category": "charity",
-                "kind": "CHARITY",
-                "green": False,
-                "basePoints": 1,
-            }
-        ],
+        items=[_item("staff-fund", "Staff fund", "charity", "CHARITY", 1)],
     )
     assert [e["rule"] for e in staff_fund["data"]["upsertCatalogItems"]["userErrors"]] == ["CR-06"]
     await _blocked(alliance, "CR-06", _donate(alliance, alliance.store, project, "d-store"))
@@ -100,16 +104,7 @@ def _publish(alliance: Alliance, title: str, category: str = "gifts", sku: str =
             alliance.hub,
             PUBLISH_ONE,
             alliance.store,
-            items=[
-                {
-                    "sku": sku,
-                    "title": title,
-                    "category": category,
-                    "kind": "GOODS",
-                    "green": False,
-                    "basePoints": 100,
-                }
-            ],
+            items=[_item(sku, title, category)],
         )
         return dict(body["data"]["upsertCatalogItems"])
 
@@ -226,16 +221,7 @@ async def test_the_operator_withdraws_any_item_and_sees_refused_publications(hub
         hub,
         PUBLISH_ONE,
         alliance.store,
-        items=[
-            {
-                "sku": "lens",
-                "title": "Lens",
-                "category": "eyes",
-                "kind": "GOODS",
-                "green": False,
-                "basePoints": 2000,
-            }
-        ],
+        items=[LENS],
     )
     catalog = await _gql(hub, CATALOG)
     report = await _gql(hub, REFUSALS, alliance.operator)
@@ -269,15 +255,7 @@ REDEEM = """mutation($input: RedeemPointsInput!) {
 
 
 def _ticket(points: int) -> dict[str, Any]:
-    return {
-        "sku": "ticket",
-        "title": "Ticket",
-        "category": "film",
-        "kind": "SERVICE",
-        "green": False,
-        "basePoints": points,
-        "serviceTerms": {"validDays": 30},
-    }
+    return _item("ticket", "Ticket", "film", "SERVICE", points, serviceTerms={"validDays": 30})
 
 
 async def _price(alliance: Alliance, points: int) -> str:
@@ -378,16 +356,7 @@ async def test_a_promotion_never_costs_more_than_the_base_price(hub: Hub) -> Non
         hub,
         PUBLISH_ONE,
         alliance.store,
-        items=[
-            {
-                "sku": "lens",
-                "title": "Lens",
-                "category": "eyes",
-                "kind": "GOODS",
-                "green": False,
-                "basePoints": 1000,
-            }
-        ],
+        items=[_item("lens", "Lens", "eyes", points=1000)],
     )
 
     lowered = await _seen(alliance, alliance.lens)
@@ -506,16 +475,7 @@ async def test_green_catalogue_items_follow_the_register(hub: Hub) -> None:
             hub,
             PUBLISH_ONE,
             alliance.store,
-            items=[
-                {
-                    "sku": "bag",
-                    "title": "Bag",
-                    "category": "home",
-                    "kind": "GOODS",
-                    "green": True,
-                    "basePoints": 10,
-                }
-            ],
+            items=[_item("bag", "Bag", "home", points=10, green=True)],
         )
         item = body["data"]["upsertCatalogItems"]["items"][0]["id"]
         seen = await _gql(
