@@ -10,15 +10,19 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from strawberry import relay
 
+import ledger
 from core.db import utcnow
-from members.earning import set_earning_rule
+from members.earning import Line, award, set_earning_rule
+from members.redemption import redeem_item
 from partners.catalog import ItemInput, ServiceTerms, upsert_items
 from partners.models import GreenDecision
 from partners.registry import find_partner
 from tests.hub.conftest import Hub
 from tests.hub.test_compliance_table import PUBLISH_ONE, Alliance, _allowed, _blocked
 from tests.hub.test_graphql_members import _gql, _partner, _register
+from tests.hub.test_graphql_redemptions import REFUND
 from tests.settlement.test_cycle import OPEN, STATEMENTS
 
 pytestmark = pytest.mark.anyio
@@ -544,3 +548,65 @@ async def test_a_donation_shows_in_provenance_and_netting(hub: Hub) -> None:
     assert redeemed["greenfuture"] == "5"
     assert ("store", "greenfuture", "5") in pairs
     assert int(body["netting"]["grossFen"]) > 0
+
+
+LOTS = """query($id: ID!) { member(id: $id) { balance lots { edges { node {
+  points remaining expiresAt } } } } }"""
+
+
+async def test_a_refund_gives_back_the_lifetime_the_lot_had_left_when_spent(hub: Hub) -> None:
+    """Finding 6 replayed: a lot spent with 6 days left and refunded with 1 day left lives
+    6 days from the refund (it had not lapsed, so it used to keep its 1 day)."""
+    store = await _partner(hub, "store", history=timedelta(days=10))
+    member = await _register(hub, store)
+    now = utcnow()
+    store_id = (await hub.database.read(find_partner, "store")).id
+    member_id = int(relay.GlobalID.from_id(member).node_id)
+    await hub.database.write(
+        award,
+        ledger.IdempotencyKey("seed", "old-award"),
+        partner_id=store_id,
+        member_id=member_id,
+        order_ref="old",
+        paid_amount_fen=10_000,
+        lines=[Line("rice", "food", 10_000, False)],
+        now=now - timedelta(days=7),
+        expires_at=now + timedelta(days=1),
+    )
+    ticket = (
+        await _gql(
+            hub,
+            PUBLISH_ONE,
+            store,
+            items=[
+                _item("ticket", "Ticket", "film", "SERVICE", 100, serviceTerms={"validDays": 30})
+            ],
+        )
+    )["data"]["upsertCatalogItems"]["items"][0]["id"]
+    spent = await hub.database.write(
+        redeem_item,
+        ledger.IdempotencyKey("seed", "old-redemption"),
+        partner_id=store_id,
+        member_id=member_id,
+        catalog_item_id=int(relay.GlobalID.from_id(ticket).node_id),
+        quantity=1,
+        now=now - timedelta(days=5),  # 6 days before the lot's expiry
+    )
+
+    refunded = await _gql(
+        hub,
+        REFUND,
+        store,
+        input={
+            "idempotencyKey": "refund",
+            "redemptionId": relay.to_base64("Redemption", spent.hold_id),
+        },
+    )
+    lots = await _gql(hub, LOTS, store, id=member)
+
+    assert refunded["data"]["refundRedemption"]["userErrors"] == []
+    [lot] = [e["node"] for e in lots["data"]["member"]["lots"]["edges"]]
+    left = datetime.fromisoformat(lot["expiresAt"]) - utcnow()
+    assert timedelta(days=5, hours=23) < left <= timedelta(days=6)
+    assert (lot["remaining"], lots["data"]["member"]["balance"]) == (100, 100)
+    assert (await hub.database.read(ledger.verify)).clean
