@@ -199,3 +199,18 @@ async def test_racing_compensations_never_exceed_the_budget(hub: Hub) -> None:
         for e in budgets["data"]["complianceReport"]["budgets"]["edges"]
         if e["node"]["partnerCode"] == "cinema"
     ] == [60]
+
+
+async def test_two_refunds_racing_on_one_redemption_compensate_once(hub: Hub) -> None:
+    cinema = await Cinema(hub).setup()
+
+    outcomes = await asyncio.gather(*(cinema.refund(0, 60, key=f"race-{n}")() for n in range(3)))
+
+    assert sorted(len(o["userErrors"]) for o in outcomes) == [0, 1, 1]
+    budgets = await _gql(hub, BUDGETS, cinema.operator)
+    assert [
+        e["node"]["issuedPoints"]
+        for e in budgets["data"]["complianceReport"]["budgets"]["edges"]
+        if e["node"]["partnerCode"] == "cinema"
+    ] == [60]
+    assert (await hub.database.read(ledger.verify)).clean
