@@ -62,7 +62,7 @@ class Settings:
         return cls(
             database_url=env.get("HUB_DATABASE_URL", DEFAULT_DATABASE_URL),
             hold_ttl=timedelta(seconds=int(env.get("HUB_HOLD_TTL_SECONDS", "900"))),
-            price_notice=timedelta(days=int(env.get("HUB_PRICE_NOTICE_DAYS", "7"))),
+            price_notice=_notice_days(env.get("HUB_PRICE_NOTICE_DAYS", "7")),
             sqlite_busy_timeout_ms=int(env.get("HUB_SQLITE_BUSY_TIMEOUT_MS", "10000")),
             database_pool_size=int(
                 env.get("HUB_DB_POOL_SIZE")
@@ -98,6 +98,14 @@ def environment(value: str) -> str:
     if value not in ENVIRONMENTS:
         raise ValueError(f"HUB_ENV must be one of {', '.join(ENVIRONMENTS)}, not {value!r}")
     return value
+
+
+def _notice_days(value: str) -> timedelta:
+    """CR-07: a price increase is published ahead, so the notice is at least a day."""
+    days = int(value)
+    if days < 1:
+        raise ValueError("HUB_PRICE_NOTICE_DAYS must be at least 1")
+    return timedelta(days=days)
 
 
 def local_secret_key(path: Path = Path(LOCAL_SECRET_FILE)) -> str:

@@ -1,5 +1,7 @@
 from datetime import timedelta
 
+import pytest
+
 from core.config import DEFAULT_DATABASE_URL, Settings
 
 
@@ -48,3 +50,10 @@ def test_pool_settings_are_per_worker_with_documented_defaults() -> None:
 
 def test_the_earlier_pool_size_variable_is_still_honoured() -> None:
     assert Settings.from_env({"HUB_DATABASE_POOL_SIZE": "7"}).database_pool_size == 7
+
+
+def test_the_price_notice_period_is_seven_days_unless_set() -> None:
+    assert Settings.from_env({}).price_notice == timedelta(days=7)
+    assert Settings.from_env({"HUB_PRICE_NOTICE_DAYS": "14"}).price_notice == timedelta(days=14)
+    with pytest.raises(ValueError, match="at least 1"):
+        Settings.from_env({"HUB_PRICE_NOTICE_DAYS": "0"})
