@@ -214,3 +214,43 @@ async def test_two_refunds_racing_on_one_redemption_compensate_once(hub: Hub) ->
         if e["node"]["partnerCode"] == "cinema"
     ] == [60]
     assert (await hub.database.read(ledger.verify)).clean
+
+
+LIQUID = """mutation($pattern: AmlPattern!, $soft: Int!, $hard: Int!) {
+  setAmlThreshold(input: {pattern: $pattern, soft: $soft, hard: $hard}) { userErrors { code } } }"""
+
+
+async def test_compensation_spent_at_once_on_vouchers_counts_as_fresh_points(hub: Hub) -> None:
+    """The finding's second half: the compensation was left out of the liquid-voucher
+    figures. Now the points just issued as compensation count as points just earned."""
+    cinema = await Cinema(hub).setup()
+    await _gql(hub, LIQUID, cinema.operator, pattern="FAST_LIQUID_REDEMPTION", soft=50, hard=170)
+    assert (await cinema.refund(0, 60)())["userErrors"] == []
+    voucher = await _gql(
+        hub,
+        PUBLISH,
+        cinema.cinema,
+        items=[
+            {
+                "sku": "voucher",
+                "title": "Snack voucher",
+                "category": "film",
+                "kind": "VOUCHER",
+                "green": False,
+                "basePoints": 180,
+            }
+        ],
+    )
+    item = voucher["data"]["upsertCatalogItems"]["items"][0]["id"]
+
+    spent = await _gql(
+        hub,
+        REDEEM,
+        cinema.cinema,
+        input={"idempotencyKey": "liquid", "memberId": cinema.member, "catalogItemId": item},
+    )
+
+    # Screening comes before the spend: of the 180 points asked, 123 awarded + 60 of
+    # compensation, all within 30 minutes, could be fresh: 180 > 170. Without the
+    # compensation counted it would read 123 and pass on to the balance check.
+    assert spent["data"]["redeemPoints"]["userErrors"] == [{"code": "COMPLIANCE_VIOLATION"}]
