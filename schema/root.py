@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from importlib.metadata import version
 from typing import Any
 
@@ -10,14 +11,7 @@ import strawberry
 import strawberry.federation
 from graphql import GraphQLError
 from strawberry import relay
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    ParserCache,
-    ValidationCache,
-)
-from strawberry.extensions.max_aliases import create_validator as alias_rule
-from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.extensions import MaxTokensLimiter, ParserCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
@@ -40,7 +34,7 @@ from schema.consent import (
     revoke_member_consent_field,
     set_member_credit_level_field,
 )
-from schema.limits import CostLimit
+from schema.limits import MAX_TOKENS, RequestLimits
 from schema.members import (
     Member,
     award_points_field,
@@ -86,6 +80,8 @@ from schema.webhooks import (
     webhook_deliveries_field,
     webhook_endpoints_field,
 )
+
+SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 
 
 @strawberry.type(description="The authenticated client making this request.")
@@ -141,6 +137,12 @@ class Query:
 
 
 class HubSchema(strawberry.federation.Schema):
+    @staticmethod
+    def remove_field_suggestion(error: GraphQLError) -> None:
+        """No suggestions for any name (fields, arguments, enum values, input fields,
+        types): they would map the schema for someone who may not see it."""
+        error.message = SUGGESTION.sub("", error.message)
+
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Not here: the HTTP view logs each unexpected error once, under the error id it
         returns to the client, and expected errors are not server faults."""
@@ -183,26 +185,14 @@ class Mutation:
     set_member_credit_level = set_member_credit_level_field
 
 
-MAX_DEPTH = 12
-MAX_ALIASES = 15
-MAX_TOKENS = 2_000
-
-
-# Rule classes built once: the validation cache is keyed by the rule classes too, so
-# strawberry's per-instance limiter classes would miss it on every request.
-DEPTH_RULE = depth_rule(MAX_DEPTH, None)
-ALIAS_RULE = alias_rule(MAX_ALIASES)
-VALIDATION_RULES = [DEPTH_RULE, ALIAS_RULE, CostLimit]
-
-
 def request_limits() -> list[Any]:
-    """Caches and limits as extension factories (a fresh instance per request). Depth does
-    not count introspection fields; the token limit bounds those documents."""
+    """Caches and limits as extension factories (a fresh instance per request): the token
+    limit bounds parsing, then schema.limits measures the operation (depth, aliases, cost,
+    size, entity representations) and validates it."""
     return [
         lambda: ParserCache(maxsize=512),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: AddValidationRules(VALIDATION_RULES),
-        lambda: ValidationCache(maxsize=512),
+        RequestLimits,
     ]
 
 
