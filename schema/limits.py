@@ -257,9 +257,11 @@ def _spreads(selections: SelectionSetNode) -> Iterator[str]:
         for selection in pending.pop().selections:
             if isinstance(selection, FragmentSpreadNode):
                 yield selection.name.value
-            elif isinstance(selection, (FieldNode, InlineFragmentNode)):
-                if selection.selection_set is not None:
-                    pending.append(selection.selection_set)
+            elif (
+                isinstance(selection, (FieldNode, InlineFragmentNode))
+                and selection.selection_set is not None
+            ):
+                pending.append(selection.selection_set)
 
 
 def measure(

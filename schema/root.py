@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from importlib.metadata import version
 from typing import Any
 
@@ -12,11 +13,13 @@ import strawberry.federation
 from graphql import GraphQLError
 from strawberry import relay
 from strawberry.extensions import MaxTokensLimiter, ParserCache
+from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from resolvers import viewer as viewer_resolver
 from resolvers.context import HubContext
+from resolvers.entities import entity_type
 from resolvers.permissions import authenticated
 from schema.catalog import CatalogItem, upsert_catalog_items_field
 from schema.catalog import catalog as catalog_resolver
@@ -136,7 +139,26 @@ class Query:
         )
 
 
+ENTITIES: dict[str, Any] = {"Partner": Partner, "CatalogItem": CatalogItem, "Member": Member}
+
+
+async def _entity(info: Info[HubContext, None], representation: object) -> object:
+    type_name = entity_type(representation)
+    assert isinstance(representation, Mapping)
+    key = {name: value for name, value in representation.items() if name != "__typename"}
+    return await ENTITIES[type_name].resolve_reference(info, key)
+
+
 class HubSchema(strawberry.federation.Schema):
+    def entities_resolver(
+        self, info: Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        """Each representation resolves through its type's loaders (batched across the
+        request) to its object, or to an error that says why: an unknown ``__typename``, a
+        key of another type or out of range, an object the caller may not see. The count
+        and the cost were checked before execution (schema.limits)."""
+        return [_entity(info, representation) for representation in representations]  # type: ignore[misc]
+
     @staticmethod
     def remove_field_suggestion(error: GraphQLError) -> None:
         """No suggestions for any name (fields, arguments, enum values, input fields,
