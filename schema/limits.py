@@ -308,54 +308,61 @@ def _first_breach(
     operation: OperationDefinitionNode, found: Measure, max_representations: int
 ) -> GraphQLError | None:
     name = operation.name.value if operation.name else "anonymous"
-    if found.nodes > MAX_FIELD_NODES:
-        return GraphQLError(
+    depth = found.depth - 1  # the root fields are at depth 0
+    checks = [
+        # (code, the figure's key, its value, the limit, the message)
+        (
+            "QUERY_TOO_LARGE",
+            "fields",
+            found.nodes,
+            MAX_FIELD_NODES,
             f"the operation '{name}' expands to {found.nodes} fields, more than the limit of "
             f"{MAX_FIELD_NODES}; spread fewer fragments",
-            operation,
-            extensions={"code": "QUERY_TOO_LARGE", "fields": found.nodes, "limit": MAX_FIELD_NODES},
-        )
-    if found.repeats > MAX_REPEATS:
-        return GraphQLError(
+        ),
+        (
+            "QUERY_TOO_REPETITIVE",
+            "repeats",
+            found.repeats,
+            MAX_REPEATS,
             f"the operation '{name}' selects one field or fragment {found.repeats} times at "
             f"one level, more than the limit of {MAX_REPEATS}",
-            operation,
-            extensions={
-                "code": "QUERY_TOO_REPETITIVE",
-                "repeats": found.repeats,
-                "limit": MAX_REPEATS,
-            },
-        )
-    if found.depth - 1 > MAX_DEPTH:
-        return GraphQLError(
+        ),
+        (
+            "QUERY_TOO_DEEP",
+            "depth",
+            depth,
+            MAX_DEPTH,
             f"'{name}' exceeds maximum operation depth of {MAX_DEPTH}",
-            operation,
-            extensions={"code": "QUERY_TOO_DEEP", "depth": found.depth - 1, "limit": MAX_DEPTH},
-        )
-    if found.aliases > MAX_ALIASES:
-        return GraphQLError(
+        ),
+        (
+            "TOO_MANY_ALIASES",
+            "aliases",
+            found.aliases,
+            MAX_ALIASES,
             f"{found.aliases} aliases found, more than the limit of {MAX_ALIASES}",
-            operation,
-            extensions={"code": "TOO_MANY_ALIASES", "aliases": found.aliases, "limit": MAX_ALIASES},
-        )
-    if found.representations > max_representations:
-        return GraphQLError(
+        ),
+        (
+            "TOO_MANY_REPRESENTATIONS",
+            "representations",
+            found.representations,
+            max_representations,
             f"{found.representations} entity representations, more than the limit of "
             f"{max_representations} a request",
-            operation,
-            extensions={
-                "code": "TOO_MANY_REPRESENTATIONS",
-                "representations": found.representations,
-                "limit": max_representations,
-            },
-        )
-    if found.cost > MAX_COST:
-        return GraphQLError(
+        ),
+        (
+            "QUERY_TOO_COSTLY",
+            "cost",
+            found.cost,
+            MAX_COST,
             f"the query costs {found.cost}, more than the limit of {MAX_COST}; "
             "ask for smaller pages or fewer nested lists",
-            operation,
-            extensions={"code": "QUERY_TOO_COSTLY", "cost": found.cost, "limit": MAX_COST},
-        )
+        ),
+    ]
+    for code, figure, value, limit, message in checks:
+        if value > limit:
+            return GraphQLError(
+                message, operation, extensions={"code": code, figure: value, "limit": limit}
+            )
     return None
 
 
