@@ -12,9 +12,10 @@ Cost: each field costs 1 times the product of the page sizes above it; a field t
 actual variable values (so a query costs the same inline or with variables, as a router
 sends it), and ``_entities`` multiplies its subtree by the number of representations.
 
-Aliases: what a client wrote. A router (Hive Gateway, Apollo Router) merging requests
-prefixes root fields as ``_v<N>_<name>``; such an alias whose rest is the field's own name
-is the router's, not the client's, and is not counted (see docs/federation.md).
+Aliases: what a client wrote. A router merging requests (Hive Gateway, through
+graphql-tools' batch execution) prefixes root fields as ``_v<N>_<key>`` (``_<N>_<key>`` in
+older versions); such an alias whose rest is the field's own name is the router's, not the
+client's, and is not counted (see docs/federation.md).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ MAX_REPEATS = 20  # one field (response key) or one fragment in one response lev
 FIELD_MERGING_BUDGET = 20_000
 overlapping_fields_can_be_merged.MAX_COMPLEXITY_BUDGET = FIELD_MERGING_BUDGET
 ENTITIES = "_entities"
-ROUTER_ALIAS = re.compile(r"_v\d+_(?P<rest>.+)")
+ROUTER_ALIAS = re.compile(r"_v?\d+_(?P<rest>.+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,8 +207,12 @@ class _Measurer:
         """A router's prefix on a root field: ``_v0_partners: partners``."""
         if node.alias is None or parent is None or parent.name not in self.roots:
             return False
-        prefixed = ROUTER_ALIAS.fullmatch(node.alias.value)
-        return prefixed is not None and prefixed.group("rest") == node.name.value
+        alias = node.alias.value
+        while (prefixed := ROUTER_ALIAS.fullmatch(alias)) is not None:
+            alias = prefixed.group("rest")  # merged more than once: _v1__v0_partners
+            if alias == node.name.value:
+                return True
+        return False
 
     def _value(self, value: ValueNode) -> Any:
         if isinstance(value, VariableNode):

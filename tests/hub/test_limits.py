@@ -206,13 +206,21 @@ async def test_a_routers_root_prefixes_are_not_client_aliases(hub: Hub) -> None:
     merged = f"""query($_v1_representations: [_Any!]!) {{
         _v0_partners: partners(first: 3) {{ edges {{ node {{ {_aliases(14)} }} }} }}
         _v1__entities: _entities(representations: $_v1_representations) {{
-            ... on Partner {{ code }} }} }}"""
+            ... on Partner {{ code }} }}
+        ... on Query {{ _2_apiVersion: apiVersion _v3__v0_apiVersion: apiVersion }} }}"""
     aliased = f"""{{ _v0_mine: partners(first: 3) {{ edges {{ node {{ {_aliases(15)} }} }} }} }}"""
 
     passing = await _post(hub, merged, _v1_representations=[])
     refused = await _post(hub, aliased)
 
-    assert passing.json() == {"data": {"_v0_partners": {"edges": []}, "_v1__entities": []}}
+    assert passing.json() == {
+        "data": {
+            "_v0_partners": {"edges": []},
+            "_v1__entities": [],
+            "_2_apiVersion": "0.1.0",
+            "_v3__v0_apiVersion": "0.1.0",
+        }
+    }
     assert refused.status_code == 400
     assert refused.json()["errors"][0]["message"] == "16 aliases found, more than the limit of 15"
     assert refused.json()["errors"][0]["extensions"] == {
