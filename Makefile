@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck tools pgbouncer test-sqlite test-postgresql bench bench-settlement bench-contention bench-federation bench-webhooks
+.PHONY: install run test lint typecheck tools pgbouncer test-sqlite test-postgresql bench bench-settlement bench-contention bench-federation bench-webhooks bench-limits
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "alliance-hub needs Python 3.11+")'
@@ -72,3 +72,6 @@ bench-federation: $(STAMP) tools
 
 bench-webhooks: $(STAMP)
 	$(BIN)/python bench/webhooks.py
+
+bench-limits: $(STAMP)
+	$(BIN)/python bench/limits.py

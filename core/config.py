@@ -47,6 +47,8 @@ class Settings:
     # How long a worker holds a claimed webhook delivery; a killed worker's claims are
     # posted again by another once this runs out.
     webhook_lease: timedelta = timedelta(seconds=60)
+    # Federation: at most this many entity representations in one request (_entities).
+    max_entity_representations: int = 100
 
     @property
     def production(self) -> bool:
@@ -88,6 +90,7 @@ class Settings:
             environment=environment(env.get("HUB_ENV", "development")),
             expiry_notice_days=int(env.get("HUB_EXPIRY_NOTICE_DAYS", "30")),
             webhook_lease=timedelta(seconds=int(env.get("HUB_WEBHOOK_LEASE_SECONDS", "60"))),
+            max_entity_representations=int(env.get("HUB_MAX_ENTITY_REPRESENTATIONS", "100")),
         )
 
 

@@ -16,11 +16,11 @@ ALLIANCE_EXPIRED = "alliance:expired"
 # and a partner's issued or redeemed account.
 ALLIANCE_ADJUSTMENTS = "alliance:adjustments"
 
-# The most points one member account (spendable or held) may hold: a domain limit enforced
-# by every posting, so every per-member figure fits GraphQL's 32-bit Int. Totals across
+# The most points one member may hold, spendable and held together: a domain limit enforced
+# by every posting that brings points into the member, so every per-member figure fits
+# GraphQL's 32-bit Int. Totals across
 # members have no such bound and are served as BigInt (docs/ledger.md).
 MEMBER_BALANCE_MAX = 2**31 - 1
-MEMBER_BALANCE_KINDS = (AccountKind.MEMBER.value, AccountKind.MEMBER_HELD.value)
 
 # (debits_must_not_exceed_credits, credits_must_not_exceed_debits) per kind.
 # Member-side and sink accounts may never go below zero. Source-like accounts

@@ -13,6 +13,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     String,
     Table,
     and_,
@@ -29,8 +30,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from ledger.accounts import (
-    MEMBER_BALANCE_KINDS,
     MEMBER_BALANCE_MAX,
+    member,
+    member_held,
     member_owner,
     never_refuses,
 )
@@ -69,6 +71,17 @@ _later_exists = (
     .where(_later_account.c.id == bindparam("later", type_=String))
     .scalar_subquery()
 )
+# MEMBER_BALANCE_MAX bounds a member's spendable plus held points, checked when points
+# arrive from outside the member. A move between the member's own spendable and held
+# accounts (a hold, a void) leaves that total unchanged and is never refused by it, so an
+# overdue hold can always be voided, whatever the member's balance.
+_capped = bindparam("capped", type_=Boolean)
+_sibling_account = accounts.alias("sibling_account")
+_sibling_balance = (
+    select(_sibling_account.c.credits_posted - _sibling_account.c.debits_posted)
+    .where(_sibling_account.c.id == bindparam("sibling", type_=String))
+    .scalar_subquery()
+)
 _debt_account = accounts.alias("debt_account")
 _outstanding_debt = (
     select(_debt_account.c.debits_posted - _debt_account.c.credits_posted)
@@ -98,8 +111,10 @@ _APPLY = (
                     accounts.c.debits_posted - accounts.c.credits_posted >= _amount,
                 ),
                 or_(
-                    accounts.c.kind.not_in(MEMBER_BALANCE_KINDS),
-                    accounts.c.credits_posted - accounts.c.debits_posted
+                    ~_capped,
+                    accounts.c.credits_posted
+                    - accounts.c.debits_posted
+                    + func.coalesce(_sibling_balance, 0)
                     <= MEMBER_BALANCE_MAX - _amount,
                 ),
             ),
@@ -144,8 +159,11 @@ _PG_APPLY = text(  # a constant: _LOCKED is this module's own text, not input
                             OR t.credits_posted - t.debits_posted >= CAST(:amount AS BIGINT)))
         OR (t.id = :credit AND (NOT t.credits_must_not_exceed_debits
                                 OR t.debits_posted - t.credits_posted >= CAST(:amount AS BIGINT))
-                           AND (t.kind NOT IN ('member', 'member_held')
+                           AND (NOT :capped
                                 OR t.credits_posted - t.debits_posted
+                                   + COALESCE((SELECT s.credits_posted - s.debits_posted
+                                               FROM ledger_accounts AS s
+                                               WHERE s.id = :sibling), 0)
                                    <= CAST(:ceiling AS BIGINT) - CAST(:amount AS BIGINT)))
       )
     RETURNING t.id, (SELECT owed FROM locked WHERE locked.id = :debt),
@@ -197,6 +215,7 @@ def apply_balances(
         "amount": amount,
         "debt": debt_account,
         "later": later[0][0] if later else "",
+        **_ceiling_params(debit, credit if credit in now else ""),
     }
     if _postgresql(session):
         rows = session.execute(
@@ -211,6 +230,18 @@ def apply_balances(
     updated = {row[0] for row in rows}
     refused = next(address for address in now if address not in updated)
     raise _refusal(session, refused, debit, amount)
+
+
+def _ceiling_params(debit: str, credit: str) -> dict[str, object]:
+    """Whether the credit brings points into a member from outside, and the member's
+    other balance account that counts with it towards MEMBER_BALANCE_MAX."""
+    owner = member_owner(credit) if credit else None
+    if owner is None:
+        return {"capped": False, "sibling": ""}
+    spendable, held = member(owner), member_held(owner)
+    if credit not in (spendable, held) or debit in (spendable, held):
+        return {"capped": False, "sibling": ""}
+    return {"capped": True, "sibling": held if credit == spendable else spendable}
 
 
 def _require_accounts(session: Session, addresses: list[str]) -> None:

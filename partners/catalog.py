@@ -26,7 +26,7 @@ from partners.models import (
     Promotion,
     ScheduledPrice,
 )
-from partners.registry import PartnerView
+from partners.registry import PartnerView, partner_view
 
 MAX_ITEMS_PER_CALL = 500
 # The operator's notice period for a price increase (CR-07), unless HUB_PRICE_NOTICE_DAYS.
@@ -438,24 +438,56 @@ def running_promotions(
     return found
 
 
+ItemWithPartner = tuple[ItemView, PartnerView]
+
+
 def items_by_ids(
     session: Session, keys: Sequence[tuple[int, datetime]]
-) -> dict[tuple[int, datetime], ItemView]:
-    """Items of active partners by ``(id, as_of)``, priced at ``as_of``."""
-    found: dict[tuple[int, datetime], ItemView] = {}
+) -> dict[tuple[int, datetime], ItemWithPartner]:
+    """Items by ``(id, as_of)``, priced at ``as_of``, with their partners, whatever their
+    availability and their partner's status (the caller decides who sees them): one
+    statement per pricing instant."""
+    found: dict[tuple[int, datetime], ItemWithPartner] = {}
     by_time: dict[datetime, list[int]] = {}
     for item_id, at in keys:
         by_time.setdefault(at, []).append(item_id)
     for at, item_ids in by_time.items():
-        points = effective_points(at).label("points")
-        rows = session.execute(
-            select(CatalogItem, points, base_points(at).label("base"))
-            .join(Partner, Partner.id == CatalogItem.partner_id)
-            .where(CatalogItem.id.in_(item_ids), Partner.status == PartnerStatus.ACTIVE)
-        ).all()
-        for item, item_points, base in rows:
-            found[(item.id, at)] = item_view(item, item_points, base)
+        for item, partner in _with_partners(session, at, CatalogItem.id.in_(item_ids)):
+            found[(item.id, at)] = (item, partner)
     return found
+
+
+def items_by_partner_skus(
+    session: Session, keys: Sequence[tuple[str, str, datetime]]
+) -> dict[tuple[str, str, datetime], ItemWithPartner]:
+    """Items by ``(partner code, sku, as_of)``, as ``items_by_ids``: one statement per
+    pricing instant, whatever the number of keys."""
+    found: dict[tuple[str, str, datetime], ItemWithPartner] = {}
+    by_time: dict[datetime, list[tuple[str, str]]] = {}
+    for code, sku, at in keys:
+        by_time.setdefault(at, []).append((code, sku))
+    for at, pairs in by_time.items():
+        wanted = or_(
+            *(and_(Partner.code == code, CatalogItem.sku == sku) for code, sku in set(pairs))
+        )
+        for item, partner in _with_partners(session, at, wanted):
+            found[(partner.code, item.sku, at)] = (item, partner)
+    return found
+
+
+def _with_partners(
+    session: Session, at: datetime, condition: ColumnElement[bool]
+) -> list[ItemWithPartner]:
+    points = effective_points(at).label("points")
+    rows = session.execute(
+        select(CatalogItem, points, base_points(at).label("base"), Partner)
+        .join(Partner, Partner.id == CatalogItem.partner_id)
+        .where(condition)
+    ).all()
+    return [
+        (item_view(item, item_points, base), partner_view(partner))
+        for item, item_points, base, partner in rows
+    ]
 
 
 def redeemable_item(

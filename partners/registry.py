@@ -42,7 +42,7 @@ class PartnerView:
     compensation_cap_percent: int = DEFAULT_COMPENSATION_CAP_PERCENT
 
 
-def _view(partner: Partner) -> PartnerView:
+def partner_view(partner: Partner) -> PartnerView:
     return PartnerView(
         partner.id,
         partner.code,
@@ -85,18 +85,20 @@ def add_partner(
     session.add(partner)
     session.flush()
     ledger.open_partner_accounts(session, partner.id, now)
-    return _view(partner)
+    return partner_view(partner)
 
 
 def find_partner(session: Session, code: str) -> PartnerView:
     partner = session.execute(select(Partner).where(Partner.code == code)).scalar_one_or_none()
     if partner is None:
         raise PartnerNotFound(code)
-    return _view(partner)
+    return partner_view(partner)
 
 
 def list_partners(session: Session) -> Sequence[PartnerView]:
-    return [_view(p) for p in session.execute(select(Partner).order_by(Partner.code)).scalars()]
+    return [
+        partner_view(p) for p in session.execute(select(Partner).order_by(Partner.code)).scalars()
+    ]
 
 
 def partners_page(
@@ -109,12 +111,18 @@ def partners_page(
         query = query.where(Partner.code > after_code)
     if not include_suspended:
         query = query.where(Partner.status == PartnerStatus.ACTIVE)
-    return [_view(p) for p in session.execute(query).scalars()]
+    return [partner_view(p) for p in session.execute(query).scalars()]
 
 
 def partners_by_ids(session: Session, ids: Sequence[int]) -> dict[int, PartnerView]:
     rows = session.execute(select(Partner).where(Partner.id.in_(list(ids)))).scalars()
-    return {p.id: _view(p) for p in rows}
+    return {p.id: partner_view(p) for p in rows}
+
+
+def partners_by_codes(session: Session, codes: Sequence[str]) -> dict[str, PartnerView]:
+    """Partners by code, any status, in one statement."""
+    rows = session.execute(select(Partner).where(Partner.code.in_(list(codes)))).scalars()
+    return {p.code: partner_view(p) for p in rows}
 
 
 def suspend_partner(session: Session, code: str, now: datetime) -> PartnerView:

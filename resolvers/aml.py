@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from compliance.aml import CaseView, cases_page, resolve_case, set_threshold
 from core.db import utcnow
 from resolvers.context import HubContext
-from resolvers.members import decode_id
+from resolvers.ids import decode_id
 from resolvers.outcome import Outcome, write
 from resolvers.pagination import encode_cursor, page_request
 

@@ -11,11 +11,13 @@ from partners.catalog import (
     CatalogQuery,
     ItemInput,
     ItemView,
+    ItemWithPartner,
     PriceView,
     PromotionView,
     catalog_page,
     upsert_items,
 )
+from partners.registry import PartnerView
 from resolvers.context import HubContext
 from resolvers.outcome import Outcome, attempt, require_partner
 from resolvers.pagination import bad_input, encode_cursor, page_request
@@ -71,10 +73,42 @@ async def scheduled_prices_of(
     return found
 
 
-async def items_by_id(context: HubContext, ids: list[int]) -> list[ItemView | None]:
+def visible(context: HubContext, item: ItemView, partner: PartnerView) -> bool:
+    """An available item of an active partner is public; a withdrawn item, or any item of
+    a suspended partner, only to its own partner and the operator."""
+    principal = context.principal
+    if principal.kind == "operator" or principal.partner_id == item.partner_id:
+        return True
+    return item.available and partner.status == "ACTIVE"
+
+
+def _shown(
+    context: HubContext, found: list[ItemWithPartner | None]
+) -> list[ItemWithPartner | None]:
+    for pair in found:
+        if pair is not None:
+            context.loaders.partner.prime(pair[1].id, pair[1])
+    return [pair if pair is not None and visible(context, *pair) else None for pair in found]
+
+
+async def items_by_id(context: HubContext, ids: list[int]) -> list[ItemWithPartner | None]:
+    """Items the caller may see, with their partners, in one batch."""
     now = context.started_at
-    found: list[ItemView | None] = await context.loaders.item.load_many([(i, now) for i in ids])
-    return found
+    found: list[ItemWithPartner | None] = await context.loaders.item.load_many(
+        [(i, now) for i in ids]
+    )
+    return _shown(context, found)
+
+
+async def items_by_sku(
+    context: HubContext, keys: list[tuple[str, str]]
+) -> list[ItemWithPartner | None]:
+    """Items by (partner code, SKU), as ``items_by_id``."""
+    now = context.started_at
+    found: list[ItemWithPartner | None] = await context.loaders.item_by_sku.load_many(
+        [(code, sku, now) for code, sku in keys]
+    )
+    return _shown(context, found)
 
 
 async def upsert_catalog_items(

@@ -13,7 +13,7 @@ from partners.green import (
     register_green_product,
 )
 from resolvers.context import HubContext
-from resolvers.members import decode_id
+from resolvers.ids import decode_id
 from resolvers.outcome import Outcome, attempt, require_partner
 from resolvers.pagination import encode_cursor, page_request
 

@@ -17,14 +17,16 @@ from members.registration import VisibleMember, visible_members
 from partners.catalog import (
     CatalogSlice,
     ItemView,
+    ItemWithPartner,
     PriceView,
     PromotionView,
     items_by_ids,
+    items_by_partner_skus,
     partner_catalogs,
     running_promotions,
     scheduled_prices,
 )
-from partners.registry import PartnerView, partners_by_ids
+from partners.registry import PartnerView, partners_by_codes, partners_by_ids
 from settlement.periods import PeriodStatements, statements_for
 
 K = TypeVar("K")
@@ -49,7 +51,15 @@ class BatchLoader(DataLoader[K, V | None]):
 class Loaders:
     def __init__(self, database: Database) -> None:
         self.partner: BatchLoader[int, PartnerView] = BatchLoader(database, partners_by_ids)
-        self.item: BatchLoader[tuple[int, datetime], ItemView] = BatchLoader(database, items_by_ids)
+        self.partner_by_code: BatchLoader[str, PartnerView] = BatchLoader(
+            database, partners_by_codes
+        )
+        self.item: BatchLoader[tuple[int, datetime], ItemWithPartner] = BatchLoader(
+            database, items_by_ids
+        )
+        self.item_by_sku: BatchLoader[tuple[str, str, datetime], ItemWithPartner] = BatchLoader(
+            database, items_by_partner_skus
+        )
         self.promotion: BatchLoader[tuple[int, datetime], PromotionView] = BatchLoader(
             database, running_promotions
         )

@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
-from strawberry.relay import GlobalID
 
 import ledger
 from compliance.errors import ComplianceViolation
@@ -45,22 +44,12 @@ from members.registration import (
 )
 from resolvers.audit import refuse_read
 from resolvers.context import HubContext
+from resolvers.ids import decode_id
 from resolvers.outcome import Outcome, attempt, require_partner
 from resolvers.pagination import bad_input, encode_cursor, page_request
 
 POINTS_LIFETIME = timedelta(days=365)
 T = TypeVar("T")
-
-
-def decode_id(global_id: str, type_name: str) -> int | None:
-    """The database id inside a global id of ``type_name``; None for anything else."""
-    try:
-        decoded = GlobalID.from_id(global_id)
-    except ValueError:
-        return None
-    if decoded.type_name != type_name or not decoded.node_id.isdigit():
-        return None
-    return int(decoded.node_id)
 
 
 def _key(context: HubContext, value: str) -> ledger.IdempotencyKey:
@@ -331,7 +320,9 @@ async def visible_member(context: HubContext, member_id: int) -> VisibleMember |
     return found
 
 
-async def read_member(context: HubContext, member_gid: str) -> VisibleMember | None:
+async def read_member(
+    context: HubContext, member_gid: str, operation: str = "member"
+) -> VisibleMember | None:
     """A member read by id. A partner without the member's consent is refused CR-10, and
     the refusal is audited; an unknown member id answers the same, so ids cannot be
     probed. The operator gets null for an unknown id; anything not a member id is null."""
@@ -342,7 +333,7 @@ async def read_member(context: HubContext, member_gid: str) -> VisibleMember | N
     if found is None and context.principal.partner_id is not None:
         violation = member_visible(False)
         assert violation is not None
-        raise await refuse_read(context, "member", ComplianceViolation(violation, ["id"]))
+        raise await refuse_read(context, operation, ComplianceViolation(violation, ["id"]))
     return found
 
 

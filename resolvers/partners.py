@@ -45,8 +45,8 @@ async def partner_by_code(context: HubContext, code: str) -> PartnerView | None:
     return found
 
 
-async def partners_by_id(context: HubContext, ids: list[int]) -> list[PartnerView | None]:
-    found: list[PartnerView | None] = await context.loaders.partner.load_many(ids)
+def _shown(context: HubContext, found: list[PartnerView | None]) -> list[PartnerView | None]:
+    """Active partners, and for the operator suspended ones too."""
     return [
         view
         if view is None or view.status == "ACTIVE" or context.principal.kind == "operator"
@@ -69,3 +69,13 @@ async def upcoming_rules(
 ) -> tuple[list[tuple[str, Rule]], bool]:
     rules = (await published_rules(context, partner_id)).upcoming
     return position_page(rules, "upcoming-earning-rules", first, after)
+
+
+async def partners_by_id(context: HubContext, ids: list[int]) -> list[PartnerView | None]:
+    found: list[PartnerView | None] = await context.loaders.partner.load_many(ids)
+    return _shown(context, found)
+
+
+async def partners_by_code(context: HubContext, codes: list[str]) -> list[PartnerView | None]:
+    found: list[PartnerView | None] = await context.loaders.partner_by_code.load_many(codes)
+    return _shown(context, found)

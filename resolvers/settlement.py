@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from core.db import utcnow
 from partners.registry import find_partner
 from resolvers.context import HubContext
-from resolvers.members import decode_id
+from resolvers.ids import decode_id
 from resolvers.outcome import Outcome, attempt, require_partner, write
 from resolvers.pagination import encode_cursor, page_request
 from settlement.closing import close_period

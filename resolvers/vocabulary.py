@@ -9,7 +9,7 @@ from compliance.vocabulary import Term, set_term, terms_page
 from core.db import utcnow
 from partners.catalog import Withdrawal, withdraw_item
 from resolvers.context import HubContext
-from resolvers.members import decode_id
+from resolvers.ids import decode_id
 from resolvers.outcome import Outcome, write
 from resolvers.pagination import encode_cursor, page_request
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -12,11 +12,13 @@ import strawberry.federation
 from strawberry import relay
 from strawberry.types import Info
 
-from partners.catalog import CatalogQuery, ItemInput, ItemView
+from partners.catalog import CatalogQuery, ItemInput, ItemView, ItemWithPartner
 from partners.catalog import ServiceTerms as ServiceTermsData
 from resolvers import catalog as resolve
 from resolvers import partners as resolve_partners
 from resolvers.context import HubContext
+from resolvers.entities import bad_representation, key_text, not_found
+from resolvers.ids import database_id, decode_id
 from schema.connections import connection, scoped_mutation
 from schema.errors import UserError
 from schema.partners import Partner
@@ -69,10 +71,15 @@ class Promotion:
     ends_at: datetime
 
 
-@strawberry.federation.type(keys=["id"], description="Something to redeem points for.")
+@strawberry.federation.type(
+    keys=["id", "partnerCode sku"],
+    description="Something to redeem points for. Keys: its global id, or its partner's code "
+    "and its SKU (a key a partner's subgraph can compute).",
+)
 class CatalogItem(relay.Node):
     id: relay.NodeID[int]
-    sku: str
+    sku: str = strawberry.field(description="The partner's stock-keeping unit.")
+    partner_code: str = strawberry.field(description="The code of the partner honouring it.")
     title: str
     category: str
     kind: CatalogItemKind
@@ -99,6 +106,7 @@ class CatalogItem(relay.Node):
         return cls(
             id=view.id,
             sku=view.sku,
+            partner_code=partner.code,
             title=view.title,
             category=view.category,
             kind=CatalogItemKind(view.kind),
@@ -152,21 +160,36 @@ class CatalogItem(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info[HubContext, Any], node_ids: Iterable[str], required: bool = False
     ) -> list[CatalogItem | None]:
-        ids = [int(node_id) if node_id.isdigit() else -1 for node_id in node_ids]
-        views = await resolve.items_by_id(info.context, ids)
-        found = [view for view in views if view is not None]
-        items = {item.id: item for item in await cls.page(info, found, info.context.started_at)}
-        return [None if view is None else items.get(view.id) for view in views]
+        ids = [database_id(node_id) or 0 for node_id in node_ids]
+        found = await resolve.items_by_id(info.context, ids)
+        return [cls._of(info, pair) for pair in found]
+
+    @classmethod
+    def _of(cls, info: Info[HubContext, Any], pair: ItemWithPartner | None) -> CatalogItem | None:
+        if pair is None:
+            return None
+        view, partner = pair
+        return cls.from_view(view, info.context.started_at, Partner.from_view(partner))
 
     @classmethod
     async def resolve_reference(
-        cls, info: Info[HubContext, Any], id: strawberry.ID
-    ) -> CatalogItem | None:
-        try:
-            node_id = relay.GlobalID.from_id(id).node_id
-        except ValueError:
-            return None
-        return (await cls.resolve_nodes(info=info, node_ids=[node_id]))[0]
+        cls, info: Info[HubContext, Any], key: Mapping[str, object]
+    ) -> CatalogItem:
+        """By ``id`` (a CatalogItem global id) or by ``partnerCode`` and ``sku``; both
+        batched, and visible as through ``node``."""
+        if "id" in key:
+            found = await resolve.items_by_id(
+                info.context, [decode_id(key["id"], "CatalogItem") or 0]
+            )
+        else:
+            code, sku = key_text(key, "partnerCode"), key_text(key, "sku")
+            if code is None or sku is None:
+                raise bad_representation("a CatalogItem key is id, or partnerCode and sku")
+            found = await resolve.items_by_sku(info.context, [(code, sku)])
+        item = cls._of(info, found[0])
+        if item is None:
+            raise not_found("CatalogItem")
+        return item
 
 
 @strawberry.input(description="Narrow the catalogue; every given condition must hold.")

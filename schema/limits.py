@@ -1,109 +1,393 @@
-"""Request limits: a cost rule that multiplies paginated fields by their page size.
+"""Request limits, measured in one linear pass before validation.
 
-Depth, alias and token limits come from strawberry's extensions (see schema.root).
+Each operation is measured once: the field nodes it expands to, its depth, the aliases a
+client wrote, its cost, and the entity representations it asks for. Every fragment is
+measured once and its figures reused wherever it is spread, so a document whose fragments
+each spread the next twice costs as many steps as it has characters, not 2^N. A document
+over any limit is refused before graphql-core validates it; one within the limits is then
+validated (cached by document) as usual.
+
+Cost: each field costs 1 times the product of the page sizes above it; a field taking
+``first``/``last`` multiplies its subtree by that page size, read from the operation's
+actual variable values (so a query costs the same inline or with variables, as a router
+sends it), and ``_entities`` multiplies its subtree by the number of representations.
+
+Aliases: what a client wrote. A router merging requests (Hive Gateway, through
+graphql-tools' batch execution) prefixes root fields as ``_v<N>_<key>`` (``_<N>_<key>`` in
+older versions); such an alias whose rest is the field's own name is the router's, not the
+client's, and is not counted (see docs/federation.md).
 """
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     GraphQLNamedType,
-    GraphQLObjectType,
+    GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
+    NullValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    ValidationContext,
-    ValidationRule,
+    ValueNode,
     VariableNode,
     get_named_type,
+    validate,
 )
+from graphql.validation.rules import overlapping_fields_can_be_merged
+from strawberry.extensions import SchemaExtension
 
+from core.config import get_settings
 from resolvers.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 
 MAX_COST = 5_000
+MAX_DEPTH = 12
+MAX_ALIASES = 15
+MAX_TOKENS = 2_000
+MAX_FIELD_NODES = 10_000  # after fragment expansion
+MAX_REPEATS = 20  # one field (response key) or one fragment in one response level
+# graphql-core's field-merging check compares fields pairwise; its work budget (500,000
+# by default, about half a second) bounds the quadratic case. The standard introspection
+# query spends under 5,000; a document over this budget is refused ("Validation aborted.").
+FIELD_MERGING_BUDGET = 20_000
+overlapping_fields_can_be_merged.MAX_COMPLEXITY_BUDGET = FIELD_MERGING_BUDGET
+ENTITIES = "_entities"
+ROUTER_ALIAS = re.compile(r"_v?\d+_(?P<rest>.+)")
 
 
-def _page_size(field: FieldNode, paginated: bool) -> int:
-    if not paginated:
-        return 1
-    for argument in field.arguments or ():
-        if argument.name.value in ("first", "last"):
-            if isinstance(argument.value, IntValueNode):
-                return max(1, min(int(argument.value.value), MAX_PAGE_SIZE))
-            if isinstance(argument.value, VariableNode):
-                return MAX_PAGE_SIZE  # unknown until execution: assume the largest page
-    return DEFAULT_PAGE_SIZE
+@dataclass(frozen=True, slots=True)
+class Measure:
+    """The figures of a selection set at multiplier 1. ``depth`` is the longest chain of
+    nested fields in it (a leaf field is 1); introspection fields do not count for depth."""
+
+    nodes: int = 0
+    depth: int = 0
+    aliases: int = 0
+    cost: int = 0
+    representations: int = 0
+    repeats: int = 0  # the most times one response level selects one key or fragment
+
+    def __add__(self, other: Measure) -> Measure:
+        return Measure(
+            self.nodes + other.nodes,
+            max(self.depth, other.depth),
+            self.aliases + other.aliases,
+            self.cost + other.cost,
+            self.representations + other.representations,
+            max(self.repeats, other.repeats),
+        )
 
 
-class CostLimit(ValidationRule):
-    """Each field costs 1 times the product of the page sizes above it; a field taking
-    ``first`` multiplies its subtree by ``first`` (a variable counts as the maximum, 100)."""
+NOTHING = Measure()
 
-    def __init__(self, context: ValidationContext) -> None:
-        super().__init__(context)
-        document = context.document
-        self.fragments = {
-            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+
+class _Measurer:
+    """Measures one operation. Fragments are measured once each, in the order their
+    spreads need them, with no recursion through spreads; a fragment in a cycle counts
+    as nothing (validation refuses the cycle)."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        operation: OperationDefinitionNode,
+        variables: Mapping[str, Any],
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = dict(variables)
+        for definition in operation.variable_definitions or ():
+            name = definition.variable.name.value
+            if name not in self.variables and definition.default_value is not None:
+                self.variables[name] = _literal(definition.default_value)
+        self.roots = {
+            root.name
+            for root in (schema.query_type, schema.mutation_type, schema.subscription_type)
+            if root is not None
         }
-        schema = context.schema
-        for definition in document.definitions:
-            if not isinstance(definition, OperationDefinitionNode):
-                continue
-            root = schema.get_root_type(definition.operation)
-            if root is None:
-                continue
-            cost = self._cost(definition.selection_set, root, 1, frozenset())
-            if cost > MAX_COST:
-                context.report_error(
-                    GraphQLError(
-                        f"the query costs {cost}, more than the limit of {MAX_COST}; "
-                        "ask for smaller pages or fewer nested lists",
-                        definition,
-                        extensions={"code": "QUERY_TOO_COSTLY", "cost": cost, "limit": MAX_COST},
-                    )
-                )
+        self.measured: dict[str, Measure] = {}
 
-    def _cost(
+    def operation(self, operation: OperationDefinitionNode) -> Measure:
+        root = self.schema.get_root_type(operation.operation)
+        self._measure_fragments_used_by(operation.selection_set)
+        return self._selections(operation.selection_set, root)
+
+    def _measure_fragments_used_by(self, selections: SelectionSetNode) -> None:
+        """Measure every fragment reachable from ``selections``, dependencies first
+        (an explicit stack: a chain of thousands of fragments needs no recursion)."""
+        state: dict[str, int] = {}  # 1 in progress, 2 done
+        stack: list[tuple[str, Iterator[str]]] = []
+        for name in _spreads(selections):
+            if name in state or name not in self.fragments:
+                continue
+            state[name] = 1
+            stack.append((name, iter(_spreads(self.fragments[name].selection_set))))
+            while stack:
+                current, pending = stack[-1]
+                following = next(pending, None)
+                if following is None:
+                    stack.pop()
+                    state[current] = 2
+                    fragment = self.fragments[current]
+                    target = self.schema.get_type(fragment.type_condition.name.value)
+                    self.measured[current] = self._selections(fragment.selection_set, target)
+                elif following not in state and following in self.fragments:
+                    state[following] = 1
+                    following_set = self.fragments[following].selection_set
+                    stack.append((following, iter(_spreads(following_set))))
+
+    def _selections(
         self,
         selections: SelectionSetNode,
-        parent: GraphQLNamedType,
-        multiplier: int,
-        seen: frozenset[str],
-    ) -> int:
-        total = 0
+        parent: GraphQLNamedType | None,
+        level: Counter[str] | None = None,
+    ) -> Measure:
+        """``level`` counts the response keys and fragment spreads of one response level,
+        which inline fragments share with their parent."""
+        keys: Counter[str] = Counter() if level is None else level
+        total = NOTHING
         for selection in selections.selections:
             if isinstance(selection, FieldNode):
-                total += multiplier
-                field = (
-                    parent.fields.get(selection.name.value)
-                    if isinstance(parent, GraphQLObjectType) or hasattr(parent, "fields")
-                    else None
-                )
-                if selection.selection_set is None or field is None:
-                    continue
-                paginated = "first" in field.args or "last" in field.args
-                child = get_named_type(field.type)
-                total += self._cost(
-                    selection.selection_set,
-                    child,
-                    multiplier * _page_size(selection, paginated),
-                    seen,
-                )
+                keys[(selection.alias or selection.name).value] += 1
+                total = total + self._field(selection, parent)
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
-                target = self.context.schema.get_type(condition.name.value) if condition else parent
-                total += self._cost(selection.selection_set, target or parent, multiplier, seen)
+                target = self.schema.get_type(condition.name.value) if condition else parent
+                total = total + self._selections(selection.selection_set, target, keys)
             elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                fragment = self.fragments.get(name)
-                if fragment is None or name in seen:
-                    continue
-                target = self.context.schema.get_type(fragment.type_condition.name.value)
-                total += self._cost(
-                    fragment.selection_set, target or parent, multiplier, seen | {name}
-                )
+                keys["..." + selection.name.value] += 1
+                total = total + self.measured.get(selection.name.value, NOTHING)
+        if level is None and keys:
+            total = total + Measure(repeats=max(keys.values()))
         return total
+
+    def _field(self, node: FieldNode, parent: GraphQLNamedType | None) -> Measure:
+        name = node.name.value
+        fields = getattr(parent, "fields", None)
+        definition = fields.get(name) if fields is not None else None
+        aliased = node.alias is not None and not self._routers(node, parent)
+        child_type = get_named_type(definition.type) if definition is not None else None
+        below = (
+            NOTHING
+            if node.selection_set is None
+            else self._selections(node.selection_set, child_type)
+        )
+        representations = 0
+        if definition is None:
+            multiplier = 1  # introspection, or unknown (validation refuses it)
+        elif name == ENTITIES and parent is not None and parent.name in self.roots:
+            representations = self._representations(node)
+            multiplier = representations
+        elif "first" in definition.args or "last" in definition.args:
+            multiplier = self._page_size(node)
+        else:
+            multiplier = 1
+        return Measure(
+            nodes=1 + below.nodes,
+            depth=0 if name.startswith("__") else 1 + below.depth,
+            aliases=int(aliased) + below.aliases,
+            cost=1 + multiplier * below.cost,
+            representations=representations + multiplier * below.representations,
+            repeats=below.repeats,
+        )
+
+    def _routers(self, node: FieldNode, parent: GraphQLNamedType | None) -> bool:
+        """A router's prefix on a root field: ``_v0_partners: partners``."""
+        if node.alias is None or parent is None or parent.name not in self.roots:
+            return False
+        alias = node.alias.value
+        while (prefixed := ROUTER_ALIAS.fullmatch(alias)) is not None:
+            alias = prefixed.group("rest")  # merged more than once: _v1__v0_partners
+            if alias == node.name.value:
+                return True
+        return False
+
+    def _value(self, value: ValueNode) -> Any:
+        if isinstance(value, VariableNode):
+            return self.variables.get(value.name.value)
+        return _literal(value)
+
+    def _page_size(self, node: FieldNode) -> int:
+        for argument in node.arguments or ():
+            if argument.name.value in ("first", "last"):
+                size = self._value(argument.value)
+                if size is None:
+                    return DEFAULT_PAGE_SIZE
+                if isinstance(size, int) and not isinstance(size, bool):
+                    return max(1, min(size, MAX_PAGE_SIZE))
+                return MAX_PAGE_SIZE  # not an Int: refused later, counted at the worst
+        return DEFAULT_PAGE_SIZE
+
+    def _representations(self, node: FieldNode) -> int:
+        for argument in node.arguments or ():
+            if argument.name.value == "representations":
+                value = self._value(argument.value)
+                if isinstance(value, list):
+                    return len(value)
+                return 0 if value is None else 1  # a single value coerces to a list of one
+        return 0
+
+
+def _literal(value: ValueNode) -> Any:
+    """The parts of a literal the measure needs: ints, nulls and list lengths."""
+    if isinstance(value, IntValueNode):
+        try:
+            return int(value.value)
+        except ValueError:
+            return None
+    if isinstance(value, NullValueNode):
+        return None
+    if isinstance(value, ListValueNode):
+        return list(value.values)
+    return value
+
+
+def _spreads(selections: SelectionSetNode) -> Iterator[str]:
+    """The names of the fragments spread anywhere inside ``selections`` (not inside the
+    fragments themselves)."""
+    pending = [selections]
+    while pending:
+        for selection in pending.pop().selections:
+            if isinstance(selection, FragmentSpreadNode):
+                yield selection.name.value
+            elif (
+                isinstance(selection, (FieldNode, InlineFragmentNode))
+                and selection.selection_set is not None
+            ):
+                pending.append(selection.selection_set)
+
+
+def measure(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+) -> list[tuple[OperationDefinitionNode, Measure]]:
+    """The measure of the operation that will run (of every operation when the name does
+    not pick one: the request fails anyway, and no limit is skipped)."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = [
+        operation
+        for operation in operations
+        if operation_name is None or (operation.name and operation.name.value == operation_name)
+    ]
+    values = variables if isinstance(variables, Mapping) else {}
+    return [
+        (operation, _Measurer(schema, fragments, operation, values).operation(operation))
+        for operation in (chosen if len(chosen) == 1 else operations)
+    ]
+
+
+def limit_errors(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+) -> list[GraphQLError]:
+    """The first limit each operation breaks, if any."""
+    max_representations = get_settings().max_entity_representations
+    errors = []
+    for operation, found in measure(schema, document, operation_name, variables):
+        error = _first_breach(operation, found, max_representations)
+        if error is not None:
+            errors.append(error)
+    return errors
+
+
+def _first_breach(
+    operation: OperationDefinitionNode, found: Measure, max_representations: int
+) -> GraphQLError | None:
+    name = operation.name.value if operation.name else "anonymous"
+    depth = found.depth - 1  # the root fields are at depth 0
+    checks = [
+        # (code, the figure's key, its value, the limit, the message)
+        (
+            "QUERY_TOO_LARGE",
+            "fields",
+            found.nodes,
+            MAX_FIELD_NODES,
+            f"the operation '{name}' expands to {found.nodes} fields, more than the limit of "
+            f"{MAX_FIELD_NODES}; spread fewer fragments",
+        ),
+        (
+            "QUERY_TOO_REPETITIVE",
+            "repeats",
+            found.repeats,
+            MAX_REPEATS,
+            f"the operation '{name}' selects one field or fragment {found.repeats} times at "
+            f"one level, more than the limit of {MAX_REPEATS}",
+        ),
+        (
+            "QUERY_TOO_DEEP",
+            "depth",
+            depth,
+            MAX_DEPTH,
+            f"'{name}' exceeds maximum operation depth of {MAX_DEPTH}",
+        ),
+        (
+            "TOO_MANY_ALIASES",
+            "aliases",
+            found.aliases,
+            MAX_ALIASES,
+            f"{found.aliases} aliases found, more than the limit of {MAX_ALIASES}",
+        ),
+        (
+            "TOO_MANY_REPRESENTATIONS",
+            "representations",
+            found.representations,
+            max_representations,
+            f"{found.representations} entity representations, more than the limit of "
+            f"{max_representations} a request",
+        ),
+        (
+            "QUERY_TOO_COSTLY",
+            "cost",
+            found.cost,
+            MAX_COST,
+            f"the query costs {found.cost}, more than the limit of {MAX_COST}; "
+            "ask for smaller pages or fewer nested lists",
+        ),
+    ]
+    for code, figure, value, limit, message in checks:
+        if value > limit:
+            return GraphQLError(
+                message, operation, extensions={"code": code, figure: value, "limit": limit}
+            )
+    return None
+
+
+@lru_cache(maxsize=512)
+def _validate(schema: GraphQLSchema, document: DocumentNode, rules: tuple[Any, ...]) -> Any:
+    return validate(schema, document, rules)
+
+
+class RequestLimits(SchemaExtension):
+    """The limits, then graphql-core's validation (cached by document: the parser cache
+    hands the same document object back for the same text). The limits depend on the
+    variables, so they run on every request; they are linear and cheap."""
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        assert document is not None
+        schema = context.schema._schema
+        errors = limit_errors(schema, document, context.operation_name, context.variables)
+        if not errors:
+            errors = list(_validate(schema, document, tuple(context.validation_rules)))
+        context.pre_execution_errors = errors
+        yield

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 import strawberry
 import strawberry.federation
 from strawberry import relay
+from strawberry.permission import PermissionExtension
 from strawberry.types import Info
 
 from ledger.queries import Entry, LotView
 from members.earning import Line
 from resolvers import members as resolve
 from resolvers.context import HubContext
-from resolvers.permissions import requires
+from resolvers.entities import key_text, not_found
+from resolvers.ids import database_id, decode_id
+from resolvers.permissions import RequireScope
 from schema.connections import connection, scoped_mutation
 from schema.errors import UserError, user_errors
 from schema.partners import Partner, partner_by_id, partner_of
@@ -126,23 +129,32 @@ class Member(relay.Node):
     ) -> list[Member | None]:
         found: list[Member | None] = []
         for node_id in node_ids:
+            member_id = database_id(node_id)
             visible = (
-                await resolve.visible_member(info.context, int(node_id))
-                if node_id.isdigit()
-                else None
+                None if member_id is None else await resolve.visible_member(info.context, member_id)
             )
             found.append(None if visible is None else cls(id=visible.id))
         return found
 
     @classmethod
     async def resolve_reference(
-        cls, info: Info[HubContext, Any], id: strawberry.ID
-    ) -> Member | None:
-        member_id = resolve.decode_id(str(id), "Member")
-        if member_id is None:
-            return None
-        visible = await resolve.visible_member(info.context, member_id)
-        return None if visible is None else cls(id=visible.id)
+        cls, info: Info[HubContext, Any], key: Mapping[str, object]
+    ) -> Member:
+        """As ``member(id:)``: the same scope check (UNAUTHENTICATED, FORBIDDEN) and the
+        same audited CR-10 refusal for a partner without the member's consent."""
+        MEMBER_READ.has_permission(None, info)
+        member_gid = key_text(key, "id")
+        visible = (
+            None
+            if member_gid is None
+            else await resolve.read_member(info.context, member_gid, "_entities")
+        )
+        if visible is None:
+            raise not_found("Member")
+        return cls(id=visible.id)
+
+
+MEMBER_READ = RequireScope("members:read", "operator:admin")
 
 
 async def member(info: Info[HubContext, Any], id: strawberry.ID) -> Member | None:
@@ -152,7 +164,7 @@ async def member(info: Info[HubContext, Any], id: strawberry.ID) -> Member | Non
 
 member_field = strawberry.field(
     resolver=member,
-    extensions=requires("members:read", "operator:admin"),
+    extensions=[PermissionExtension(permissions=[MEMBER_READ], use_directives=False)],
     description="A member the caller may see: the operator (null for an unknown id), or a "
     "partner holding the member's consent; any other id is refused with "
     "COMPLIANCE_VIOLATION CR-10.",
@@ -343,7 +355,7 @@ async def redeem_points(
     errors = user_errors(outcome)
     if outcome.value is None:
         return RedeemPointsPayload(redemption=None, member=None, user_errors=errors)
-    member_id = resolve.decode_id(str(input.member_id), "Member")
+    member_id = decode_id(str(input.member_id), "Member")
     return RedeemPointsPayload(
         redemption=Redemption(
             id=strawberry.ID(str(relay.GlobalID("Redemption", str(outcome.value.hold_id)))),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
@@ -17,6 +17,8 @@ from partners.registry import PartnerView
 from resolvers import catalog as resolve_catalog
 from resolvers import partners as resolve
 from resolvers.context import HubContext
+from resolvers.entities import bad_representation, key_text, not_found
+from resolvers.ids import database_id, decode_id
 from schema.connections import connection
 
 if TYPE_CHECKING:
@@ -70,7 +72,9 @@ class EarningRule:
         )
 
 
-@strawberry.federation.type(keys=["id"], description="A brand in the alliance.")
+@strawberry.federation.type(
+    keys=["id", "code"], description="A brand in the alliance. Keys: its global id, or its code."
+)
 class Partner(relay.Node):
     id: relay.NodeID[int]
     code: str = strawberry.field(description="The partner's stable short code, e.g. `cinema`.")
@@ -143,25 +147,27 @@ class Partner(relay.Node):
         node_ids: Iterable[str],
         required: bool = False,
     ) -> list[Partner | None]:
-        ids = []
-        for node_id in node_ids:
-            try:
-                ids.append(int(node_id))
-            except ValueError:
-                ids.append(-1)
+        ids = [database_id(node_id) or 0 for node_id in node_ids]
         views = await resolve.partners_by_id(info.context, ids)
         return [None if view is None else cls.from_view(view) for view in views]
 
     @classmethod
     async def resolve_reference(
-        cls, info: Info[HubContext, Any], id: strawberry.ID
-    ) -> Partner | None:
-        try:
-            node_id = relay.GlobalID.from_id(id).node_id
-        except ValueError:
-            return None
-        found = await cls.resolve_nodes(info=info, node_ids=[node_id])
-        return found[0]
+        cls, info: Info[HubContext, Any], key: Mapping[str, object]
+    ) -> Partner:
+        """By ``id`` (a Partner global id) or by ``code``; both batched."""
+        if "id" in key:
+            found = await resolve.partners_by_id(
+                info.context, [decode_id(key["id"], "Partner") or 0]
+            )
+        else:
+            code = key_text(key, "code")
+            if code is None:
+                raise bad_representation("a Partner key is id, or code")
+            found = await resolve.partners_by_code(info.context, [code])
+        if found[0] is None:
+            raise not_found("Partner")
+        return cls.from_view(found[0])
 
 
 PartnerConnection = relay.Connection[Partner]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import re
+from collections.abc import Mapping
 from importlib.metadata import version
 from typing import Any
 
@@ -10,19 +12,14 @@ import strawberry
 import strawberry.federation
 from graphql import GraphQLError
 from strawberry import relay
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    ParserCache,
-    ValidationCache,
-)
-from strawberry.extensions.max_aliases import create_validator as alias_rule
-from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.extensions import MaxTokensLimiter, ParserCache
+from strawberry.federation.schema import FederationAny
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from resolvers import viewer as viewer_resolver
 from resolvers.context import HubContext
+from resolvers.entities import entity_type
 from resolvers.permissions import authenticated
 from schema.catalog import CatalogItem, upsert_catalog_items_field
 from schema.catalog import catalog as catalog_resolver
@@ -45,7 +42,7 @@ from schema.green import (
     green_products_field,
     register_green_product_field,
 )
-from schema.limits import CostLimit
+from schema.limits import MAX_TOKENS, RequestLimits
 from schema.members import (
     Member,
     award_points_field,
@@ -97,6 +94,8 @@ from schema.webhooks import (
     webhook_deliveries_field,
     webhook_endpoints_field,
 )
+
+SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 
 
 @strawberry.type(description="The authenticated client making this request.")
@@ -153,7 +152,32 @@ class Query:
         )
 
 
+ENTITIES: dict[str, Any] = {"Partner": Partner, "CatalogItem": CatalogItem, "Member": Member}
+
+
+async def _entity(info: Info[HubContext, None], representation: object) -> object:
+    type_name = entity_type(representation)
+    assert isinstance(representation, Mapping)
+    key = {name: value for name, value in representation.items() if name != "__typename"}
+    return await ENTITIES[type_name].resolve_reference(info, key)
+
+
 class HubSchema(strawberry.federation.Schema):
+    def entities_resolver(
+        self, info: Info, representations: list[FederationAny]
+    ) -> list[FederationAny]:
+        """Each representation resolves through its type's loaders (batched across the
+        request) to its object, or to an error that says why: an unknown ``__typename``, a
+        key of another type or out of range, an object the caller may not see. The count
+        and the cost were checked before execution (schema.limits)."""
+        return [_entity(info, representation) for representation in representations]  # type: ignore[misc]
+
+    @staticmethod
+    def remove_field_suggestion(error: GraphQLError) -> None:
+        """No suggestions for any name (fields, arguments, enum values, input fields,
+        types): they would map the schema for someone who may not see it."""
+        error.message = SUGGESTION.sub("", error.message)
+
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         """Not here: the HTTP view logs each unexpected error once, under the error id it
         returns to the client, and expected errors are not server faults."""
@@ -201,26 +225,14 @@ class Mutation:
     set_member_credit_level = set_member_credit_level_field
 
 
-MAX_DEPTH = 12
-MAX_ALIASES = 15
-MAX_TOKENS = 2_000
-
-
-# Rule classes built once: the validation cache is keyed by the rule classes too, so
-# strawberry's per-instance limiter classes would miss it on every request.
-DEPTH_RULE = depth_rule(MAX_DEPTH, None)
-ALIAS_RULE = alias_rule(MAX_ALIASES)
-VALIDATION_RULES = [DEPTH_RULE, ALIAS_RULE, CostLimit]
-
-
 def request_limits() -> list[Any]:
-    """Caches and limits as extension factories (a fresh instance per request). Depth does
-    not count introspection fields; the token limit bounds those documents."""
+    """Caches and limits as extension factories (a fresh instance per request): the token
+    limit bounds parsing, then schema.limits measures the operation (depth, aliases, cost,
+    size, entity representations) and validates it."""
     return [
         lambda: ParserCache(maxsize=512),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: AddValidationRules(VALIDATION_RULES),
-        lambda: ValidationCache(maxsize=512),
+        RequestLimits,
     ]
 
 

@@ -60,3 +60,51 @@ async def test_a_member_stops_at_the_ceiling_and_the_liability_total_is_a_bigint
     ]
     assert balance == {"data": {"member": {"balance": MEMBER_BALANCE_MAX}}}
     assert (await hub.database.read(ledger.verify)).clean
+
+
+async def test_a_hold_of_a_member_at_the_ceiling_is_voided_by_the_sweep(hub: Hub) -> None:
+    """The ceiling bounds spendable plus held points: a reservation and its void move points
+    between the member's own accounts and are never refused by it, so one member at the
+    ceiling cannot stop the hold sweep (found by an outside attack)."""
+    store = await _partner(hub, "store")
+    store_id = (await hub.database.read(find_partner, "store")).id
+    member = await _register(hub, store, ref="m-hold", phone="138 0013 8009")
+    other = await _register(hub, store, ref="m-other", phone="138 0013 8010")
+    member_id = int(GlobalID.from_id(member).node_id)
+    other_id = int(GlobalID.from_id(other).node_id)
+    await _grant(hub, store_id, member, MEMBER_BALANCE_MAX - 90, key="near-max")
+    await _grant(hub, store_id, other, 500, key="other")
+    now = utcnow()
+    for who, key in ((member_id, "hold-a"), (other_id, "hold-b")):
+        await hub.database.write(
+            ledger.reserve,
+            ledger.IdempotencyKey("test", key),
+            member_id=who,
+            partner_id=store_id,
+            amount=90,
+            deadline=now + timedelta(minutes=1),
+            now=now,
+        )
+    # 180 spendable points short of the ceiling, but 90 are held: 91 more is one too many.
+    with pytest.raises(BalanceCeilingExceeded):
+        await _grant(hub, store_id, member, 91, key="over-with-held")
+    await _grant(hub, store_id, member, 90, key="up-to-the-ceiling")
+
+    voided = await hub.database.write(ledger.void_lapsed_holds, now + timedelta(minutes=2))
+    balances = await _gql(
+        hub,
+        "query($a: ID!, $b: ID!) { a: member(id: $a) { balance heldPoints } "
+        "b: member(id: $b) { balance heldPoints } }",
+        store,
+        a=member,
+        b=other,
+    )
+
+    assert voided == 2
+    assert balances == {
+        "data": {
+            "a": {"balance": MEMBER_BALANCE_MAX, "heldPoints": 0},
+            "b": {"balance": 500, "heldPoints": 0},
+        }
+    }
+    assert (await hub.database.read(ledger.verify)).clean

@@ -11,7 +11,8 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from hub.graphql_http import GRAPHQL_RESPONSE_JSON, MAX_BODY_BYTES, GraphQLEndpoint, HubGraphQL
-from schema.root import MAX_DEPTH, request_limits
+from schema.limits import MAX_DEPTH
+from schema.root import request_limits
 from tests.hub.conftest import Hub
 
 pytestmark = pytest.mark.anyio
@@ -187,14 +188,6 @@ async def test_a_query_deeper_than_the_limit_is_refused() -> None:
     assert allowed.status_code == 200
     assert refused.status_code == 400
     assert "exceeds maximum operation depth" in refused.json()["errors"][0]["message"]
-
-
-async def test_a_variable_page_size_counts_as_the_largest() -> None:
-    response = await _inline(
-        "query($n: Int!) { items(first: $n) { children(first: $n) { name } } }"
-    )
-
-    assert response.json()["errors"][0]["extensions"]["cost"] == 10_101
 
 
 async def test_unexpected_errors_are_masked_and_logged_with_an_id(

@@ -194,4 +194,10 @@ async def test_federation_resolves_members_only_for_consenting_partners(hub: Hub
     theirs = await _gql(hub, query, stranger, reps=reps)
 
     assert mine == {"data": {"_entities": [{"balance": 0}]}}
-    assert theirs == {"data": {"_entities": [None]}}
+    assert theirs["data"] == {"_entities": [None]}
+    assert [(e["path"], e["extensions"]) for e in theirs["errors"]] == [
+        (
+            ["_entities", 0],
+            {"code": "COMPLIANCE_VIOLATION", "rule": "CR-10", "field": ["id"]},
+        )
+    ]
