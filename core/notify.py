@@ -16,6 +16,7 @@ import hmac
 import json
 import threading
 import time
+import urllib.error
 import urllib.request
 import uuid
 from dataclasses import asdict, dataclass
@@ -105,6 +106,8 @@ class SmsWebhookNotifier:
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:  # noqa: S310
                 status = response.status
+        except urllib.error.HTTPError as error:
+            status = error.code
         except OSError as error:
             raise NotificationFailed(f"the SMS gateway failed: {type(error).__name__}") from None
         if not 200 <= status < 300:
