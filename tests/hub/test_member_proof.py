@@ -10,8 +10,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
+from strawberry.relay import GlobalID
 
 from core.db import utcnow
+from members.consent import (
+    ConsentRequestNotFound,
+    answer_consent_request,
+    pending_requests,
+    withdraw_consent,
+)
 from members.models import ConsentEvent, OneTimeCode
 from tests.hub.conftest import Hub
 from tests.hub.test_compliance_table import Alliance, _blocked
@@ -323,3 +330,72 @@ async def test_the_partner_cannot_read_a_member_before_the_member_approved(hub: 
     assert before["errors"][0]["extensions"]["rule"] == "CR-10"
     registered_twice = await _register(hub, cinema, ref="fan-2", phone=KNOWN)
     assert registered_twice == alliance.member
+
+
+def _ids(global_id: str) -> int:
+    return int(GlobalID.from_id(global_id).node_id)
+
+
+async def test_the_member_answers_in_the_app_and_withdraws_as_easily(hub: Hub) -> None:
+    """The member's own channel (the app's mutations call these services): approve one
+    request, deny another, then withdraw; the partner's next read is refused CR-10."""
+    alliance = await Alliance(hub).setup()
+    cinema = await _partner(hub, "cinema")
+    optician = await _partner(hub, "optician")
+    member_id = _ids(alliance.member)
+    asked = [
+        await _gql(hub, ASK, partner, input={"phone": KNOWN, "externalRef": "x"})
+        for partner in (cinema, optician)
+    ]
+    request_ids = [_ids(a["data"]["requestMemberConsent"]["request"]["id"]) for a in asked]
+    pending = await hub.database.read(pending_requests, member_id, utcnow())
+    assert [p.id for p in pending] == request_ids
+    # Another member cannot answer them.
+    other = _ids(await _register(hub, alliance.store, ref="m-2", phone="13900139000"))
+    with pytest.raises(ConsentRequestNotFound):
+        await hub.database.write(
+            answer_consent_request,
+            member_id=other,
+            request_id=request_ids[0],
+            approve=True,
+            now=utcnow(),
+        )
+
+    for request_id, approve in zip(request_ids, (True, False), strict=True):
+        await hub.database.write(
+            answer_consent_request,
+            member_id=member_id,
+            request_id=request_id,
+            approve=approve,
+            now=utcnow(),
+        )
+
+    assert (await _gql(hub, READ, cinema, id=alliance.member))["data"]["member"] == {"balance": 123}
+    denied = await _gql(hub, READ, optician, id=alliance.member)
+    assert denied["errors"][0]["extensions"]["rule"] == "CR-10"
+    await hub.database.write(
+        withdraw_consent,
+        member_id=member_id,
+        partner_code="cinema",
+        credit_level_only=False,
+        now=utcnow(),
+    )
+    withdrawn = await _gql(hub, READ, cinema, id=alliance.member)
+    assert withdrawn["data"] == {"member": None}
+    assert withdrawn["errors"][0]["extensions"]["rule"] == "CR-10"
+    events = await hub.database.read(
+        lambda s: [
+            (e.partner_id, e.action, e.channel)
+            for e in s.execute(
+                select(ConsentEvent)
+                .where(ConsentEvent.member_id == member_id)
+                .order_by(ConsentEvent.id)
+            ).scalars()
+        ]
+    )
+    assert [(action, channel) for _, action, channel in events] == [
+        ("GRANTED", "SMS_CODE"),  # the store's registration
+        ("GRANTED", "APP"),
+        ("DENIED", "APP"),
+        ("WITHDRAWN", "APP"),
+    ]
