@@ -20,6 +20,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/alliance-hub migrate
 	$(BIN)/alliance-hub demo
+	@echo "Codes sent to members' phones go to $${HUB_NOTIFY_OUTBOX:-./notifications.jsonl} (tail -f it); HUB_SMS_WEBHOOK_URL sends them to an SMS gateway instead."
 	$(BIN)/alliance-hub worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(BIN)/alliance-hub serve --host $(HOST) --port $(PORT)

@@ -9,6 +9,8 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
+from core.notify import Notifier, notifier_from
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./alliance.db"
 DEFAULT_ISSUER = "http://127.0.0.1:8000"
 LOCAL_SECRET_FILE = ".alliance-hub-secret"
@@ -54,9 +56,18 @@ class Settings:
     def production(self) -> bool:
         return self.environment == "production"
 
+    # Where messages to members' phones go: a JSON-lines file in development, or a signed
+    # HTTP SMS gateway when its URL is set (core/notify.py).
+    notify_outbox: str = "./notifications.jsonl"
+    sms_webhook_url: str = ""
+    sms_webhook_secret: str = ""
+
     @property
     def resource(self) -> str:
         return f"{self.issuer}/graphql"
+
+    def notifier(self) -> Notifier:
+        return notifier_from(self.notify_outbox, self.sms_webhook_url, self.sms_webhook_secret)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -91,6 +102,9 @@ class Settings:
             expiry_notice_days=int(env.get("HUB_EXPIRY_NOTICE_DAYS", "30")),
             webhook_lease=timedelta(seconds=int(env.get("HUB_WEBHOOK_LEASE_SECONDS", "60"))),
             max_entity_representations=int(env.get("HUB_MAX_ENTITY_REPRESENTATIONS", "100")),
+            notify_outbox=env.get("HUB_NOTIFY_OUTBOX", "./notifications.jsonl"),
+            sms_webhook_url=env.get("HUB_SMS_WEBHOOK_URL", ""),
+            sms_webhook_secret=env.get("HUB_SMS_WEBHOOK_SECRET", ""),
         )
 
 

@@ -17,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from core.config import Settings, get_settings
 from core.db import Database, database_from_settings
+from core.notify import Notifier
 from hub.backpressure import Backpressure
 from hub.graphql_http import GraphQLEndpoint, HubGraphQL
 from hub.logs import AccessLog, quiet_authlib
@@ -48,9 +49,15 @@ class _Late:
         await self.app(scope, receive, send)
 
 
-def create_app(database_url: str | None = None, settings: Settings | None = None) -> Starlette:
-    """The hub's ASGI app. Its database is opened and closed by the app's lifespan."""
+def create_app(
+    database_url: str | None = None,
+    settings: Settings | None = None,
+    notifier: Notifier | None = None,
+) -> Starlette:
+    """The hub's ASGI app. Its database is opened and closed by the app's lifespan.
+    Messages to members' phones go to ``notifier``, by default the configured one."""
     settings = settings or get_settings()
+    chosen_notifier = notifier or settings.notifier()
     server_metadata(settings)  # an invalid issuer stops the hub before it serves
     quiet_authlib()
     graphql = _Late()
@@ -60,6 +67,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         database = database_from_settings(settings, database_url)
         app.state.database = database
+        app.state.notifier = chosen_notifier
         oauth = OAuthEndpoints(database, settings)
         endpoints.update(
             token=oauth.token,

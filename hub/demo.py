@@ -21,7 +21,7 @@ from core.config import Settings
 from core.db import Database
 from members.earning import Line, award
 from members.redemption import charity_donation, redeem_item
-from members.registration import register_member
+from members.registration import confirm_registration, start_registration
 from partners.catalog import ItemInput, upsert_items
 from partners.clients import create_client
 from partners.green import decide_green_product, register_green_product
@@ -274,6 +274,40 @@ def _onboard(session: Session, settings: Settings, now: datetime) -> dict[str, A
     return credentials
 
 
+def _registered(
+    session: Session,
+    settings: Settings,
+    *,
+    partner_id: int,
+    external_ref: str,
+    phone: str,
+    now: datetime,
+) -> int:
+    """The real registration: started by the partner, confirmed with the code the person
+    received (here read straight from the message the hub would send)."""
+    started = start_registration(
+        session,
+        settings.secret_key,
+        partner_id=partner_id,
+        external_ref=external_ref,
+        phone=phone,
+        display_name=None,
+        consent=True,
+        now=now,
+    )
+    member_id = confirm_registration(
+        session,
+        settings.secret_key,
+        partner_id=partner_id,
+        request_id=started.request_id,
+        code=started.notification.code,
+        client_id=None,
+        now=now,
+    )
+    assert member_id is not None
+    return member_id
+
+
 def _history(
     session: Session, settings: Settings, credentials: dict[str, Any], now: datetime
 ) -> int:
@@ -281,17 +315,18 @@ def _history(
     people = ("138 0013 8001", "139 0013 8002", "137 0013 8003", "136 0013 8004", "135 0013 8005")
     for number, phone in enumerate(people, start=1):
         member_id = 0
-        for code in ("redrice", "starcinema", "leafteahouse", "clearsight", "greenfuture"):
-            member_id = register_member(
+        partners = ("redrice", "starcinema", "leafteahouse", "clearsight", "greenfuture")
+        for step, code in enumerate(partners):
+            member_id = _registered(
                 session,
-                settings.secret_key,
+                settings,
                 partner_id=credentials[code]["partner_id"],
                 external_ref=f"{code}-member-{number}",
                 phone=phone,
-                display_name=None,
-                consent=True,
-                now=now,
-            ).member_id
+                # Each partner registered the person on another visit: codes per phone
+                # are limited (members/codes.py).
+                now=now - timedelta(minutes=20 * (len(partners) - step)),
+            )
         for order, (code, amount) in enumerate(
             (("redrice", 120_000), ("leafteahouse", 35_000), ("redrice", 200_000 * number))
         ):

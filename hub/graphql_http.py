@@ -116,6 +116,7 @@ class HubGraphQL(GraphQL[HubContext, None]):
             request=request,
             response=response,
             loaders=Loaders(database),
+            notifier=getattr(request.app.state, "notifier", None),
         )
 
     async def get_sub_response(self, request: Any) -> Response:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     ForeignKey,
     Index,
+    Integer,
     Numeric,
     String,
     Text,
@@ -23,6 +24,7 @@ from ledger.models import BigId
 
 
 class MemberStatus(StrEnum):
+    PENDING = "PENDING"  # registered, phone not yet proven: receives nothing (CR-03)
     ACTIVE = "ACTIVE"
     CLOSED = "CLOSED"
 
@@ -44,7 +46,8 @@ class Member(Base):
     __table_args__ = (one_of("status", MemberStatus), one_of("credit_level", CreditLevel))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    phone_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Null while the registration is pending and after the member closed their account.
+    phone_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     display_name: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(12))
     identity_attested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -88,7 +91,8 @@ class ConsentRequest(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
-    phone_hash: Mapped[str] = mapped_column(String(64))
+    # Erased (null) when the member closes their account.
+    phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     external_ref: Mapped[str] = mapped_column(String(128))
     credit_level: Mapped[bool] = mapped_column(Boolean)
     status: Mapped[str] = mapped_column(String(12))
@@ -97,6 +101,105 @@ class ConsentRequest(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     evidence_ref: Mapped[str | None] = mapped_column(String(128))
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    purpose: Mapped[str | None] = mapped_column(String(200))
+    channel: Mapped[str | None] = mapped_column(String(12))
+
+
+class ConsentChannel(StrEnum):
+    """How the member gave an answer: in the alliance's app (signed in), by handing the
+    code sent to their phone to the partner, or through the partner's staff (withdrawals
+    only: a partner may always record that consent ended, never that it began)."""
+
+    APP = "APP"
+    SMS_CODE = "SMS_CODE"
+    PARTNER = "PARTNER"
+
+
+class ConsentAction(StrEnum):
+    GRANTED = "GRANTED"
+    DENIED = "DENIED"
+    WITHDRAWN = "WITHDRAWN"
+
+
+class ConsentEvent(Base):
+    """The evidence of every grant, denial and withdrawal (PIPL Art. 14-15): who (the
+    member, through which partner client if any), when, which channel, and what it
+    covered. Append-only; it names the member only by the opaque id."""
+
+    __tablename__ = "member_consent_events"
+    __table_args__ = (
+        one_of("action", ConsentAction),
+        one_of("channel", ConsentChannel),
+        Index(None, "member_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("member_consent_requests.id"))
+    action: Mapped[str] = mapped_column(String(12))
+    credit_level: Mapped[bool] = mapped_column(Boolean)
+    credit_level_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    channel: Mapped[str] = mapped_column(String(12))
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RegistrationStatus(StrEnum):
+    PENDING = "PENDING"
+    CONFIRMED = "CONFIRMED"
+
+
+class Registration(Base):
+    """A partner's registration of a phone, waiting for the code sent to it. The member
+    row it names is a PENDING placeholder until the code proves the phone; then it becomes
+    the member, or, when the phone already belongs to one, it is replaced by that member."""
+
+    __tablename__ = "member_registrations"
+    __table_args__ = (one_of("status", RegistrationStatus), Index(None, "partner_id", "id"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    phone_hash: Mapped[str | None] = mapped_column(String(64))
+    external_ref: Mapped[str] = mapped_column(String(128))
+    identity_verified: Mapped[bool] = mapped_column(Boolean)
+    credit_level_consent: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CodePurpose(StrEnum):
+    REGISTRATION = "REGISTRATION"
+    CONSENT = "CONSENT"
+    SIGN_IN = "SIGN_IN"
+
+
+class OneTimeCode(Base):
+    """A 6-digit code sent to a phone, kept only as a keyed hash of (purpose, subject,
+    code). ``phone_hash`` and ``address_hash`` (the caller's network address, hashed)
+    count the codes sent, for the rate limits."""
+
+    __tablename__ = "member_one_time_codes"
+    __table_args__ = (
+        one_of("purpose", CodePurpose),
+        Index(None, "purpose", "subject_id"),
+        Index(None, "phone_hash", "created_at"),
+        Index(None, "address_hash", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[int] = mapped_column(BigInteger)
+    phone_hash: Mapped[str | None] = mapped_column(String(64))
+    address_hash: Mapped[str | None] = mapped_column(String(64))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class EarningRule(Base):

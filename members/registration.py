@@ -6,21 +6,34 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import cast
+from datetime import datetime, timedelta
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import ledger
 from compliance.errors import ComplianceViolation
 from compliance.rules import consent_given, identified_member
 from core.crypto import keyed_hash
-from core.db import insert_if_absent
+from core.notify import Notification
 from events import EventType
+from members.codes import issue_code, redeem_code
 from members.errors import ExternalRefTaken, InvalidPhone, MemberError, MemberNotFound
 from members.events import emit_consent_event
-from members.models import Consent, CreditLevel, Member, MemberStatus
+from members.models import (
+    CodePurpose,
+    Consent,
+    ConsentAction,
+    ConsentChannel,
+    ConsentEvent,
+    CreditLevel,
+    Member,
+    MemberStatus,
+    Registration,
+    RegistrationStatus,
+)
+from partners.models import Partner
 
 PHONE_PURPOSE = "member-phone"
 _PHONE = re.compile(r"^\+?\d{6,15}$")
@@ -37,13 +50,38 @@ def normalise_phone(raw: str) -> str:
     return compact if compact.startswith("+") else f"+{compact}"
 
 
+REGISTRATION_TTL = timedelta(days=1)
+
+
 @dataclass(frozen=True, slots=True)
-class Registration:
+class StartedRegistration:
+    """What the partner sees (the request and a PENDING member, the same whether or not
+    the phone already belongs to someone) and the message for the phone."""
+
+    request_id: int
     member_id: int
-    created: bool
+    notification: Notification
 
 
-def register_member(
+class RegistrationNotFound(MemberError):
+    code = "NOT_FOUND"
+
+    def __init__(self) -> None:
+        super().__init__("no such registration of yours", ["requestId"])
+
+
+class RegistrationClosed(MemberError):
+    code = "CONFLICT"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"this registration is {reason}", ["requestId"])
+
+
+def partner_name(session: Session, partner_id: int) -> str:
+    return session.execute(select(Partner.name).where(Partner.id == partner_id)).scalar_one()
+
+
+def start_registration(
     session: Session,
     secret_key: str,
     *,
@@ -55,14 +93,15 @@ def register_member(
     now: datetime,
     identity_verified: bool = True,
     credit_level_consent: bool = False,
-) -> Registration:
-    """Register a member, or link the existing member with this phone to the partner.
+) -> StartedRegistration:
+    """Start registering the person with this phone, and send them a code.
 
-    With ``identity_verified`` the registering partner attests the person's identity
-    (CR-03): it verified the phone at its counter or app. A member nobody has attested
-    yet earns nothing until a partner registers them again as verified. The phone is
-    stored only as a keyed hash. ``credit_level_consent`` is the member's separate consent
-    to share their credit level with this partner (CR-10)."""
+    The person proves the phone (and gives their consent to this partner, CR-10) by the
+    code: in the app, or by telling it to the partner, who submits it with
+    ``confirm_registration``. Until then the member is PENDING and receives nothing
+    (CR-03). The answer is a fresh PENDING member whether or not the phone already
+    belongs to a member, so registering cannot test phone numbers. With
+    ``identity_verified`` the partner also attests it checked the person's identity."""
     violation = consent_given(consent)
     if violation is not None:
         raise ComplianceViolation(violation, ["consent"])
@@ -70,33 +109,173 @@ def register_member(
         raise MemberError("externalRef must be 1-128 characters", ["externalRef"])
     if display_name is not None and len(display_name) > 100:
         raise MemberError("displayName must be at most 100 characters", ["displayName"])
-    phone_hash = keyed_hash(secret_key, PHONE_PURPOSE, normalise_phone(phone))
-    created = insert_if_absent(
-        session,
-        cast(Table, Member.__table__),
-        {
-            "phone_hash": phone_hash,
-            "display_name": display_name,
-            "status": MemberStatus.ACTIVE,
-            "identity_attested_at": now if identity_verified else None,
-            "attested_by_partner_id": partner_id if identity_verified else None,
-            "created_at": now,
-        },
-        conflict_on=["phone_hash"],
+    normalised = normalise_phone(phone)
+    phone_hash = keyed_hash(secret_key, PHONE_PURPOSE, normalised)
+    member = Member(
+        phone_hash=None, display_name=display_name, status=MemberStatus.PENDING, created_at=now
     )
-    member_id = session.execute(
-        select(Member.id).where(Member.phone_hash == phone_hash)
-    ).scalar_one()
-    if created:
-        ledger.open_member_accounts(session, member_id, now)
-    elif identity_verified:
+    session.add(member)
+    session.flush()
+    registration = Registration(
+        partner_id=partner_id,
+        member_id=member.id,
+        phone_hash=phone_hash,
+        external_ref=external_ref,
+        identity_verified=identity_verified,
+        credit_level_consent=credit_level_consent,
+        status=RegistrationStatus.PENDING,
+        created_at=now,
+        expires_at=now + REGISTRATION_TTL,
+    )
+    session.add(registration)
+    session.flush()
+    issued = issue_code(
+        session,
+        secret_key,
+        purpose=CodePurpose.REGISTRATION,
+        subject_id=registration.id,
+        phone_hash=phone_hash,
+        now=now,
+    )
+    shared = " and your credit level" if credit_level_consent else ""
+    text = (
+        f"{partner_name(session, partner_id)} registers you in the points alliance and asks "
+        f"to see your points{shared}. Your code: {issued.code} (valid 5 minutes). Give it "
+        "to them only if you agree."
+    )
+    return StartedRegistration(
+        registration.id,
+        member.id,
+        Notification(to=normalised, kind="registration", text=text, code=issued.code),
+    )
+
+
+def confirm_registration(
+    session: Session,
+    secret_key: str,
+    *,
+    partner_id: int,
+    request_id: int,
+    code: str,
+    client_id: str | None,
+    now: datetime,
+) -> int | None:
+    """The member's id once the code proves the phone; None for a wrong code (commit
+    anyway, so the attempt counts). A phone that already belongs to a member links that
+    member, and the PENDING placeholder is dropped: one person, one member."""
+    registration = session.execute(
+        select(Registration)
+        .where(Registration.id == request_id, Registration.partner_id == partner_id)
+        .with_for_update()
+    ).scalar_one_or_none()
+    if registration is None:
+        raise RegistrationNotFound()
+    if registration.status != RegistrationStatus.PENDING:
+        raise RegistrationClosed("already confirmed")
+    if registration.expires_at <= now:
+        raise RegistrationClosed("expired; register again")
+    if not redeem_code(
+        session,
+        secret_key,
+        purpose=CodePurpose.REGISTRATION,
+        subject_id=registration.id,
+        code=code,
+        now=now,
+    ):
+        return None
+    assert registration.phone_hash is not None
+    assert registration.member_id is not None
+    member_id = _claim_phone(session, registration.member_id, registration.phone_hash, now)
+    if registration.identity_verified:
         session.execute(
             update(Member)
             .where(Member.id == member_id, Member.identity_attested_at.is_(None))
             .values(identity_attested_at=now, attested_by_partner_id=partner_id)
         )
-    link_consent(session, member_id, partner_id, external_ref, credit_level_consent, now)
-    return Registration(member_id, created)
+    link_consent(
+        session,
+        member_id,
+        partner_id,
+        registration.external_ref,
+        registration.credit_level_consent,
+        now,
+    )
+    record_consent_event(
+        session,
+        member_id=member_id,
+        partner_id=partner_id,
+        request_id=None,
+        action=ConsentAction.GRANTED,
+        credit_level=registration.credit_level_consent,
+        channel=ConsentChannel.SMS_CODE,
+        client_id=client_id,
+        now=now,
+    )
+    registration.status = RegistrationStatus.CONFIRMED
+    registration.confirmed_at = now
+    registration.member_id = member_id
+    session.flush()
+    return member_id
+
+
+def _claim_phone(session: Session, placeholder_id: int, phone_hash: str, now: datetime) -> int:
+    """The member with this phone: the existing one (the placeholder is removed), or the
+    placeholder itself, now ACTIVE with its ledger accounts."""
+    existing = session.execute(
+        select(Member.id).where(Member.phone_hash == phone_hash)
+    ).scalar_one_or_none()
+    if existing is None:
+        try:
+            with session.begin_nested():
+                session.execute(
+                    update(Member)
+                    .where(Member.id == placeholder_id)
+                    .values(phone_hash=phone_hash, status=MemberStatus.ACTIVE)
+                )
+        except IntegrityError:  # another registration of this phone confirmed meanwhile
+            existing = session.execute(
+                select(Member.id).where(Member.phone_hash == phone_hash)
+            ).scalar_one()
+        else:
+            ledger.open_member_accounts(session, placeholder_id, now)
+            return placeholder_id
+    session.execute(
+        update(Registration)
+        .where(Registration.member_id == placeholder_id)
+        .values(member_id=existing)
+    )
+    session.execute(delete(Member).where(Member.id == placeholder_id))
+    return existing
+
+
+def record_consent_event(
+    session: Session,
+    *,
+    member_id: int,
+    partner_id: int,
+    request_id: int | None,
+    action: str,
+    credit_level: bool,
+    channel: str,
+    client_id: str | None,
+    now: datetime,
+    credit_level_only: bool = False,
+) -> None:
+    """Keep the evidence of a grant, denial or withdrawal (who, when, which channel)."""
+    session.add(
+        ConsentEvent(
+            member_id=member_id,
+            partner_id=partner_id,
+            request_id=request_id,
+            action=action,
+            credit_level=credit_level,
+            credit_level_only=credit_level_only,
+            channel=channel,
+            client_id=client_id,
+            at=now,
+        )
+    )
+    session.flush()
 
 
 def link_consent(

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from core.db import Database, utcnow
+from core.notify import Notifier
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,7 @@ class HubContext:
     request: Any = None
     response: Any = None
     loaders: Any = None  # resolvers.loaders.Loaders, fresh for every request
+    notifier: Notifier | None = None  # messages to members' phones
     # One instant per request: every price in one response is computed at the same time,
     # and loaders can batch keys that carry it.
     started_at: datetime = field(default_factory=utcnow)

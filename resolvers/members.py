@@ -4,6 +4,7 @@ GraphQL context to the member services, with expected failures as userErrors."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -14,6 +15,7 @@ from compliance.errors import ComplianceViolation
 from compliance.rules import member_visible, sensitive_attribute
 from core.config import get_settings
 from core.db import utcnow
+from core.notify import Notification
 from ledger.errors import HoldNotFound
 from ledger.queries import (
     Balances,
@@ -25,9 +27,11 @@ from ledger.queries import (
     lots_page,
 )
 from ledger.results import ClawbackResult, RedemptionResult, RefundResult
+from members.codes import CodeRefused
 from members.consent import (
     ConsentRequestView,
-    record_consent,
+    confirm_consent,
+    refuse_partner_recorded_consent,
     request_consent,
     revoke_consent,
 )
@@ -39,10 +43,12 @@ from members.refund import refund_redemption as refund_redemption_in_kind
 from members.registration import (
     VisibleMember,
     close_member,
-    register_member,
+    confirm_registration,
     set_credit_level,
+    start_registration,
 )
 from resolvers.audit import refuse_read
+from resolvers.codes import sending_code
 from resolvers.context import HubContext
 from resolvers.ids import decode_id
 from resolvers.outcome import Outcome, attempt, require_partner
@@ -70,6 +76,12 @@ def _redemption(redemption_gid: str) -> int:
     return hold_id
 
 
+@dataclass(frozen=True, slots=True)
+class PendingRegistration:
+    request_id: int
+    member_id: int
+
+
 async def register(
     context: HubContext,
     external_ref: str,
@@ -79,11 +91,10 @@ async def register(
     *,
     identity_verified: bool,
     credit_level_consent: bool,
-) -> Outcome[int]:
-
-    async def call() -> int:
-        registration = await context.database.write(
-            register_member,
+) -> Outcome[PendingRegistration]:
+    async def write() -> tuple[PendingRegistration, Notification]:
+        started = await context.database.write(
+            start_registration,
             get_settings().secret_key,
             partner_id=require_partner(context),
             external_ref=external_ref,
@@ -94,40 +105,77 @@ async def register(
             identity_verified=identity_verified,
             credit_level_consent=credit_level_consent,
         )
-        return registration.member_id
+        return PendingRegistration(started.request_id, started.member_id), started.notification
 
-    return await attempt(context, "registerMember", call)
+    return await sending_code(context, "registerMember", write)
+
+
+async def confirm_member_registration(
+    context: HubContext, request_gid: str, code: str
+) -> Outcome[int]:
+    async def call() -> int:
+        member_id = await context.database.write(
+            confirm_registration,
+            get_settings().secret_key,
+            partner_id=require_partner(context),
+            request_id=decode_id(request_gid, "MemberRegistration") or -1,
+            code=code,
+            client_id=context.principal.client_id,
+            now=utcnow(),
+        )
+        if member_id is None:
+            raise CodeRefused()
+        return member_id
+
+    return await attempt(context, "confirmMemberRegistration", call)
 
 
 async def request_member_consent(
-    context: HubContext, phone: str, external_ref: str, credit_level: bool
+    context: HubContext, phone: str, external_ref: str, credit_level: bool, purpose: str
 ) -> Outcome[ConsentRequestView]:
-    async def call() -> ConsentRequestView:
-        return await context.database.write(
+    async def write() -> tuple[ConsentRequestView, Notification]:
+        requested = await context.database.write(
             request_consent,
             get_settings().secret_key,
             partner_id=require_partner(context),
             phone=phone,
             external_ref=external_ref,
             credit_level=credit_level,
+            purpose=purpose,
             now=utcnow(),
         )
+        return requested.request, requested.notification
 
-    return await attempt(context, "requestMemberConsent", call)
+    return await sending_code(context, "requestMemberConsent", write)
 
 
-async def record_member_consent(
-    context: HubContext, request_gid: str, granted: bool, evidence_ref: str
+async def confirm_member_consent(
+    context: HubContext, request_gid: str, code: str
 ) -> Outcome[ConsentRequestView]:
     async def call() -> ConsentRequestView:
-        return await context.database.write(
-            record_consent,
+        answered = await context.database.write(
+            confirm_consent,
+            get_settings().secret_key,
             partner_id=require_partner(context),
             request_id=decode_id(request_gid, "ConsentRequest") or -1,
-            granted=granted,
-            evidence_ref=evidence_ref,
+            code=code,
+            client_id=context.principal.client_id,
             now=utcnow(),
         )
+        if answered is None:
+            raise CodeRefused()
+        return answered
+
+    return await attempt(context, "confirmMemberConsent", call)
+
+
+async def record_member_consent(context: HubContext) -> Outcome[ConsentRequestView]:
+    """Deprecated: a partner's word is never consent (CR-10). Refused whatever it names."""
+
+    async def call() -> ConsentRequestView:
+        require_partner(context)
+        refuse_partner_recorded_consent()
+        raise AssertionError("unreachable")
 
     return await attempt(context, "recordMemberConsent", call)
 
@@ -142,6 +190,7 @@ async def revoke_member_consent(
             member_id=_member(member_gid),
             credit_level_only=credit_level_only,
             now=utcnow(),
+            client_id=context.principal.client_id,
         )
 
     return await attempt(context, "revokeMemberConsent", call)

@@ -14,9 +14,13 @@ from members.consent import ConsentRequestView
 from resolvers import members as resolve
 from resolvers.context import HubContext
 from resolvers.outcome import Outcome
+from resolvers.permissions import requires
 from schema.connections import scoped_mutation
 from schema.errors import UserError, user_errors
 from schema.members import Member
+from schema.partners import Partner, partner_by_id
+
+DEFAULT_PURPOSE = "to serve you as their member: earning and redeeming points"
 
 
 @strawberry.enum(description="Where a consent request stands.")
@@ -35,6 +39,12 @@ class ConsentRequest:
     expires_at: datetime
     answered_at: datetime | None
     member: Member | None = strawberry.field(description="Set once the member granted.")
+    purpose: str = strawberry.field(description="Why the partner asks.")
+    partner_id: strawberry.Private[int]
+
+    @strawberry.field(description="The partner that asks.")
+    async def partner(self, info: Info[HubContext, Any]) -> Partner:
+        return await partner_by_id(info, self.partner_id)
 
     @classmethod
     def from_view(cls, view: ConsentRequestView) -> ConsentRequest:
@@ -46,6 +56,8 @@ class ConsentRequest:
             expires_at=view.expires_at,
             answered_at=view.answered_at,
             member=None if view.member_id is None else Member(id=view.member_id),
+            purpose=view.purpose,
+            partner_id=view.partner_id,
         )
 
 
@@ -82,6 +94,10 @@ class RequestMemberConsentInput:
     credit_level: bool = strawberry.field(
         default=False, description="Ask for the member's credit level too."
     )
+    purpose: str = strawberry.field(
+        default=DEFAULT_PURPOSE,
+        description="Why you ask, shown to the member (1-200 characters).",
+    )
 
 
 async def request_member_consent(
@@ -89,8 +105,40 @@ async def request_member_consent(
 ) -> ConsentRequestPayload:
     return _request_payload(
         await resolve.request_member_consent(
-            info.context, input.phone, input.external_ref, input.credit_level
+            info.context, input.phone, input.external_ref, input.credit_level, input.purpose
         )
+    )
+
+
+@strawberry.input
+class ConfirmMemberConsentInput:
+    request_id: strawberry.ID
+    code: str = strawberry.field(description="The code the member read to you from their phone.")
+
+
+async def confirm_member_consent(
+    info: Info[HubContext, Any], input: ConfirmMemberConsentInput
+) -> ConsentRequestPayload:
+    return _request_payload(
+        await resolve.confirm_member_consent(info.context, str(input.request_id), input.code)
+    )
+
+
+@strawberry.input
+class ConfirmMemberRegistrationInput:
+    request_id: strawberry.ID
+    code: str = strawberry.field(description="The code the member read to you from their phone.")
+
+
+async def confirm_member_registration(
+    info: Info[HubContext, Any], input: ConfirmMemberRegistrationInput
+) -> MemberPayload:
+    outcome = await resolve.confirm_member_registration(
+        info.context, str(input.request_id), input.code
+    )
+    return MemberPayload(
+        member=None if outcome.value is None else Member(id=outcome.value),
+        user_errors=user_errors(outcome),
     )
 
 
@@ -106,11 +154,7 @@ class RecordMemberConsentInput:
 async def record_member_consent(
     info: Info[HubContext, Any], input: RecordMemberConsentInput
 ) -> ConsentRequestPayload:
-    return _request_payload(
-        await resolve.record_member_consent(
-            info.context, str(input.request_id), input.granted, input.evidence_ref
-        )
-    )
+    return _request_payload(await resolve.record_member_consent(info.context))
 
 
 @strawberry.input
@@ -164,13 +208,27 @@ async def set_member_credit_level(
 request_member_consent_field = scoped_mutation(
     request_member_consent,
     "members:write",
-    "Ask a member (by phone) for consent to your partnership, and optionally their credit "
-    "level; record the answer with recordMemberConsent within 7 days.",
+    "Ask the person with this phone for consent to your partnership (and optionally their "
+    "credit level), saying why. They are notified and answer in the alliance app, or give "
+    "you the code (valid 5 minutes) for confirmMemberConsent. The answer is the same "
+    "whether or not the phone belongs to a member.",
 )
-record_member_consent_field = scoped_mutation(
-    record_member_consent,
+record_member_consent_field = strawberry.mutation(
+    resolver=record_member_consent,
+    extensions=requires("members:write"),
+    description="Refused with CONSENT_FROM_MEMBER_REQUIRED: consent comes from the member.",
+    deprecation_reason="A partner cannot record consent. The member approves in the "
+    "alliance app, or gives you the code sent to their phone: use confirmMemberConsent.",
+)
+confirm_member_consent_field = scoped_mutation(
+    confirm_member_consent,
     "members:write",
-    "Record the member's answer to your consent request, with your evidence reference.",
+    "Submit the code the member gave you: the member's own grant of your consent request.",
+)
+confirm_member_registration_field = scoped_mutation(
+    confirm_member_registration,
+    "members:write",
+    "Submit the code the member gave you: proves the phone and activates (or links) the member.",
 )
 revoke_member_consent_field = scoped_mutation(
     revoke_member_consent,

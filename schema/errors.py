@@ -31,6 +31,9 @@ class ErrorCode(Enum):
     LIMIT_EXCEEDED = "LIMIT_EXCEEDED"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     UNSAFE_DESTINATION = "UNSAFE_DESTINATION"
+    RATE_LIMITED = "RATE_LIMITED"
+    INVALID_CODE = "INVALID_CODE"
+    CONSENT_FROM_MEMBER_REQUIRED = "CONSENT_FROM_MEMBER_REQUIRED"
 
 
 @strawberry.federation.type(shareable=True, description="Why a mutation did not do what was asked.")

@@ -81,9 +81,15 @@ class LedgerEntry:
 @strawberry.federation.type(keys=["id"], description="A person in the alliance.")
 class Member(relay.Node):
     id: relay.NodeID[int]
+    known_status: strawberry.Private[str | None] = None
 
-    @strawberry.field(description="ACTIVE, or CLOSED: a closed member earns and spends nothing.")
+    @strawberry.field(
+        description="PENDING (registered, phone not yet proven: receives nothing, CR-03), "
+        "ACTIVE, or CLOSED: a closed member earns and spends nothing."
+    )
     async def status(self, info: Info[HubContext, Any]) -> str:
+        if self.known_status is not None:
+            return self.known_status
         found = await resolve.visible_member(info.context, self.id)
         return "CLOSED" if found is None else found.status
 
@@ -191,7 +197,13 @@ class RegisterMemberInput:
 
 @strawberry.type
 class RegisterMemberPayload:
-    member: Member | None
+    request_id: strawberry.ID | None = strawberry.field(
+        description="Confirm it with the code sent to the phone: confirmMemberRegistration."
+    )
+    member: Member | None = strawberry.field(
+        description="A PENDING member until the code is confirmed; the same answer whether "
+        "or not the phone already belongs to a member."
+    )
     user_errors: list[UserError]
 
 
@@ -207,8 +219,12 @@ async def register_member(
         identity_verified=input.identity_verified,
         credit_level_consent=input.credit_level_consent,
     )
+    pending = outcome.value
     return RegisterMemberPayload(
-        member=None if outcome.value is None else Member(id=outcome.value),
+        request_id=None
+        if pending is None
+        else strawberry.ID(relay.to_base64("MemberRegistration", pending.request_id)),
+        member=None if pending is None else Member(id=pending.member_id, known_status="PENDING"),
         user_errors=user_errors(outcome),
     )
 
@@ -370,7 +386,9 @@ async def redeem_points(
 register_member_field = scoped_mutation(
     register_member,
     "members:write",
-    "Register a member with their consent, or link the person already registered.",
+    "Start registering the person with this phone: a code is sent to it, and the member "
+    "stays PENDING (receiving nothing, CR-03) until confirmMemberRegistration submits it. A "
+    "phone already registered links that same person once confirmed.",
 )
 award_points_field = scoped_mutation(
     award_points,

@@ -32,6 +32,8 @@ from schema.compliance import (
 )
 from schema.consent import (
     close_member_field,
+    confirm_member_consent_field,
+    confirm_member_registration_field,
     record_member_consent_field,
     request_member_consent_field,
     revoke_member_consent_field,
@@ -191,8 +193,10 @@ class Mutation:
     disable_webhook_endpoint = disable_webhook_endpoint_field
     replay_webhook_delivery = replay_webhook_delivery_field
     register_member = register_member_field
+    confirm_member_registration = confirm_member_registration_field
     request_member_consent = request_member_consent_field
     record_member_consent = record_member_consent_field
+    confirm_member_consent = confirm_member_consent_field
     revoke_member_consent = revoke_member_consent_field
     award_points = award_points_field
     redeem_points = redeem_points_field

@@ -15,6 +15,10 @@ from tests.stores import STORE, TEST_SECRET_KEY, Templates, postgres_unreachable
 
 # Tests never read or write the local .alliance-hub-secret file.
 os.environ["HUB_SECRET_KEY"] = TEST_SECRET_KEY
+# ... nor append to a ./notifications.jsonl outbox.
+os.environ["HUB_NOTIFY_OUTBOX"] = os.path.join(
+    tempfile.mkdtemp(prefix="alliance-hub-outbox-"), "notifications.jsonl"
+)
 get_settings.cache_clear()
 
 _skip_reason: str | None = None

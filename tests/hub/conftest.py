@@ -4,6 +4,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -14,6 +15,7 @@ from starlette.applications import Starlette
 
 from core.config import get_settings
 from core.db import Database, utcnow
+from core.notify import OutboxNotifier
 from hub.app import create_app
 from partners.clients import IssuedClient, create_client
 from partners.models import AuthMethod
@@ -27,6 +29,13 @@ TOKEN_URL = "http://testserver/oauth/token"
 class Hub:
     app: Starlette
     http: httpx2.AsyncClient
+    outbox: OutboxNotifier
+
+    def last_message(self, phone: str | None = None) -> dict[str, str]:
+        """The newest message the hub sent (to ``phone``, normalised, when given)."""
+        sent = [m for m in self.outbox.read() if phone is None or m["to"] == phone]
+        assert sent, "no message was sent"
+        return sent[-1]
 
     @property
     def database(self) -> Database:
@@ -83,12 +92,13 @@ class Hub:
 
 
 @pytest.fixture
-async def hub(database_url: str) -> AsyncIterator[Hub]:
-    app = create_app(database_url)
+async def hub(database_url: str, tmp_path: Path) -> AsyncIterator[Hub]:
+    outbox = OutboxNotifier(tmp_path / "notifications.jsonl")
+    app = create_app(database_url, notifier=outbox)
     async with app.router.lifespan_context(app):
         transport = httpx2.ASGITransport(app=app)
         async with httpx2.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield Hub(app, http)
+            yield Hub(app, http, outbox)
 
 
 def signing_key() -> ECKey:

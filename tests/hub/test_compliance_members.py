@@ -35,7 +35,7 @@ SET_CREDIT = """mutation($id: ID!) { setMemberCreditLevel(input: {memberId: $id,
   userErrors { code } } }"""
 ASK = """mutation($input: RequestMemberConsentInput!) { requestMemberConsent(input: $input) {
   request { id status creditLevel expiresAt member { id } } userErrors { code field } } }"""
-ANSWER = """mutation($input: RecordMemberConsentInput!) { recordMemberConsent(input: $input) {
+CONFIRM = """mutation($input: ConfirmMemberConsentInput!) { confirmMemberConsent(input: $input) {
   request { id status answeredAt member { id } } userErrors { code message field } } }"""
 REVOKE = """mutation($input: RevokeMemberConsentInput!) { revokeMemberConsent(input: $input) {
   member { id } userErrors { code } } }"""
@@ -65,14 +65,18 @@ async def test_cr03_an_unverified_member_earns_once_a_partner_verifies_them(hub:
         "identityVerified": False,
     }
     body = await _gql(hub, REGISTER, alliance.store, input=unverified)
-    member = body["data"]["registerMember"]["member"]["id"]
+    pending = body["data"]["registerMember"]["member"]["id"]
+    await _blocked(alliance, "CR-03", alliance.award(key="u0", order="u0", memberId=pending))
+    member = await _register(
+        hub, alliance.store, ref="m-3", phone="13700137000", identityVerified=False
+    )
 
     await _blocked(alliance, "CR-03", alliance.award(key="u1", order="u1", memberId=member))
 
-    verified = await _gql(
-        hub, REGISTER, alliance.store, input={**unverified, "identityVerified": True}
+    verified = await _register(
+        hub, alliance.store, ref="m-3", phone="13700137000", identityVerified=True
     )
-    assert verified["data"]["registerMember"]["member"]["id"] == member
+    assert verified == member
     await _allowed(alliance, alliance.award(key="u2", order="u2", memberId=member))
 
 
@@ -196,12 +200,12 @@ async def test_cr10_the_credit_level_needs_its_own_consent(hub: Hub) -> None:
     )
     granted = await _gql(
         hub,
-        ANSWER,
+        CONFIRM,
         alliance.store,
-        input={"requestId": request["id"], "granted": True, "evidenceRef": "form-7"},
+        input={"requestId": request["id"], "code": hub.last_message("+8613800138000")["code"]},
     )
-    assert granted["data"]["recordMemberConsent"]["request"]["status"] == "GRANTED"
-    assert granted["data"]["recordMemberConsent"]["request"]["member"] == {"id": alliance.member}
+    assert granted["data"]["confirmMemberConsent"]["request"]["status"] == "GRANTED"
+    assert granted["data"]["confirmMemberConsent"]["request"]["member"] == {"id": alliance.member}
     assert await _gql(hub, CREDIT, alliance.store, id=alliance.member) == {
         "data": {"member": {"creditLevel": "B"}}
     }
@@ -228,9 +232,9 @@ async def test_a_consent_request_lets_a_second_partner_serve_the_member(hub: Hub
     # Still no consent: the cinema sees nothing until the member's answer is recorded.
     assert (await _gql(hub, READ, cinema, id=alliance.member))["data"]["member"] is None
 
-    answer = {"requestId": request["id"], "granted": True, "evidenceRef": "app-confirm-1"}
-    granted = await _gql(hub, ANSWER, cinema, input=answer)
-    assert granted["data"]["recordMemberConsent"]["request"]["status"] == "GRANTED"
+    answer = {"requestId": request["id"], "code": hub.last_message("+8613800138000")["code"]}
+    granted = await _gql(hub, CONFIRM, cinema, input=answer)
+    assert granted["data"]["confirmMemberConsent"]["request"]["status"] == "GRANTED"
 
     seen = await _gql(hub, READ, cinema, id=alliance.member)
     assert seen == {"data": {"member": {"balance": 123, "status": "ACTIVE"}}}
@@ -238,10 +242,10 @@ async def test_a_consent_request_lets_a_second_partner_serve_the_member(hub: Hub
     assert awarded["data"]["awardPoints"]["userErrors"] == []
 
     # An answered request cannot be answered again; another partner cannot answer it.
-    twice = await _gql(hub, ANSWER, cinema, input=answer)
-    assert [e["code"] for e in twice["data"]["recordMemberConsent"]["userErrors"]] == ["CONFLICT"]
-    foreign = await _gql(hub, ANSWER, alliance.store, input=answer)
-    assert [e["code"] for e in foreign["data"]["recordMemberConsent"]["userErrors"]] == [
+    twice = await _gql(hub, CONFIRM, cinema, input=answer)
+    assert [e["code"] for e in twice["data"]["confirmMemberConsent"]["userErrors"]] == ["CONFLICT"]
+    foreign = await _gql(hub, CONFIRM, alliance.store, input=answer)
+    assert [e["code"] for e in foreign["data"]["confirmMemberConsent"]["userErrors"]] == [
         "NOT_FOUND"
     ]
 
@@ -255,44 +259,32 @@ async def test_a_consent_request_lets_a_second_partner_serve_the_member(hub: Hub
 @pytest.mark.parametrize(
     ("case", "code", "field"),
     [
-        ("declined", None, None),
-        ("unknown phone", "BAD_USER_INPUT", ["requestId"]),
+        ("wrong code", "INVALID_CODE", ["code"]),
+        ("unknown phone, right code", "NOT_FOUND", ["requestId"]),
         ("expired", "CONFLICT", ["requestId"]),
-        ("no evidence", "BAD_USER_INPUT", ["evidenceRef"]),
     ],
 )
 async def test_consent_answers_that_link_nothing(
-    hub: Hub, case: str, code: str | None, field: list[str] | None
+    hub: Hub, case: str, code: str, field: list[str]
 ) -> None:
     alliance = await Alliance(hub).setup()
     cinema = await _partner(hub, "cinema")
-    phone = "13100131000" if case == "unknown phone" else "13800138000"
+    phone = "13100131000" if case.startswith("unknown") else "13800138000"
     asked = await _gql(hub, ASK, cinema, input={"phone": phone, "externalRef": "fan-1"})
     request = asked["data"]["requestMemberConsent"]["request"]
+    sent = hub.last_message()["code"]
     if case == "expired":
         await hub.database.write(
             lambda s: s.execute(
                 update(ConsentRequest).values(expires_at=utcnow() - timedelta(seconds=1))
             )
         )
+    given = f"{(int(sent) + 1) % 1_000_000:06d}" if case == "wrong code" else sent
 
-    answer = await _gql(
-        hub,
-        ANSWER,
-        cinema,
-        input={
-            "requestId": request["id"],
-            "granted": case != "declined",
-            "evidenceRef": " " if case == "no evidence" else "form-1",
-        },
-    )
+    answer = await _gql(hub, CONFIRM, cinema, input={"requestId": request["id"], "code": given})
 
-    payload = answer["data"]["recordMemberConsent"]
-    if code is None:
-        assert payload["request"]["status"] == "DECLINED"
-        assert payload["request"]["member"] is None
-    else:
-        assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [(code, field)]
+    payload = answer["data"]["confirmMemberConsent"]
+    assert [(e["code"], e["field"]) for e in payload["userErrors"]] == [(code, field)]
     assert (await _gql(hub, READ, cinema, id=alliance.member))["data"]["member"] is None
 
 

@@ -18,7 +18,14 @@ from tests.hub.conftest import Hub
 pytestmark = pytest.mark.anyio
 
 REGISTER = """mutation($input: RegisterMemberInput!) {
-  registerMember(input: $input) { member { id } userErrors { code message field rule } }
+  registerMember(input: $input) {
+    requestId member { id status } userErrors { code message field rule }
+  }
+}"""
+CONFIRM_REGISTRATION = """mutation($input: ConfirmMemberRegistrationInput!) {
+  confirmMemberRegistration(input: $input) {
+    member { id status } userErrors { code message field rule }
+  }
 }"""
 AWARD = """mutation($input: AwardPointsInput!) {
   awardPoints(input: $input) {
@@ -99,16 +106,35 @@ async def _partner(
     return await hub.access_token(client)
 
 
-async def _register(hub: Hub, token: str, ref: str = "m-1", phone: str = "138 0013 8000") -> str:
+async def _register(
+    hub: Hub, token: str, ref: str = "m-1", phone: str = "138 0013 8000", **extra: Any
+) -> str:
+    """Register and confirm with the code the phone received: the member's id."""
     body = await _gql(
         hub,
         REGISTER,
         token,
-        input={"externalRef": ref, "phone": phone, "displayName": "Li Lei", "consent": True},
+        input={
+            "externalRef": ref,
+            "phone": phone,
+            "displayName": "Li Lei",
+            "consent": True,
+            **extra,
+        },
     )
     payload = body["data"]["registerMember"]
     assert payload["userErrors"] == [], payload
-    return str(payload["member"]["id"])
+    assert payload["member"]["status"] == "PENDING"
+    code = hub.last_message()["code"]
+    confirmed = await _gql(
+        hub,
+        CONFIRM_REGISTRATION,
+        token,
+        input={"requestId": payload["requestId"], "code": code},
+    )
+    result = confirmed["data"]["confirmMemberRegistration"]
+    assert result["userErrors"] == [], result
+    return str(result["member"]["id"])
 
 
 def _award_input(member: str, key: str = "award-1", order: str = "order-1", **extra: Any) -> dict:

@@ -92,16 +92,13 @@ async def test_a_full_scenario_logs_no_phone_and_no_name(
         optician,
         i={"phone": PHONE, "externalRef": "o-1", "creditLevel": True},
     )
+    code = hub.last_message()["code"]
     await _gql(
         hub,
-        """mutation($i: RecordMemberConsentInput!) { recordMemberConsent(input: $i) {
+        """mutation($i: ConfirmMemberConsentInput!) { confirmMemberConsent(input: $i) {
           request { status } } }""",
         optician,
-        i={
-            "requestId": asked["data"]["requestMemberConsent"]["request"]["id"],
-            "granted": True,
-            "evidenceRef": "form-1",
-        },
+        i={"requestId": asked["data"]["requestMemberConsent"]["request"]["id"], "code": code},
     )
     await _gql(hub, "query($id: ID!) { member(id: $id) { creditLevel } }", store, id=member)
     # The request bodies above carry the phone and the name; only the hub's own loggers count,
@@ -114,4 +111,6 @@ async def test_a_full_scenario_logs_no_phone_and_no_name(
 
     assert "POST /graphql 200" in logged
     assert PHONE not in logged
+    assert code not in logged
+    assert PHONE.replace(" ", "") not in logged
     assert NAME not in logged

@@ -1,0 +1,56 @@
+"""Mutations that send a one-time code: the message goes out only after the write
+committed, a rate limit answers RATE_LIMITED with ``Retry-After``, and a gateway failure
+is SERVICE_UNAVAILABLE. Codes and phones never reach a log."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from core.notify import Notification, NotificationFailed
+from members.codes import CodeRateLimited
+from members.errors import MemberError
+from resolvers.context import HubContext
+from resolvers.outcome import Outcome, attempt
+
+T = TypeVar("T")
+
+
+class DeliveryFailed(MemberError):
+    code = "SERVICE_UNAVAILABLE"
+
+    def __init__(self) -> None:
+        super().__init__("the message to the phone could not be sent; try again shortly")
+
+
+async def deliver(context: HubContext, notification: Notification) -> None:
+    if context.notifier is None:
+        raise DeliveryFailed()
+    try:
+        await context.notifier.send(notification)
+    except NotificationFailed:
+        raise DeliveryFailed() from None
+
+
+def _retry_after(context: HubContext, seconds: int) -> None:
+    if context.response is not None:
+        context.response.headers["Retry-After"] = str(seconds)
+
+
+async def sending_code(
+    context: HubContext,
+    operation: str,
+    write: Callable[[], Awaitable[tuple[T, Notification]]],
+) -> Outcome[T]:
+    """Run ``write`` (which returns its result and the message), then send the message."""
+
+    async def call() -> T:
+        try:
+            value, notification = await write()
+        except CodeRateLimited as error:
+            _retry_after(context, error.retry_after)
+            raise
+        await deliver(context, notification)
+        return value
+
+    return await attempt(context, operation, call)
