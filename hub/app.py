@@ -70,7 +70,7 @@ def create_app(database_url: str | None = None, settings: Settings | None = None
             jwks=oauth.jwks,
         )
         graphql.app = AuthenticationMiddleware(
-            GraphQLEndpoint(HubGraphQL(build_schema())),
+            GraphQLEndpoint(HubGraphQL(build_schema(), production=settings.production)),
             backend=BearerTokens(database, settings),
             on_error=unauthorized,
         )

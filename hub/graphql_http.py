@@ -146,8 +146,9 @@ def operation_name_of(data: GraphQLRequestData) -> str | None:
 
 
 class HubGraphQL(GraphQL[HubContext, None]):
-    def __init__(self, schema: Any) -> None:
+    def __init__(self, schema: Any, *, production: bool = False) -> None:
         super().__init__(schema, graphql_ide=None, allow_queries_via_get=True)
+        self.production = production
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope=scope, receive=receive)
@@ -214,6 +215,7 @@ class HubGraphQL(GraphQL[HubContext, None]):
             request=request,
             response=response,
             loaders=Loaders(database),
+            introspection=principal.authenticated or not self.production,
         )
 
     async def get_sub_response(self, request: Any) -> Response:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from compliance.aml import CaseView, cases_page, resolve_case, set_threshold
 from core.db import utcnow
 from resolvers.context import HubContext
-from resolvers.members import decode_id
+from resolvers.ids import decode_id
 from resolvers.outcome import Outcome, write
 from resolvers.pagination import encode_cursor, page_request
 
@@ -22,7 +22,7 @@ async def cases(
     context: HubContext, first: int | None, after: str | None, status: str | None
 ) -> CasePage:
     page = page_request(first, after, "aml")
-    before_id = int(page.after[0]) if page.after else None
+    before_id = page.after_int()
     rows = await context.database.read(
         cases_page, limit=page.limit, before_id=before_id, status=status
     )

@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
-from strawberry.relay import GlobalID
 
 import ledger
 from compliance.errors import ComplianceViolation
@@ -17,6 +16,7 @@ from core.config import get_settings
 from core.db import utcnow
 from ledger.errors import HoldNotFound
 from ledger.queries import (
+    ActivityTotals,
     Balances,
     Entry,
     LotView,
@@ -44,22 +44,12 @@ from members.registration import (
 )
 from resolvers.audit import refuse_read
 from resolvers.context import HubContext
+from resolvers.ids import decode_id
 from resolvers.outcome import Outcome, attempt, require_partner
 from resolvers.pagination import bad_input, encode_cursor, page_request
 
 POINTS_LIFETIME = timedelta(days=365)
 T = TypeVar("T")
-
-
-def decode_id(global_id: str, type_name: str) -> int | None:
-    """The database id inside a global id of ``type_name``; None for anything else."""
-    try:
-        decoded = GlobalID.from_id(global_id)
-    except ValueError:
-        return None
-    if decoded.type_name != type_name or not decoded.node_id.isdigit():
-        return None
-    return int(decoded.node_id)
 
 
 def _key(context: HubContext, value: str) -> ledger.IdempotencyKey:
@@ -368,23 +358,43 @@ async def lots(
     context: HubContext, member_id: int, first: int | None, after: str | None
 ) -> tuple[list[tuple[str, LotView]], bool]:
     page = page_request(first, after, f"lots:{member_id}")
-    after_id = int(page.after[0]) if page.after else None
+    after_id = page.after_int()
     rows = await context.database.read(lots_page, member_id, page.limit, after_id)
     shown = rows[: page.limit]
     return [(encode_cursor(f"lots:{member_id}", [r.id]), r) for r in shown], len(rows) > page.limit
 
 
+def sees_partner_activity(context: HubContext, partner_id: int | None) -> bool:
+    """CR-10 minimisation (PIPL Art. 6): a partner sees what a member did with it, never
+    with another partner; the operator sees everything."""
+    caller = context.principal.partner_id
+    return caller is None or caller == partner_id
+
+
 async def history(
     context: HubContext, member_id: int, first: int | None, after: str | None
 ) -> tuple[list[tuple[str, Entry]], bool]:
+    """The member's movements: for a partner, only those with that partner."""
     page = page_request(first, after, f"history:{member_id}")
-    before_id = int(page.after[0]) if page.after else None
-    rows = await context.database.read(history_page, member_id, page.limit, before_id)
+    before_id = page.after_int()
+    rows = await context.database.read(
+        history_page, member_id, page.limit, before_id, context.principal.partner_id
+    )
     shown = rows[: page.limit]
     return (
         [(encode_cursor(f"history:{member_id}", [r.id]), r) for r in shown],
         len(rows) > page.limit,
     )
+
+
+async def activity_elsewhere(context: HubContext, member_id: int) -> ActivityTotals | None:
+    """For a partner: the member's points in and out with everyone else, as two totals.
+    None for the operator, whose history already shows every line."""
+    partner_id = context.principal.partner_id
+    if partner_id is None:
+        return None
+    found: ActivityTotals = await context.loaders.activity_elsewhere.load((partner_id, member_id))
+    return found
 
 
 async def expiring(context: HubContext, member_id: int, within_days: int) -> int:

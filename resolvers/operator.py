@@ -12,7 +12,7 @@ from partners.registry import PartnerView, add_partner, suspend_partner
 from partners.terms import BudgetView, TermsView, set_marketing_budget, set_settlement_terms
 from resolvers.context import HubContext
 from resolvers.errors import UserErrorData, from_exception
-from resolvers.members import decode_id
+from resolvers.ids import decode_id
 from resolvers.outcome import NotAPartner, Outcome, write
 
 DEFAULT_BUDGET_PERIOD = timedelta(days=30)

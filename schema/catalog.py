@@ -16,6 +16,7 @@ from partners.catalog import CatalogQuery, ItemInput, ItemView
 from resolvers import catalog as resolve
 from resolvers import partners as resolve_partners
 from resolvers.context import HubContext
+from resolvers.ids import database_id
 from schema.connections import connection, scoped_mutation
 from schema.errors import UserError
 from schema.partners import Partner
@@ -106,7 +107,7 @@ class CatalogItem(relay.Node):
     async def resolve_nodes(  # type: ignore[override]
         cls, *, info: Info[HubContext, Any], node_ids: Iterable[str], required: bool = False
     ) -> list[CatalogItem | None]:
-        ids = [int(node_id) if node_id.isdigit() else -1 for node_id in node_ids]
+        ids = [database_id(node_id) or -1 for node_id in node_ids]
         views = await resolve.items_by_id(info.context, ids)
         found = [view for view in views if view is not None]
         items = {item.id: item for item in await cls.page(info, found, info.context.started_at)}

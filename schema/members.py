@@ -15,10 +15,12 @@ from ledger.queries import Entry, LotView
 from members.earning import Line
 from resolvers import members as resolve
 from resolvers.context import HubContext
+from resolvers.ids import database_id, decode_id
 from resolvers.permissions import requires
 from schema.connections import connection, scoped_mutation
 from schema.errors import UserError, user_errors
 from schema.partners import Partner, partner_by_id, partner_of
+from schema.settlement import BigInt
 
 
 @strawberry.type(description="Points from one purchase, with their issuer and expiry (CR-11).")
@@ -30,8 +32,13 @@ class Lot:
     expires_at: datetime
     issuer_id: strawberry.Private[int]
 
-    @strawberry.field(description="The partner that issued these points.")
-    async def issuer(self, info: Info[HubContext, Any]) -> Partner:
+    @strawberry.field(
+        description="The partner that issued these points: shown to that partner and the "
+        "operator; null for any other partner (CR-10 minimisation)."
+    )
+    async def issuer(self, info: Info[HubContext, Any]) -> Partner | None:
+        if not resolve.sees_partner_activity(info.context, self.issuer_id):
+            return None
         return await partner_by_id(info, self.issuer_id)
 
     @classmethod
@@ -75,6 +82,17 @@ class LedgerEntry:
         )
 
 
+@strawberry.type(
+    description="A member's points in and out with every other partner, as totals only: no "
+    "partner, order, item or time (CR-10 minimisation)."
+)
+class ActivityElsewhere:
+    points_in: BigInt = strawberry.field(description="Points credited: earned, refunded.")
+    points_out: BigInt = strawberry.field(
+        description="Points debited: redeemed, donated, expired, clawed back."
+    )
+
+
 @strawberry.federation.type(keys=["id"], description="A person in the alliance.")
 class Member(relay.Node):
     id: relay.NodeID[int]
@@ -113,7 +131,22 @@ class Member(relay.Node):
     async def expiring_points(self, info: Info[HubContext, Any], within_days: int) -> int:
         return await resolve.expiring(info.context, self.id, within_days)
 
-    @strawberry.field(description="Movements of the spendable balance, newest first.")
+    @strawberry.field(
+        description="For a partner, the member's activity with every other partner, as "
+        "totals; null for the operator, whose history shows every line."
+    )
+    async def activity_elsewhere(self, info: Info[HubContext, Any]) -> ActivityElsewhere | None:
+        found = await resolve.activity_elsewhere(info.context, self.id)
+        if found is None:
+            return None
+        return ActivityElsewhere(
+            points_in=BigInt(found.points_in), points_out=BigInt(found.points_out)
+        )
+
+    @strawberry.field(
+        description="Movements of the spendable balance, newest first. A partner sees only "
+        "its own lines with the member (CR-10 minimisation); the operator sees every line."
+    )
     async def history(
         self, info: Info[HubContext, Any], first: int | None = None, after: str | None = None
     ) -> relay.Connection[LedgerEntry]:  # type: ignore[type-var]
@@ -126,10 +159,9 @@ class Member(relay.Node):
     ) -> list[Member | None]:
         found: list[Member | None] = []
         for node_id in node_ids:
+            member_id = database_id(node_id)
             visible = (
-                await resolve.visible_member(info.context, int(node_id))
-                if node_id.isdigit()
-                else None
+                None if member_id is None else await resolve.visible_member(info.context, member_id)
             )
             found.append(None if visible is None else cls(id=visible.id))
         return found
@@ -138,7 +170,7 @@ class Member(relay.Node):
     async def resolve_reference(
         cls, info: Info[HubContext, Any], id: strawberry.ID
     ) -> Member | None:
-        member_id = resolve.decode_id(str(id), "Member")
+        member_id = decode_id(str(id), "Member")
         if member_id is None:
             return None
         visible = await resolve.visible_member(info.context, member_id)
@@ -307,7 +339,7 @@ async def redeem_points(
     errors = user_errors(outcome)
     if outcome.value is None:
         return RedeemPointsPayload(redemption=None, member=None, user_errors=errors)
-    member_id = resolve.decode_id(str(input.member_id), "Member")
+    member_id = decode_id(str(input.member_id), "Member")
     return RedeemPointsPayload(
         redemption=Redemption(
             id=strawberry.ID(str(relay.GlobalID("Redemption", str(outcome.value.hold_id)))),

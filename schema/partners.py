@@ -15,6 +15,7 @@ from partners.registry import PartnerView
 from resolvers import catalog as resolve_catalog
 from resolvers import partners as resolve
 from resolvers.context import HubContext
+from resolvers.ids import database_id
 from schema.connections import connection
 
 if TYPE_CHECKING:
@@ -56,12 +57,7 @@ class Partner(relay.Node):
         node_ids: Iterable[str],
         required: bool = False,
     ) -> list[Partner | None]:
-        ids = []
-        for node_id in node_ids:
-            try:
-                ids.append(int(node_id))
-            except ValueError:
-                ids.append(-1)
+        ids = [database_id(node_id) or -1 for node_id in node_ids]
         views = await resolve.partners_by_id(info.context, ids)
         return [None if view is None else cls.from_view(view) for view in views]
 

@@ -10,6 +10,7 @@ from strawberry.types import Info
 
 from resolvers import members as resolve
 from resolvers.context import HubContext
+from resolvers.ids import decode_id
 from schema.connections import scoped_mutation
 from schema.errors import UserError, user_errors
 from schema.members import Member, Redemption
@@ -199,7 +200,7 @@ async def donate_points(
         str(input.charity_project_id),
         input.points,
     )
-    member_id = resolve.decode_id(str(input.member_id), "Member")
+    member_id = decode_id(str(input.member_id), "Member")
     done = outcome.value is not None
     return DonatePointsPayload(
         points=input.points if done else None,

@@ -24,6 +24,7 @@ from strawberry.types import Info
 from resolvers import viewer as viewer_resolver
 from resolvers.context import HubContext
 from resolvers.permissions import authenticated
+from schema.bounds import InputBounds
 from schema.catalog import CatalogItem, upsert_catalog_items_field
 from schema.catalog import catalog as catalog_resolver
 from schema.compliance import (
@@ -40,6 +41,7 @@ from schema.consent import (
     revoke_member_consent_field,
     set_member_credit_level_field,
 )
+from schema.introspection import IntrospectionPolicy
 from schema.limits import CostLimit
 from schema.members import (
     Member,
@@ -203,6 +205,9 @@ def request_limits() -> list[Any]:
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: AddValidationRules(VALIDATION_RULES),
         lambda: ValidationCache(maxsize=512),
+        # After the cached validation, whose result it extends per caller.
+        IntrospectionPolicy,
+        InputBounds,
     ]
 
 
