@@ -20,7 +20,7 @@ from resolvers.permissions import requires
 from schema.connections import connection, scoped_mutation
 from schema.errors import UserError, user_errors
 from schema.partners import Partner, partner_by_id, partner_of
-from schema.settlement import BigInt
+from schema.scalars import BigInt
 
 
 @strawberry.type(description="Points from one purchase, with their issuer and expiry (CR-11).")

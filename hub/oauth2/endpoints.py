@@ -45,7 +45,7 @@ def oauth_response(
     if error == "invalid_client":
         status = 401
         merged["WWW-Authenticate"] = 'Basic realm="alliance-hub"'
-    elif error is not None:
+    elif error is not None and status < 500:
         status = 400
     return JSONResponse(dict(body), status_code=status, headers=merged)
 
