@@ -10,7 +10,6 @@ from functools import lru_cache
 from pathlib import Path
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./alliance.db"
-ENVIRONMENTS = ("development", "production")
 DEFAULT_ISSUER = "http://127.0.0.1:8000"
 LOCAL_SECRET_FILE = ".alliance-hub-secret"
 DEFAULT_POOL_SIZE = 10
@@ -22,9 +21,6 @@ DEFAULT_STATEMENT_CACHE_SIZE = 100
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    # development (the default) or production: production closes introspection to
-    # anonymous callers.
-    env: str = "development"
     database_url: str = DEFAULT_DATABASE_URL
     hold_ttl: timedelta = timedelta(minutes=15)
     sqlite_busy_timeout_ms: int = 10_000
@@ -42,7 +38,8 @@ class Settings:
     secret_rotation_grace: timedelta = timedelta(hours=24)
     # Keys the hub's keyed hashes and encrypts its signing keys at rest. Never logged.
     secret_key: str = ""
-    # "production" hardens what development allows (webhooks only to public https URLs).
+    # "production" hardens what development allows (webhooks only to public https URLs;
+    # no introspection for anonymous callers).
     environment: str = "development"
     # Members hear this many days before their points expire (CR-11, points.expiring).
     expiry_notice_days: int = 30
@@ -55,21 +52,13 @@ class Settings:
         return self.environment == "production"
 
     @property
-    def production(self) -> bool:
-        return self.env == "production"
-
-    @property
     def resource(self) -> str:
         return f"{self.issuer}/graphql"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        environment = env.get("HUB_ENV", "development").strip().lower()
-        if environment not in ENVIRONMENTS:
-            raise ValueError(f"HUB_ENV must be one of {', '.join(ENVIRONMENTS)}")
         return cls(
-            env=environment,
             database_url=env.get("HUB_DATABASE_URL", DEFAULT_DATABASE_URL),
             hold_ttl=timedelta(seconds=int(env.get("HUB_HOLD_TTL_SECONDS", "900"))),
             sqlite_busy_timeout_ms=int(env.get("HUB_SQLITE_BUSY_TIMEOUT_MS", "10000")),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from core.config import get_settings
 from core.db import utcnow
 from resolvers.context import HubContext
-from resolvers.members import decode_id
+from resolvers.ids import decode_id
 from resolvers.outcome import Outcome, attempt
 from resolvers.pagination import encode_cursor, page_request
 from webhooks.destinations import check_destination

@@ -57,6 +57,8 @@ MAX_LENGTH: dict[str, int] = {
     "search": 100,
     "rule": 16,
     "after": 512,
+    "url": 2_048,
+    "eventTypes": 64,
 }
 _UNPAIRED_SURROGATE = re.compile("[\ud800-\udfff]")
 

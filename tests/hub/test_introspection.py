@@ -31,7 +31,7 @@ REFUSAL = {
 
 @pytest.fixture
 async def production(database_url: str) -> AsyncIterator[Hub]:
-    settings = dataclasses.replace(get_settings(), env="production")
+    settings = dataclasses.replace(get_settings(), environment="production")
     app = create_app(database_url, settings=settings)
     async with app.router.lifespan_context(app):
         transport = httpx2.ASGITransport(app=app)
@@ -90,6 +90,6 @@ async def test_development_keeps_introspection_for_anonymous_callers(hub: Hub) -
 
 def test_hub_env_is_development_by_default_and_checked() -> None:
     assert Settings.from_env({"HUB_SECRET_KEY": "k"}).production is False
-    assert Settings.from_env({"HUB_SECRET_KEY": "k", "HUB_ENV": "Production"}).production is True
+    assert Settings.from_env({"HUB_SECRET_KEY": "k", "HUB_ENV": "production"}).production is True
     with pytest.raises(ValueError, match="HUB_ENV must be one of development, production"):
         Settings.from_env({"HUB_SECRET_KEY": "k", "HUB_ENV": "prod"})
