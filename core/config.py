@@ -42,7 +42,8 @@ class Settings:
     secret_rotation_grace: timedelta = timedelta(hours=24)
     # Keys the hub's keyed hashes and encrypts its signing keys at rest. Never logged.
     secret_key: str = ""
-    # "production" hardens what development allows (webhooks only to public https URLs).
+    # "production" hardens what development allows (webhooks only to public https URLs;
+    # no introspection for anonymous callers).
     environment: str = "development"
     # Members hear this many days before their points expire (CR-11, points.expiring).
     expiry_notice_days: int = 30

@@ -23,6 +23,7 @@ from hub.graphql_http import GraphQLEndpoint, HubGraphQL
 from hub.logs import AccessLog, quiet_authlib
 from hub.oauth2.bearer import BearerTokens, unauthorized
 from hub.oauth2.endpoints import OAuthEndpoints, server_metadata
+from hub.unexpected import CatchUnexpected
 from schema.root import build_schema
 
 
@@ -77,7 +78,7 @@ def create_app(
             jwks=oauth.jwks,
         )
         graphql.app = AuthenticationMiddleware(
-            GraphQLEndpoint(HubGraphQL(build_schema())),
+            GraphQLEndpoint(HubGraphQL(build_schema(), production=settings.production)),
             backend=BearerTokens(database, settings),
             on_error=unauthorized,
         )
@@ -94,16 +95,22 @@ def create_app(
         return endpoint
 
     logging.getLogger("alliance_hub").setLevel(logging.INFO)
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/oauth/token", late("token"), methods=["POST"]),
+        Route("/oauth/revoke", late("revoke"), methods=["POST"]),
+        Route("/oauth/introspect", late("introspect"), methods=["POST"]),
+        Route("/.well-known/oauth-authorization-server", late("metadata"), methods=["GET"]),
+        Route("/.well-known/jwks.json", late("jwks"), methods=["GET"]),
+    ]
     return Starlette(
-        routes=[
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
-            Route("/oauth/token", late("token"), methods=["POST"]),
-            Route("/oauth/revoke", late("revoke"), methods=["POST"]),
-            Route("/oauth/introspect", late("introspect"), methods=["POST"]),
-            Route("/.well-known/oauth-authorization-server", late("metadata"), methods=["GET"]),
-            Route("/.well-known/jwks.json", late("jwks"), methods=["GET"]),
+        routes=routes,
+        middleware=[
+            Middleware(AccessLog, paths=[route.path for route in routes]),
+            Middleware(CatchUnexpected),
+            # Inside the catch-all: a busy database is a 503 with Retry-After, not a 500.
+            Middleware(Backpressure),
         ],
-        middleware=[Middleware(AccessLog), Middleware(Backpressure)],
         lifespan=lifespan,
     )

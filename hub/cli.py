@@ -411,6 +411,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level="info",
+        # uvicorn's access log prints query strings, where a careless client may put a
+        # secret; the hub's own (hub.logs.AccessLog) prints paths only.
+        access_log=False,
     )
     return 0
 

@@ -4,36 +4,53 @@
   ``application/json``; anything else is 406. Under the former a request error (the
   document does not parse or validate, or breaks a limit) is 400 and has no ``data``.
 - GET serves queries only; batching is off; the body is capped (413).
+- Every answer is JSON, refusals before GraphQL included: a body that is not a JSON object
+  in UTF-8, nests deeper than ``MAX_JSON_DEPTH`` or gives ``query``, ``variables``,
+  ``operationName`` or ``extensions`` the wrong type is 400 with a GraphQL-shaped error
+  (``BAD_REQUEST``).
 - Every error carries ``extensions.code``. Anything unexpected is masked as
-  ``INTERNAL_SERVER_ERROR``: its message, stack trace and SQL stay in the server log,
-  under an error id the client is given.
+  ``INTERNAL_SERVER_ERROR`` with an error id; the server log has the id, the exception's
+  type and its frames, never its message (see hub.unexpected).
 """
 
 from __future__ import annotations
 
-import logging
-import uuid
+import json
+import re
 from typing import Any
 
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
 from core.db import Database, DatabaseBusy
 from hub.backpressure import SERVICE_UNAVAILABLE, retry_headers, unavailable_error
 from hub.oauth2.bearer import PrincipalUser
+from hub.unexpected import log_unexpected, new_error_id, record_error_id
 from resolvers.context import ANONYMOUS, HubContext
 from resolvers.loaders import Loaders
+from schema.limits import MAX_TOKENS
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
 MAX_BODY_BYTES = 1024 * 1024  # a settlement report of 5,000 lines is ~450 KiB
+MAX_JSON_DEPTH = 32  # the deepest real request (a settlement report) nests 5 levels
+OPERATION_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")
+NAMED_OPERATION = re.compile(r"\s*(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)")
 
-log = logging.getLogger("alliance_hub.graphql")
+
+def request_error(message: str, status: int, headers: dict[str, str] | None = None) -> Response:
+    """A refusal before GraphQL runs, shaped as a GraphQL response (GraphQL over HTTP §7)."""
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]},
+        status_code=status,
+        headers=headers,
+    )
 
 
 def negotiate(accept: str | None) -> str | None:
@@ -76,13 +93,12 @@ def normalise(error: GraphQLError, executed: bool) -> GraphQLError:
             extensions={"code": SERVICE_UNAVAILABLE},
         )
     if not expected(error):
-        error_id = uuid.uuid4().hex[:12]
-        log.error(
-            "unexpected error %s at %s (error id %s)",
-            type(error.original_error).__name__,
-            ".".join(str(p) for p in error.path or []),
+        error_id = new_error_id()
+        assert error.original_error is not None
+        log_unexpected(
+            error.original_error,
             error_id,
-            exc_info=error.original_error,
+            "field " + ".".join(str(p) for p in error.path or []),
         )
         return GraphQLError(
             "Internal server error",
@@ -102,9 +118,92 @@ def normalise(error: GraphQLError, executed: bool) -> GraphQLError:
     )
 
 
+def _depth_within(value: Any, limit: int) -> bool:
+    """Whether JSON ``value`` nests at most ``limit`` levels, walked without recursion."""
+    pending = [(value, 1)]
+    while pending:
+        current, depth = pending.pop()
+        if isinstance(current, dict | list):
+            if depth > limit:
+                return False
+            children = current.values() if isinstance(current, dict) else current
+            pending.extend((child, depth + 1) for child in children)
+    return True
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def operation_name_of(data: GraphQLRequestData) -> str | None:
+    """The operation's name for the access log: the one asked for, else the document's
+    first; only a GraphQL name, so nothing else a client sends reaches the log."""
+    name = data.operation_name
+    if name is None and data.query is not None:
+        found = NAMED_OPERATION.match(data.query[:200])
+        name = found.group(1) if found else None
+    return name if name is not None and OPERATION_NAME.fullmatch(name) else None
+
+
 class HubGraphQL(GraphQL[HubContext, None]):
-    def __init__(self, schema: Any) -> None:
+    def __init__(self, schema: Any, *, production: bool = False) -> None:
         super().__init__(schema, graphql_ide=None, allow_queries_via_get=True)
+        self.production = production
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope=scope, receive=receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as error:
+            response = request_error(error.reason, error.status_code)
+        await response(scope, receive, send)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """Strict JSON: UTF-8 only, no NaN or Infinity, at most ``MAX_JSON_DEPTH`` deep."""
+        try:
+            text = data.decode("utf-8") if isinstance(data, bytes) else data
+            value = json.loads(text, parse_constant=_refuse_constant)
+        except ValueError as error:
+            raise HTTPException(400, "not valid JSON in UTF-8") from error
+        except RecursionError as error:
+            raise HTTPException(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from error
+        if not _depth_within(value, MAX_JSON_DEPTH):
+            raise HTTPException(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        return value
+
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
+        """One operation as a JSON object (POST) or query parameters (GET); every member
+        of its documented type (GraphQL over HTTP §5.1)."""
+        if request.method == "GET":
+            data = self.parse_query_params(request.query_params)
+        elif (request.content_type or "").split(";")[0].strip().lower() == JSON:
+            data = self.parse_json(await request.get_body())
+        else:
+            raise HTTPException(415, f"send the operation as {JSON}")
+        if isinstance(data, list):
+            raise HTTPException(400, "batching is not enabled: send one operation")
+        if not isinstance(data, dict):
+            raise HTTPException(400, "the body must be a JSON object")
+        for member, kind, described in (
+            ("query", str, "a string"),
+            ("operationName", str, "a string"),
+            ("variables", dict, "an object"),
+            ("extensions", dict, "an object"),
+        ):
+            if not isinstance(data.get(member), kind | None):
+                raise HTTPException(400, f"{member} must be {described} or null")
+        return GraphQLRequestData(
+            query=data.get("query"),
+            variables=data.get("variables"),
+            operation_name=data.get("operationName"),
+            extensions=data.get("extensions"),
+        )
+
+    async def execute_single(  # type: ignore[override]
+        self, request: Request, request_data: GraphQLRequestData, **kwargs: Any
+    ) -> ExecutionResult:
+        request.state.operation_name = operation_name_of(request_data)
+        return await super().execute_single(request=request, request_data=request_data, **kwargs)
 
     async def get_context(self, request: Any, response: Any) -> HubContext:
         user = request.scope.get("user")
@@ -117,6 +216,7 @@ class HubGraphQL(GraphQL[HubContext, None]):
             response=response,
             loaders=Loaders(database),
             notifier=getattr(request.app.state, "notifier", None),
+            introspection=principal.authenticated or not self.production,
         )
 
     async def get_sub_response(self, request: Any) -> Response:
@@ -129,6 +229,9 @@ class HubGraphQL(GraphQL[HubContext, None]):
     ) -> GraphQLHTTPResponse:
         executed = result.data is not None or any(e.path for e in result.errors or [])
         errors = [normalise(error, executed) for error in result.errors or []]
+        for error in errors:
+            if error.extensions and "errorId" in error.extensions:
+                record_error_id(request.scope, str(error.extensions["errorId"]))
         media = request.state.media_type
         body: dict[str, Any] = {}
         if executed or media == JSON:
@@ -168,9 +271,9 @@ class GraphQLEndpoint:
         request = Request(scope)
         media = negotiate(request.headers.get("accept"))
         if media is None:
-            await PlainTextResponse(
-                f"Not acceptable: ask for {GRAPHQL_RESPONSE_JSON} or {JSON}", status_code=406
-            )(scope, receive, send)
+            await request_error(f"Not acceptable: ask for {GRAPHQL_RESPONSE_JSON} or {JSON}", 406)(
+                scope, receive, send
+            )
             return
         declared = request.headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
@@ -179,9 +282,7 @@ class GraphQLEndpoint:
         if request.method == "GET" and _is_mutation(
             request.query_params.get("query"), request.query_params.get("operationName")
         ):
-            await PlainTextResponse(
-                "mutations need POST", status_code=405, headers={"Allow": "POST"}
-            )(scope, receive, send)
+            await request_error("mutations need POST", 405, {"Allow": "POST"})(scope, receive, send)
             return
         scope.setdefault("state", {})["media_type"] = media
         started = False
@@ -204,14 +305,14 @@ def _is_mutation(query: str | None, operation_name: str | None) -> bool:
     if not query:
         return False
     try:
-        operation = get_operation_ast(parse(query), operation_name)
-    except GraphQLError:
-        return False  # the view reports the syntax error
+        operation = get_operation_ast(parse(query, max_tokens=MAX_TOKENS), operation_name)
+    except (GraphQLError, RecursionError):
+        return False  # the view reports the error
     return operation is not None and operation.operation == OperationType.MUTATION
 
 
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
-    await PlainTextResponse(f"Request body larger than {MAX_BODY_BYTES} bytes", status_code=413)(
+    await request_error(f"Request body larger than {MAX_BODY_BYTES} bytes", 413)(
         scope, receive, send
     )
 

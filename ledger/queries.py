@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -88,13 +89,20 @@ class Entry:
 
 
 def history_page(
-    session: Session, member_id: int, limit: int, before_id: int | None
+    session: Session,
+    member_id: int,
+    limit: int,
+    before_id: int | None,
+    partner_id: int | None = None,
 ) -> list[Entry]:
-    """Transfers touching the member's spendable account, newest first."""
+    """Transfers touching the member's spendable account, newest first; with
+    ``partner_id``, only those with that partner (CR-10 minimisation)."""
     mine = accounts.member(member_id)
     query = select(Transfer).where(
         or_(Transfer.debit_account_id == mine, Transfer.credit_account_id == mine)
     )
+    if partner_id is not None:
+        query = query.where(Transfer.partner_id == partner_id)
     if before_id is not None:
         query = query.where(Transfer.id < before_id)
     rows = session.execute(query.order_by(Transfer.id.desc()).limit(limit + 1)).scalars()
@@ -171,3 +179,42 @@ def members_with_lots_expiring(
             .limit(limit)
         ).scalars()
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityTotals:
+    """A member's points in and out with everyone but one partner: totals only, with no
+    partner, order, item or time (CR-10 minimisation)."""
+
+    points_in: int
+    points_out: int
+
+
+def activity_elsewhere(
+    session: Session, keys: Sequence[tuple[int, int]]
+) -> dict[tuple[int, int], ActivityTotals]:
+    """For each (partner id, member id): the member's spendable-account totals with every
+    other partner and with no partner (expiry, the operator's adjustments)."""
+    by_partner: dict[int, list[int]] = {}
+    for partner_id, member_id in keys:
+        by_partner.setdefault(partner_id, []).append(member_id)
+    found: dict[tuple[int, int], ActivityTotals] = {}
+    for partner_id, member_ids in by_partner.items():
+        owners = {accounts.member(m): m for m in member_ids}
+        elsewhere = or_(Transfer.partner_id.is_(None), Transfer.partner_id != partner_id)
+
+        def totals(side: Any) -> dict[int, int]:
+            rows = session.execute(
+                select(side, func.sum(Transfer.amount))
+                .where(side.in_(list(owners)), elsewhere)  # noqa: B023
+                .group_by(side)
+            ).all()
+            return {owners[account]: int(total) for account, total in rows}  # noqa: B023
+
+        points_in = totals(Transfer.credit_account_id)
+        points_out = totals(Transfer.debit_account_id)
+        for member_id in member_ids:
+            found[(partner_id, member_id)] = ActivityTotals(
+                points_in.get(member_id, 0), points_out.get(member_id, 0)
+            )
+    return found

@@ -22,7 +22,7 @@ async def cases(
     context: HubContext, first: int | None, after: str | None, status: str | None
 ) -> CasePage:
     page = page_request(first, after, "aml")
-    before_id = int(page.after[0]) if page.after else None
+    before_id = page.after_int()
     rows = await context.database.read(
         cases_page, limit=page.limit, before_id=before_id, status=status
     )

@@ -56,7 +56,7 @@ async def blocked_attempts(
 ) -> AttemptPage:
     """The operator sees every blocked attempt; a partner only its own."""
     page = page_request(first, after, "blocked")
-    before_id = int(page.after[0]) if page.after else None
+    before_id = page.after_int()
     if context.principal.kind == "operator":
         partner_ids = None
         if partner_code is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from core.config import get_settings
 from core.db import utcnow
@@ -20,7 +21,7 @@ from partners.catalog import (
 from partners.registry import PartnerView
 from resolvers.context import HubContext
 from resolvers.outcome import Outcome, attempt, require_partner
-from resolvers.pagination import bad_input, encode_cursor, page_request
+from resolvers.pagination import PageRequest, bad_input, encode_cursor, page_request
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +41,7 @@ async def list_catalog(
     if page.after is None:
         as_of, key = context.started_at, None
     else:
-        try:
-            as_of, key = datetime.fromisoformat(str(page.after[0])), page.after[1:]
-        except (ValueError, IndexError) as error:
-            raise bad_input("after is not a cursor of this list", "after") from error
+        as_of, key = page.after_instant(), _catalog_key(page, sort)
     if query.max_points is not None and query.max_points < 0:
         raise bad_input("maxPoints must not be negative", "filter.maxPoints")
     found = await context.database.read(
@@ -59,6 +57,21 @@ async def list_catalog(
         return encode_cursor(kind, [as_of.isoformat(), first_key, item.id])
 
     return CatalogPage([(cursor(item), item) for item in shown], len(rows) > page.limit, as_of)
+
+
+def _catalog_key(page: PageRequest, sort: str) -> tuple[Any, ...]:
+    """The sort key after the instant: (points or creation time, item id), as the hub wrote
+    it; anything else is a foreign cursor."""
+    assert page.after is not None
+    if len(page.after) != 3:
+        raise bad_input("after is not a cursor of this list", "after")
+    if sort == "NEWEST":
+        try:
+            created = datetime.fromisoformat(str(page.after[1]))
+        except ValueError as error:
+            raise bad_input("after is not a cursor of this list", "after") from error
+        return (created.isoformat(), page.after_int(2))
+    return (page.after_int(1), page.after_int(2))
 
 
 async def promotion_of(context: HubContext, item_id: int, as_of: datetime) -> PromotionView | None:
@@ -137,10 +150,10 @@ async def partner_catalog(
     if page.after is None:
         as_of, after_sku = context.started_at, None
     else:
-        try:
-            as_of, after_sku = datetime.fromisoformat(str(page.after[0])), str(page.after[1])
-        except (ValueError, IndexError) as error:
-            raise bad_input("after is not a cursor of this list", "after") from error
+        as_of = page.after_instant()
+        if len(page.after) != 2 or not isinstance(page.after[1], str):
+            raise bad_input("after is not a cursor of this list", "after")
+        after_sku = page.after[1]
     rows: list[ItemView] = await context.loaders.partner_catalog.load(
         (partner_id, page.limit, after_sku, as_of)
     )

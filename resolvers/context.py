@@ -36,6 +36,9 @@ class HubContext:
     response: Any = None
     loaders: Any = None  # resolvers.loaders.Loaders, fresh for every request
     notifier: Notifier | None = None  # messages to members' phones
+    # Whether this caller may read the schema (__schema, __type, _service): closed to
+    # anonymous callers in production (schema.introspection).
+    introspection: bool = True
     # One instant per request: every price in one response is computed at the same time,
     # and loaders can batch keys that carry it.
     started_at: datetime = field(default_factory=utcnow)

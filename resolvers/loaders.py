@@ -11,7 +11,7 @@ from aiodataloader import DataLoader
 from sqlalchemy.orm import Session
 
 from core.db import Database
-from ledger.queries import Balances, balances
+from ledger.queries import ActivityTotals, Balances, activity_elsewhere, balances
 from members.earning import PublishedRules, published_rules
 from members.registration import VisibleMember, visible_members
 from partners.catalog import (
@@ -74,6 +74,9 @@ class Loaders:
             database, published_rules
         )
         self.statements: BatchLoader[int, PeriodStatements] = BatchLoader(database, statements_for)
+        self.activity_elsewhere: BatchLoader[tuple[int, int], ActivityTotals] = BatchLoader(
+            database, activity_elsewhere
+        )
         self.visible_member: BatchLoader[tuple[int | None, int], VisibleMember] = BatchLoader(
             database, visible_members
         )

@@ -18,6 +18,7 @@ from core.db import utcnow
 from core.notify import Notification
 from ledger.errors import HoldNotFound
 from ledger.queries import (
+    ActivityTotals,
     Balances,
     Entry,
     LotView,
@@ -409,23 +410,43 @@ async def lots(
     context: HubContext, member_id: int, first: int | None, after: str | None
 ) -> tuple[list[tuple[str, LotView]], bool]:
     page = page_request(first, after, f"lots:{member_id}")
-    after_id = int(page.after[0]) if page.after else None
+    after_id = page.after_int()
     rows = await context.database.read(lots_page, member_id, page.limit, after_id)
     shown = rows[: page.limit]
     return [(encode_cursor(f"lots:{member_id}", [r.id]), r) for r in shown], len(rows) > page.limit
 
 
+def sees_partner_activity(context: HubContext, partner_id: int | None) -> bool:
+    """CR-10 minimisation (PIPL Art. 6): a partner sees what a member did with it, never
+    with another partner; the operator sees everything."""
+    caller = context.principal.partner_id
+    return caller is None or caller == partner_id
+
+
 async def history(
     context: HubContext, member_id: int, first: int | None, after: str | None
 ) -> tuple[list[tuple[str, Entry]], bool]:
+    """The member's movements: for a partner, only those with that partner."""
     page = page_request(first, after, f"history:{member_id}")
-    before_id = int(page.after[0]) if page.after else None
-    rows = await context.database.read(history_page, member_id, page.limit, before_id)
+    before_id = page.after_int()
+    rows = await context.database.read(
+        history_page, member_id, page.limit, before_id, context.principal.partner_id
+    )
     shown = rows[: page.limit]
     return (
         [(encode_cursor(f"history:{member_id}", [r.id]), r) for r in shown],
         len(rows) > page.limit,
     )
+
+
+async def activity_elsewhere(context: HubContext, member_id: int) -> ActivityTotals | None:
+    """For a partner: the member's points in and out with everyone else, as two totals.
+    None for the operator, whose history already shows every line."""
+    partner_id = context.principal.partner_id
+    if partner_id is None:
+        return None
+    found: ActivityTotals = await context.loaders.activity_elsewhere.load((partner_id, member_id))
+    return found
 
 
 async def expiring(context: HubContext, member_id: int, within_days: int) -> int:

@@ -9,6 +9,7 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from graphql import GraphQLError
@@ -21,10 +22,34 @@ def bad_input(message: str, field: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": "BAD_USER_INPUT", "field": [field]})
 
 
+MAX_DATABASE_ID = 2**63 - 1
+
+
 @dataclass(frozen=True, slots=True)
 class PageRequest:
     limit: int
     after: tuple[Any, ...] | None
+
+    def after_int(self, index: int = 0) -> int | None:
+        """Element ``index`` of the cursor as a 64-bit id or position; a cursor that holds
+        anything else was not made by the hub and is refused like any foreign cursor."""
+        if self.after is None:
+            return None
+        value = self.after[index] if index < len(self.after) else None
+        if type(value) is not int or not 0 <= value <= MAX_DATABASE_ID:
+            raise bad_input("after is not a cursor of this list", "after")
+        return value
+
+    def after_instant(self) -> datetime:
+        """Element 0 of the cursor as the aware instant a walk through pages is priced at."""
+        assert self.after is not None
+        try:
+            instant = datetime.fromisoformat(str(self.after[0]))
+        except ValueError as error:
+            raise bad_input("after is not a cursor of this list", "after") from error
+        if instant.tzinfo is None:
+            raise bad_input("after is not a cursor of this list", "after")
+        return instant
 
 
 def encode_cursor(kind: str, key: Sequence[Any]) -> str:
@@ -56,9 +81,8 @@ def position_page(
     """A page of a list computed whole in a fixed order (a report section, one row per
     partner of a period): a position is a stable cursor."""
     page = page_request(first, after, kind)
-    start = 0 if page.after is None else int(page.after[0]) + 1
-    if start < 0:
-        raise bad_input("after is not a cursor of this list", "after")
+    position = page.after_int()
+    start = 0 if position is None else position + 1
     shown = rows[start : start + page.limit]
     edges = [(encode_cursor(kind, [start + n]), row) for n, row in enumerate(shown)]
     return edges, start + page.limit < len(rows)

@@ -50,7 +50,7 @@ def _can_read(context: HubContext) -> bool:
 
 async def periods(context: HubContext, first: int | None, after: str | None) -> PeriodPage:
     page = page_request(first, after, "periods")
-    before_id = int(page.after[0]) if page.after else None
+    before_id = page.after_int()
     rows = await context.database.read(periods_page, limit=page.limit, before_id=before_id)
     shown = rows[: page.limit]
     return PeriodPage(
@@ -122,7 +122,7 @@ async def reconciliation_lines(
 ) -> tuple[list[tuple[str, LineView]], bool]:
     kind = f"recon:{period_id}"
     page = page_request(first, after, kind)
-    after_id = int(page.after[0]) if page.after else None
+    after_id = page.after_int()
     partner_id = None if context.principal.kind == "operator" else context.principal.partner_id
     rows = await context.database.read(
         lines_page,

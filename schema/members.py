@@ -22,6 +22,7 @@ from resolvers.permissions import RequireScope
 from schema.connections import connection, scoped_mutation
 from schema.errors import UserError, user_errors
 from schema.partners import Partner, partner_by_id, partner_of
+from schema.scalars import BigInt
 
 
 @strawberry.type(description="Points from one purchase, with their issuer and expiry (CR-11).")
@@ -33,8 +34,13 @@ class Lot:
     expires_at: datetime
     issuer_id: strawberry.Private[int]
 
-    @strawberry.field(description="The partner that issued these points.")
-    async def issuer(self, info: Info[HubContext, Any]) -> Partner:
+    @strawberry.field(
+        description="The partner that issued these points: shown to that partner and the "
+        "operator; null for any other partner (CR-10 minimisation)."
+    )
+    async def issuer(self, info: Info[HubContext, Any]) -> Partner | None:
+        if not resolve.sees_partner_activity(info.context, self.issuer_id):
+            return None
         return await partner_by_id(info, self.issuer_id)
 
     @classmethod
@@ -76,6 +82,17 @@ class LedgerEntry:
             else strawberry.ID(str(relay.GlobalID("Redemption", str(entry.hold_id)))),
             partner_id=entry.partner_id,
         )
+
+
+@strawberry.type(
+    description="A member's points in and out with every other partner, as totals only: no "
+    "partner, order, item or time (CR-10 minimisation)."
+)
+class ActivityElsewhere:
+    points_in: BigInt = strawberry.field(description="Points credited: earned, refunded.")
+    points_out: BigInt = strawberry.field(
+        description="Points debited: redeemed, donated, expired, clawed back."
+    )
 
 
 @strawberry.federation.type(keys=["id"], description="A person in the alliance.")
@@ -122,7 +139,22 @@ class Member(relay.Node):
     async def expiring_points(self, info: Info[HubContext, Any], within_days: int) -> int:
         return await resolve.expiring(info.context, self.id, within_days)
 
-    @strawberry.field(description="Movements of the spendable balance, newest first.")
+    @strawberry.field(
+        description="For a partner, the member's activity with every other partner, as "
+        "totals; null for the operator, whose history shows every line."
+    )
+    async def activity_elsewhere(self, info: Info[HubContext, Any]) -> ActivityElsewhere | None:
+        found = await resolve.activity_elsewhere(info.context, self.id)
+        if found is None:
+            return None
+        return ActivityElsewhere(
+            points_in=BigInt(found.points_in), points_out=BigInt(found.points_out)
+        )
+
+    @strawberry.field(
+        description="Movements of the spendable balance, newest first. A partner sees only "
+        "its own lines with the member (CR-10 minimisation); the operator sees every line."
+    )
     async def history(
         self, info: Info[HubContext, Any], first: int | None = None, after: str | None = None
     ) -> relay.Connection[LedgerEntry]:  # type: ignore[type-var]

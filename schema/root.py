@@ -21,6 +21,7 @@ from resolvers import viewer as viewer_resolver
 from resolvers.context import HubContext
 from resolvers.entities import entity_type
 from resolvers.permissions import authenticated
+from schema.bounds import InputBounds
 from schema.catalog import CatalogItem, upsert_catalog_items_field
 from schema.catalog import catalog as catalog_resolver
 from schema.compliance import (
@@ -44,6 +45,7 @@ from schema.green import (
     green_products_field,
     register_green_product_field,
 )
+from schema.introspection import IntrospectionPolicy
 from schema.limits import MAX_TOKENS, RequestLimits
 from schema.members import (
     Member,
@@ -237,6 +239,9 @@ def request_limits() -> list[Any]:
         lambda: ParserCache(maxsize=512),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         RequestLimits,
+        # After the limits and the cached validation, whose result it extends per caller.
+        IntrospectionPolicy,
+        InputBounds,
     ]
 
 

@@ -36,12 +36,17 @@ def oauth_response(
     status: int, body: Mapping[str, Any], headers: Mapping[str, str] = {}
 ) -> Response:
     """Every answer of these endpoints is uncacheable (RFC 6749 §5.1). ``invalid_client``
-    is always 401 with a challenge (RFC 6749 §5.2), whichever method the client tried."""
+    is always 401 with a challenge (RFC 6749 §5.2), whichever method the client tried; every
+    other error is 400 (RFC 6749 §5.2, RFC 7009 §2.2.1, RFC 7662 §2.3), whatever status
+    authlib's error class carries (it gives ``unsupported_token_type`` 401)."""
     merged = {**dict(headers), **NO_STORE}
     merged.pop("Content-Type", None)
-    if body.get("error") == "invalid_client":
+    error = body.get("error")
+    if error == "invalid_client":
         status = 401
         merged["WWW-Authenticate"] = 'Basic realm="alliance-hub"'
+    elif error is not None and status < 500:
+        status = 400
     return JSONResponse(dict(body), status_code=status, headers=merged)
 
 

@@ -15,6 +15,7 @@ from authlib.oauth2.rfc6749 import (
     AuthorizationServer,
     ClientMixin,
     InvalidClientError,
+    InvalidRequestError,
     InvalidScopeError,
     OAuth2Request,
 )
@@ -95,6 +96,19 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         super().__init__(validate_jti=True, leeway=30)
         self.server = server
 
+    def __call__(self, query_client: Any, request: OAuth2Request) -> HubClient | None:
+        """RFC 7521 §4.2: a ``client_id`` sent beside an assertion must name the client the
+        assertion authenticates (its ``sub``); any other is ``invalid_client``, decided
+        before the assertion's ``jti`` is spent."""
+        named = request.form.get("client_id")
+        assertion = request.form.get("client_assertion")
+        if named is not None and assertion:
+            _, claims = self.extract_assertion(assertion)
+            if claims.get("sub") != named:
+                raise InvalidClientError(description="client_id is not the assertion's subject")
+        client: HubClient | None = super().__call__(query_client, request)
+        return client
+
     def get_audiences(self) -> list[str]:
         return [self.server.settings.issuer, self.server.settings.issuer + "/oauth/token"]
 
@@ -143,12 +157,23 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         return KeySet.import_key_set(cast(Any, client.client.jwks))
 
 
+def _require_token(request: OAuth2Request) -> None:
+    """RFC 7009 §2.1 and RFC 7662 §2.1: ``token`` is required; ``token_type_hint`` is only
+    a hint, and one the server does not know is ignored (the search simply extends to every
+    type), never an error."""
+    if "token" not in request.form:
+        raise InvalidRequestError(description="token is required")
+
+
 class HubRevocationEndpoint(RevocationEndpoint):  # type: ignore[misc]
     """RFC 7009 for our JWT access tokens: revoking adds the ``jti`` to a denylist that the
     bearer check reads on every request, so it takes effect at once."""
 
     CLIENT_AUTH_METHODS = AUTH_METHODS
     SUPPORTED_TOKEN_TYPES = ("access_token",)
+
+    def check_params(self, request: OAuth2Request, client: HubClient) -> None:
+        _require_token(request)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
         return self.server.decode(token_string)
@@ -170,6 +195,9 @@ class HubIntrospectionEndpoint(IntrospectionEndpoint):  # type: ignore[misc]
 
     CLIENT_AUTH_METHODS = AUTH_METHODS
     SUPPORTED_TOKEN_TYPES = ("access_token",)
+
+    def check_params(self, request: OAuth2Request, client: HubClient) -> None:
+        _require_token(request)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
         return self.server.decode(token_string)

@@ -193,7 +193,7 @@ async def test_a_query_deeper_than_the_limit_is_refused() -> None:
 async def test_unexpected_errors_are_masked_and_logged_with_an_id(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.ERROR, logger="alliance_hub.graphql")
+    caplog.set_level(logging.ERROR, logger="alliance_hub")
 
     response = await _inline("{ broken }")
 
@@ -203,4 +203,30 @@ async def test_unexpected_errors_are_masked_and_logged_with_an_id(
     assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
     assert "SELECT" not in response.text
     assert error["extensions"]["errorId"] in caplog.text
-    assert "RuntimeError" in caplog.text
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("alliance_hub"))
+    assert "builtins.RuntimeError at test_graphql_http.py:" in ours
+    assert "SELECT" not in ours
+
+
+async def test_the_access_log_line_names_client_operation_and_error_id_only(
+    hub: Hub, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="alliance_hub.access")
+    await hub.partner()
+    client = await hub.client()
+    token = await hub.access_token(client)
+
+    await hub.http.post(
+        "/graphql?access_token=" + token,
+        json={"query": "query Who { viewer { kind } }"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    await hub.http.post("/graphql", json={"query": "{ apiVersion }", "operationName": "x y"})
+    await hub.http.get("/graphql/" + token)
+
+    lines = [r.getMessage() for r in caplog.records if r.name == "alliance_hub.access"]
+    assert lines[-3].startswith("POST /graphql 200 ")
+    assert lines[-3].endswith(f"client={client.client_id} operation=Who error=-")
+    assert lines[-2].endswith("client=- operation=- error=-")
+    assert lines[-1].startswith("GET (unknown) 404 ")
+    assert all(token not in line for line in lines)

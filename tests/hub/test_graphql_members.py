@@ -215,20 +215,13 @@ async def test_earn_at_one_partner_and_redeem_at_another(hub: Hub) -> None:
         "redemption": {"status": "CAPTURED", "points": 70},
         "userErrors": [],
     }
+    # CR-10 minimisation: the cinema sees its own line in full, the store's lot without its
+    # issuer, and nothing of the store's order.
     assert seen["data"]["member"] == {
         "balance": 53,
         "heldPoints": 0,
         "lots": {
-            "edges": [
-                {
-                    "node": {
-                        "points": 123,
-                        "remaining": 53,
-                        "issuer": {"code": "store"},
-                        "green": False,
-                    }
-                }
-            ]
+            "edges": [{"node": {"points": 123, "remaining": 53, "issuer": None, "green": False}}]
         },
         "history": {
             "edges": [
@@ -238,14 +231,6 @@ async def test_earn_at_one_partner_and_redeem_at_another(hub: Hub) -> None:
                         "amount": -70,
                         "partner": {"code": "cinema"},
                         "orderRef": "item:ticket",
-                    }
-                },
-                {
-                    "node": {
-                        "code": "earn",
-                        "amount": 123,
-                        "partner": {"code": "store"},
-                        "orderRef": "order-1",
                     }
                 },
             ]

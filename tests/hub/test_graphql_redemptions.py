@@ -241,6 +241,37 @@ async def test_points_can_be_donated_only_to_a_charity_project(hub: Hub) -> None
     assert refused["data"]["donatePoints"]["userErrors"] == [{"code": "NOT_FOUND"}]
     assert (await _gql(hub, BALANCE, charity, id=member))["data"]["member"]["balance"] == 100
 
+    for points in (0, -5):
+        zero = await _gql(
+            hub,
+            """mutation($input: DonatePointsInput!) {
+              donatePoints(input: $input) { points userErrors { code message field rule } } }""",
+            charity,
+            input={
+                "idempotencyKey": f"d-{points}",
+                "memberId": member,
+                "charityProjectId": items[0]["id"],
+                "points": points,
+            },
+        )
+
+        assert zero == {
+            "data": {
+                "donatePoints": {
+                    "points": None,
+                    "userErrors": [
+                        {
+                            "code": "BAD_USER_INPUT",
+                            "message": "points must be a positive whole number of points, "
+                            f"got {points}",
+                            "field": ["points"],
+                            "rule": None,
+                        }
+                    ],
+                }
+            }
+        }
+
 
 async def test_two_racing_redemptions_cannot_both_spend_the_same_points(hub: Hub) -> None:
     _, cinema, member, ticket = await _alliance(hub)  # 123 points; 3 tickets cost 105

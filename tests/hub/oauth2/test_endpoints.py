@@ -270,3 +270,48 @@ async def test_expired_assertion_and_revocation_records_are_purged(hub: Hub) -> 
     assert before == (2, 1)
     assert (kept, purged) == (0, 3)
     assert await hub.database.read(counts) == (0, 0)
+
+
+@pytest.mark.parametrize("hint", ["refresh_token", "access_token", "made_up"])
+async def test_revocation_ignores_the_token_type_hint(hub: Hub, hint: str) -> None:
+    await hub.partner()
+    client = await hub.client()
+    token = await hub.access_token(client)
+
+    response = await hub.http.post(
+        "/oauth/revoke",
+        data={"token": token, "token_type_hint": hint},
+        auth=(client.client_id, client.client_secret or ""),
+    )
+
+    assert (response.status_code, response.json()) == (200, {})
+    assert (await hub.viewer(token)).status_code == 401
+
+
+async def test_introspection_ignores_an_unknown_token_type_hint(hub: Hub) -> None:
+    await hub.partner()
+    client = await hub.client()
+    token = await hub.access_token(client)
+
+    response = await hub.http.post(
+        "/oauth/introspect",
+        data={"token": token, "token_type_hint": "made_up"},
+        auth=(client.client_id, client.client_secret or ""),
+    )
+
+    assert (response.status_code, response.json()["active"]) == (200, True)
+
+
+@pytest.mark.parametrize("endpoint", ["/oauth/revoke", "/oauth/introspect"])
+async def test_a_request_without_a_token_is_400_invalid_request(hub: Hub, endpoint: str) -> None:
+    await hub.partner()
+    client = await hub.client()
+
+    response = await hub.http.post(
+        endpoint,
+        data={"token_type_hint": "access_token"},
+        auth=(client.client_id, client.client_secret or ""),
+    )
+
+    assert (response.status_code, response.json()["error"]) == (400, "invalid_request")
+    assert "www-authenticate" not in response.headers

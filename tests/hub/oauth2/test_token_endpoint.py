@@ -367,3 +367,34 @@ class TestPrivateKeyJwt:
         response = await self._post(hub, assertion(secret, client_id, alg="HS256"))
 
         assert (response.status_code, response.json()["error"]) == (401, "invalid_client")
+
+    async def test_a_client_id_beside_the_assertion_must_be_its_subject(
+        self, hub: Hub, registered: tuple
+    ) -> None:
+        key, client_id = registered
+        other = await hub.client()
+
+        mismatched = await hub.http.post(
+            "/oauth/token",
+            data={**assertion_form(assertion(key, client_id)), "client_id": other.client_id},
+        )
+        matching = await hub.http.post(
+            "/oauth/token",
+            data={**assertion_form(assertion(key, client_id)), "client_id": client_id},
+        )
+
+        assert (mismatched.status_code, mismatched.json()["error"]) == (401, "invalid_client")
+        assert matching.status_code == 200
+
+    async def test_a_refused_mismatch_does_not_spend_the_assertion(
+        self, hub: Hub, registered: tuple
+    ) -> None:
+        key, client_id = registered
+        token = assertion(key, client_id)
+
+        refused = await hub.http.post(
+            "/oauth/token", data={**assertion_form(token), "client_id": "someone-else"}
+        )
+        accepted = await self._post(hub, token)
+
+        assert (refused.status_code, accepted.status_code) == (401, 200)
