@@ -21,6 +21,7 @@ from core.notify import Notifier
 from hub.backpressure import Backpressure
 from hub.graphql_http import GraphQLEndpoint, HubGraphQL
 from hub.logs import AccessLog, quiet_authlib
+from hub.oauth2.authorize import SignInPages
 from hub.oauth2.bearer import BearerTokens, unauthorized
 from hub.oauth2.endpoints import OAuthEndpoints, server_metadata
 from hub.unexpected import CatchUnexpected
@@ -76,6 +77,7 @@ def create_app(
             introspect=oauth.introspect,
             metadata=oauth.server_metadata,
             jwks=oauth.jwks,
+            authorize=SignInPages(database, settings, chosen_notifier).authorize,
         )
         graphql.app = AuthenticationMiddleware(
             GraphQLEndpoint(HubGraphQL(build_schema(), production=settings.production)),
@@ -98,6 +100,7 @@ def create_app(
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/oauth/authorize", late("authorize"), methods=["GET", "POST"]),
         Route("/oauth/token", late("token"), methods=["POST"]),
         Route("/oauth/revoke", late("revoke"), methods=["POST"]),
         Route("/oauth/introspect", late("introspect"), methods=["POST"]),

@@ -378,6 +378,28 @@ def cmd_clients_create(args: argparse.Namespace) -> int:
     return _create_client(args, args.partner, args.scopes.split())
 
 
+def cmd_clients_create_app(args: argparse.Namespace) -> int:
+    """The alliance's app: a public client (no secret) for members' sign-in, with exact
+    redirect URIs."""
+    from members.signin import create_app_client
+
+    client_id = _write(
+        create_app_client, name=args.name, redirect_uris=args.redirect_uri, now=utcnow()
+    )
+    shown = {
+        "client_id": client_id,
+        "redirect_uris": args.redirect_uri,
+        "token_endpoint_auth_method": "none",
+        "scope": "member:self",
+    }
+    if args.json:
+        print(json.dumps(shown))
+    else:
+        for name, value in shown.items():
+            print(f"{name}: {value}")
+    return 0
+
+
 def cmd_operator_create_client(args: argparse.Namespace) -> int:
     return _create_client(args, None, ["operator:admin"])
 
@@ -556,6 +578,20 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--jwks", help="the client's public JWK Set (private_key_jwt)")
     create.add_argument("--json", action="store_true")
     create.set_defaults(handler=cmd_clients_create)
+    create_app = client_commands.add_parser(
+        "create-app",
+        parents=[common],
+        help="register the alliance's app (a public client members sign in to)",
+    )
+    create_app.add_argument("--name", required=True)
+    create_app.add_argument(
+        "--redirect-uri",
+        required=True,
+        action="append",
+        help="an exact redirect URI (repeat for several)",
+    )
+    create_app.add_argument("--json", action="store_true")
+    create_app.set_defaults(handler=cmd_clients_create_app)
     rotate_secret = client_commands.add_parser(
         "rotate-secret",
         parents=[common],

@@ -7,11 +7,15 @@ The partners and prices follow the seed texts: 1 yuan earns 1 point; 2,000 point
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,6 +26,7 @@ from core.db import Database
 from members.earning import Line, award
 from members.redemption import charity_donation, redeem_item
 from members.registration import confirm_registration, start_registration
+from members.signin import create_app_client
 from partners.catalog import ItemInput, upsert_items
 from partners.clients import create_client
 from partners.green import decide_green_product, register_green_product
@@ -308,11 +313,15 @@ def _registered(
     return member_id
 
 
+APP_REDIRECT_URI = "http://127.0.0.1:8765/callback"
+DEMO_MEMBER_PHONE = "138 0013 8001"
+
+
 def _history(
     session: Session, settings: Settings, credentials: dict[str, Any], now: datetime
 ) -> int:
     """Five members who shop, redeem across brands and donate."""
-    people = ("138 0013 8001", "139 0013 8002", "137 0013 8003", "136 0013 8004", "135 0013 8005")
+    people = (DEMO_MEMBER_PHONE, "139 0013 8002", "137 0013 8003", "136 0013 8004", "135 0013 8005")
     for number, phone in enumerate(people, start=1):
         member_id = 0
         partners = ("redrice", "starcinema", "leafteahouse", "clearsight", "greenfuture")
@@ -369,6 +378,15 @@ def load(session: Session, settings: Settings, now: datetime) -> dict[str, Any] 
     credentials = _onboard(session, settings, now)
     ledger.lock_all_accounts(session)  # many members' operations in one transaction
     credentials["members"] = _history(session, settings, credentials, now)
+    credentials["app"] = {
+        "client_id": create_app_client(
+            session, name="Alliance app (demo)", redirect_uris=[APP_REDIRECT_URI], now=now
+        ),
+        "redirect_uri": APP_REDIRECT_URI,
+        # Kept with the credentials so every run prints the same sign-in link; a real app
+        # makes a fresh verifier for each sign-in.
+        "code_verifier": secrets.token_urlsafe(48),
+    }
     return credentials
 
 
@@ -389,8 +407,9 @@ async def run(
         shown = {
             code: {"client_id": c["client_id"], "client_secret": c["client_secret"]}
             for code, c in loaded.items()
-            if isinstance(c, dict)
+            if isinstance(c, dict) and code != "app"
         }
+        shown["app"] = loaded["app"]
         _remember(path, shown)
         items = sum(
             len(c["items"]) for c in loaded.values() if isinstance(c, dict) and "items" in c
@@ -409,8 +428,37 @@ async def run(
         shown, head = recalled, ["demo alliance already loaded"]
     lines = [*head, f"credentials (also in {path}; the hub stores secrets hashed):"]
     for code, credential in shown.items():
-        lines.append(
-            f"  {code:13} client_id={credential['client_id']} "
-            f"client_secret={credential['client_secret']}"
-        )
+        if code != "app":
+            lines.append(
+                f"  {code:13} client_id={credential['client_id']} "
+                f"client_secret={credential['client_secret']}"
+            )
+    if "app" in shown:
+        app = shown["app"]
+        lines += sign_in_lines(settings, app["client_id"], app["code_verifier"])
     return lines
+
+
+def sign_in_lines(settings: Settings, client_id: str, verifier: str) -> list[str]:
+    """How to sign in as a demo member in a browser (docs/member-app.md explains each step)."""
+    challenge = (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    )
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": APP_REDIRECT_URI,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "scope": "member:self",
+            "state": "demo",
+        }
+    )
+    return [
+        f"the alliance's app: client_id={client_id} redirect_uri={APP_REDIRECT_URI}",
+        f"sign in as a demo member: open {settings.issuer}/oauth/authorize?{query}",
+        f"  phone {DEMO_MEMBER_PHONE}; the code arrives in {settings.notify_outbox};",
+        f"  then exchange the code from the redirect with code_verifier={verifier}",
+        "  (docs/member-app.md walks through it)",
+    ]

@@ -14,7 +14,7 @@ from ledger.accounts import (
 from ledger.adjustment import adjust
 from ledger.donation import donate
 from ledger.earning import Issue, earn, issue, reverse_earn
-from ledger.expiry import expire_lapsed_lots
+from ledger.expiry import Forfeiture, expire_lapsed_lots, forfeit_member_points
 from ledger.idempotency import IdempotencyKey, run_idempotent
 from ledger.redemption import (
     FundCompensation,
@@ -31,6 +31,7 @@ from ledger.repository import HoldState, lock_all_accounts
 from ledger.verify import verify
 
 __all__ = [
+    "Forfeiture",
     "FundCompensation",
     "HoldState",
     "IdempotencyKey",
@@ -41,6 +42,7 @@ __all__ = [
     "donate",
     "earn",
     "expire_lapsed_lots",
+    "forfeit_member_points",
     "issue",
     "lock_all_accounts",
     "open_alliance_accounts",

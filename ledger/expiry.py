@@ -47,3 +47,28 @@ def expire_lapsed_lots(session: Session, now: datetime, limit: int = 500) -> Exp
         return ExpiryBatch(0, 0, 0)
     key = IdempotencyKey(SYSTEM_CLIENT_ID, f"expire:{uuid.uuid4()}")
     return run_idempotent(session, key, "expire", {"members": members}, ExpiryBatch, now, body)
+
+
+@dataclass(frozen=True, slots=True)
+class Forfeiture:
+    operation_id: int
+    points: int
+
+
+def forfeit_member_points(
+    session: Session, key: IdempotencyKey, member_id: int, now: datetime
+) -> Forfeiture:
+    """A member who closes their account (PIPL Art. 47) gives up their remaining points,
+    after being warned: every lot's remaining points go to breakage (``alliance:expired``)
+    as one ``expire`` transfer, the same movement as expiry, so settlement treats them
+    alike. The member's held points must be settled first (the caller checks)."""
+
+    def body(operation_id: int) -> Forfeiture:
+        repository.lock_account(session, accounts.member(member_id))
+        live = repository.member_points(session, member_id, "").lots
+        if not live:
+            return Forfeiture(operation_id, 0)
+        expire(session, operation_id, member_id, live, now)
+        return Forfeiture(operation_id, sum(lot.remaining for lot in live))
+
+    return run_idempotent(session, key, "forfeit", {"member": member_id}, Forfeiture, now, body)

@@ -233,3 +233,69 @@ class Award(Base):
     # Null only inside the award's own transaction, between claiming the order and issuing.
     lot_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_lots.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AppClient(Base):
+    """The alliance's own app: a public OAuth client (no secret) that members sign in to,
+    registered by the operator with its exact redirect URIs (a JSON array)."""
+
+    __tablename__ = "member_app_clients"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    redirect_uris: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MemberSignIn(Base):
+    """One sign-in at /oauth/authorize: the app's request (PKCE challenge, redirect URI,
+    state), the member the phone named (null for a phone that is no member's), and the
+    authorization code once the phone's code was right. Handles and codes are kept only
+    as keyed hashes."""
+
+    __tablename__ = "member_sign_ins"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    handle_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("member_app_clients.client_id"))
+    redirect_uri: Mapped[str] = mapped_column(String(512))
+    code_challenge: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(500))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
+    code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    authorized_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    exchanged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RefreshToken(Base):
+    """A member's refresh token for an app, kept as a keyed hash. Tokens of one sign-in
+    share a ``family``; each is used once (RFC 9700 §4.14.2)."""
+
+    __tablename__ = "member_refresh_tokens"
+    __table_args__ = (Index(None, "family"), Index(None, "member_id"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    family: Mapped[str] = mapped_column(String(32))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    client_id: Mapped[str] = mapped_column(ForeignKey("member_app_clients.client_id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PrivacyPreferences(Base):
+    """The member's choices about personalisation (PIPL Art. 24): both off until the
+    member turns them on. Every personalised feature reads them through
+    ``members.self_service.privacy_preferences``."""
+
+    __tablename__ = "member_privacy_preferences"
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    personalised_offers: Mapped[bool] = mapped_column(Boolean)
+    marketing_messages: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

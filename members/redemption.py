@@ -108,6 +108,29 @@ def charity_donation(
     project (a CHARITY item) of the calling charity partner. Returns the transfer id."""
     require_active(session, partner_id)
     consented_member(session, partner_id, member_id)
+    return donate_to_project(
+        session,
+        key,
+        partner_id=partner_id,
+        member_id=member_id,
+        project_item_id=project_item_id,
+        points=points,
+        now=now,
+    )
+
+
+def donate_to_project(
+    session: Session,
+    key: ledger.IdempotencyKey,
+    *,
+    partner_id: int,
+    member_id: int,
+    project_item_id: int,
+    points: int,
+    now: datetime,
+) -> int:
+    """The donation itself, once the caller may make it: the project must be an available
+    CHARITY item of ``partner_id``, whose charity account receives the points."""
     if charity_project(session, partner_id, project_item_id) is None:
         raise ItemNotRedeemable()
     ledger.open_charity_account(session, project_item_id, now)

@@ -14,11 +14,13 @@ from core.notify import Notifier
 class Principal:
     """The caller behind a verified access token, or the anonymous caller."""
 
-    kind: str  # "partner", "operator" or "anonymous"
+    kind: str  # "partner", "operator", "member" or "anonymous"
     client_id: str | None = None
     partner_id: int | None = None
     partner_code: str | None = None
     scopes: frozenset[str] = field(default_factory=frozenset)
+    # A member signed in to the alliance's app (scope member:self): only their own data.
+    member_id: int | None = None
 
     @property
     def authenticated(self) -> bool:

@@ -48,6 +48,7 @@ from members.registration import (
     set_credit_level,
     start_registration,
 )
+from members.self_service import member_donation
 from resolvers.audit import refuse_read
 from resolvers.codes import sending_code
 from resolvers.context import HubContext
@@ -345,9 +346,23 @@ async def reverse_points(context: HubContext, key: str, order_ref: str) -> Outco
 async def donate_points(
     context: HubContext, key: str, member_gid: str, project_gid: str, points: int
 ) -> Outcome[int]:
+    """A charity partner donates a consenting member's points, or a signed-in member
+    donates their own (their idempotency keys are theirs alone, not the app's)."""
     project_id = decode_id(project_gid, "CatalogItem") or -1
+    member_self = context.principal.member_id
 
     async def call() -> int:
+        if member_self is not None:
+            if _member(member_gid) != member_self:
+                raise MemberNotFound()
+            return await context.database.write(
+                member_donation,
+                ledger.IdempotencyKey(f"{context.principal.client_id}:member:{member_self}", key),
+                member_id=member_self,
+                project_item_id=project_id,
+                points=points,
+                now=utcnow(),
+            )
         return await context.database.write(
             charity_donation,
             _key(context, key),

@@ -67,7 +67,7 @@ class ConsentRequestPayload:
     user_errors: list[UserError]
 
 
-def _request_payload(outcome: Outcome[ConsentRequestView]) -> ConsentRequestPayload:
+def request_payload(outcome: Outcome[ConsentRequestView]) -> ConsentRequestPayload:
     return ConsentRequestPayload(
         request=None if outcome.value is None else ConsentRequest.from_view(outcome.value),
         user_errors=user_errors(outcome),
@@ -103,7 +103,7 @@ class RequestMemberConsentInput:
 async def request_member_consent(
     info: Info[HubContext, Any], input: RequestMemberConsentInput
 ) -> ConsentRequestPayload:
-    return _request_payload(
+    return request_payload(
         await resolve.request_member_consent(
             info.context, input.phone, input.external_ref, input.credit_level, input.purpose
         )
@@ -119,7 +119,7 @@ class ConfirmMemberConsentInput:
 async def confirm_member_consent(
     info: Info[HubContext, Any], input: ConfirmMemberConsentInput
 ) -> ConsentRequestPayload:
-    return _request_payload(
+    return request_payload(
         await resolve.confirm_member_consent(info.context, str(input.request_id), input.code)
     )
 
@@ -154,7 +154,7 @@ class RecordMemberConsentInput:
 async def record_member_consent(
     info: Info[HubContext, Any], input: RecordMemberConsentInput
 ) -> ConsentRequestPayload:
-    return _request_payload(await resolve.record_member_consent(info.context))
+    return request_payload(await resolve.record_member_consent(info.context))
 
 
 @strawberry.input

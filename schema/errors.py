@@ -34,6 +34,7 @@ class ErrorCode(Enum):
     RATE_LIMITED = "RATE_LIMITED"
     INVALID_CODE = "INVALID_CODE"
     CONSENT_FROM_MEMBER_REQUIRED = "CONSENT_FROM_MEMBER_REQUIRED"
+    CONFIRMATION_REQUIRED = "CONFIRMATION_REQUIRED"
 
 
 @strawberry.federation.type(shareable=True, description="Why a mutation did not do what was asked.")

@@ -11,6 +11,7 @@ from strawberry.types import Info
 from resolvers import members as resolve
 from resolvers.context import HubContext
 from resolvers.ids import decode_id
+from resolvers.permissions import requires
 from schema.connections import scoped_mutation
 from schema.errors import UserError, user_errors
 from schema.members import Member, Redemption
@@ -178,7 +179,7 @@ class DonatePointsInput:
     idempotency_key: str
     member_id: strawberry.ID
     charity_project_id: strawberry.ID = strawberry.field(
-        description="A CHARITY item of the calling charity partner."
+        description="A CHARITY item: of the calling charity partner, or any, for a member."
     )
     points: int
 
@@ -230,8 +231,10 @@ refund_redemption_field = scoped_mutation(
 reverse_award_field = scoped_mutation(
     reverse_award, "points:reverse", "Claw back the points of your refunded order (CR-12)."
 )
-donate_points_field = scoped_mutation(
-    donate_points,
-    "points:redeem",
-    "Donate a member's points to one of your charity projects (CR-06).",
+donate_points_field = strawberry.mutation(
+    resolver=donate_points,
+    extensions=requires("points:redeem", "member:self"),
+    description="Donate a member's points to a registered charity project (CR-06): a charity "
+    "partner for a consenting member, to its own projects; or a signed-in member, their own "
+    "points (memberId must be theirs) to any registered project.",
 )

@@ -47,6 +47,15 @@ from schema.green import (
 )
 from schema.introspection import IntrospectionPolicy
 from schema.limits import MAX_TOKENS, RequestLimits
+from schema.me import (
+    approve_consent_request_field,
+    close_my_account_field,
+    deny_consent_request_field,
+    export_my_data_field,
+    me_field,
+    set_privacy_preferences_field,
+    withdraw_consent_field,
+)
 from schema.members import (
     Member,
     award_points_field,
@@ -104,7 +113,7 @@ SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 
 @strawberry.type(description="The authenticated client making this request.")
 class Viewer:
-    kind: str = strawberry.field(description="partner or operator.")
+    kind: str = strawberry.field(description="partner, operator, or member (the alliance's app).")
     client_id: str | None = strawberry.field(description="The OAuth client id.")
     partner_code: str | None = strawberry.field(
         description="The client's partner; null for the operator."
@@ -125,6 +134,7 @@ class Query:
         resolver=partner_resolver, description="One partner by its code."
     )
     member: Member | None = member_field
+    me = me_field
     blocked_attempts = blocked_attempts_field
     aml_cases = aml_cases_field
     compliance_report = compliance_report_field
@@ -200,6 +210,12 @@ class Mutation:
     record_member_consent = record_member_consent_field
     confirm_member_consent = confirm_member_consent_field
     revoke_member_consent = revoke_member_consent_field
+    approve_consent_request = approve_consent_request_field
+    deny_consent_request = deny_consent_request_field
+    withdraw_consent = withdraw_consent_field
+    set_privacy_preferences = set_privacy_preferences_field
+    export_my_data = export_my_data_field
+    close_my_account = close_my_account_field
     award_points = award_points_field
     redeem_points = redeem_points_field
     reserve_redemption = reserve_redemption_field

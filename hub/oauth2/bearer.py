@@ -27,13 +27,15 @@ from starlette.authentication import (
 )
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
+from strawberry.relay import GlobalID
 
 from core.config import Settings
 from core.db import Database, DatabaseBusy, utcnow
 from hub.backpressure import graphql_unavailable
 from hub.oauth2 import keys
 from hub.oauth2.models import RevokedToken
-from hub.oauth2.tokens import InvalidAccessToken, verify_access_token
+from hub.oauth2.tokens import AccessTokenClaims, InvalidAccessToken, verify_access_token
+from members.signin import MEMBER_SCOPE, active_member_app
 from partners.clients import active_clients
 from partners.models import OAuthClient, Partner
 from resolvers.context import Principal
@@ -146,6 +148,8 @@ class BearerTokens(AuthenticationBackend):
             )
         except InvalidAccessToken as error:
             raise AuthenticationError(error.reason) from error
+        if claims.scopes == (MEMBER_SCOPE,):
+            return await self._member(claims)
         state = await _checked(
             lambda: self.database.read(_client_state, claims.client_id, claims.jti)
         )
@@ -160,6 +164,33 @@ class BearerTokens(AuthenticationBackend):
             partner_code=state.partner_code,
             scopes=frozenset(claims.scopes) & frozenset(state.scopes.split()),
         )
+
+    async def _member(self, claims: AccessTokenClaims) -> Principal:
+        """A member's token from the alliance's app: only ``member:self``, for the member in
+        ``sub``, while the app and the member are active and the token is not revoked."""
+        try:
+            subject = GlobalID.from_id(claims.subject)
+        except ValueError as error:
+            raise AuthenticationError("the token names no member") from error
+        if subject.type_name != "Member" or not subject.node_id.isdigit():
+            raise AuthenticationError("the token names no member")
+        member_id = int(subject.node_id)
+        standing = await _checked(
+            lambda: self.database.read(_member_state, claims.client_id, member_id, claims.jti)
+        )
+        if not standing:
+            raise AuthenticationError("the member, the app or the token is no longer active")
+        return Principal(
+            kind="member",
+            client_id=claims.client_id,
+            scopes=frozenset({MEMBER_SCOPE}),
+            member_id=member_id,
+        )
+
+
+def _member_state(session: Session, client_id: str, member_id: int, jti: str) -> bool:
+    revoked = session.get(RevokedToken, jti) is not None
+    return not revoked and active_member_app(session, client_id, member_id)
 
 
 def unauthorized(conn: HTTPConnection, error: Exception) -> Response:

@@ -16,7 +16,9 @@ from starlette.responses import JSONResponse, Response
 from core.config import Settings
 from core.db import Database, utcnow
 from hub.oauth2 import keys
+from hub.oauth2.member_tokens import MEMBER_GRANTS, member_token_response
 from hub.oauth2.server import AUTH_METHODS, HubAuthorizationServer, HubOAuth2Request
+from members.signin import MEMBER_SCOPE
 from partners.scopes import ALL_SCOPES
 
 MAX_FORM_BYTES = 16 * 1024
@@ -95,6 +97,11 @@ class OAuthEndpoints:
             return oauth_response(
                 400, {"error": rejected.error, "error_description": rejected.description}
             )
+        if name == "token" and form["grant_type"] in MEMBER_GRANTS:
+            status, body, headers = await self.database.write(
+                member_token_response, self.settings, form, utcnow()
+            )
+            return oauth_response(status, body, dict(headers))
         uri = self.settings.issuer + request.url.path
         status, body, headers = await self.database.write(
             _respond, self.settings, name, uri, request.headers, form
@@ -137,12 +144,9 @@ def _respond(
 
 class HubServerMetadata(AuthorizationServerMetadata):  # type: ignore[misc]
     def validate_response_types_supported(self) -> None:
-        """RFC 8414 §2 makes this REQUIRED; with no authorization endpoint the hub
-        supports no response type, so it publishes an empty array."""
-        if self.get("response_types_supported") != []:
-            raise ValueError(
-                '"response_types_supported" must be [] without an authorization endpoint'
-            )
+        """RFC 8414 §2: the authorization endpoint (members' sign-in) serves ``code``."""
+        if self.get("response_types_supported") != ["code"]:
+            raise ValueError('"response_types_supported" must be ["code"]')
 
 
 def server_metadata(settings: Settings) -> HubServerMetadata:
@@ -151,14 +155,18 @@ def server_metadata(settings: Settings) -> HubServerMetadata:
     metadata = HubServerMetadata(
         {
             "issuer": issuer,
+            "authorization_endpoint": f"{issuer}/oauth/authorize",
             "token_endpoint": f"{issuer}/oauth/token",
             "revocation_endpoint": f"{issuer}/oauth/revoke",
             "introspection_endpoint": f"{issuer}/oauth/introspect",
             "jwks_uri": f"{issuer}/.well-known/jwks.json",
-            "grant_types_supported": ["client_credentials"],
-            "response_types_supported": [],
-            "scopes_supported": list(ALL_SCOPES),
-            "token_endpoint_auth_methods_supported": AUTH_METHODS,
+            "grant_types_supported": ["client_credentials", *MEMBER_GRANTS],
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "code_challenge_methods_supported": ["S256"],
+            "scopes_supported": [*ALL_SCOPES, MEMBER_SCOPE],
+            # "none": the alliance's app, a public client (PKCE binds its codes).
+            "token_endpoint_auth_methods_supported": [*AUTH_METHODS, "none"],
             "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256"],
             "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
             "revocation_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256"],

@@ -32,6 +32,7 @@ class AccessTokenClaims:
     scopes: tuple[str, ...]
     issued_at: int
     expires_at: int
+    subject: str = ""
 
 
 def issue_access_token(
@@ -43,8 +44,10 @@ def issue_access_token(
     scopes: Sequence[str],
     now: datetime,
     lifetime: timedelta,
+    subject: str | None = None,
 ) -> tuple[str, AccessTokenClaims]:
-    """RFC 9068 §2: ``typ: at+jwt``, signed ES256 with a ``kid``; ``sub`` is the client."""
+    """RFC 9068 §2: ``typ: at+jwt``, signed ES256 with a ``kid``; ``sub`` is the client,
+    or for a member's sign-in the member (RFC 9068 §2.2)."""
     issued_at = int(now.timestamp())
     claims = AccessTokenClaims(
         jti=secrets.token_urlsafe(16),
@@ -52,12 +55,13 @@ def issue_access_token(
         scopes=tuple(scopes),
         issued_at=issued_at,
         expires_at=issued_at + int(lifetime.total_seconds()),
+        subject=subject or client_id,
     )
     token = jwt.encode(
         {"alg": ALGORITHM, "typ": TOKEN_TYPE, "kid": key.kid},
         {
             "iss": issuer,
-            "sub": client_id,
+            "sub": claims.subject,
             "aud": audience,
             "client_id": client_id,
             "scope": " ".join(scopes),
@@ -114,4 +118,5 @@ def verify_access_token(
         scopes=tuple(scope.split()),
         issued_at=int(claims["iat"]),
         expires_at=int(claims["exp"]),
+        subject=str(claims.get("sub", "")),
     )

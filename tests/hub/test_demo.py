@@ -74,6 +74,10 @@ async def test_the_demo_loads_once_and_pages_by_effective_points(
     assert first[0] == "demo alliance loaded: 7 partners, 203 catalogue items, 5 members"
     assert again[0] == "demo alliance already loaded"
     assert again[2:] == first[2:]
+    assert [line.split(":")[0] for line in first if "demo member" in line] == [
+        "sign in as a demo member"
+    ]
+    assert "app" in json.loads(credentials.read_text())
     assert len(walked) == 30  # 6 green products at the two partners, 5 editions each
     assert {node["partner"]["code"] for node in walked} == {"redrice", "clearsight"}
     assert all(node["green"] for node in walked)

@@ -112,13 +112,22 @@ async def test_metadata_describes_the_server(hub: Hub) -> None:
     assert metadata["issuer"] == ISSUER
     assert metadata["token_endpoint"] == f"{ISSUER}/oauth/token"
     assert metadata["jwks_uri"] == f"{ISSUER}/.well-known/jwks.json"
-    assert metadata["grant_types_supported"] == ["client_credentials"]
+    assert metadata["authorization_endpoint"] == f"{ISSUER}/oauth/authorize"
+    assert metadata["grant_types_supported"] == [
+        "client_credentials",
+        "authorization_code",
+        "refresh_token",
+    ]
+    assert metadata["response_types_supported"] == ["code"]
+    assert metadata["code_challenge_methods_supported"] == ["S256"]
     assert metadata["token_endpoint_auth_methods_supported"] == [
         "client_secret_basic",
         "client_secret_post",
         "private_key_jwt",
+        "none",
     ]
     assert "operator:admin" in metadata["scopes_supported"]
+    assert "member:self" in metadata["scopes_supported"]
 
 
 async def test_jwks_publishes_only_public_keys(hub: Hub) -> None:

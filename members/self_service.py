@@ -1,0 +1,121 @@
+"""What a signed-in member sees and decides for themselves (``member:self``): their
+consents, their privacy preferences, and donations they make on their own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import ledger
+from compliance.errors import ComplianceViolation
+from compliance.rules import identified_member
+from core.db import insert_if_absent
+from members.errors import ItemNotRedeemable
+from members.models import Consent, Member, MemberStatus, PrivacyPreferences
+from members.redemption import donate_to_project
+from partners.models import CatalogItem, Partner
+from partners.registry import require_active
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentView:
+    partner_id: int
+    partner_code: str
+    credit_level: bool
+    granted_at: datetime
+
+
+def consents_of(session: Session, member_id: int) -> list[ConsentView]:
+    """The partners the member consented to, and whether each may see the credit level."""
+    rows = session.execute(
+        select(Consent.partner_id, Partner.code, Consent.credit_level, Consent.granted_at)
+        .join(Partner, Partner.id == Consent.partner_id)
+        .where(Consent.member_id == member_id, Consent.revoked_at.is_(None))
+        .order_by(Partner.code)
+    )
+    return [ConsentView(*row) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    personalised_offers: bool
+    marketing_messages: bool
+    updated_at: datetime | None
+
+
+def privacy_preferences(session: Session, member_id: int) -> Preferences:
+    """Off unless the member turned them on (PIPL Art. 24: an opt-in, easy to refuse)."""
+    row = session.get(PrivacyPreferences, member_id)
+    if row is None:
+        return Preferences(False, False, None)
+    return Preferences(row.personalised_offers, row.marketing_messages, row.updated_at)
+
+
+def set_privacy_preferences(
+    session: Session,
+    *,
+    member_id: int,
+    personalised_offers: bool,
+    marketing_messages: bool,
+    now: datetime,
+) -> Preferences:
+    values = {
+        "personalised_offers": personalised_offers,
+        "marketing_messages": marketing_messages,
+        "updated_at": now,
+    }
+    if not insert_if_absent(
+        session,
+        PrivacyPreferences.__table__,  # type: ignore[arg-type]
+        {"member_id": member_id, **values},
+    ):
+        row = session.get(PrivacyPreferences, member_id, with_for_update=True)
+        assert row is not None
+        row.personalised_offers = personalised_offers
+        row.marketing_messages = marketing_messages
+        row.updated_at = now
+    session.flush()
+    return privacy_preferences(session, member_id)
+
+
+def member_donation(
+    session: Session,
+    key: ledger.IdempotencyKey,
+    *,
+    member_id: int,
+    project_item_id: int,
+    points: int,
+    now: datetime,
+) -> int:
+    """The member donates their own points to a registered charity project (CR-06): the
+    project's charity partner is reimbursed as for any donation. Returns the transfer id."""
+    status = session.execute(
+        select(Member.status).where(Member.id == member_id)
+    ).scalar_one_or_none()
+    if status != MemberStatus.ACTIVE:
+        violation = identified_member(status is not None, status, True)
+        assert violation is not None
+        raise ComplianceViolation(violation, ["memberId"])
+    partner_id = session.execute(
+        select(CatalogItem.partner_id).where(CatalogItem.id == project_item_id)
+    ).scalar_one_or_none()
+    if partner_id is None:
+        raise ItemNotRedeemable()
+    require_active(session, partner_id)
+    return donate_to_project(
+        session,
+        key,
+        partner_id=partner_id,
+        member_id=member_id,
+        project_item_id=project_item_id,
+        points=points,
+        now=now,
+    )
+
+
+def member_status(session: Session, member_id: int) -> str:
+    status = session.execute(select(Member.status).where(Member.id == member_id)).scalar_one()
+    return str(status)

@@ -1,0 +1,301 @@
+"""Members sign in to the alliance's app: authorization code + PKCE (S256) on the hub's
+sign-in page with a code sent to the phone; RFC 9068 member tokens; rotating refresh
+tokens with reuse detection."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import html
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx2
+import pytest
+
+from core.db import utcnow
+from hub.cli import main
+from members.signin import create_app_client
+from tests.hub.conftest import Hub
+from tests.hub.test_graphql_members import _gql, _partner, _register
+
+pytestmark = pytest.mark.anyio
+
+REDIRECT = "com.alliance.app:/signed-in"
+PHONE = "13800138000"
+VIEWER = "{ viewer { kind clientId scopes } }"
+
+
+def verifier_and_challenge() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def hidden_fields(page: str) -> dict[str, str]:
+    return {
+        html.unescape(name): html.unescape(value)
+        for name, value in re.findall(r'<input type=hidden name="([^"]+)" value="([^"]*)">', page)
+    }
+
+
+@dataclass
+class SignIn:
+    hub: Hub
+    client_id: str
+    verifier: str
+    challenge: str
+
+    def query(self, **override: str) -> str:
+        parameters = {
+            "response_type": "code",
+            "client_id": self.client_id,
+            "redirect_uri": REDIRECT,
+            "code_challenge": self.challenge,
+            "code_challenge_method": "S256",
+            "scope": "member:self",
+            "state": "xyz",
+            **override,
+        }
+        return "/oauth/authorize?" + urlencode(parameters)
+
+    async def send_code(self, phone: str = PHONE) -> httpx2.Response:
+        page = await self.hub.http.get(self.query())
+        assert page.status_code == 200, page.text
+        form = {**hidden_fields(page.text), "phone": phone}
+        return await self.hub.http.post("/oauth/authorize", data=form)
+
+    async def enter_code(self, sent: httpx2.Response, code: str) -> httpx2.Response:
+        form = {**hidden_fields(sent.text), "code": code}
+        return await self.hub.http.post("/oauth/authorize", data=form)
+
+    async def sign_in_code(self, before: int) -> str:
+        """The code sent after ``before`` messages: sign-in codes go out after the page
+        answered, so wait for it briefly."""
+        for _ in range(100):
+            sent = self.hub.outbox.read()
+            if len(sent) > before:
+                return sent[-1]["code"]
+            await asyncio.sleep(0.02)
+        raise AssertionError("no sign-in code was sent")
+
+    async def authorization_code(self, phone: str = PHONE) -> str:
+        before = len(self.hub.outbox.read())
+        sent = await self.send_code(phone)
+        redirected = await self.enter_code(sent, await self.sign_in_code(before))
+        assert redirected.status_code == 303, redirected.text
+        location = urlsplit(redirected.headers["location"])
+        assert f"{location.scheme}:{location.path}" == REDIRECT
+        query = parse_qs(location.query)
+        assert query["state"] == ["xyz"]
+        return query["code"][0]
+
+    async def exchange(self, code: str, **override: str) -> httpx2.Response:
+        form = {
+            "grant_type": "authorization_code",
+            "client_id": self.client_id,
+            "code": code,
+            "redirect_uri": REDIRECT,
+            "code_verifier": self.verifier,
+            **override,
+        }
+        return await self.hub.http.post("/oauth/token", data=form)
+
+    async def refresh(self, token: str) -> httpx2.Response:
+        form = {"grant_type": "refresh_token", "client_id": self.client_id, "refresh_token": token}
+        return await self.hub.http.post("/oauth/token", data=form)
+
+
+async def app_sign_in(hub: Hub) -> SignIn:
+    client_id = await hub.database.write(
+        create_app_client, name="Alliance app", redirect_uris=[REDIRECT], now=utcnow()
+    )
+    return SignIn(hub, client_id, *verifier_and_challenge())
+
+
+async def member_and_app(hub: Hub) -> tuple[str, SignIn]:
+    store = await _partner(hub, "store")
+    member = await _register(hub, store, phone=PHONE)
+    return member, await app_sign_in(hub)
+
+
+async def test_a_member_signs_in_with_a_code_and_gets_a_member_token(hub: Hub) -> None:
+    member, app = await member_and_app(hub)
+
+    page = await hub.http.get(app.query())
+    assert "name=phone" in page.text
+    assert "<script" not in page.text
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    code = await app.authorization_code()
+    tokens = await app.exchange(code)
+
+    assert tokens.status_code == 200, tokens.text
+    body = tokens.json()
+    assert (body["token_type"], body["scope"]) == ("Bearer", "member:self")
+    claims = _claims(body["access_token"])
+    assert (claims["sub"], claims["client_id"], claims["scope"]) == (
+        member,
+        app.client_id,
+        "member:self",
+    )
+    viewer = await _gql(hub, VIEWER, body["access_token"])
+    assert viewer["data"]["viewer"] == {
+        "kind": "member",
+        "clientId": app.client_id,
+        "scopes": ["member:self"],
+    }
+    # The code works once.
+    again = await app.exchange(code)
+    assert (again.status_code, again.json()["error"]) == (400, "invalid_grant")
+
+
+def _claims(token: str) -> dict[str, object]:
+    """The payload as issued (the signature is the bearer check's business, tested there)."""
+    payload = token.split(".")[1]
+    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
+
+
+async def test_pkce_is_required_and_checked(hub: Hub) -> None:
+    _, app = await member_and_app(hub)
+
+    plain = await hub.http.get(app.query(code_challenge_method="plain"))
+    missing = await hub.http.get(app.query(code_challenge=""))
+    code = await app.authorization_code()
+    wrong = await app.exchange(code, code_verifier=verifier_and_challenge()[0])
+    other_uri = await app.exchange(code, redirect_uri="com.alliance.app:/elsewhere")
+
+    for refused in (plain, missing):
+        assert refused.status_code == 303
+        assert parse_qs(urlsplit(refused.headers["location"]).query)["error"] == ["invalid_request"]
+    assert (wrong.status_code, wrong.json()["error"]) == (400, "invalid_grant")
+    assert (other_uri.status_code, other_uri.json()["error"]) == (400, "invalid_grant")
+
+
+async def test_an_unregistered_redirect_uri_or_client_is_shown_never_redirected(hub: Hub) -> None:
+    _, app = await member_and_app(hub)
+
+    foreign = await hub.http.get(app.query(redirect_uri="https://evil.example/cb"))
+    unknown = await hub.http.get(app.query(client_id="app_nobody"))
+
+    assert (foreign.status_code, unknown.status_code) == (400, 400)
+    assert "location" not in foreign.headers
+    assert "location" not in unknown.headers
+
+
+async def test_a_form_without_the_csrf_token_is_refused(hub: Hub) -> None:
+    _, app = await member_and_app(hub)
+    page = await hub.http.get(app.query())
+    form = {**hidden_fields(page.text), "phone": PHONE, "csrf_token": "forged"}
+
+    refused = await hub.http.post("/oauth/authorize", data=form)
+
+    assert refused.status_code == 403
+    assert hub.outbox.read()[-1]["kind"] == "registration"  # no sign-in code went out
+
+
+async def test_an_unknown_phone_gets_the_same_page_and_never_signs_in(hub: Hub) -> None:
+    _, app = await member_and_app(hub)
+
+    known = await app.send_code(PHONE)
+    unknown = await app.send_code("13100131000")
+
+    def shape(page: str) -> str:
+        return re.sub(r'value="[^"]*"', 'value=""', page)
+
+    assert (known.status_code, unknown.status_code) == (200, 200)
+    assert shape(known.text) == shape(unknown.text)
+    assert [m["to"] for m in hub.outbox.read()].count("+8613100131000") == 0
+    for guess in ("000000", "123456"):
+        tried = await app.enter_code(unknown, guess)
+        assert tried.status_code == 400
+        assert "The code is wrong or no longer valid." in tried.text
+
+
+async def test_codes_are_limited_per_phone_with_retry_after(hub: Hub) -> None:
+    _, app = await member_and_app(hub)  # the registration already sent one code
+    for _ in range(4):
+        assert (await app.send_code()).status_code == 200
+
+    limited = await app.send_code()
+    unknown = [await app.send_code("13100131000") for _ in range(6)]
+
+    assert limited.status_code == 429
+    assert 0 < int(limited.headers["retry-after"]) <= 900
+    assert [r.status_code for r in unknown] == [200] * 5 + [429]
+
+
+async def test_five_wrong_codes_end_the_sign_in(hub: Hub) -> None:
+    _, app = await member_and_app(hub)
+    before = len(hub.outbox.read())
+    sent = await app.send_code()
+    right = await app.sign_in_code(before)
+    wrong = f"{(int(right) + 1) % 1_000_000:06d}"
+
+    for _ in range(5):
+        assert (await app.enter_code(sent, wrong)).status_code == 400
+    last = await app.enter_code(sent, right)
+
+    assert last.status_code == 400
+
+
+async def test_refresh_tokens_rotate_and_a_reused_one_revokes_the_family(hub: Hub) -> None:
+    _, app = await member_and_app(hub)
+    first = (await app.exchange(await app.authorization_code())).json()
+
+    second = await app.refresh(first["refresh_token"])
+    assert second.status_code == 200
+    rotated = second.json()
+    assert rotated["refresh_token"] != first["refresh_token"]
+    assert (await _gql(hub, VIEWER, rotated["access_token"]))["data"]["viewer"]["kind"] == "member"
+
+    reused = await app.refresh(first["refresh_token"])
+    after_reuse = await app.refresh(rotated["refresh_token"])
+
+    assert (reused.status_code, reused.json()["error"]) == (400, "invalid_grant")
+    assert (after_reuse.status_code, after_reuse.json()["error"]) == (400, "invalid_grant")
+
+
+async def test_a_member_token_cannot_act_as_a_partner_or_the_operator(hub: Hub) -> None:
+    member, app = await member_and_app(hub)
+    token = (await app.exchange(await app.authorization_code())).json()["access_token"]
+
+    read = await _gql(hub, "query($id: ID!) { member(id: $id) { balance } }", token, id=member)
+    closing = await _gql(
+        hub,
+        "mutation($id: ID!) { closeMember(input: {memberId: $id}) { userErrors { code } } }",
+        token,
+        id=member,
+    )
+    registering = await _gql(
+        hub,
+        'mutation { registerMember(input: {externalRef: "x", phone: "13900139000", consent: true}) { userErrors { code } } }',
+        token,
+    )
+
+    for refused in (read, closing, registering):
+        assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN", refused
+
+
+async def test_the_operator_registers_the_app_from_the_cli(
+    hub: Hub, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["clients", "create-app", "--database-url", database_url, "--name", "Alliance app"]
+
+    created = await asyncio.to_thread(main, [*args, "--redirect-uri", REDIRECT, "--json"])
+    printed = json.loads(capsys.readouterr().out)
+    refused = await asyncio.to_thread(
+        main, [*args, "--redirect-uri", "http://evil.example/cb", "--json"]
+    )
+
+    assert created == 0
+    assert set(printed) == {"client_id", "redirect_uris", "token_endpoint_auth_method", "scope"}
+    assert printed["redirect_uris"] == [REDIRECT]
+    assert refused != 0
+    app = SignIn(hub, printed["client_id"], *verifier_and_challenge())
+    store = await _partner(hub, "store")
+    await _register(hub, store, phone=PHONE)
+    assert (await app.exchange(await app.authorization_code())).status_code == 200
