@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck tools pgbouncer test-sqlite test-postgresql bench bench-settlement bench-contention bench-federation bench-webhooks bench-limits
+.PHONY: install run test lint typecheck tools pgbouncer chromium test-sqlite test-postgresql bench bench-settlement bench-contention bench-federation bench-webhooks bench-limits
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "alliance-hub needs Python 3.11+")'
@@ -51,13 +51,22 @@ pgbouncer:
 		echo "pgbouncer not found and apt-get unavailable: its test skips (and fails under CI=true)"; \
 	fi
 
+# The browser test drives Debian's Chromium headless through Playwright (nothing downloaded).
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "chromium not found (apt-get install chromium as root): the browser test skips (and fails under CI=true)"; \
+	fi
+
 test-sqlite: $(STAMP)
 	HUB_TEST_STORE=sqlite $(BIN)/pytest
 
 test-postgresql: $(STAMP)
 	HUB_TEST_STORE=postgresql $(BIN)/pytest
 
-test: lint typecheck tools pgbouncer test-sqlite test-postgresql
+test: lint typecheck tools pgbouncer chromium test-sqlite test-postgresql
 
 bench: $(STAMP)
 	$(BIN)/python bench/ledger.py

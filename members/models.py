@@ -266,7 +266,8 @@ class MemberSignIn(Base):
     code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    authorized_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the phone's code
+    authorized_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the app's code
     exchanged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 

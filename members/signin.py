@@ -201,24 +201,34 @@ def start_sign_in(
     )
 
 
-def _sign_in(session: Session, secret_key: str, handle: str, now: datetime) -> MemberSignIn:
+def _sign_in(
+    session: Session, secret_key: str, handle: str, now: datetime, *, verified: bool
+) -> MemberSignIn:
+    """The open sign-in behind ``handle``: waiting for its code, or (``verified``) with
+    the phone proven and no authorization code issued yet."""
     found = session.execute(
         select(MemberSignIn)
         .where(MemberSignIn.handle_hash == _secret_hash(secret_key, SIGN_IN_PURPOSE, handle))
         .with_for_update()
     ).scalar_one_or_none()
-    if found is None or found.expires_at <= now or found.authorized_at is not None:
+    if (
+        found is None
+        or found.expires_at <= now
+        or found.authorized_at is not None
+        or (found.verified_at is not None) != verified
+    ):
         raise SignInError("access_denied", "this sign-in has expired; start again")
     return found
 
 
 def finish_sign_in(
     session: Session, secret_key: str, *, handle: str, code: str, now: datetime
-) -> tuple[AuthorizationRequest, str] | None:
-    """The authorization request and a fresh authorization code, once the phone's code is
-    right; None for a wrong code (commit anyway: the attempt counts). A phone that is no
-    member's never succeeds, and fails exactly like a wrong code."""
-    sign_in = _sign_in(session, secret_key, handle, now)
+) -> int | None:
+    """The member, once the phone's code is right; None for a wrong code (commit anyway:
+    the attempt counts). A phone that is no member's never succeeds, and fails exactly like
+    a wrong code. The member may then answer consent requests (``signed_in_member``)
+    before ``authorize`` sends them back to the app."""
+    sign_in = _sign_in(session, secret_key, handle, now, verified=False)
     if (
         not redeem_code(
             session,
@@ -231,6 +241,23 @@ def finish_sign_in(
         or sign_in.member_id is None
     ):
         return None
+    sign_in.verified_at = now
+    session.flush()
+    return sign_in.member_id
+
+
+def signed_in_member(session: Session, secret_key: str, *, handle: str, now: datetime) -> int:
+    """The member whose phone this sign-in proved (within its 10 minutes)."""
+    member_id = _sign_in(session, secret_key, handle, now, verified=True).member_id
+    assert member_id is not None
+    return member_id
+
+
+def authorize(
+    session: Session, secret_key: str, *, handle: str, now: datetime
+) -> tuple[AuthorizationRequest, str]:
+    """The authorization request and a fresh authorization code for the app."""
+    sign_in = _sign_in(session, secret_key, handle, now, verified=True)
     authorization_code = secrets.token_urlsafe(32)
     sign_in.code_hash = _secret_hash(secret_key, AUTHORIZATION_CODE_PURPOSE, authorization_code)
     sign_in.authorized_at = now

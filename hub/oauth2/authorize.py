@@ -1,9 +1,12 @@
-"""The hub's sign-in page for members at /oauth/authorize (RFC 6749 §4.1.1, RFC 7636).
+"""The hub's sign-in and approval pages for members at /oauth/authorize (RFC 6749 §4.1.1,
+RFC 7636).
 
 Plain server-rendered HTML: no script, no third-party resource, a Content-Security-Policy
 that allows none, and a CSRF token (a random cookie that each form must echo) on every
-POST. Step one asks for the ``phone`` and sends a code; step two takes the ``code`` and
-redirects to the app with an authorization code. Phones and codes are never logged."""
+POST. Step one asks for the ``phone`` and sends a code; step two takes the ``code``; while
+partners' consent requests wait, the approval page lets the member approve or deny each
+(channel APP); then the member continues to the app with an authorization code. Phones
+and codes are never logged."""
 
 from __future__ import annotations
 
@@ -12,8 +15,10 @@ import hmac
 import html
 import logging
 import secrets
+from datetime import datetime
 from urllib.parse import urlencode
 
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -21,12 +26,21 @@ from core.config import Settings
 from core.db import Database, utcnow
 from core.notify import Notification, NotificationFailed, Notifier
 from members.codes import CodeRateLimited, address_hash
+from members.consent import (
+    MEMBERSHIP_DATA,
+    ConsentRequestView,
+    answer_consent_request,
+    pending_requests,
+)
 from members.errors import MemberError
+from members.registration import partner_name
 from members.signin import (
     AuthorizationRequest,
     SignInError,
+    authorize,
     check_authorization_request,
     finish_sign_in,
+    signed_in_member,
     start_sign_in,
 )
 
@@ -176,8 +190,22 @@ class SignInPages:
             return error_page("The form is too large.", 413)
         if not csrf_valid(request, form):
             return error_page("The form expired or came from elsewhere; start again.", 403)
-        if form.get("step") == "code":
+        step = form.get("step")
+        if step == "code":
             return await self._finish(request, form)
+        if step == "answer":
+            return await self._answer(form)
+        if step == "continue":
+            try:
+                await self.database.read(
+                    signed_in_member,
+                    self.settings.secret_key,
+                    handle=form.get("sign_in", ""),
+                    now=utcnow(),
+                )
+            except SignInError as error:
+                return error_page(error.message)
+            return await self._continue(form.get("sign_in", ""))
         return await self._send(request, form)
 
     async def _start(self, request: Request) -> Response:
@@ -244,7 +272,7 @@ class SignInPages:
     async def _finish(self, request: Request, form: dict[str, str]) -> Response:
         handle = form.get("sign_in", "")
         try:
-            finished = await self.database.write(
+            member_id = await self.database.write(
                 finish_sign_in,
                 self.settings.secret_key,
                 handle=handle,
@@ -253,7 +281,7 @@ class SignInPages:
             )
         except SignInError as error:
             return error_page(error.message)
-        if finished is None:
+        if member_id is None:
             return page(
                 "Enter your code",
                 self._code_form(
@@ -261,5 +289,78 @@ class SignInPages:
                 ),
                 400,
             )
-        checked, authorization_code = finished
+        return await self._approvals_or_app(handle, form["csrf_token"], member_id)
+
+    async def _approvals_or_app(
+        self, handle: str, token: str, member_id: int, note: str = ""
+    ) -> Response:
+        """The approval page while partners' requests wait for the member; then the app."""
+        waiting = await self.database.read(_pending_with_partners, member_id, utcnow())
+        if not waiting:
+            return await self._continue(handle)
+        return page("Requests for your consent", approval_forms(waiting, handle, token, note))
+
+    async def _continue(self, handle: str) -> Response:
+        try:
+            checked, authorization_code = await self.database.write(
+                authorize, self.settings.secret_key, handle=handle, now=utcnow()
+            )
+        except SignInError as error:
+            return error_page(error.message)
         return redirect_to_app(checked, code=authorization_code)
+
+    async def _answer(self, form: dict[str, str]) -> Response:
+        """The member approves or denies one request on the approval page (channel APP)."""
+        handle = form.get("sign_in", "")
+        approve = form.get("decision") == "approve"
+        now = utcnow()
+        try:
+            member_id = await self.database.read(
+                signed_in_member, self.settings.secret_key, handle=handle, now=now
+            )
+            answered = await self.database.write(
+                answer_consent_request,
+                member_id=member_id,
+                request_id=int(form.get("request", "0") or 0),
+                approve=approve,
+                now=now,
+            )
+        except SignInError as error:
+            return error_page(error.message)
+        except (MemberError, ValueError):
+            return error_page("That request is no longer open.", 409)
+        note = "Approved." if answered.status == "GRANTED" else "Denied."
+        return await self._approvals_or_app(handle, form["csrf_token"], member_id, note)
+
+
+def _pending_with_partners(
+    session: Session, member_id: int, now: datetime
+) -> list[tuple[ConsentRequestView, str]]:
+    return [
+        (view, partner_name(session, view.partner_id))
+        for view in pending_requests(session, member_id, now)
+    ]
+
+
+def approval_forms(
+    waiting: list[tuple[ConsentRequestView, str]], handle: str, token: str, note: str
+) -> str:
+    parts = [f"<p role=status>{html.escape(note)}</p>" if note else ""]
+    for view, partner in waiting:
+        data = MEMBERSHIP_DATA + (" and your credit level" if view.credit_level else "")
+        common = hidden("step", "answer") + hidden("csrf_token", token)
+        common += hidden("sign_in", handle) + hidden("request", str(view.id))
+        parts.append(
+            f'<section aria-label="{html.escape(partner)}"><h2>{html.escape(partner)}</h2>'
+            f"<p>asks to see {html.escape(data)}, for: {html.escape(view.purpose)}.</p>"
+            f'<form method=post action="/oauth/authorize">{common}'
+            f"{hidden('decision', 'approve')}<button type=submit>Approve</button></form>"
+            f'<form method=post action="/oauth/authorize">{common}'
+            f"{hidden('decision', 'deny')}<button type=submit>Deny</button></form></section>"
+        )
+    parts.append(
+        '<form method=post action="/oauth/authorize">'
+        f"{hidden('step', 'continue')}{hidden('csrf_token', token)}{hidden('sign_in', handle)}"
+        "<button type=submit>Continue to the app</button></form>"
+    )
+    return "".join(parts)

@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("code_hash", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("verified_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("authorized_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("exchanged_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(

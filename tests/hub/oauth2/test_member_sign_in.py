@@ -43,6 +43,11 @@ def hidden_fields(page: str) -> dict[str, str]:
     }
 
 
+def forms(page: str) -> list[dict[str, str]]:
+    """Each form's hidden fields, in page order."""
+    return [hidden_fields(part) for part in page.split("<form")[1:]]
+
+
 @dataclass
 class SignIn:
     hub: Hub
@@ -83,10 +88,20 @@ class SignIn:
             await asyncio.sleep(0.02)
         raise AssertionError("no sign-in code was sent")
 
-    async def authorization_code(self, phone: str = PHONE) -> str:
+    async def signed_in_page(self, phone: str = PHONE) -> httpx2.Response:
         before = len(self.hub.outbox.read())
         sent = await self.send_code(phone)
-        redirected = await self.enter_code(sent, await self.sign_in_code(before))
+        return await self.enter_code(sent, await self.sign_in_code(before))
+
+    async def authorization_code(self, phone: str = PHONE) -> str:
+        redirected = await self.signed_in_page(phone)
+        if redirected.status_code == 200 and "Continue to the app" in redirected.text:
+            redirected = await self.hub.http.post(
+                "/oauth/authorize", data=forms(redirected.text)[-1]
+            )
+        return self.code_from(redirected)
+
+    def code_from(self, redirected: httpx2.Response) -> str:
         assert redirected.status_code == 303, redirected.text
         location = urlsplit(redirected.headers["location"])
         assert f"{location.scheme}:{location.path}" == REDIRECT
@@ -299,3 +314,33 @@ async def test_the_operator_registers_the_app_from_the_cli(
     store = await _partner(hub, "store")
     await _register(hub, store, phone=PHONE)
     assert (await app.exchange(await app.authorization_code())).status_code == 200
+
+
+async def test_the_member_approves_a_request_on_the_approval_page(hub: Hub) -> None:
+    member, app = await member_and_app(hub)
+    cinema = await _partner(hub, "cinema")
+    asked = await _gql(
+        hub,
+        """mutation($input: RequestMemberConsentInput!) { requestMemberConsent(input: $input) {
+          request { id } } }""",
+        cinema,
+        input={"phone": PHONE, "externalRef": "fan-1", "purpose": "film club"},
+    )
+    assert asked["data"]["requestMemberConsent"]["request"]["id"]
+
+    approval = await app.signed_in_page()
+    assert approval.status_code == 200
+    assert "Cinema" in approval.text
+    assert "for: film club" in approval.text
+    approve, deny, go_on = forms(approval.text)
+    assert (approve["decision"], deny["decision"], go_on["step"]) == ("approve", "deny", "continue")
+    forged = await hub.http.post("/oauth/authorize", data={**approve, "csrf_token": "x"})
+    assert forged.status_code == 403
+    approved = await hub.http.post("/oauth/authorize", data=approve)
+
+    code = app.code_from(approved)  # nothing else waits: on to the app
+    assert (await app.exchange(code)).status_code == 200
+    read = await _gql(hub, "query($id: ID!) { member(id: $id) { balance } }", cinema, id=member)
+    assert read == {"data": {"member": {"balance": 0}}}
+    replayed = await hub.http.post("/oauth/authorize", data=approve)
+    assert replayed.status_code == 400
