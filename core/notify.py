@@ -4,15 +4,13 @@ Two adapters behind one interface. In development a JSON-lines outbox file
 (``HUB_NOTIFY_OUTBOX``) stands in for the phone; in production an HTTP SMS gateway
 (``HUB_SMS_WEBHOOK_URL``) receives each message as JSON, signed as Standard Webhooks
 specifies (``webhook-id``, ``webhook-timestamp``, ``webhook-signature: v1,<base64 HMAC-SHA256
-of "id.timestamp.body">``) so the gateway can tell the hub's requests from anyone else's.
+of "id.timestamp.body">``, by the ``standardwebhooks`` library) so the gateway can tell the
+hub's requests from anyone else's.
 Neither adapter logs the phone or the text."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import json
 import threading
 import time
@@ -20,8 +18,11 @@ import urllib.error
 import urllib.request
 import uuid
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
+
+from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,23 +64,21 @@ class OutboxNotifier:
         return [json.loads(line) for line in self.path.read_text("utf-8").splitlines() if line]
 
 
-def webhook_signature(secret: str, message_id: str, timestamp: str, body: bytes) -> str:
-    """Standard Webhooks: ``v1,`` and the base64 HMAC-SHA256 of ``id.timestamp.body``."""
-    signed = f"{message_id}.{timestamp}.".encode() + body
-    digest = hmac.new(secret.encode(), signed, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
-
-
 class SmsWebhookNotifier:
-    """POSTs each message to the SMS gateway, signed with ``HUB_SMS_WEBHOOK_SECRET``."""
+    """POSTs each message to the SMS gateway, signed with ``HUB_SMS_WEBHOOK_SECRET`` (a
+    Standard Webhooks secret, ``whsec_`` and base64), which the gateway verifies with any
+    Standard Webhooks library."""
 
     def __init__(self, url: str, secret: str, timeout_seconds: float = 5.0) -> None:
         if not url.startswith(("https://", "http://")):
             raise ValueError("HUB_SMS_WEBHOOK_URL must be an http(s) URL")
         if not secret:
             raise ValueError("HUB_SMS_WEBHOOK_SECRET is required with HUB_SMS_WEBHOOK_URL")
+        try:
+            self._signer = Webhook(secret)
+        except (ValueError, EmptyWebhookSecretError):
+            raise ValueError("HUB_SMS_WEBHOOK_SECRET must be whsec_ and base64") from None
         self.url = url
-        self.secret = secret
         self.timeout_seconds = timeout_seconds
 
     async def send(self, notification: Notification) -> None:
@@ -88,7 +87,8 @@ class SmsWebhookNotifier:
             ensure_ascii=False,
         ).encode()
         message_id = f"msg_{uuid.uuid4().hex}"
-        timestamp = str(int(time.time()))
+        now = datetime.now(UTC)
+        timestamp = str(int(now.timestamp()))
         request = urllib.request.Request(  # noqa: S310 (the scheme is checked above)
             self.url,
             data=body,
@@ -97,7 +97,7 @@ class SmsWebhookNotifier:
                 "Content-Type": "application/json",
                 "webhook-id": message_id,
                 "webhook-timestamp": timestamp,
-                "webhook-signature": webhook_signature(self.secret, message_id, timestamp, body),
+                "webhook-signature": self._signer.sign(message_id, now, body.decode()),
             },
         )
         await asyncio.to_thread(self._post, request)
