@@ -9,6 +9,7 @@ import base64
 import hashlib
 import html
 import json
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -344,3 +345,24 @@ async def test_the_member_approves_a_request_on_the_approval_page(hub: Hub) -> N
     assert read == {"data": {"member": {"balance": 0}}}
     replayed = await hub.http.post("/oauth/authorize", data=approve)
     assert replayed.status_code == 400
+
+
+async def test_sign_in_logs_neither_the_phone_nor_the_codes(
+    hub: Hub, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    _, app = await member_and_app(hub)
+    sent_before = len(hub.outbox.read())
+
+    code = await app.authorization_code()
+    tokens = (await app.exchange(code)).json()
+
+    sign_in_code = hub.outbox.read()[sent_before]["code"]
+    logged = "\n".join(
+        f"{record.name} {record.getMessage()}"
+        for record in caplog.records
+        if not record.name.startswith("httpx")
+    )
+    assert "GET /oauth/authorize 200" in logged
+    for secret in (PHONE, "8613800138000", sign_in_code, code, tokens["refresh_token"]):
+        assert secret not in logged
