@@ -78,14 +78,21 @@ async def test_killing_the_worker_mid_delivery_loses_no_event(hub: Hub, database
         finally:
             if first.poll() is None:
                 first.kill()
-        second = _start_worker(database_url)
+        second = _start_worker(database_url, stderr=subprocess.PIPE)
         try:
+            # The dead worker may already have posted every event before it died, so wait
+            # until the second one has installed its SIGTERM handler ("worker started").
+            assert second.stderr is not None
+            while b"worker started" not in second.stderr.readline():
+                assert second.poll() is None
             _wait_for(lambda: awarded <= set(receiver.seen), 60)
             second.send_signal(signal.SIGTERM)
             exit_code = second.wait(15)
         finally:
             if second.poll() is None:
                 second.kill()
+            if second.stderr is not None:
+                second.stderr.close()
 
     assert len(awarded) == 8
     assert first.returncode == -signal.SIGKILL
