@@ -211,6 +211,39 @@ def test_node_resolves_an_item_its_partner_and_the_partners_stores(stack: Stack)
     }
 
 
+def test_the_partners_references_by_sku_resolve_at_the_hub(stack: Stack) -> None:
+    query = """{ store(code: "sc-bj-01") { name featured {
+        partnerCode sku title points stock partner { name } } } }"""
+
+    reply = stack.gateway_json(query)
+
+    assert reply == {
+        "data": {
+            "store": {
+                "name": "Star Cinema Sanlitun",
+                "featured": [
+                    {
+                        "partnerCode": "starcinema",
+                        "sku": "starcinema-00-0",
+                        "title": "2D movie ticket",
+                        "points": 350,
+                        "stock": 120,
+                        "partner": {"name": "Star Cinema"},
+                    },
+                    {
+                        "partnerCode": "starcinema",
+                        "sku": "starcinema-03-0",
+                        "title": "Popcorn combo",
+                        "points": 250,
+                        "stock": 300,
+                        "partner": {"name": "Star Cinema"},
+                    },
+                ],
+            }
+        }
+    }
+
+
 MEMBER = "query($id: ID!) { member(id: $id) { id status balance storeVisits } }"
 VISIT = """mutation($member: ID!, $store: String!) {
   recordStoreVisit(memberId: $member, storeCode: $store) {
@@ -382,6 +415,35 @@ PARITY = [
         "redrice",
     ),
     ("{ viewer { kind partnerCode scopes } }", None, "leafteahouse"),
+    (
+        # Root arguments reach the hub as variables: cost counts their values.
+        """query($first: Int!) { partners(first: $first) { edges { node {
+          code catalog(first: 20) { edges { node { sku points } } } } } } }""",
+        {"first": 3},
+        None,
+    ),
+    (
+        # 14 aliases a client wrote; the gateway adds its own when it merges fetches.
+        "{ "
+        + " ".join(
+            f'a{n}: partner(code: "{code}") {{ name }}'
+            for n, code in enumerate(
+                [
+                    "redrice",
+                    "starcinema",
+                    "leafteahouse",
+                    "swiftride",
+                    "inkbooks",
+                    "clearsight",
+                    "greenfuture",
+                ]
+                * 2
+            )
+        )
+        + " }",
+        None,
+        None,
+    ),
 ]
 
 

@@ -6,7 +6,8 @@
 //
 // Fetches the hub's `_service { sdl }`, then checks with each composer that
 //  - the sample partner subgraph (partner-subgraph/schema.graphql) composes with it,
-//  - a subgraph that reuses the hub's value types (PageInfo, UserError) composes with it, and
+//  - a subgraph that reuses the hub's value types (PageInfo, UserError) and keys CatalogItem
+//    by partnerCode and SKU composes with it, and
 //  - a deliberately conflicting subgraph is rejected.
 // With --out, writes the Guild's supergraph of the hub and the sample partner (served at
 // --partner-url) for Hive Gateway. Exits 1 if any expectation fails.
@@ -30,11 +31,13 @@ const reply = await fetch(url, {
 const hubSdl = (await reply.json()).data._service.sdl;
 const sample = readFileSync(new URL('partner-subgraph/schema.graphql', import.meta.url), 'utf8');
 
-// A partner's reviews service: its own Relay pages and payload errors, and CatalogItem.
+// A partner's reviews service: its own Relay pages and payload errors, and CatalogItem keyed
+// by what it knows, its partner code and the SKU.
 const reuse = `
   extend schema @link(url: "https://specs.apollo.dev/federation/v2.9", import: ["@key", "@shareable"])
-  type CatalogItem @key(fields: "id") {
-    id: ID!
+  type CatalogItem @key(fields: "partnerCode sku") {
+    partnerCode: String!
+    sku: String!
     averageRating: Float
     reviews(first: Int = 10, after: String): ReviewConnection!
   }

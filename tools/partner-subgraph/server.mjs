@@ -52,12 +52,16 @@ function isMemberId(id) {
 const resolvers = {
   CatalogItem: {
     __resolveReference: (reference) => reference,
-    stock: (item) => data.stock[item.sku] ?? null,
+    stock: (item) => (item.partnerCode === data.partnerCode ? (data.stock[item.sku] ?? null) : null),
   },
   Partner: {
     __resolveReference: (reference) => reference,
     stores: (partner, { first, after }) =>
       page(partner.code === data.partnerCode ? data.stores : [], first, after),
+  },
+  Store: {
+    featured: (store) =>
+      (data.featured[store.code] ?? []).map((sku) => ({ partnerCode: data.partnerCode, sku })),
   },
   Member: {
     __resolveReference: (reference) => reference,
