@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import re
 from collections.abc import Mapping
 from importlib.metadata import version
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 import strawberry.federation
@@ -14,8 +15,10 @@ from graphql import GraphQLError
 from strawberry import relay
 from strawberry.extensions import MaxTokensLimiter, ParserCache
 from strawberry.federation.schema import FederationAny
+from strawberry.relay.types import GlobalIDValueError
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
+from strawberry.types.cast import cast as strawberry_cast
 
 from resolvers import viewer as viewer_resolver
 from resolvers.context import HubContext
@@ -123,9 +126,26 @@ class Viewer:
 
 @strawberry.type(description="The alliance hub's GraphQL API.")
 class Query:
-    node: relay.Node | None = relay.node(
+    @strawberry.field(
         description="Any object by its global id; null when it does not exist or is not yours."
     )
+    async def node(
+        self,
+        info: Info[HubContext, Any],
+        id: Annotated[relay.GlobalID, strawberry.argument(description="The ID of the object.")],
+    ) -> relay.Node | None:
+        """As strawberry's ``relay.node()``, except that an id naming no Node type of this
+        schema (``Foo:1``, ``Transfer:1``, ``PageInfo:1``) reads as not found, like any
+        other id that names nothing, instead of failing as an internal error."""
+        try:
+            node_type = id.resolve_type(info)
+        except GlobalIDValueError:
+            return None
+        found = node_type.resolve_node(id.node_id, info=info, required=False)
+        if inspect.isawaitable(found):
+            found = await found
+        return None if found is None else strawberry_cast(node_type, found)
+
     partners: relay.Connection[Partner] = strawberry.field(
         resolver=partners_resolver,
         description="Partners by code: the active ones, and for the operator suspended ones too.",

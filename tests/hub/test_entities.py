@@ -295,3 +295,18 @@ async def test_entities_load_in_one_statement_per_batch_whatever_their_number(hu
     assert "errors" not in many_body
     assert len(many_body["data"]["_entities"]) == 96
     assert few == many == 4  # partners by code, items by key, items by id, partners by id
+
+
+@pytest.mark.parametrize(
+    "type_name", ["Foo", "Redemption", "Transfer", "Lot", "WebhookEndpoint", "PageInfo", "Query"]
+)
+async def test_node_with_an_id_of_no_node_type_reads_as_not_found(hub: Hub, type_name: str) -> None:
+    """An id naming a type that is not a Node of this schema names nothing: null, like an
+    unknown id, never an internal error (found by an outside attack)."""
+    reply = await _gql(
+        hub,
+        "query($id: ID!) { node(id: $id) { __typename } }",
+        id=str(GlobalID(type_name, "1")),
+    )
+
+    assert reply == {"data": {"node": None}}

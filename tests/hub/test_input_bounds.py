@@ -22,7 +22,9 @@ from strawberry.permission import PermissionExtension
 from schema.bounds import DEFAULT_MAX_LENGTH, MAX_LENGTH, string_problem
 from schema.root import Mutation, build_schema
 from tests.hub.conftest import Hub
+from tests.hub.test_compliance_table import Alliance
 from tests.hub.test_graphql_members import ALL, _partner
+from tests.hub.test_member_self import member_token
 
 pytestmark = pytest.mark.anyio
 
@@ -149,7 +151,14 @@ def test_the_table_reaches_every_mutation_and_every_string_in_it() -> None:
 
     without_strings = {name for name, kind, _ in MUTATIONS if not _string_paths(kind, [])}
     assert reached == {name for name, _, _ in MUTATIONS} - without_strings
-    assert without_strings == {"openSettlementPeriod", "setAmlThreshold"}  # enums, times, ints
+    # enums, times, ints, booleans
+    assert without_strings == {
+        "openSettlementPeriod",
+        "setAmlThreshold",
+        "closeMyAccount",
+        "exportMyData",
+        "setPrivacyPreferences",
+    }
     assert len(MUTATIONS) == len(SCHEMA.mutation_type.fields)  # type: ignore[union-attr]
     assert len(CASES) >= 4 * 57  # 57 strings and ids in 31 mutations, 4 bad values each
 
@@ -201,25 +210,63 @@ def _id_paths(kind: GraphQLInputType) -> list[list[str]]:
     return [path for path, name in _string_paths(kind, []) if name in ID_TYPES]
 
 
+def _member_only() -> set[str]:
+    """The mutations of a signed-in member's own token (``member:self``)."""
+    return {
+        SCHEMA_NAME(field.python_name)
+        for field in Mutation.__strawberry_definition__.fields  # type: ignore[attr-defined]
+        for extension in field.extensions
+        if isinstance(extension, PermissionExtension)
+        and any(getattr(p, "accepted", None) == {"member:self"} for p in extension.permissions)
+    }
+
+
+MEMBER_ONLY = _member_only()
+# Whatever it names, recordMemberConsent is refused: consent comes from the member (CR-10).
+NOT_FOUND_CODES = ("NOT_FOUND", "COMPLIANCE_VIOLATION", "BAD_USER_INPUT")
+
+
+def _huge_ids(kind: GraphQLInputType) -> dict[str, Any]:
+    value = _sample(kind)
+    for path in _id_paths(kind):
+        value = _set(value, path, str(relay.GlobalID(ID_TYPES[path[-1]], HUGE)))
+    return value
+
+
 @pytest.mark.parametrize(
     ("name", "kind", "operator"),
-    [pytest.param(*m, id=m[0]) for m in MUTATIONS if _id_paths(m[1])],
+    [pytest.param(*m, id=m[0]) for m in MUTATIONS if _id_paths(m[1]) and m[0] not in MEMBER_ONLY],
 )
 async def test_a_global_id_beyond_64_bits_reads_as_not_found_in_every_mutation(
     hub: Hub, tokens: dict[bool, str], name: str, kind: GraphQLInputType, operator: bool
 ) -> None:
-    value = _sample(kind)
-    for path in _id_paths(kind):
-        value = _set(value, path, str(relay.GlobalID(ID_TYPES[path[-1]], HUGE)))
-
-    body = await _post(hub, tokens[operator], _document(name, kind), {"input": value})
+    body = await _post(hub, tokens[operator], _document(name, kind), {"input": _huge_ids(kind)})
 
     assert "errors" not in body, body
-    assert body["data"][name]["userErrors"][0]["code"] in (
-        "NOT_FOUND",
-        "COMPLIANCE_VIOLATION",
-        "BAD_USER_INPUT",
-    ), body
+    expected = (
+        ("CONSENT_FROM_MEMBER_REQUIRED",) if name == "recordMemberConsent" else NOT_FOUND_CODES
+    )
+    assert body["data"][name]["userErrors"][0]["code"] in expected, body
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        pytest.param(m[0], m[1], id=m[0])
+        for m in MUTATIONS
+        if _id_paths(m[1]) and m[0] in MEMBER_ONLY
+    ],
+)
+async def test_a_global_id_beyond_64_bits_reads_as_not_found_for_a_signed_in_member(
+    hub: Hub, name: str, kind: GraphQLInputType
+) -> None:
+    await Alliance(hub).setup()
+    token = await member_token(hub)
+
+    body = await _post(hub, token, _document(name, kind), {"input": _huge_ids(kind)})
+
+    assert "errors" not in body, body
+    assert body["data"][name]["userErrors"][0]["code"] in NOT_FOUND_CODES, body
 
 
 @pytest.mark.parametrize("type_name", ["Member", "Partner", "CatalogItem"])

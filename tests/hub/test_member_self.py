@@ -200,7 +200,7 @@ async def test_partners_and_the_operator_have_no_me(hub: Hub) -> None:
 
 async def test_a_member_donates_their_own_points_once_per_key(hub: Hub) -> None:
     alliance = await Alliance(hub).setup()
-    charity = await _partner(hub, "charity")
+    charity = await _partner(hub, "charity", kind="CHARITY")
     published = await _gql(
         hub,
         PUBLISH,

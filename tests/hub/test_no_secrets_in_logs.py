@@ -118,7 +118,7 @@ async def test_an_abusive_scenario_logs_no_secret_token_phone_or_name(
     def failing(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError(f"cannot store {kwargs.get('phone')} / {kwargs.get('display_name')}")
 
-    monkeypatch.setattr("resolvers.members.register_member", failing)
+    monkeypatch.setattr("resolvers.members.start_registration", failing)
     failed = await hub.http.post(
         "/graphql",
         json={"query": REGISTER, "variables": {"input": register}},
