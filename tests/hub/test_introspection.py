@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx2
 import pytest
 
 from core.config import Settings, get_settings
+from core.notify import OutboxNotifier
 from hub.app import create_app
 from tests.hub.conftest import Hub
 
@@ -30,13 +32,14 @@ REFUSAL = {
 
 
 @pytest.fixture
-async def production(database_url: str) -> AsyncIterator[Hub]:
+async def production(database_url: str, tmp_path: Path) -> AsyncIterator[Hub]:
     settings = dataclasses.replace(get_settings(), environment="production")
-    app = create_app(database_url, settings=settings)
+    outbox = OutboxNotifier(tmp_path / "notifications.jsonl")
+    app = create_app(database_url, settings=settings, notifier=outbox)
     async with app.router.lifespan_context(app):
         transport = httpx2.ASGITransport(app=app)
         async with httpx2.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield Hub(app, http)
+            yield Hub(app, http, outbox)
 
 
 @pytest.mark.parametrize("query", SCHEMA_READS)
