@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import dataclasses
 import json
 import os
@@ -423,6 +424,20 @@ def cmd_clients_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def serve_log_config() -> dict[str, Any]:
+    """uvicorn's logging, plus a handler for the hub's own loggers (the access log of
+    hub.logs.AccessLog among them), applied in every worker process."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["alliance_hub"] = {
+        "handlers": ["default"],
+        "level": "INFO",
+        "propagate": False,
+    }
+    return config
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -433,6 +448,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level="info",
+        log_config=serve_log_config(),
         # uvicorn's access log prints query strings, where a careless client may put a
         # secret; the hub's own (hub.logs.AccessLog) prints paths only.
         access_log=False,

@@ -29,8 +29,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(database_url: str) -> Iterator[str]:
-    """Yield the base URL of a hub serving ``database_url``; stop it afterwards."""
+def serving(database_url: str, log: Path | None = None) -> Iterator[str]:
+    """Yield the base URL of a hub serving ``database_url``; stop it afterwards. Its
+    output goes to ``log`` when given."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -39,11 +40,12 @@ def serving(database_url: str) -> Iterator[str]:
         "HUB_SECRET_KEY": TEST_SECRET_KEY,
         "HUB_ISSUER": base,
     }
+    output = log.open("wb") if log is not None else subprocess.DEVNULL
     server = subprocess.Popen(
         [sys.executable, "-m", "hub.cli", "serve", "--port", str(port)],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT if log is not None else subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 20
@@ -59,6 +61,8 @@ def serving(database_url: str) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=10)
+        if log is not None:
+            output.close()  # type: ignore[union-attr]
 
 
 def require_node_tools(*packages: str) -> str:

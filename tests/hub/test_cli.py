@@ -4,6 +4,7 @@ import asyncio
 import json
 import urllib.request
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -102,3 +103,27 @@ def test_serve_answers_healthz_over_real_http(database_url: str) -> None:
         body = json.loads(reply.read())
 
     assert body["database"]["reachable"] is True
+
+
+def test_serve_writes_one_access_line_a_request_and_never_the_query_string(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Issue 10: uvicorn's access log is off; the hub's own line reaches the output."""
+    log = tmp_path / "serve.log"
+    secret = "ahs_secret_in_a_query_string"
+    with serving(database_url, log=log) as base:
+        with urllib.request.urlopen(f"{base}/healthz?access_token={secret}") as reply:
+            assert reply.status == 200
+        request = urllib.request.Request(
+            f"{base}/graphql?client_secret={secret}",
+            data=json.dumps({"query": "query Hello { apiVersion }"}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request) as reply:
+            assert reply.status == 200
+    output = log.read_text()
+    access = [line for line in output.splitlines() if " /healthz " in line or " /graphql " in line]
+
+    assert secret not in output
+    assert any("GET /healthz 200" in line for line in access), output
+    assert any("POST /graphql 200" in line and "operation=Hello" in line for line in access), output
