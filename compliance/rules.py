@@ -5,7 +5,6 @@ Each rule's docstring names its ID and basis (shared/design/compliance.md).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -122,14 +121,15 @@ def active_partner(status: str) -> Violation | None:
 
 
 POINTS_PURCHASE_CATEGORIES = frozenset({"points", "points-top-up", "top-up", "stored-value"})
-_SEPARATORS = re.compile(r"[\s_]+")
+_JOINED_PURCHASE_CATEGORIES = frozenset(c.replace("-", "") for c in POINTS_PURCHASE_CATEGORIES)
 
 
 def no_points_purchase(categories: Iterable[str]) -> Violation | None:
     """CR-07 NO_FINANCIAL_ATTRIBUTES: members cannot buy points; an order line that sells
-    points, a top-up or stored value earns nothing and is refused. ``categories`` come
-    normalised; this fixed floor holds whatever the operator's vocabulary says."""
-    if any(_SEPARATORS.sub("-", c) in POINTS_PURCHASE_CATEGORIES for c in categories):
+    points, a top-up or stored value earns nothing and is refused. ``categories`` are read
+    as every rule reads text (compliance.text.words), joined or not; this fixed floor holds
+    whatever the operator's vocabulary says."""
+    if any(words(c).replace(" ", "") in _JOINED_PURCHASE_CATEGORIES for c in categories):
         return Violation("CR-07", "members cannot buy points: a top-up earns no points")
     return None
 

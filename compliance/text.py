@@ -1,5 +1,15 @@
-"""Text that rules read, normalised so a partner cannot bend it: Unicode NFKC (full-width
-letters become plain ones), case-folded, whitespace collapsed."""
+"""Text that rules read, normalised so a partner cannot bend it.
+
+``normalise`` is what the hub keeps (a category as rules read it, a vocabulary term):
+Unicode NFKC (full-width letters become plain ones), invisible format characters (Unicode
+category Cf: zero-width spaces and joiners, soft hyphens, word joiners, byte-order marks)
+removed, case-folded, whitespace collapsed.
+
+``words`` is what the rules match against, read as a reader would see the text: on top of
+``normalise``, accents dropped, look-alike Cyrillic and Greek letters read as the Latin
+ones, Traditional Chinese characters read as Simplified, every run of punctuation, symbols
+and spaces one word break, and no break at all between two Chinese characters (Chinese has
+no spaces between words, so ``红 包`` reads ``红包``)."""
 
 from __future__ import annotations
 
@@ -7,15 +17,129 @@ import re
 import unicodedata
 
 _SPACE = re.compile(r"\s+")
-# Inside a term or a text these all separate words: "prepaid-card" reads "prepaid card".
-_SEPARATORS = re.compile(r"[\s\-_/\\.,:;·・|+()\[\]]+")  # after NFKC, full-width brackets
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_CJK_BREAK = re.compile(rf"(?<=[{_CJK}]) (?=[{_CJK}])")
+
+# Cyrillic and Greek letters that read as Latin ones once case-folded (Unicode's
+# confusables, the lower-case forms and what upper-case ones fold to).
+_LOOK_ALIKES = {
+    # Cyrillic
+    "\u0430": "a",  # cyrillic small letter a
+    "\u0432": "b",  # cyrillic small letter ve
+    "\u044c": "b",  # cyrillic small letter soft sign
+    "\u0441": "c",  # cyrillic small letter es
+    "\u0501": "d",  # cyrillic small letter komi de
+    "\u0435": "e",  # cyrillic small letter ie
+    "\u0451": "e",  # cyrillic small letter io
+    "\u04bb": "h",  # cyrillic small letter shha
+    "\u043d": "h",  # cyrillic small letter en
+    "\u0456": "i",  # cyrillic small letter byelorussian-ukrainian i
+    "\u0457": "i",  # cyrillic small letter yi
+    "\u0458": "j",  # cyrillic small letter je
+    "\u043a": "k",  # cyrillic small letter ka
+    "\u04cf": "l",  # cyrillic small letter palochka
+    "\u043c": "m",  # cyrillic small letter em
+    "\u043f": "n",  # cyrillic small letter pe
+    "\u043e": "o",  # cyrillic small letter o
+    "\u0440": "p",  # cyrillic small letter er
+    "\u051b": "q",  # cyrillic small letter qa
+    "\u0433": "r",  # cyrillic small letter ghe
+    "\u0455": "s",  # cyrillic small letter dze
+    "\u0442": "t",  # cyrillic small letter te
+    "\u0443": "y",  # cyrillic small letter u
+    "\u04af": "y",  # cyrillic small letter straight u
+    "\u0475": "v",  # cyrillic small letter izhitsa
+    "\u051d": "w",  # cyrillic small letter we
+    "\u0445": "x",  # cyrillic small letter ha
+    # Greek
+    "\u03b1": "a",  # greek small letter alpha
+    "\u03b2": "b",  # greek small letter beta
+    "\u03b5": "e",  # greek small letter epsilon
+    "\u03b7": "n",  # greek small letter eta
+    "\u03b9": "i",  # greek small letter iota
+    "\u03ba": "k",  # greek small letter kappa
+    "\u03bc": "u",  # greek small letter mu
+    "\u03bd": "v",  # greek small letter nu
+    "\u03bf": "o",  # greek small letter omicron
+    "\u03c1": "p",  # greek small letter rho
+    "\u03c3": "o",  # greek small letter sigma
+    "\u03c2": "s",  # greek small letter final sigma
+    "\u03c4": "t",  # greek small letter tau
+    "\u03c5": "u",  # greek small letter upsilon
+    "\u03c7": "x",  # greek small letter chi
+    "\u03b3": "y",  # greek small letter gamma
+    "\u03b6": "z",  # greek small letter zeta
+    # Latin letters that NFKC leaves apart
+    "\u0131": "i",  # latin small letter dotless i
+    "\u0237": "j",  # latin small letter dotless j
+    "\u0142": "l",  # latin small letter l with stroke
+    "\u00f8": "o",  # latin small letter o with stroke
+    "\u0111": "d",  # latin small letter d with stroke
+}
+
+# Greek and Cyrillic capitals whose lower case reads as another Latin letter (capital nu is
+# N, small nu is v): read before case-folding.
+_CAPITAL_LOOK_ALIKES = str.maketrans(
+    {
+        "\u0397": "H",  # greek capital letter eta
+        "\u039d": "N",  # greek capital letter nu
+        "\u039c": "M",  # greek capital letter mu
+        "\u03a5": "Y",  # greek capital letter upsilon
+        "\u0392": "B",  # greek capital letter beta
+        "\u0396": "Z",  # greek capital letter zeta
+        "\u041d": "H",  # cyrillic capital letter en
+        "\u0412": "B",  # cyrillic capital letter ve
+        "\u041c": "M",  # cyrillic capital letter em
+    }
+)
+
+# Traditional Chinese characters read as their Simplified forms: every character of the
+# vocabulary's terms and of the money words around them (cash, coins, cards, coupons,
+# balances, payments, exchanges, phone credit).
+_TRADITIONAL = (
+    "紅红 積积 儲储 禮礼 購购 現现 預预 點点 錢钱 幣币 貨货 額额 餘余 贈赠 兌兑 換换 "
+    "費费 話话 電电 寶宝 匯汇 轉转 帳账 賬账 蓄蓄 優优 劵券 數数 值值 卡卡 "
+    "會会 員员 單单 張张 紙纸 銀银 鈔钞 錢钱 圓圆 員员 價价 贖赎 買买 賣卖 "
+    "給给 領领 獎奖 勵励 還还 退退 筆笔 實实 體体 與与 業业 經经 濟济 號号 "
+    "網网 絡络 遊游 戲戏 點点 擊击 廣广 東东 風风 門门 開开 關关 時时 間间 "
+    "與与 歲岁 萬万 億亿 園园 區区 劃划 當当 務务 財财 資资 產产 證证 據据 "
+    "擔担 保保 險险 債债 貸贷 款款 欠欠 繳缴 納纳 稅税 發发 這这 個个 們们 "
+    "來来 對对 從从 應应 為为 無无 後后 爲为 裏里 裡里 樣样 讓让 車车 長长 "
+    "淨净 節节 獲获 兩两 氣气 邊边 過过 禮礼 閱阅 約约 級级 積积 紀纪 組组"
+)
+_TRADITIONAL_FOLD = {pair[0]: pair[1] for pair in _TRADITIONAL.split() if pair[0] != pair[1]}
+
+_FOLD = str.maketrans({**_LOOK_ALIKES, **_TRADITIONAL_FOLD})
+
+
+def _visible(text: str) -> str:
+    return "".join(c for c in text if unicodedata.category(c) != "Cf")
 
 
 def normalise(text: str) -> str:
-    """Full-width ``points`` reads as ``points``; ``" Top-Up\\u3000 "`` as ``"top-up"``."""
-    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+    """Full-width ``points`` reads as ``points``; ``" Top-Up\\u3000 "`` as ``"top-up"``;
+    ``"po\\u200bints"`` as ``"points"``."""
+    text = _visible(unicodedata.normalize("NFKC", text))
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text.casefold())).strip()
+
+
+def _capitals(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).translate(_CAPITAL_LOOK_ALIKES)
+
+
+def _break(char: str) -> bool:
+    """Punctuation, symbols, separators and control characters all break words."""
+    return unicodedata.category(char)[0] in "PSZC"
 
 
 def words(text: str) -> str:
-    """The normalised text with every word separator a single space."""
-    return _SEPARATORS.sub(" ", normalise(text)).strip()
+    """The text as the rules read it: folded (see the module), every word break a single
+    space, none between two Chinese characters."""
+    bare = "".join(
+        c
+        for c in unicodedata.normalize("NFKD", normalise(_capitals(text)))
+        if unicodedata.category(c) != "Mn"
+    )
+    folded = unicodedata.normalize("NFKC", bare).translate(_FOLD)
+    spaced = "".join(" " if _break(c) else c for c in folded)
+    return _CJK_BREAK.sub("", _SPACE.sub(" ", spaced).strip())

@@ -17,6 +17,7 @@ from compliance.rules import Violation
 from compliance.text import normalise, words
 
 __all__ = [
+    "DEFAULT_TERMS",
     "MAX_TERM",
     "RULES",
     "Term",
@@ -37,11 +38,55 @@ class Term:
     rule: str
 
 
+# The terms a new hub starts with (migrations 0015 and 0020 seed them; the operator edits
+# them after). Latin terms match whole words, joined or not; Chinese ones anywhere.
+DEFAULT_TERMS = tuple(
+    Term(term, rule)
+    for rule, terms in (
+        (
+            "CR-05",
+            (
+                "现金",
+                "红包",
+                "储值",
+                "礼品卡",
+                "购物卡",
+                "预付卡",
+                "代金券",
+                "提现",
+                "套现",
+                "cash",
+                "cash coupon",
+                "cash voucher",
+                "red packet",
+                "red envelope",
+                "hong bao",
+                "stored value",
+                "gift card",
+                "prepaid",
+                "prepaid card",
+                "e-wallet",
+            ),
+        ),
+        (
+            "CR-07",
+            ("充值", "积分", "点券", "top-up", "topup", "reload", "recharge", "points"),
+        ),
+    )
+    for term in terms
+)
+
+
 def _pattern(term: str) -> re.Pattern[str]:
-    """A Latin term matches whole words (a plural too: "gift cards"); a term in Chinese
-    matches anywhere, since Chinese has no spaces between words."""
-    needle = re.escape(words(term))
-    return re.compile(rf"(?<![a-z0-9]){needle}(?:e?s)?(?![a-z0-9])")
+    """A Latin term matches whole words, joined or not, and a plural (``gift card`` reads
+    ``gift cards``, ``giftcard``, ``gift-card``; ``cashmere`` is not ``cash``), and a
+    number glued to it does not hide it (``100cash``). A term with any other script
+    (Chinese) matches anywhere, since Chinese has no spaces between words."""
+    folded = words(term)
+    if not folded.isascii():
+        return re.compile(re.escape(folded))
+    needle = " ?".join(re.escape(part) for part in folded.split(" "))
+    return re.compile(rf"(?<![a-z]){needle}(?:e?s)?(?![a-z])")
 
 
 class Vocabulary:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from strawberry import relay
 
 import ledger
+from compliance.vocabulary import DEFAULT_TERMS
 from core.db import utcnow
 from members.earning import Line, award, set_earning_rule
 from members.redemption import redeem_item
@@ -176,6 +177,60 @@ async def test_the_vocabulary_cannot_be_bent(
 
     await _blocked(alliance, rule, blocked(alliance))
     await _allowed(alliance, allowed(alliance))
+
+
+BENT = [
+    ("红\u200b包 100元", "CR-05"),  # a zero-width space
+    ("red pac\u00adket", "CR-05"),  # a soft hyphen
+    ("po\u2060ints", "CR-07"),  # a word joiner
+    ("红 包", "CR-05"),
+    ("积 分", "CR-07"),
+    ("紅包", "CR-05"),
+    ("積分", "CR-07"),
+    ("儲值卡", "CR-05"),
+    ("禮品卡", "CR-05"),
+    ("現金券", "CR-05"),
+    ("\u0440\u043eints", "CR-07"),  # Cyrillic er and o
+    ("\u0441\u0430sh", "CR-05"),  # Cyrillic es and a
+    ("redpacket", "CR-05"),
+    ("giftcard", "CR-05"),
+    ("prepaidcard", "CR-05"),
+    ("cashcoupon", "CR-05"),
+    ("hongbao", "CR-05"),
+    ("代金券", "CR-05"),
+    ("提现", "CR-05"),
+    ("reload", "CR-07"),
+]
+
+
+async def test_bent_spellings_are_refused_at_every_entry_point(hub: Hub) -> None:
+    """The outside attack's bypasses of the vocabulary, each refused as a catalogue title,
+    a catalogue category and an order line category: ledger untouched, one audit row each,
+    nothing in the catalogue or the member's balance; the plain neighbours go through."""
+    alliance = await Alliance(hub).setup()
+
+    for index, (text, rule) in enumerate(BENT):
+        await _blocked(alliance, rule, _publish(alliance, text, sku=f"t{index}"))
+        await _blocked(alliance, rule, _publish(alliance, "Card", category=text, sku=f"c{index}"))
+        await _blocked(alliance, rule, alliance.award(**_order(text, f"b{index}")))
+    catalog = await _gql(hub, CATALOG, alliance.store)
+    await _allowed(alliance, _publish(alliance, "Cashmere scarf", category="clothes", sku="s"))
+    await _allowed(alliance, _publish(alliance, "Poinsettia", category="plants", sku="p"))
+    await _allowed(alliance, alliance.award(**_order("gift cardigan", "ok")))
+
+    assert len(catalog["data"]["catalog"]["edges"]) == 1  # the lens alone
+
+
+async def test_a_new_hub_keeps_every_default_term(hub: Hub) -> None:
+    alliance = await Alliance(hub).setup()
+
+    listed = await _gql(hub, TERMS, alliance.operator)
+
+    terms = {
+        e["node"]["term"]: e["node"]["rule"]
+        for e in listed["data"]["complianceVocabulary"]["edges"]
+    }
+    assert {t.term: t.rule for t in DEFAULT_TERMS}.items() <= terms.items()
 
 
 TERM = """mutation($term: String!, $rule: VocabularyRule) {

@@ -1,0 +1,136 @@
+"""The vocabulary guard reads text as a reader would, not as the partner typed it: the
+bypasses an outside attack found (invisible characters, spaced or Traditional Chinese,
+Cyrillic and Greek look-alikes, joined spellings, missing words) all read as the term;
+neighbours that only look alike in spelling (cashmere, pointsettia) do not."""
+
+from __future__ import annotations
+
+import pytest
+
+from compliance.rules import no_points_purchase
+from compliance.text import words
+from compliance.vocabulary import DEFAULT_TERMS, Term, Vocabulary
+
+VOCABULARY = Vocabulary(DEFAULT_TERMS)
+
+REFUSED = [
+    # Invisible characters (Unicode category Cf): zero width space, soft hyphen, word joiner.
+    ("红\u200b包", "CR-05"),
+    ("red pac\u00adket", "CR-05"),
+    ("po\u2060ints", "CR-07"),
+    ("gift\u200ccard", "CR-05"),
+    ("\ufeffcash", "CR-05"),
+    ("积\u200d分", "CR-07"),
+    # Spaced or punctuated Chinese.
+    ("红 包", "CR-05"),
+    ("积 分", "CR-07"),
+    ("微信 红-包 100 元", "CR-05"),
+    ("礼\u00b7品\u00b7卡", "CR-05"),
+    ("充\u3000值", "CR-07"),
+    ("现\u2605金", "CR-05"),
+    # Traditional forms.
+    ("紅包", "CR-05"),
+    ("積分", "CR-07"),
+    ("儲值卡", "CR-05"),
+    ("禮品卡", "CR-05"),
+    ("現金券", "CR-05"),
+    ("購物卡", "CR-05"),
+    ("預付卡", "CR-05"),
+    ("點券", "CR-07"),
+    # Cyrillic and Greek look-alikes of Latin letters.
+    ("\u0440\u043eints", "CR-07"),  # Cyrillic er and o
+    ("\u0441\u0430sh", "CR-05"),  # Cyrillic es and a
+    ("gift \u0441\u0430rd", "CR-05"),
+    ("\u03a1\u039f\u0399\u039d\u03a4S", "CR-07"),  # Greek capitals
+    ("t\u03bfp-up", "CR-07"),  # Greek omicron
+    ("pr\u0435p\u0430id", "CR-05"),  # Cyrillic ie and a
+    ("c\u0301ash", "CR-05"),  # a combining accent
+    # Joined spellings.
+    ("redpacket", "CR-05"),
+    ("giftcard", "CR-05"),
+    ("GiftCards", "CR-05"),
+    ("prepaidcard", "CR-05"),
+    ("cashcoupon", "CR-05"),
+    ("storedvalue", "CR-05"),
+    ("red_packet", "CR-05"),
+    ("e wallet", "CR-05"),
+    ("ewallet", "CR-05"),
+    # Words that were missing.
+    ("hongbao", "CR-05"),
+    ("Hong Bao", "CR-05"),
+    ("代金券", "CR-05"),
+    ("提现", "CR-05"),
+    ("提現", "CR-05"),
+    ("储值", "CR-05"),
+    ("reload", "CR-07"),
+    ("top up", "CR-07"),
+    ("充值", "CR-07"),
+    ("recharge card", "CR-07"),
+    # Full width and mathematical letters (NFKC).
+    ("\uff50\uff4f\uff49\uff4e\uff54\uff53", "CR-07"),
+    ("\U0001d41c\U0001d41a\U0001d42c\U0001d421", "CR-05"),
+    # A number glued to the word.
+    ("100cash", "CR-05"),
+]
+
+ALLOWED = [
+    "cashmere scarf",
+    "pointsettia",  # the misspelled plant: one word, not "points"
+    "poinsettia",
+    "pointe shoes",
+    "gift cardigan",
+    "gift box",
+    "red pack",
+    "reloaded (film)",
+    "rechargeable battery",
+    "微信主题水杯",
+    "日用品",
+    "发现 美好生活",
+    "Москва",  # all Cyrillic: a city, not a Latin term in disguise
+    "greeting card",
+    "stationery",
+]
+
+
+@pytest.mark.parametrize(("text", "rule"), REFUSED)
+def test_a_bent_spelling_reads_as_the_term(text: str, rule: str) -> None:
+    violation = VOCABULARY.violation(text)
+
+    assert violation is not None, words(text)
+    assert violation.rule == rule
+
+
+@pytest.mark.parametrize("text", ALLOWED)
+def test_a_neighbour_in_spelling_is_not_the_term(text: str) -> None:
+    assert VOCABULARY.violation(text) is None, words(text)
+
+
+def test_a_term_the_operator_types_in_traditional_or_full_width_still_matches() -> None:
+    vocabulary = Vocabulary([Term("話費", "CR-05"), Term("ＱＱ幣", "CR-07")])
+
+    assert vocabulary.violation("话费 100 元") is not None
+    assert vocabulary.violation("q q 币") is None  # Latin letters keep their word breaks
+    assert vocabulary.violation("QQ币充值") is not None
+
+
+@pytest.mark.parametrize(
+    "category",
+    [
+        "\uff50\uff4f\uff49\uff4e\uff54\uff53",
+        "p\u200boints",
+        "\u0440\u043eints",
+        "Top Up",
+        "topup",
+        "stored_value",
+        "STOREDVALUE",
+    ],
+)
+def test_the_fixed_floor_reads_the_same_way(category: str) -> None:
+    violation = no_points_purchase([category])
+
+    assert violation is not None
+    assert violation.rule == "CR-07"
+
+
+def test_the_fixed_floor_leaves_other_categories() -> None:
+    assert no_points_purchase(["pointe shoes", "top hats", "stored goods"]) is None
