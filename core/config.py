@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
@@ -62,6 +63,16 @@ class Settings:
     notify_outbox: str = "./notifications.jsonl"
     sms_webhook_url: str = ""
     sms_webhook_secret: str = ""
+    # Send budgets for one-time codes against SMS pumping (members/codes.py): per partner
+    # and per app client in any hour, per caller address on the sign-in page in any 15
+    # minutes.
+    codes_per_partner_hour: int = 500
+    codes_per_app_hour: int = 2000
+    codes_per_address: int = 20
+    # The proxies whose X-Forwarded-For / X-Forwarded-Proto the server believes (uvicorn's
+    # forwarded_allow_ips: addresses or networks, comma-separated). Empty: none, so the
+    # client address is the TCP peer's and per-address limits cannot be dodged by a header.
+    trusted_proxies: str = ""
 
     @property
     def resource(self) -> str:
@@ -106,7 +117,18 @@ class Settings:
             notify_outbox=env.get("HUB_NOTIFY_OUTBOX", "./notifications.jsonl"),
             sms_webhook_url=env.get("HUB_SMS_WEBHOOK_URL", ""),
             sms_webhook_secret=env.get("HUB_SMS_WEBHOOK_SECRET", ""),
+            codes_per_partner_hour=_count(env, "HUB_CODES_PER_PARTNER_HOUR", 500),
+            codes_per_app_hour=_count(env, "HUB_CODES_PER_APP_HOUR", 2000),
+            codes_per_address=_count(env, "HUB_CODES_PER_ADDRESS", 20),
+            trusted_proxies=env.get("HUB_TRUSTED_PROXIES", "").strip(),
         )
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    value = int(env.get(name, default))
+    if value < 0:
+        raise ValueError(f"{name} must be 0 or more")
+    return value
 
 
 ENVIRONMENTS = ("development", "production")

@@ -441,8 +441,14 @@ def serve_log_config() -> dict[str, Any]:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    # uvicorn believes X-Forwarded-For from loopback unless told otherwise, which would let
+    # any local caller (or a proxy that passes the header through) pick its own address for
+    # the per-address limits. The hub believes only the proxies HUB_TRUSTED_PROXIES names.
+    trusted = [item.strip() for item in get_settings().trusted_proxies.split(",") if item.strip()]
     uvicorn.run(
         "hub.app:create_app",
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or [],
         factory=True,
         host=args.host,
         port=args.port,

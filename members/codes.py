@@ -1,6 +1,12 @@
 """One-time codes sent to a member's phone: 6 digits, stored only as a keyed hash, valid
-5 minutes, at most 5 attempts; and the limits on how many are sent, per phone and per
-caller address, which apply alike whether or not the phone belongs to a member."""
+5 minutes, at most 5 attempts; and the limits on how many are sent, which apply alike
+whether or not the phone belongs to a member:
+
+- per phone, with a budget of its own for each purpose: signing in, and each partner's
+  registrations and consent requests. No partner can spend the budget another purpose
+  needs, so no partner can lock a member out of signing in (or out of another partner);
+- per sender (a partner, or the app whose sign-in page asks), an hourly send budget
+  against SMS pumping, and per caller address on the sign-in page (``SendBudgets``)."""
 
 from __future__ import annotations
 
@@ -9,12 +15,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.orm import Session
 
+from compliance.audit import record_blocked
+from compliance.models import BlockedAttempt
 from core.crypto import hashes_equal, keyed_hash
 from members.errors import MemberError
-from members.models import OneTimeCode
+from members.models import CodePurpose, OneTimeCode
 
 CODE_PURPOSE = "one-time-code"
 ADDRESS_PURPOSE = "caller-address"
@@ -22,7 +30,41 @@ CODE_LIFETIME = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 LIMIT_WINDOW = timedelta(minutes=15)
 CODES_PER_PHONE = 5
-CODES_PER_ADDRESS = 20
+# A partner's purposes also have a daily cap per phone: it bounds how many codes a
+# partner could ever guess at for one person (5 attempts each), and how many messages
+# it can send them.
+PARTNER_CODES_PER_PHONE_DAY = 10
+SENDER_WINDOW = timedelta(hours=1)
+# The audit's rule id for a refused send (compliance_audit.rule is 8 characters).
+SEND_LIMIT_RULE = "SMS-SEND"
+
+
+@dataclass(frozen=True, slots=True)
+class SendBudgets:
+    """How many codes may go out: per partner and per app client in any hour, per caller
+    address (the sign-in page) in any 15 minutes. Settings ``HUB_CODES_PER_PARTNER_HOUR``,
+    ``HUB_CODES_PER_APP_HOUR``, ``HUB_CODES_PER_ADDRESS``."""
+
+    per_partner_hour: int = 500
+    per_app_hour: int = 2000
+    per_address: int = 20
+
+
+DEFAULT_BUDGETS = SendBudgets()
+
+
+def partner_sender(partner_id: int) -> str:
+    return f"partner:{partner_id}"
+
+
+def app_sender(client_id: str) -> str:
+    return f"app:{client_id}"
+
+
+def phone_budget(purpose: str, partner_id: int | None = None) -> str:
+    """The per-phone budget a code is counted in: signing in has one; each partner has
+    one for its registrations and one for its consent requests."""
+    return purpose if partner_id is None else f"{purpose}:{partner_id}"
 
 
 class CodeRateLimited(MemberError):
@@ -32,6 +74,21 @@ class CodeRateLimited(MemberError):
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"too many codes requested; try again in {retry_after} seconds")
+        self.retry_after = retry_after
+
+
+class SendLimitExceeded(CodeRateLimited):
+    """The sender (a partner, or the app's sign-in page) used up its hourly send budget;
+    it says nothing about the phone."""
+
+    code = "SEND_LIMIT_EXCEEDED"
+
+    def __init__(self, retry_after: int) -> None:
+        MemberError.__init__(
+            self,
+            "your allowance of codes sent to phones is used up for now; "
+            f"try again in {retry_after} seconds",
+        )
         self.retry_after = retry_after
 
 
@@ -59,43 +116,98 @@ def _code_hash(secret_key: str, purpose: str, subject_id: int, code: str) -> str
 
 
 def _retry_after(
-    session: Session,
-    column: InstrumentedAttribute[str | None],
-    value: str,
-    limit: int,
-    now: datetime,
+    session: Session, about: ColumnElement[bool], window: timedelta, limit: int, now: datetime
 ) -> int:
-    since = now - LIMIT_WINDOW
+    """Seconds until fewer than ``limit`` codes matching ``about`` fall in ``window``."""
     recent = (
         session.execute(
             select(OneTimeCode.created_at)
-            .where(column == value, OneTimeCode.created_at > since)
+            .where(about, OneTimeCode.created_at > now - window)
             .order_by(OneTimeCode.created_at.desc())
-            .limit(limit)
+            .limit(max(limit, 0))
         )
         .scalars()
         .all()
     )
-    if len(recent) < limit:
+    if limit > 0 and len(recent) < limit:
         return 0
-    return max(1, math.ceil((recent[-1] + LIMIT_WINDOW - now).total_seconds()))
+    oldest = recent[-1] if recent else now
+    return max(1, math.ceil((oldest + window - now).total_seconds()))
 
 
 def check_send_limits(
-    session: Session, *, phone_hash: str | None, address: str | None, now: datetime
+    session: Session,
+    *,
+    phone_hash: str | None,
+    budget: str,
+    sender: str | None,
+    address: str | None,
+    now: datetime,
+    budgets: SendBudgets,
 ) -> None:
-    """At most 5 codes per phone and 20 per caller address in any 15 minutes."""
-    waits = [0]
-    if phone_hash is not None:
-        waits.append(
-            _retry_after(session, OneTimeCode.phone_hash, phone_hash, CODES_PER_PHONE, now)
+    """The sender's hourly budget (``SendLimitExceeded``), then the caller address's and
+    the phone's budget for this purpose (``CodeRateLimited``). The same queries run
+    whether or not the phone is a member's."""
+    if sender is not None:
+        per_hour = (
+            budgets.per_partner_hour if sender.startswith("partner:") else budgets.per_app_hour
         )
+        wait = _retry_after(session, OneTimeCode.sender == sender, SENDER_WINDOW, per_hour, now)
+        if wait:
+            raise SendLimitExceeded(wait)
+    waits = [0]
     if address is not None:
         waits.append(
-            _retry_after(session, OneTimeCode.address_hash, address, CODES_PER_ADDRESS, now)
+            _retry_after(
+                session,
+                OneTimeCode.address_hash == address,
+                LIMIT_WINDOW,
+                budgets.per_address,
+                now,
+            )
         )
+    if phone_hash is not None:
+        same = (OneTimeCode.phone_hash == phone_hash) & (OneTimeCode.budget == budget)
+        waits.append(_retry_after(session, same, LIMIT_WINDOW, CODES_PER_PHONE, now))
+        if budget != CodePurpose.SIGN_IN:
+            waits.append(
+                _retry_after(session, same, timedelta(days=1), PARTNER_CODES_PER_PHONE_DAY, now)
+            )
     if max(waits) > 0:
         raise CodeRateLimited(max(waits))
+
+
+def audit_send_refusal(
+    session: Session,
+    *,
+    client_id: str,
+    partner_id: int | None,
+    operation: str,
+    now: datetime,
+) -> bool:
+    """Record a sender's exhausted budget in the compliance audit, once per client and
+    hour (a flood of refused sends must not flood the audit). Whether it was recorded."""
+    already = session.execute(
+        select(BlockedAttempt.id)
+        .where(
+            BlockedAttempt.rule == SEND_LIMIT_RULE,
+            BlockedAttempt.client_id == client_id,
+            BlockedAttempt.at > now - SENDER_WINDOW,
+        )
+        .limit(1)
+    ).first()
+    if already is not None:
+        return False
+    record_blocked(
+        session,
+        client_id=client_id,
+        partner_id=partner_id,
+        operation=operation,
+        rule=SEND_LIMIT_RULE,
+        summary="the hourly budget of codes sent to phones is used up",
+        now=now,
+    )
+    return True
 
 
 def issue_code(
@@ -105,12 +217,25 @@ def issue_code(
     purpose: str,
     subject_id: int,
     phone_hash: str | None,
+    budget: str,
+    sender: str | None,
     address: str | None = None,
     now: datetime,
+    budgets: SendBudgets,
 ) -> IssuedCode:
     """A fresh code for ``(purpose, subject_id)``; earlier unused codes for it lapse.
-    ``address`` is the caller's address already hashed (``address_hash``)."""
-    check_send_limits(session, phone_hash=phone_hash, address=address, now=now)
+    ``budget`` is the phone's budget it counts in (``phone_budget``), ``sender`` who sends
+    it (``partner_sender``, ``app_sender``), ``address`` the caller's address already
+    hashed (``address_hash``)."""
+    check_send_limits(
+        session,
+        phone_hash=phone_hash,
+        budget=budget,
+        sender=sender,
+        address=address,
+        now=now,
+        budgets=budgets,
+    )
     session.execute(
         update(OneTimeCode)
         .where(
@@ -127,6 +252,8 @@ def issue_code(
         subject_id=subject_id,
         phone_hash=phone_hash,
         address_hash=address,
+        budget=budget,
+        sender=sender,
         code_hash=_code_hash(secret_key, purpose, subject_id, code),
         attempts=0,
         created_at=now,

@@ -18,7 +18,14 @@ from sqlalchemy.orm import Session
 from core.crypto import keyed_hash
 from core.notify import Notification
 from events import EventType
-from members.codes import issue_code, redeem_code
+from members.codes import (
+    DEFAULT_BUDGETS,
+    SendBudgets,
+    issue_code,
+    partner_sender,
+    phone_budget,
+    redeem_code,
+)
 from members.errors import MemberError, MemberNotFound
 from members.events import emit_consent_event
 from members.models import (
@@ -133,6 +140,7 @@ def request_consent(
     credit_level: bool,
     purpose: str,
     now: datetime,
+    budgets: SendBudgets = DEFAULT_BUDGETS,
 ) -> RequestedConsent:
     """Record what the partner asks of the person with this phone, and the message that
     tells them (with a code they may hand to the partner). Whether the phone belongs to a
@@ -156,7 +164,10 @@ def request_consent(
         purpose=CodePurpose.CONSENT,
         subject_id=request.id,
         phone_hash=request.phone_hash,
+        budget=phone_budget(CodePurpose.CONSENT, partner_id),
+        sender=partner_sender(partner_id),
         now=now,
+        budgets=budgets,
     )
     data = MEMBERSHIP_DATA + (" and your credit level" if credit_level else "")
     text = (

@@ -179,8 +179,9 @@ class CodePurpose(StrEnum):
 
 class OneTimeCode(Base):
     """A 6-digit code sent to a phone, kept only as a keyed hash of (purpose, subject,
-    code). ``phone_hash`` and ``address_hash`` (the caller's network address, hashed)
-    count the codes sent, for the rate limits."""
+    code). ``phone_hash`` with ``budget`` (the purpose, and for a partner's purposes the
+    partner), ``address_hash`` (the caller's network address, hashed) and ``sender`` (the
+    partner or app client that asked) count the codes sent, for the limits."""
 
     __tablename__ = "member_one_time_codes"
     __table_args__ = (
@@ -188,6 +189,8 @@ class OneTimeCode(Base):
         Index(None, "purpose", "subject_id"),
         Index(None, "phone_hash", "created_at"),
         Index(None, "address_hash", "created_at"),
+        Index(None, "phone_hash", "budget", "created_at"),
+        Index(None, "sender", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -195,6 +198,8 @@ class OneTimeCode(Base):
     subject_id: Mapped[int] = mapped_column(BigInteger)
     phone_hash: Mapped[str | None] = mapped_column(String(64))
     address_hash: Mapped[str | None] = mapped_column(String(64))
+    budget: Mapped[str | None] = mapped_column(String(40))
+    sender: Mapped[str | None] = mapped_column(String(80))
     code_hash: Mapped[str] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

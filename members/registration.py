@@ -18,7 +18,14 @@ from compliance.rules import consent_given, identified_member
 from core.crypto import keyed_hash
 from core.notify import Notification
 from events import EventType
-from members.codes import issue_code, redeem_code
+from members.codes import (
+    DEFAULT_BUDGETS,
+    SendBudgets,
+    issue_code,
+    partner_sender,
+    phone_budget,
+    redeem_code,
+)
 from members.errors import ExternalRefTaken, InvalidPhone, MemberError, MemberNotFound
 from members.events import emit_consent_event
 from members.models import (
@@ -93,6 +100,7 @@ def start_registration(
     now: datetime,
     identity_verified: bool = True,
     credit_level_consent: bool = False,
+    budgets: SendBudgets = DEFAULT_BUDGETS,
 ) -> StartedRegistration:
     """Start registering the person with this phone, and send them a code.
 
@@ -135,7 +143,10 @@ def start_registration(
         purpose=CodePurpose.REGISTRATION,
         subject_id=registration.id,
         phone_hash=phone_hash,
+        budget=phone_budget(CodePurpose.REGISTRATION, partner_id),
+        sender=partner_sender(partner_id),
         now=now,
+        budgets=budgets,
     )
     shared = " and your credit level" if credit_level_consent else ""
     text = (

@@ -22,7 +22,14 @@ from sqlalchemy.orm import Session
 
 from core.crypto import hashes_equal, keyed_hash
 from core.notify import Notification
-from members.codes import issue_code, redeem_code
+from members.codes import (
+    DEFAULT_BUDGETS,
+    SendBudgets,
+    app_sender,
+    issue_code,
+    phone_budget,
+    redeem_code,
+)
 from members.errors import MemberError
 from members.models import (
     AppClient,
@@ -161,9 +168,11 @@ def start_sign_in(
     phone: str,
     address: str | None,
     now: datetime,
+    budgets: SendBudgets = DEFAULT_BUDGETS,
 ) -> StartedSignIn:
     """Send a code to the phone if it belongs to an active member; either way the same
-    handle, the same limits (per phone and per caller address) and the same answer."""
+    handle, the same limits (the phone's sign-in budget, the caller address's, the app's)
+    and the same answer."""
     normalised = normalise_phone(phone)
     phone_hash = keyed_hash(secret_key, PHONE_PURPOSE, normalised)
     handle = secrets.token_urlsafe(24)
@@ -190,8 +199,11 @@ def start_sign_in(
         purpose=CodePurpose.SIGN_IN,
         subject_id=sign_in.id,
         phone_hash=phone_hash,
+        budget=phone_budget(CodePurpose.SIGN_IN),
+        sender=app_sender(request.client_id),
         address=address,
         now=now,
+        budgets=budgets,
     )
     if member_id is None:
         return StartedSignIn(handle, None)

@@ -50,7 +50,7 @@ from members.registration import (
 )
 from members.self_service import member_donation
 from resolvers.audit import refuse_read
-from resolvers.codes import sending_code
+from resolvers.codes import send_budgets, sending_code
 from resolvers.context import HubContext
 from resolvers.ids import decode_id
 from resolvers.outcome import Outcome, attempt, require_partner
@@ -106,6 +106,7 @@ async def register(
             now=utcnow(),
             identity_verified=identity_verified,
             credit_level_consent=credit_level_consent,
+            budgets=send_budgets(),
         )
         return PendingRegistration(started.request_id, started.member_id), started.notification
 
@@ -145,6 +146,7 @@ async def request_member_consent(
             credit_level=credit_level,
             purpose=purpose,
             now=utcnow(),
+            budgets=send_budgets(),
         )
         return requested.request, requested.notification
 

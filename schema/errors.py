@@ -35,6 +35,7 @@ class ErrorCode(Enum):
     INVALID_CODE = "INVALID_CODE"
     CONSENT_FROM_MEMBER_REQUIRED = "CONSENT_FROM_MEMBER_REQUIRED"
     CONFIRMATION_REQUIRED = "CONFIRMATION_REQUIRED"
+    SEND_LIMIT_EXCEEDED = "SEND_LIMIT_EXCEEDED"
 
 
 @strawberry.federation.type(shareable=True, description="Why a mutation did not do what was asked.")

@@ -29,9 +29,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(database_url: str, log: Path | None = None) -> Iterator[str]:
+def serving(
+    database_url: str, log: Path | None = None, env: dict[str, str] | None = None
+) -> Iterator[str]:
     """Yield the base URL of a hub serving ``database_url``; stop it afterwards. Its
-    output goes to ``log`` when given."""
+    output goes to ``log`` when given; ``env`` adds settings."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -39,6 +41,7 @@ def serving(database_url: str, log: Path | None = None) -> Iterator[str]:
         "HUB_DATABASE_URL": database_url,
         "HUB_SECRET_KEY": TEST_SECRET_KEY,
         "HUB_ISSUER": base,
+        **(env or {}),
     }
     output = log.open("wb") if log is not None else subprocess.DEVNULL
     server = subprocess.Popen(

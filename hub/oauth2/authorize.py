@@ -25,7 +25,13 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from core.config import Settings
 from core.db import Database, utcnow
 from core.notify import Notification, NotificationFailed, Notifier
-from members.codes import CodeRateLimited, address_hash
+from members.codes import (
+    CodeRateLimited,
+    SendBudgets,
+    SendLimitExceeded,
+    address_hash,
+    audit_send_refusal,
+)
 from members.consent import (
     MEMBERSHIP_DATA,
     ConsentRequestView,
@@ -128,6 +134,11 @@ class SignInPages:
         self.settings = settings
         self.notifier = notifier
         self.secure = settings.issuer.startswith("https://")
+        self.budgets = SendBudgets(
+            per_partner_hour=settings.codes_per_partner_hour,
+            per_app_hour=settings.codes_per_app_hour,
+            per_address=settings.codes_per_address,
+        )
         self._deliveries: set[asyncio.Task[None]] = set()
 
     def _deliver_later(self, notification: Notification) -> None:
@@ -246,8 +257,17 @@ class SignInPages:
                 phone=form.get("phone", ""),
                 address=address,
                 now=utcnow(),
+                budgets=self.budgets,
             )
         except CodeRateLimited as limited:
+            if isinstance(limited, SendLimitExceeded):
+                await self.database.write(
+                    audit_send_refusal,
+                    client_id=checked.client_id,
+                    partner_id=None,
+                    operation="signIn",
+                    now=utcnow(),
+                )
             return page(
                 "Too many codes",
                 f"<p>{html.escape(limited.message)}</p>",
