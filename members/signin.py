@@ -44,6 +44,7 @@ from members.registration import PHONE_PURPOSE, normalise_phone
 SIGN_IN_PURPOSE = "member-sign-in"
 AUTHORIZATION_CODE_PURPOSE = "authorization-code"
 REFRESH_PURPOSE = "refresh-token"
+SESSION_PURPOSE = "member-session"
 SIGN_IN_TTL = timedelta(minutes=10)
 AUTHORIZATION_CODE_TTL = timedelta(minutes=1)
 REFRESH_TTL = timedelta(days=30)
@@ -289,6 +290,8 @@ def _s256(verifier: str) -> str:
 class MemberTokens:
     member_id: int
     refresh_token: str
+    # The refresh token family: the access tokens carry it (``sid``) and stop with it.
+    family: str
 
 
 def exchange_code(
@@ -321,7 +324,7 @@ def exchange_code(
         if sign_in is not None and sign_in.exchanged_at is not None:
             # RFC 6749 §4.1.2: a code used twice revokes what its first use obtained
             # (committed by the caller, which answers invalid_grant).
-            _revoke_family(session, _family(sign_in.id), now)
+            _revoke_family(session, _family(secret_key, sign_in.id), now)
             return None
         raise SignInError("invalid_grant", "the authorization code is not valid")
     if not _VERIFIER.fullmatch(code_verifier) or not hashes_equal(
@@ -330,14 +333,31 @@ def exchange_code(
         raise SignInError("invalid_grant", "the code_verifier does not match")
     sign_in.exchanged_at = now
     session.flush()
+    family = _family(secret_key, sign_in.id)
     return MemberTokens(
         sign_in.member_id,
-        _new_refresh(session, secret_key, sign_in.member_id, client_id, _family(sign_in.id), now),
+        _new_refresh(session, secret_key, sign_in.member_id, client_id, family, now),
+        family,
     )
 
 
-def _family(sign_in_id: int) -> str:
-    return f"sign-in-{sign_in_id}"
+def _family(secret_key: str, sign_in_id: int) -> str:
+    """The family of the refresh tokens one sign-in obtains: found again from the sign-in
+    (a replayed authorization code revokes it), opaque to whoever reads the access token's
+    ``sid`` (it does not count sign-ins)."""
+    return "s_" + keyed_hash(secret_key, SESSION_PURPOSE, str(sign_in_id))[:30]
+
+
+def family_revoked(session: Session, family: str) -> bool:
+    """Whether this sign-in session was revoked (reuse detected, or a replayed code)."""
+    return (
+        session.execute(
+            select(RefreshToken.id)
+            .where(RefreshToken.family == family, RefreshToken.revoked_at.is_not(None))
+            .limit(1)
+        ).first()
+        is not None
+    )
 
 
 def _revoke_family(session: Session, family: str, now: datetime) -> None:
@@ -390,7 +410,9 @@ def rotate_refresh(
     row.used_at = now
     session.flush()
     return MemberTokens(
-        row.member_id, _new_refresh(session, secret_key, row.member_id, client_id, row.family, now)
+        row.member_id,
+        _new_refresh(session, secret_key, row.member_id, client_id, row.family, now),
+        row.family,
     )
 
 

@@ -35,7 +35,7 @@ from hub.backpressure import graphql_unavailable
 from hub.oauth2 import keys
 from hub.oauth2.models import RevokedToken
 from hub.oauth2.tokens import AccessTokenClaims, InvalidAccessToken, verify_access_token
-from members.signin import MEMBER_SCOPE, active_member_app
+from members.signin import MEMBER_SCOPE, active_member_app, family_revoked
 from partners.clients import active_clients
 from partners.models import OAuthClient, Partner
 from resolvers.context import Principal
@@ -167,7 +167,8 @@ class BearerTokens(AuthenticationBackend):
 
     async def _member(self, claims: AccessTokenClaims) -> Principal:
         """A member's token from the alliance's app: only ``member:self``, for the member in
-        ``sub``, while the app and the member are active and the token is not revoked."""
+        ``sub``, while the app and the member are active and neither the token nor its
+        sign-in session (``sid``, the refresh token family) is revoked."""
         try:
             subject = GlobalID.from_id(claims.subject)
         except ValueError as error:
@@ -175,8 +176,12 @@ class BearerTokens(AuthenticationBackend):
         if subject.type_name != "Member" or not subject.node_id.isdigit():
             raise AuthenticationError("the token names no member")
         member_id = int(subject.node_id)
+        if not claims.session:
+            raise AuthenticationError("the token names no sign-in session")
         standing = await _checked(
-            lambda: self.database.read(_member_state, claims.client_id, member_id, claims.jti)
+            lambda: self.database.read(
+                _member_state, claims.client_id, member_id, claims.jti, claims.session
+            )
         )
         if not standing:
             raise AuthenticationError("the member, the app or the token is no longer active")
@@ -188,9 +193,18 @@ class BearerTokens(AuthenticationBackend):
         )
 
 
-def _member_state(session: Session, client_id: str, member_id: int, jti: str) -> bool:
+def _member_state(
+    session: Session, client_id: str, member_id: int, jti: str, sign_in_session: str
+) -> bool:
+    """The token stands while it is not revoked, its sign-in session (refresh token family)
+    is not revoked, and the app and the member are active (a closed account's sessions are
+    gone with it)."""
     revoked = session.get(RevokedToken, jti) is not None
-    return not revoked and active_member_app(session, client_id, member_id)
+    return (
+        not revoked
+        and not family_revoked(session, sign_in_session)
+        and active_member_app(session, client_id, member_id)
+    )
 
 
 def unauthorized(conn: HTTPConnection, error: Exception) -> Response:

@@ -37,6 +37,7 @@ def _tokens(
         now=now,
         lifetime=settings.access_token_lifetime,
         subject=member_subject(found.member_id),
+        session=found.family,
     )
     body = {
         "access_token": token,

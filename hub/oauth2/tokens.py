@@ -33,6 +33,9 @@ class AccessTokenClaims:
     issued_at: int
     expires_at: int
     subject: str = ""
+    # ``sid``: a member's sign-in session (its refresh token family); revoking the family
+    # stops every access token that carries it.
+    session: str = ""
 
 
 def issue_access_token(
@@ -45,6 +48,7 @@ def issue_access_token(
     now: datetime,
     lifetime: timedelta,
     subject: str | None = None,
+    session: str | None = None,
 ) -> tuple[str, AccessTokenClaims]:
     """RFC 9068 §2: ``typ: at+jwt``, signed ES256 with a ``kid``; ``sub`` is the client,
     or for a member's sign-in the member (RFC 9068 §2.2)."""
@@ -56,10 +60,13 @@ def issue_access_token(
         issued_at=issued_at,
         expires_at=issued_at + int(lifetime.total_seconds()),
         subject=subject or client_id,
+        session=session or "",
     )
+    extra = {"sid": session} if session else {}
     token = jwt.encode(
         {"alg": ALGORITHM, "typ": TOKEN_TYPE, "kid": key.kid},
         {
+            **extra,
             "iss": issuer,
             "sub": claims.subject,
             "aud": audience,
@@ -119,4 +126,5 @@ def verify_access_token(
         issued_at=int(claims["iat"]),
         expires_at=int(claims["exp"]),
         subject=str(claims.get("sub", "")),
+        session=str(claims.get("sid", "")),
     )

@@ -275,6 +275,47 @@ async def test_refresh_tokens_rotate_and_a_reused_one_revokes_the_family(hub: Hu
     assert (after_reuse.status_code, after_reuse.json()["error"]) == (400, "invalid_grant")
 
 
+async def _standing(hub: Hub, token: str) -> int:
+    response = await hub.http.post(
+        "/graphql", json={"query": VIEWER}, headers={"Authorization": f"Bearer {token}"}
+    )
+    return response.status_code
+
+
+async def test_a_revoked_family_stops_its_access_tokens_at_once(hub: Hub) -> None:
+    """RFC 9700 §4.14.2: reuse detection revokes the family, and the access tokens it
+    issued fail at the next request, not when they expire (found by an outside attack)."""
+    _, app = await member_and_app(hub)
+    first = (await app.exchange(await app.authorization_code())).json()
+    rotated = (await app.refresh(first["refresh_token"])).json()
+    other_session = (await app.exchange(await app.authorization_code())).json()
+    assert _claims(first["access_token"])["sid"] == _claims(rotated["access_token"])["sid"]
+    assert _claims(first["access_token"])["sid"] != _claims(other_session["access_token"])["sid"]
+    assert await _standing(hub, first["access_token"]) == 200
+    assert await _standing(hub, rotated["access_token"]) == 200
+
+    reused = await app.refresh(first["refresh_token"])  # the leaked token comes back
+
+    assert reused.status_code == 400
+    assert await _standing(hub, first["access_token"]) == 401
+    assert await _standing(hub, rotated["access_token"]) == 401
+    # The member's other sign-in is another family and stands.
+    assert await _standing(hub, other_session["access_token"]) == 200
+
+
+async def test_a_replayed_authorization_code_stops_the_first_exchanges_tokens(hub: Hub) -> None:
+    _, app = await member_and_app(hub)
+    code = await app.authorization_code()
+    first = (await app.exchange(code)).json()
+    assert await _standing(hub, first["access_token"]) == 200
+
+    replayed = await app.exchange(code)
+
+    assert (replayed.status_code, replayed.json()["error"]) == (400, "invalid_grant")
+    assert await _standing(hub, first["access_token"]) == 401
+    assert (await app.refresh(first["refresh_token"])).status_code == 400
+
+
 async def test_a_member_token_cannot_act_as_a_partner_or_the_operator(hub: Hub) -> None:
     member, app = await member_and_app(hub)
     token = (await app.exchange(await app.authorization_code())).json()["access_token"]
