@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -145,9 +145,9 @@ class Progress:
     def step(self, text: str) -> None:
         self._show(text)
 
-    def count(self, done: int, total: int) -> None:
+    def count(self, done: int, total: int, unit: str = "lines") -> None:
         percent = 100 if not total else done * 100 // total
-        self._show(f"{done}/{total} lines ({percent}%)")
+        self._show(f"{done}/{total} {unit} ({percent}%)")
 
     def end(self) -> None:
         if self.live:
@@ -505,6 +505,40 @@ def cmd_expire(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tiers_evaluate(args: argparse.Namespace) -> int:
+    from members.tiers import evaluate_batch, members_due
+
+    try:
+        day = date.fromisoformat(args.day) if args.day else utcnow().date()
+    except ValueError as error:
+        raise CommandFailed(f"{args.day!r} is not a day such as 2026-11-30") from error
+    if args.batch_size < 1:
+        raise CommandFailed("--batch-size must be at least 1")
+    progress = Progress("tiers evaluate")
+
+    async def run(database: Database) -> tuple[int, int, int]:
+        """Batches of members in id order, one transaction each: memory stays bounded
+        whatever the number of members, and a re-run of the same day finds none due."""
+        total = await database.read(members_due, day)
+        seen = downgraded = kept = 0
+        last = 0
+        while (batch := await database.write(evaluate_batch, day, last, args.batch_size)).members:
+            seen += batch.members
+            downgraded += batch.downgraded
+            kept += batch.kept
+            last = batch.last_member
+            progress.count(seen, total, "members")
+        progress.end()
+        return seen, downgraded, kept
+
+    seen, downgraded, kept = _with_database(run)
+    print(
+        f"evaluated {seen} members due on {day.isoformat()}: "
+        f"{downgraded} moved down, {kept} kept their tier"
+    )
+    return 0
+
+
 def _period_command(
     commands: Any,
     common: argparse.ArgumentParser,
@@ -728,6 +762,17 @@ def build_parser() -> argparse.ArgumentParser:
         "classify a period's lines, the hub's and partners'",
         cmd_reconcile,
     )
+
+    tiers = commands.add_parser("tiers", help="members' tiers (docs/programme.md)")
+    tier_commands = tiers.add_subparsers(dest="tiers_command", required=True)
+    evaluate = tier_commands.add_parser(
+        "evaluate",
+        parents=[common],
+        help="lower the tiers of members whose qualifying year and year of grace ended",
+    )
+    evaluate.add_argument("--day", help="the day evaluated, YYYY-MM-DD (default: today, UTC)")
+    evaluate.add_argument("--batch-size", type=int, default=1000)
+    evaluate.set_defaults(handler=cmd_tiers_evaluate)
 
     ledger = commands.add_parser("ledger", help="points ledger tools")
     ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True)

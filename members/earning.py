@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import ROUND_FLOOR, Context, Decimal
 from typing import Any, cast
@@ -20,6 +20,7 @@ from compliance.vocabulary import normalise, vocabulary
 from core.db import insert_if_absent
 from events import EventType, global_id
 from ledger.models import TransferCode
+from members import tiers
 from members.errors import MemberError
 from members.events import emit_partner_event
 from members.models import Award, EarningRule
@@ -146,6 +147,28 @@ def _text(number: Decimal) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Factor:
+    """A programme multiplier applied to every line of an order, named by the published
+    rule version that produced it (docs/programme.md)."""
+
+    kind: str  # TIER, MEMBER_BENEFITS
+    multiplier: Decimal
+    rule: str
+
+
+@dataclass(frozen=True, slots=True)
+class Programme:
+    """What the loyalty programme adds to an order on top of the partner's rule: factors
+    that multiply every line (stacked as a product, capped at ``max_factor``)."""
+
+    factors: tuple[Factor, ...] = ()
+    max_factor: Decimal = Decimal(3)
+
+
+NO_PROGRAMME = Programme()
+
+
+@dataclass(frozen=True, slots=True)
 class Earning:
     """An order's points: each line exact, summed, floored once for the order."""
 
@@ -153,17 +176,37 @@ class Earning:
     exact_points: str
     points: int
     rounded_off: str
+    factors: list[dict[str, Any]] = field(default_factory=list)
+
+
+def rule_name(rule: Rule) -> str:
+    """How a breakdown names the partner's earning rule: by the time it took effect."""
+    if rule.effective_at is None:
+        return "alliance default earning rule"
+    return f"earning rule of {rule.effective_at.isoformat()}"
 
 
 def breakdown(
-    rule: Rule, lines: Sequence[Line], verified_green: Collection[str] | None = None
+    rule: Rule,
+    lines: Sequence[Line],
+    verified_green: Collection[str] | None = None,
+    programme: Programme = NO_PROGRAMME,
 ) -> Earning:
-    """Per line: yuan x points per yuan x category multiplier x green bonus, exactly; the
-    order's points are the sum floored once. Exact decimals throughout; never a float.
+    """Per line: yuan x points per yuan x category multiplier x green bonus x the
+    programme factor, exactly; the order's points are the sum floored once. The programme
+    factor is the product of the programme's multipliers (tier, member benefits), capped
+    at the operator's maximum combined factor. Exact decimals throughout; never a float.
     Categories are read normalised. The green bonus applies only to a line whose SKU is in
     ``verified_green`` (the partner's register); ``None`` takes the lines' own claims."""
     explained = []
     total = Decimal(0)
+    uncapped = Decimal(1)
+    for factor in programme.factors:
+        uncapped = _EXACT.multiply(uncapped, factor.multiplier)
+    combined = min(uncapped, programme.max_factor)
+    named = {factor.kind: factor.multiplier for factor in programme.factors}
+    # What each factor adds to the order, in the documented order.
+    added = {"BASE_RATE": Decimal(0), "CATEGORY": Decimal(0), "GREEN": Decimal(0)}
     for line in lines:
         category_name = normalise(line.category)
         category = rule.category_multipliers.get(category_name, Decimal(1))
@@ -173,13 +216,13 @@ def breakdown(
         if line.green and not verified:
             note = "green claimed but the SKU is not verified green for this partner"
         green = rule.green_bonus_multiplier if applied else Decimal(1)
-        exact = _EXACT.multiply(
-            _EXACT.multiply(
-                _EXACT.multiply(_EXACT.divide(Decimal(line.amount_fen), 100), rule.points_per_yuan),
-                category,
-            ),
-            green,
-        )
+        base = _EXACT.multiply(_EXACT.divide(Decimal(line.amount_fen), 100), rule.points_per_yuan)
+        with_category = _EXACT.multiply(base, category)
+        with_green = _EXACT.multiply(with_category, green)
+        exact = _EXACT.multiply(with_green, combined)
+        added["BASE_RATE"] += base
+        added["CATEGORY"] += with_category - base
+        added["GREEN"] += with_green - with_category
         total = _EXACT.add(total, exact)
         explained.append(
             {
@@ -192,12 +235,50 @@ def breakdown(
                 "points_per_yuan": str(rule.points_per_yuan),
                 "category_multiplier": str(category),
                 "green_multiplier": str(green),
+                "tier_multiplier": str(named.get("TIER", Decimal(1))),
+                "member_benefits_multiplier": str(named.get("MEMBER_BENEFITS", Decimal(1))),
+                "programme_factor": _text(combined),
                 "exact_points": _text(exact),
                 "points": int(exact.to_integral_value(rounding=ROUND_FLOOR)),
             }
         )
     points = int(total.to_integral_value(rounding=ROUND_FLOOR))
-    return Earning(explained, _text(total), points, _text(total - points))
+    partner_rule = rule_name(rule)
+    factors: list[dict[str, Any]] = [
+        {"kind": kind, "multiplier": None, "rule": partner_rule, "exact_points": _text(value)}
+        for kind, value in added.items()
+    ]
+    before = added["BASE_RATE"] + added["CATEGORY"] + added["GREEN"]
+    running = Decimal(1)
+    for factor in programme.factors:
+        grown = _EXACT.multiply(running, factor.multiplier)
+        factors.append(
+            {
+                "kind": factor.kind,
+                "multiplier": _text(factor.multiplier),
+                "rule": factor.rule,
+                "exact_points": _text(_EXACT.multiply(before, grown - running)),
+            }
+        )
+        running = grown
+    if combined < uncapped:
+        factors.append(
+            {
+                "kind": "CAP",
+                "multiplier": _text(combined),
+                "rule": f"the operator's maximum combined factor of {_text(programme.max_factor)}",
+                "exact_points": _text(_EXACT.multiply(before, combined - uncapped)),
+            }
+        )
+    factors.append(
+        {
+            "kind": "ROUNDING",
+            "multiplier": None,
+            "rule": "the order's points are rounded down once",
+            "exact_points": _text(points - total),
+        }
+    )
+    return Earning(explained, _text(total), points, _text(total - points), factors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +292,9 @@ class AwardResult:
     breakdown: list[dict[str, Any]]
     exact_points: str = ""
     rounded_off: str = ""
+    factors: list[dict[str, Any]] = field(default_factory=list)
+    # The member's tier change this award caused: {"from", "to", "reason"}, or None.
+    tier_change: dict[str, str] | None = None
 
 
 def _check_lines(paid_amount_fen: int, lines: Sequence[Line]) -> None:
@@ -282,10 +366,22 @@ def award(
             field = "paidAmountFen" if paid_amount_fen <= 0 else "orderRef"
             raise ComplianceViolation(violation, [field])
         claimed = [line.sku for line in lines if line.green]
+        held = tiers.standing(session, member_id, now)
+        programme = Programme(
+            (
+                Factor(
+                    "TIER",
+                    held.tier.earn_multiplier,
+                    f"tier schedule v{held.schedule.version}: {held.tier.code}",
+                ),
+            ),
+            held.schedule.max_combined_factor,
+        )
         earning = breakdown(
             rule_in_force(session, partner_id, now),
             lines,
             verified_green(session, partner_id, claimed),
+            programme,
         )
         explained, points = earning.lines, earning.points
         if points == 0:
@@ -310,12 +406,25 @@ def award(
                 order_ref=order_ref,
             ),
         )
-        session.execute(
+        explained_order = {
+            "lines": explained,
+            "factors": earning.factors,
+            "exact_points": earning.exact_points,
+            "rounded_off": earning.rounded_off,
+            "points": points,
+        }
+        award_id = session.execute(
             update(Award)
             .where(Award.partner_id == partner_id, Award.order_ref == order_ref)
-            .values(points=points, lot_id=lot_id)
-        )
+            .values(
+                points=points,
+                lot_id=lot_id,
+                breakdown=json.dumps(explained_order, ensure_ascii=False),
+            )
+            .returning(Award.id)
+        ).scalar_one()
         record_issuance(session, partner_id, points, now)
+        move = tiers.after_award(session, member_id, award_id, now)
         emit_partner_event(
             session,
             EventType.POINTS_AWARDED,
@@ -349,6 +458,10 @@ def award(
             explained,
             earning.exact_points,
             earning.rounded_off,
+            earning.factors,
+            None
+            if move is None
+            else {"from": move.from_code, "to": move.to_code, "reason": move.reason},
         )
 
     return ledger.run_idempotent(session, key, "award", payload, AwardResult, now, body)
@@ -371,14 +484,18 @@ def reverse_award(
 ) -> ledger.results.ClawbackResult:
     """CR-12: claw back the points of the partner's own refunded order; what the member
     already spent becomes a clawback debt."""
-    lot_id = session.execute(
-        select(Award.lot_id).where(Award.partner_id == partner_id, Award.order_ref == order_ref)
-    ).scalar_one_or_none()
-    if lot_id is None:
+    found = session.execute(
+        select(Award.id, Award.lot_id, Award.member_id, Award.created_at).where(
+            Award.partner_id == partner_id, Award.order_ref == order_ref
+        )
+    ).one_or_none()
+    if found is None or found.lot_id is None:
         raise AwardNotFound()
-    return ledger.reverse_earn(
-        session, key, lot_id=lot_id, now=now, partner_id=partner_id, order_ref=order_ref
+    result = ledger.reverse_earn(
+        session, key, lot_id=found.lot_id, now=now, partner_id=partner_id, order_ref=order_ref
     )
+    tiers.after_reversal(session, found.member_id, found.id, found.created_at, now)
+    return result
 
 
 @dataclass(frozen=True, slots=True)

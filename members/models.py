@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -227,7 +229,11 @@ class Award(Base):
     same purchase under a new idempotency key."""
 
     __tablename__ = "member_awards"
-    __table_args__ = (UniqueConstraint("partner_id", "order_ref"), Index(None, "member_id"))
+    __table_args__ = (
+        UniqueConstraint("partner_id", "order_ref"),
+        Index(None, "member_id"),
+        Index(None, "member_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
@@ -238,6 +244,84 @@ class Award(Base):
     # Null only inside the award's own transaction, between claiming the order and issuing.
     lot_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_lots.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The award's breakdown as the awarding partner saw it (JSON), for "why these points?".
+    breakdown: Mapped[str | None] = mapped_column(Text)
+
+
+class TierSchedule(Base):
+    """A version of the alliance's published tier schedule, in force from ``effective_at``
+    (always published ahead, CR-07) until the next version's."""
+
+    __tablename__ = "programme_tier_schedules"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    version: Mapped[int] = mapped_column(Integer, unique=True)
+    effective_at: Mapped[datetime] = mapped_column(UTCDateTime, unique=True)
+    # The most the programme's multipliers together may multiply a line by (default 3).
+    max_combined_factor: Mapped[Decimal] = mapped_column(Numeric(12, 4))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Tier(Base):
+    """One tier of a schedule; ``rank`` 0 is the base tier (qualifying points 0)."""
+
+    __tablename__ = "programme_tiers"
+    __table_args__ = (
+        UniqueConstraint("schedule_id", "code"),
+        UniqueConstraint("schedule_id", "rank"),
+        CheckConstraint("qualifying_points >= 0", name="qualifying_points_not_negative"),
+        CheckConstraint("qualifying_orders >= 0", name="qualifying_orders_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("programme_tier_schedules.id"))
+    rank: Mapped[int] = mapped_column(Integer)
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(100))
+    qualifying_points: Mapped[int] = mapped_column(BigInteger)
+    qualifying_orders: Mapped[int] = mapped_column(Integer)
+    earn_multiplier: Mapped[Decimal] = mapped_column(Numeric(12, 4))
+    perks: Mapped[str] = mapped_column(Text)  # JSON list of the perks' descriptions
+
+
+class MemberTier(Base):
+    """The tier a member holds. No row: the base tier. ``qualified_at`` is the last time
+    the member's earning met the tier (reached or re-earned); the tier is kept at least
+    until the end of that qualifying year plus one year of grace."""
+
+    __tablename__ = "member_tiers"
+    __table_args__ = (Index(None, "qualified_at"),)
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    tier_code: Mapped[str] = mapped_column(String(32))
+    tier_rank: Mapped[int] = mapped_column(Integer)
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    qualified_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TierChangeReason(StrEnum):
+    UPGRADE = "UPGRADE"  # an award crossed the next tier's threshold
+    DOWNGRADE = "DOWNGRADE"  # the yearly evaluation, after the year of grace
+    REVERSAL = "REVERSAL"  # the award that carried the member up was refunded
+
+
+class TierChange(Base):
+    """Every change of a member's tier, with its reason: append-only history."""
+
+    __tablename__ = "member_tier_changes"
+    __table_args__ = (one_of("reason", TierChangeReason), Index(None, "member_id", "id"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    from_code: Mapped[str] = mapped_column(String(32))
+    to_code: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(12))
+    schedule_version: Mapped[int] = mapped_column(Integer)
+    qualifying_points: Mapped[int] = mapped_column(BigInteger)
+    qualifying_orders: Mapped[int] = mapped_column(Integer)
+    award_id: Mapped[int | None] = mapped_column(ForeignKey("member_awards.id"))
+    evaluated_on: Mapped[date | None] = mapped_column(Date)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class AppClient(Base):

@@ -14,6 +14,7 @@ from core.db import Database
 from ledger.queries import ActivityTotals, Balances, activity_elsewhere, balances
 from members.earning import PublishedRules, published_rules
 from members.registration import VisibleMember, visible_members
+from members.tiers import Progress, Standing, progresses, standings
 from partners.catalog import (
     CatalogSlice,
     ItemView,
@@ -79,4 +80,10 @@ class Loaders:
         )
         self.visible_member: BatchLoader[tuple[int | None, int], VisibleMember] = BatchLoader(
             database, visible_members
+        )
+        self.tier_standing: BatchLoader[tuple[int, datetime], Standing] = BatchLoader(
+            database, standings
+        )
+        self.tier_progress: BatchLoader[tuple[int, datetime], Progress] = BatchLoader(
+            database, progresses
         )

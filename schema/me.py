@@ -20,6 +20,14 @@ from schema.consent import ConsentRequest, ConsentRequestPayload, request_payloa
 from schema.errors import UserError, user_errors
 from schema.members import LedgerEntry, Lot
 from schema.partners import Partner, partner_by_id
+from schema.programme import (
+    MemberTier,
+    TierChange,
+    TierProgress,
+    member_tier,
+    member_tier_history,
+    member_tier_progress,
+)
 
 MEMBERSHIP_DATA = ["balance", "heldPoints", "lots", "expiringPoints", "history", "status"]
 
@@ -74,6 +82,20 @@ class Me:
     @strawberry.field
     async def status(self, info: Info[HubContext, Any]) -> str:
         return await resolve.status(info.context, self.member_id)
+
+    @strawberry.field(description="Your tier under the schedule in force (the base tier at least).")
+    async def tier(self, info: Info[HubContext, Any]) -> MemberTier:
+        return await member_tier(info, self.member_id)
+
+    @strawberry.field(description="Your path to the next tier, explained.")
+    async def tier_progress(self, info: Info[HubContext, Any]) -> TierProgress:
+        return await member_tier_progress(info, self.member_id)
+
+    @strawberry.field(description="Every change of your tier, newest first (100 latest).")
+    async def tier_history(
+        self, info: Info[HubContext, Any], first: int | None = None, after: str | None = None
+    ) -> relay.Connection[TierChange]:  # type: ignore[type-var]
+        return await member_tier_history(info, self.member_id, first, after)  # type: ignore[no-any-return]
 
     @strawberry.field(description="Spendable points.")
     async def balance(self, info: Info[HubContext, Any]) -> int:

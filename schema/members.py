@@ -22,6 +22,14 @@ from resolvers.permissions import RequireScope
 from schema.connections import connection, scoped_mutation
 from schema.errors import UserError, user_errors
 from schema.partners import Partner, partner_by_id, partner_of
+from schema.programme import (
+    MemberTier,
+    TierChange,
+    TierProgress,
+    member_tier,
+    member_tier_history,
+    member_tier_progress,
+)
 from schema.scalars import BigInt
 
 
@@ -117,6 +125,23 @@ class Member(relay.Node):
     )
     async def credit_level(self, info: Info[HubContext, Any]) -> str | None:
         return await resolve.member_credit_level(info.context, self.id)
+
+    @strawberry.field(
+        description="The member's tier under the schedule in force: never null (the base "
+        "tier at least). Seen by whoever may see the member (CR-10)."
+    )
+    async def tier(self, info: Info[HubContext, Any]) -> MemberTier:
+        return await member_tier(info, self.id)
+
+    @strawberry.field(description="The path to the next tier, explained.")
+    async def tier_progress(self, info: Info[HubContext, Any]) -> TierProgress:
+        return await member_tier_progress(info, self.id)
+
+    @strawberry.field(description="Every change of the member's tier, newest first (100 latest).")
+    async def tier_history(
+        self, info: Info[HubContext, Any], first: int | None = None, after: str | None = None
+    ) -> relay.Connection[TierChange]:  # type: ignore[type-var]
+        return await member_tier_history(info, self.id, first, after)  # type: ignore[no-any-return]
 
     @strawberry.field(
         description="Spendable points: at most 2,147,483,647, the ceiling of a member account."
@@ -293,6 +318,16 @@ class AwardLine:
     points_per_yuan: str
     category_multiplier: str
     green_multiplier: str
+    tier_multiplier: str = strawberry.field(
+        description="The member's tier multiplier (the tier held before this award)."
+    )
+    member_benefits_multiplier: str = strawberry.field(
+        description="The credit-linked benefit, only with the member's consent to it; a "
+        "factor, never the level."
+    )
+    programme_factor: str = strawberry.field(
+        description="tier x member benefits, capped at the schedule's maxCombinedFactor."
+    )
     exact_points: str = strawberry.field(
         description="The line's exact points, a decimal string; the order is floored once."
     )
@@ -308,8 +343,39 @@ def _award_line(line: dict[str, Any]) -> AwardLine:
         "green_bonus_applied": line["green"],
         "note": None,
         "exact_points": str(line["points"]),
+        "tier_multiplier": "1",
+        "member_benefits_multiplier": "1",
+        "programme_factor": "1",
     }
     return AwardLine(**{**defaults, **line})
+
+
+@strawberry.type(
+    description="What one factor of the order added, in the documented order: BASE_RATE, "
+    "CATEGORY, GREEN (the partner's earning rule), TIER, MEMBER_BENEFITS (the programme), "
+    "CAP (the maximum combined factor), ROUNDING (the one rounding down)."
+)
+class AwardFactor:
+    kind: str
+    multiplier: str | None = strawberry.field(description="For a programme factor.")
+    rule: str = strawberry.field(description="The published rule version that produced it.")
+    exact_points: str = strawberry.field(description="Points it added (negative: took).")
+
+
+def _award_factor(entry: dict[str, Any]) -> AwardFactor:
+    return AwardFactor(
+        kind=entry["kind"],
+        multiplier=entry["multiplier"],
+        rule=entry["rule"],
+        exact_points=entry["exact_points"],
+    )
+
+
+@strawberry.type(description="The tier change an award caused.")
+class AwardTierChange:
+    from_tier: str
+    to_tier: str
+    reason: str
 
 
 @strawberry.type(description="A ledger transfer.")
@@ -329,6 +395,12 @@ class AwardPointsPayload:
     )
     rounded_off_points: str | None = strawberry.field(
         description="What the one rounding down of the order took: exactPoints - points."
+    )
+    factors: list[AwardFactor] | None = strawberry.field(
+        description="Every factor of the order with the rule version that produced it."
+    )
+    tier_change: AwardTierChange | None = strawberry.field(
+        description="The upgrade this award caused, at once; null when none."
     )
     member: Member | None
     user_errors: list[UserError]
@@ -351,6 +423,8 @@ async def award_points(info: Info[HubContext, Any], input: AwardPointsInput) -> 
             breakdown=None,
             exact_points=None,
             rounded_off_points=None,
+            factors=None,
+            tier_change=None,
             member=None,
             user_errors=errors,
         )
@@ -363,6 +437,14 @@ async def award_points(info: Info[HubContext, Any], input: AwardPointsInput) -> 
         breakdown=[_award_line(line) for line in result.breakdown],
         exact_points=result.exact_points,
         rounded_off_points=result.rounded_off,
+        factors=[_award_factor(entry) for entry in result.factors],
+        tier_change=None
+        if result.tier_change is None
+        else AwardTierChange(
+            from_tier=result.tier_change["from"],
+            to_tier=result.tier_change["to"],
+            reason=result.tier_change["reason"],
+        ),
         member=Member(id=result.member_id),
         user_errors=errors,
     )

@@ -1,0 +1,714 @@
+"""Member tiers (分层运营): the alliance's published tier schedule and each member's tier.
+
+A tier schedule is versioned and published ahead (CR-07): it takes effect at a future
+time, at least the operator's notice period away, and never changes what was awarded.
+A member's tier follows the points they EARNED (awards, net of refunds; never the
+balance) over the rolling qualifying window of 365 days, and optionally a number of
+qualifying orders. Upgrades happen inside the award that crosses the threshold;
+downgrades only in the yearly evaluation (``alliance-hub tiers evaluate``), after the
+member's qualifying year and one year of grace. docs/programme.md explains it all.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import cast
+
+from sqlalchemy import Table, func, select, update
+from sqlalchemy.orm import Session
+
+from compliance.errors import ComplianceViolation
+from compliance.rules import Violation, no_retroactive_change
+from core.db import insert_if_absent
+from events import EventType
+from ledger.models import Lot
+from members.errors import MemberError
+from members.events import emit_member_event
+from members.models import (
+    Award,
+    Member,
+    MemberTier,
+    Tier,
+    TierChange,
+    TierChangeReason,
+    TierSchedule,
+)
+from partners.errors import PartnerError
+from partners.terms import exact_decimal, plain
+
+QUALIFYING_WINDOW = timedelta(days=365)
+# A tier is kept until the end of the qualifying year it was (re)earned in, plus a year.
+GRACE = timedelta(days=365)
+MAX_TIERS = 10
+MAX_PERKS = 10
+MAX_QUALIFYING_POINTS = 2**31 - 1
+MAX_QUALIFYING_ORDERS = 100_000
+# The highest factor any programme multiplier may publish; the operator's cap on the
+# combined factor (HUB_MAX_COMBINED_FACTOR, default 3) bounds what is applied.
+MAX_PROGRAMME_MULTIPLIER = Decimal(10)
+DEFAULT_MAX_FACTOR = Decimal(3)
+_CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+class TierError(MemberError):
+    code = "BAD_USER_INPUT"
+
+
+@dataclass(frozen=True, slots=True)
+class TierView:
+    code: str
+    name: str
+    rank: int
+    qualifying_points: int
+    qualifying_orders: int
+    earn_multiplier: Decimal
+    perks: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleView:
+    version: int
+    effective_at: datetime
+    tiers: list[TierView]  # by rank, base tier first
+    max_combined_factor: Decimal
+
+    def tier(self, code: str, rank: int) -> TierView:
+        """The tier with ``code``; a code this version lacks maps to its tier of the same
+        rank (or its top tier), so a new schedule never drops a member to the base."""
+        for tier in self.tiers:
+            if tier.code == code:
+                return tier
+        return self.tiers[min(rank, len(self.tiers) - 1)]
+
+    def qualifying(self, points: int, orders: int) -> TierView:
+        """The highest tier whose thresholds the figures meet."""
+        reached = self.tiers[0]
+        for tier in self.tiers[1:]:
+            if points >= tier.qualifying_points and orders >= tier.qualifying_orders:
+                reached = tier
+        return reached
+
+
+# Until the operator publishes a schedule every member holds this one tier.
+DEFAULT_SCHEDULE = ScheduleView(
+    0, _EPOCH, [TierView("MEMBER", "Member", 0, 0, 0, Decimal(1), [])], DEFAULT_MAX_FACTOR
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TierInput:
+    code: str
+    name: str
+    qualifying_points: int
+    qualifying_orders: int
+    earn_multiplier: object
+    perks: Sequence[str]
+
+
+def _multiplier(field: list[str], value: object) -> Decimal:
+    try:
+        number = exact_decimal(".".join(field), value)
+    except PartnerError as error:
+        raise TierError(error.message, field) from error
+    if not Decimal(1) <= number <= MAX_PROGRAMME_MULTIPLIER or number != number.quantize(
+        Decimal("0.0001")
+    ):
+        raise TierError("a multiplier is from 1 to 10 with at most four decimal places", field)
+    return plain(number)
+
+
+def _check_tiers(tiers: Sequence[TierInput]) -> list[TierView]:
+    if not 1 <= len(tiers) <= MAX_TIERS:
+        raise TierError(f"a schedule has 1 to {MAX_TIERS} tiers", ["tiers"])
+    views: list[TierView] = []
+    for rank, tier in enumerate(tiers):
+        where = ["tiers", str(rank)]
+        if not _CODE.match(tier.code):
+            raise TierError(
+                "a tier code is 1 to 32 capital letters, digits or _, starting with a letter",
+                [*where, "code"],
+            )
+        name = tier.name.strip()
+        if not 1 <= len(name) <= 100:
+            raise TierError("a tier name is 1 to 100 characters", [*where, "name"])
+        if type(tier.qualifying_points) is not int or not (
+            0 <= tier.qualifying_points <= MAX_QUALIFYING_POINTS
+        ):
+            raise TierError(
+                "qualifyingPoints is a whole number from 0", [*where, "qualifyingPoints"]
+            )
+        if type(tier.qualifying_orders) is not int or not (
+            0 <= tier.qualifying_orders <= MAX_QUALIFYING_ORDERS
+        ):
+            raise TierError(
+                f"qualifyingOrders is a whole number from 0 to {MAX_QUALIFYING_ORDERS}",
+                [*where, "qualifyingOrders"],
+            )
+        if len(tier.perks) > MAX_PERKS or any(not 1 <= len(p.strip()) <= 100 for p in tier.perks):
+            raise TierError(
+                f"at most {MAX_PERKS} perks, each 1 to 100 characters", [*where, "perks"]
+            )
+        multiplier = _multiplier([*where, "earnMultiplier"], tier.earn_multiplier)
+        if rank == 0:
+            if tier.qualifying_points != 0 or tier.qualifying_orders != 0:
+                raise TierError(
+                    "the base tier (the first) qualifies with 0 points and 0 orders: every "
+                    "member holds a tier",
+                    [*where, "qualifyingPoints"],
+                )
+        else:
+            below = views[-1]
+            if tier.qualifying_points <= below.qualifying_points:
+                raise TierError(
+                    "each tier needs more qualifying points than the one below",
+                    [*where, "qualifyingPoints"],
+                )
+            if tier.qualifying_orders < below.qualifying_orders:
+                raise TierError(
+                    "a tier cannot need fewer qualifying orders than the one below",
+                    [*where, "qualifyingOrders"],
+                )
+            if multiplier < below.earn_multiplier:
+                raise TierError(
+                    "a higher tier cannot earn less than the one below",
+                    [*where, "earnMultiplier"],
+                )
+        if any(view.code == tier.code for view in views):
+            raise TierError("tier codes are unique in a schedule", [*where, "code"])
+        views.append(
+            TierView(
+                tier.code,
+                name,
+                rank,
+                tier.qualifying_points,
+                tier.qualifying_orders,
+                multiplier,
+                [p.strip() for p in tier.perks],
+            )
+        )
+    return views
+
+
+def set_tier_schedule(
+    session: Session,
+    *,
+    effective_at: datetime,
+    tiers: Sequence[TierInput],
+    now: datetime,
+    notice: timedelta,
+    max_combined_factor: object = DEFAULT_MAX_FACTOR,
+) -> ScheduleView:
+    """Publish the next version of the tier schedule, in force from ``effective_at``:
+    never in the past (CR-07), and at least the operator's notice period ahead, so every
+    member learns a change before it applies. A version replaces no earlier one: each is
+    kept, and the latest one in force applies."""
+    violation = no_retroactive_change(effective_at, now)
+    if violation is not None:
+        raise ComplianceViolation(violation, ["effectiveAt"])
+    if effective_at < now + notice:
+        raise ComplianceViolation(
+            Violation("CR-07", f"a tier schedule is published at least {notice.days} days ahead"),
+            ["effectiveAt"],
+        )
+    views = _check_tiers(tiers)
+    cap = _multiplier(["maxCombinedFactor"], max_combined_factor)
+    if views[-1].earn_multiplier > cap:
+        raise TierError(
+            "no tier may earn more than the maximum combined factor",
+            ["tiers", str(len(views) - 1), "earnMultiplier"],
+        )
+    taken = session.execute(
+        select(TierSchedule.id).where(TierSchedule.effective_at == effective_at)
+    ).first()
+    if taken is not None:
+        raise TierError("a schedule already takes effect at that time", ["effectiveAt"])
+    version = (session.execute(select(func.max(TierSchedule.version))).scalar() or 0) + 1
+    schedule = TierSchedule(
+        version=version, effective_at=effective_at, max_combined_factor=cap, created_at=now
+    )
+    session.add(schedule)
+    session.flush()
+    session.add_all(
+        Tier(
+            schedule_id=schedule.id,
+            rank=view.rank,
+            code=view.code,
+            name=view.name,
+            qualifying_points=view.qualifying_points,
+            qualifying_orders=view.qualifying_orders,
+            earn_multiplier=view.earn_multiplier,
+            perks=json.dumps(view.perks, ensure_ascii=False),
+        )
+        for view in views
+    )
+    session.flush()
+    return ScheduleView(version, effective_at, views, cap)
+
+
+def _schedules(session: Session, rows: Sequence[TierSchedule]) -> list[ScheduleView]:
+    if not rows:
+        return []
+    tiers: dict[int, list[TierView]] = {row.id: [] for row in rows}
+    for tier in session.execute(
+        select(Tier).where(Tier.schedule_id.in_(list(tiers))).order_by(Tier.rank)
+    ).scalars():
+        tiers[tier.schedule_id].append(
+            TierView(
+                tier.code,
+                tier.name,
+                tier.rank,
+                tier.qualifying_points,
+                tier.qualifying_orders,
+                plain(Decimal(tier.earn_multiplier)),
+                list(json.loads(tier.perks)),
+            )
+        )
+    return [
+        ScheduleView(
+            row.version, row.effective_at, tiers[row.id], plain(Decimal(row.max_combined_factor))
+        )
+        for row in rows
+    ]
+
+
+def schedule_in_force(session: Session, at: datetime) -> ScheduleView:
+    row = session.execute(
+        select(TierSchedule)
+        .where(TierSchedule.effective_at <= at)
+        .order_by(TierSchedule.effective_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    return DEFAULT_SCHEDULE if row is None else _schedules(session, [row])[0]
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedTiers:
+    in_force: ScheduleView
+    upcoming: list[ScheduleView]
+
+
+MAX_UPCOMING = 20
+
+
+def published_tiers(session: Session, at: datetime) -> PublishedTiers:
+    """The schedule in force at ``at`` and those published to follow, soonest first."""
+    upcoming = list(
+        session.execute(
+            select(TierSchedule)
+            .where(TierSchedule.effective_at > at)
+            .order_by(TierSchedule.effective_at)
+            .limit(MAX_UPCOMING)
+        ).scalars()
+    )
+    return PublishedTiers(schedule_in_force(session, at), _schedules(session, upcoming))
+
+
+# -- members' tiers ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """A member's tier under the schedule in force."""
+
+    schedule: ScheduleView
+    tier: TierView
+    since: datetime
+    qualified_at: datetime | None
+
+
+def _standing(schedule: ScheduleView, row: MemberTier | None, joined: datetime | None) -> Standing:
+    if row is None:
+        return Standing(schedule, schedule.tiers[0], joined or _EPOCH, None)
+    return Standing(
+        schedule, schedule.tier(row.tier_code, row.tier_rank), row.since, row.qualified_at
+    )
+
+
+def standing(session: Session, member_id: int, at: datetime) -> Standing:
+    row = session.get(MemberTier, member_id)
+    joined = None
+    if row is None:
+        joined = session.execute(
+            select(Member.created_at).where(Member.id == member_id)
+        ).scalar_one_or_none()
+    return _standing(schedule_in_force(session, at), row, joined)
+
+
+def standings(
+    session: Session, keys: Sequence[tuple[int, datetime]]
+) -> dict[tuple[int, datetime], Standing]:
+    """Batched for the loaders: each ``(member id, at)``'s standing."""
+    found: dict[tuple[int, datetime], Standing] = {}
+    member_ids = sorted({member_id for member_id, _ in keys})
+    rows = {
+        row.member_id: row
+        for row in session.execute(
+            select(MemberTier).where(MemberTier.member_id.in_(member_ids))
+        ).scalars()
+    }
+    joined: dict[int, datetime] = {
+        member_id: created_at
+        for member_id, created_at in session.execute(
+            select(Member.id, Member.created_at).where(Member.id.in_(member_ids))
+        )
+    }
+    schedules = {at: schedule_in_force(session, at) for at in {at for _, at in keys}}
+    for member_id, at in keys:
+        if member_id in joined:
+            found[(member_id, at)] = _standing(
+                schedules[at], rows.get(member_id), joined[member_id]
+            )
+    return found
+
+
+def _earned_since(session: Session, member_id: int, start: datetime) -> tuple[int, int]:
+    """Points earned from awards since ``start`` net of refunds, and the orders that
+    still earn something: the qualifying figures."""
+    net = Lot.points - Lot.reversed_points
+    row = session.execute(
+        select(
+            func.coalesce(func.sum(net), 0),
+            func.count(Award.id).filter(net > 0),
+        )
+        .select_from(Award)
+        .join(Lot, Lot.id == Award.lot_id)
+        .where(Award.member_id == member_id, Award.created_at > start)
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    standing: Standing
+    qualifying_points: int
+    qualifying_orders: int
+    next_tier: TierView | None
+    points_to_next: int
+    orders_to_next: int
+    window_start: datetime
+    window_end: datetime
+    held_until: datetime | None  # the earliest a downgrade can happen; None for the base
+
+
+def _progress(found: Standing, points: int, orders: int, at: datetime) -> Progress:
+    above = [t for t in found.schedule.tiers if t.rank > found.tier.rank]
+    following = above[0] if above else None
+    held = (
+        None
+        if found.qualified_at is None or found.tier.rank == 0
+        else found.qualified_at + QUALIFYING_WINDOW + GRACE
+    )
+    return Progress(
+        found,
+        points,
+        orders,
+        following,
+        0 if following is None else max(0, following.qualifying_points - points),
+        0 if following is None else max(0, following.qualifying_orders - orders),
+        at - QUALIFYING_WINDOW,
+        at,
+        held,
+    )
+
+
+def progress(session: Session, member_id: int, at: datetime) -> Progress:
+    """Where the member stands and what the next tier takes, explainably."""
+    points, orders = _earned_since(session, member_id, at - QUALIFYING_WINDOW)
+    return _progress(standing(session, member_id, at), points, orders, at)
+
+
+def progresses(
+    session: Session, keys: Sequence[tuple[int, datetime]]
+) -> dict[tuple[int, datetime], Progress]:
+    """Batched for the loaders: one GROUP BY over the members' earnings per instant."""
+    found = standings(session, keys)
+    by_time: dict[datetime, list[int]] = {}
+    for member_id, at in keys:
+        by_time.setdefault(at, []).append(member_id)
+    net = Lot.points - Lot.reversed_points
+    result: dict[tuple[int, datetime], Progress] = {}
+    for at, member_ids in by_time.items():
+        earned = {
+            row[0]: (int(row[1]), int(row[2]))
+            for row in session.execute(
+                select(Award.member_id, func.sum(net), func.count(Award.id).filter(net > 0))
+                .join(Lot, Lot.id == Award.lot_id)
+                .where(Award.member_id.in_(member_ids), Award.created_at > at - QUALIFYING_WINDOW)
+                .group_by(Award.member_id)
+            )
+        }
+        for member_id in member_ids:
+            standing_now = found.get((member_id, at))
+            if standing_now is not None:
+                points, orders = earned.get(member_id, (0, 0))
+                result[(member_id, at)] = _progress(standing_now, points, orders, at)
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class TierMove:
+    from_code: str
+    to_code: str
+    reason: str
+
+
+def _record(
+    session: Session,
+    member_id: int,
+    *,
+    before: TierView,
+    after: TierView,
+    reason: TierChangeReason,
+    schedule: ScheduleView,
+    points: int,
+    orders: int,
+    now: datetime,
+    award_id: int | None = None,
+    evaluated_on: date | None = None,
+) -> TierMove:
+    session.add(
+        TierChange(
+            member_id=member_id,
+            from_code=before.code,
+            to_code=after.code,
+            reason=reason.value,
+            schedule_version=schedule.version,
+            qualifying_points=points,
+            qualifying_orders=orders,
+            award_id=award_id,
+            evaluated_on=evaluated_on,
+            at=now,
+        )
+    )
+    emit_member_event(
+        session,
+        EventType.MEMBER_TIER_CHANGED,
+        member_id=member_id,
+        payload={
+            "fromTier": before.code,
+            "toTier": after.code,
+            "reason": reason.value,
+            "scheduleVersion": schedule.version,
+        },
+        now=now,
+    )
+    return TierMove(before.code, after.code, reason.value)
+
+
+_member_tiers = cast(Table, MemberTier.__table__)
+
+
+def after_award(session: Session, member_id: int, award_id: int, now: datetime) -> TierMove | None:
+    """Inside the award, after its points are issued: an upgrade when the member's
+    qualifying figures now reach a higher tier; a re-earned tier restarts its qualifying
+    year. The member's account lock (taken by the ledger) serialises a member's awards,
+    and the conditional UPDATE makes a racing award unable to record the same upgrade."""
+    found = standing(session, member_id, now)
+    points, orders = _earned_since(session, member_id, now - QUALIFYING_WINDOW)
+    reached = found.schedule.qualifying(points, orders)
+    if reached.rank < found.tier.rank:
+        return None  # kept through the qualifying year and the grace year
+    if reached.rank == found.tier.rank:
+        if reached.rank > 0:
+            session.execute(
+                update(MemberTier).where(MemberTier.member_id == member_id).values(qualified_at=now)
+            )
+        return None
+    values = {
+        "member_id": member_id,
+        "tier_code": reached.code,
+        "tier_rank": reached.rank,
+        "since": now,
+        "qualified_at": now,
+    }
+    if not insert_if_absent(session, _member_tiers, values):
+        moved = session.execute(
+            update(MemberTier)
+            .where(MemberTier.member_id == member_id, MemberTier.tier_rank < reached.rank)
+            .values(**{k: v for k, v in values.items() if k != "member_id"})
+            .returning(MemberTier.member_id)
+        ).first()
+        if moved is None:
+            return None
+    return _record(
+        session,
+        member_id,
+        before=found.tier,
+        after=reached,
+        reason=TierChangeReason.UPGRADE,
+        schedule=found.schedule,
+        points=points,
+        orders=orders,
+        now=now,
+        award_id=award_id,
+    )
+
+
+def after_reversal(
+    session: Session, member_id: int, award_id: int, awarded_at: datetime, now: datetime
+) -> TierMove | None:
+    """A refunded award no longer counts. When the member reached their tier on or after
+    it and no longer qualifies, the tier it carried them to is taken back (an upgrade
+    bought and refunded is no upgrade); a tier earned before the refunded order stays."""
+    row = session.get(MemberTier, member_id)
+    if row is None or row.since < awarded_at:
+        return None
+    found = standing(session, member_id, now)
+    points, orders = _earned_since(session, member_id, now - QUALIFYING_WINDOW)
+    reached = found.schedule.qualifying(points, orders)
+    if reached.rank >= found.tier.rank:
+        return None
+    session.execute(
+        update(MemberTier)
+        .where(MemberTier.member_id == member_id)
+        .values(tier_code=reached.code, tier_rank=reached.rank, since=now, qualified_at=now)
+    )
+    return _record(
+        session,
+        member_id,
+        before=found.tier,
+        after=reached,
+        reason=TierChangeReason.REVERSAL,
+        schedule=found.schedule,
+        points=points,
+        orders=orders,
+        now=now,
+        award_id=award_id,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TierHistoryEntry:
+    from_code: str
+    to_code: str
+    reason: str
+    schedule_version: int
+    qualifying_points: int
+    at: datetime
+
+
+def tier_history(session: Session, member_id: int, limit: int = 100) -> list[TierHistoryEntry]:
+    return [
+        TierHistoryEntry(
+            row.from_code,
+            row.to_code,
+            row.reason,
+            row.schedule_version,
+            row.qualifying_points,
+            row.at,
+        )
+        for row in session.execute(
+            select(TierChange)
+            .where(TierChange.member_id == member_id)
+            .order_by(TierChange.id.desc())
+            .limit(limit)
+        ).scalars()
+    ]
+
+
+# -- the yearly evaluation ---------------------------------------------------------------
+
+
+def evaluation_instant(day: date) -> datetime:
+    """A day's evaluation looks at the window ending at that day's start (UTC)."""
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationBatch:
+    members: int  # members due in this batch; 0 when the evaluation is done
+    downgraded: int
+    kept: int
+    last_member: int
+
+
+def members_due(session: Session, day: date) -> int:
+    """How many members are due for evaluation on ``day`` (for the progress count)."""
+    cutoff = evaluation_instant(day) - QUALIFYING_WINDOW - GRACE
+    return int(
+        session.execute(
+            select(func.count())
+            .select_from(MemberTier)
+            .where(MemberTier.tier_rank > 0, MemberTier.qualified_at <= cutoff)
+        ).scalar_one()
+    )
+
+
+def evaluate_batch(
+    session: Session, day: date, after_member: int = 0, limit: int = 1000
+) -> EvaluationBatch:
+    """One batch of the evaluation of ``day``: members above the base tier whose
+    qualifying year and year of grace ended by that day. Their earnings over the window
+    are read in one GROUP BY; each moves to the tier those figures reach (never up: only
+    awards upgrade) and restarts its qualifying year. Idempotent for a day: a member
+    evaluated on ``day`` is not due again until two years later."""
+    at = evaluation_instant(day)
+    cutoff = at - QUALIFYING_WINDOW - GRACE
+    due = list(
+        session.execute(
+            select(MemberTier)
+            .where(
+                MemberTier.tier_rank > 0,
+                MemberTier.qualified_at <= cutoff,
+                MemberTier.member_id > after_member,
+            )
+            .order_by(MemberTier.member_id)
+            .limit(limit)
+        ).scalars()
+    )
+    if not due:
+        return EvaluationBatch(0, 0, 0, after_member)
+    ids = [row.member_id for row in due]
+    net = Lot.points - Lot.reversed_points
+    earned = {
+        row[0]: (int(row[1]), int(row[2]))
+        for row in session.execute(
+            select(Award.member_id, func.sum(net), func.count(Award.id).filter(net > 0))
+            .join(Lot, Lot.id == Award.lot_id)
+            .where(
+                Award.member_id.in_(ids),
+                Award.created_at > at - QUALIFYING_WINDOW,
+                Award.created_at <= at,
+            )
+            .group_by(Award.member_id)
+        )
+    }
+    schedule = schedule_in_force(session, at)
+    downgraded = kept = 0
+    for row in due:
+        current = schedule.tier(row.tier_code, row.tier_rank)
+        points, orders = earned.get(row.member_id, (0, 0))
+        reached = schedule.qualifying(points, orders)
+        if reached.rank >= current.rank:
+            session.execute(
+                update(MemberTier)
+                .where(MemberTier.member_id == row.member_id)
+                .values(qualified_at=at)
+            )
+            kept += 1
+            continue
+        session.execute(
+            update(MemberTier)
+            .where(MemberTier.member_id == row.member_id)
+            .values(tier_code=reached.code, tier_rank=reached.rank, since=at, qualified_at=at)
+        )
+        _record(
+            session,
+            row.member_id,
+            before=current,
+            after=reached,
+            reason=TierChangeReason.DOWNGRADE,
+            schedule=schedule,
+            points=points,
+            orders=orders,
+            now=at,
+            evaluated_on=day,
+        )
+        downgraded += 1
+    return EvaluationBatch(len(due), downgraded, kept, ids[-1])

@@ -1,0 +1,84 @@
+"""The loyalty programme's published schedules and members' tiers: thin adapters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from core.config import get_settings
+from core.db import utcnow
+from members.tiers import (
+    Progress,
+    PublishedTiers,
+    ScheduleView,
+    Standing,
+    TierHistoryEntry,
+    TierInput,
+    published_tiers,
+    set_tier_schedule,
+    tier_history,
+)
+from resolvers.context import HubContext
+from resolvers.errors import UserErrorData
+from resolvers.outcome import Outcome, write
+from resolvers.pagination import position_page
+
+
+async def tier_schedules(context: HubContext) -> PublishedTiers:
+    """Anyone may read the schedule in force and those published to follow."""
+    return await context.database.read(published_tiers, context.started_at)
+
+
+async def upcoming_schedules(
+    context: HubContext, first: int | None, after: str | None
+) -> tuple[list[tuple[str, ScheduleView]], bool]:
+    found = await tier_schedules(context)
+    return position_page(found.upcoming, "upcoming-tier-schedules", first, after)
+
+
+async def publish_tier_schedule(
+    context: HubContext,
+    effective_at: datetime,
+    tiers: Sequence[TierInput],
+    max_combined_factor: Decimal,
+) -> Outcome[ScheduleView]:
+    if effective_at.tzinfo is None:
+        return Outcome(
+            errors=[
+                UserErrorData("BAD_USER_INPUT", "a DateTime needs a UTC offset", ["effectiveAt"])
+            ]
+        )
+    return await write(
+        context,
+        "setTierSchedule",
+        set_tier_schedule,
+        effective_at=effective_at,
+        tiers=list(tiers),
+        now=utcnow(),
+        notice=get_settings().price_notice,
+        max_combined_factor=max_combined_factor,
+    )
+
+
+async def member_standing(context: HubContext, member_id: int) -> Standing:
+    found: Standing | None = await context.loaders.tier_standing.load(
+        (member_id, context.started_at)
+    )
+    assert found is not None, "a member resolved before always has a standing"
+    return found
+
+
+async def member_progress(context: HubContext, member_id: int) -> Progress:
+    found: Progress | None = await context.loaders.tier_progress.load(
+        (member_id, context.started_at)
+    )
+    assert found is not None, "a member resolved before always has a progress"
+    return found
+
+
+async def member_tier_history(
+    context: HubContext, member_id: int, first: int | None, after: str | None
+) -> tuple[list[tuple[str, TierHistoryEntry]], bool]:
+    rows = await context.database.read(tier_history, member_id)
+    return position_page(rows, f"tier-history:{member_id}", first, after)
