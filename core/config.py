@@ -53,6 +53,11 @@ class Settings:
     webhook_lease: timedelta = timedelta(seconds=60)
     # Federation: at most this many entity representations in one request (_entities).
     max_entity_representations: int = 100
+    # The public response cache per worker (hub.public_cache): its size (0 turns it off),
+    # and the HTTP freshness of public GET answers for browsers and CDNs.
+    public_cache_mb: int = 64
+    public_cache_max_age: int = 5
+    public_cache_stale_while_revalidate: int = 10
 
     @property
     def production(self) -> bool:
@@ -114,6 +119,11 @@ class Settings:
             expiry_notice_days=int(env.get("HUB_EXPIRY_NOTICE_DAYS", "30")),
             webhook_lease=timedelta(seconds=int(env.get("HUB_WEBHOOK_LEASE_SECONDS", "60"))),
             max_entity_representations=int(env.get("HUB_MAX_ENTITY_REPRESENTATIONS", "100")),
+            public_cache_mb=int(env.get("HUB_PUBLIC_CACHE_MB", "64")),
+            public_cache_max_age=int(env.get("HUB_PUBLIC_CACHE_MAX_AGE_SECONDS", "5")),
+            public_cache_stale_while_revalidate=int(
+                env.get("HUB_PUBLIC_CACHE_STALE_SECONDS", "10")
+            ),
             notify_outbox=env.get("HUB_NOTIFY_OUTBOX", "./notifications.jsonl"),
             sms_webhook_url=env.get("HUB_SMS_WEBHOOK_URL", ""),
             sms_webhook_secret=env.get("HUB_SMS_WEBHOOK_SECRET", ""),

@@ -32,6 +32,8 @@ import functools
 import itertools
 import logging
 import random
+import sqlite3
+import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -73,6 +75,9 @@ RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, de
 BUSY_SQLSTATES = frozenset({"53300", "57P03"})
 RETRY_ATTEMPTS = 5
 RETRY_AFTER_SECONDS = 1
+# A peek on the event loop waits at most this long for SQLite (only a checkpoint or WAL
+# recovery makes a WAL reader wait at all).
+PEEK_BUSY_TIMEOUT_MS = 1000
 
 
 class DatabaseBusy(Exception):
@@ -272,6 +277,7 @@ class Database:
         self.admission = Admission(pool_size + max_overflow, queue_limit, pool_timeout)
         self._async_engine: AsyncEngine | None = None
         self._executors: list[ThreadPoolExecutor] = []
+        self._peek_all: list[sqlite3.Connection] = []
         if self.dialect == "sqlite":
             sync_url = self.url.set(drivername="sqlite+pysqlite")
             engines = {}
@@ -294,6 +300,8 @@ class Database:
             self._executors = [self._writer, self._reader]
             self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
             self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
+            self._peek_path = str(self.url.database)
+            self._peek_connections = threading.local()
         else:
             self._async_engine = create_async_engine(
                 self.url,
@@ -391,6 +399,31 @@ class Database:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(executor, functools.partial(unit))
 
+    async def peek(self, sql: str, params: Mapping[str, Any] | None = None) -> tuple[Any, ...]:
+        """The first row of one tiny read (a primary-key or index-seek lookup, named
+        parameters), at the latest committed state, as cheaply as the store allows.
+
+        SQLite: on the calling thread, through a raw ``sqlite3`` connection of its own in
+        autocommit mode: a WAL reader never waits for the writer, and such a read costs
+        microseconds, less than a hop to a reader thread. PostgreSQL: one statement on a
+        pooled connection, under the same admission as every unit of work."""
+        if self._async_engine is None:
+            connection = getattr(self._peek_connections, "connection", None)
+            if connection is None:
+                connection = sqlite3.connect(
+                    self._peek_path, isolation_level=None, check_same_thread=False
+                )
+                connection.execute(f"PRAGMA busy_timeout={PEEK_BUSY_TIMEOUT_MS}")
+                self._peek_connections.connection = connection
+                self._peek_all.append(connection)
+            row = connection.execute(sql, dict(params or {})).fetchone()
+        else:
+            async with self.admission.slot(), self._async_engine.connect() as connection:
+                row = (await connection.execute(text(sql), dict(params or {}))).first()
+        if row is None:
+            raise LookupError("peek found no row")
+        return tuple(row)
+
     async def ping(self) -> bool:
         """True when the store answers a trivial query."""
 
@@ -405,6 +438,10 @@ class Database:
             return
         for executor in self._executors:
             executor.shutdown(wait=True)
+        for connection in self._peek_all:
+            with contextlib.suppress(sqlite3.Error):
+                connection.close()
+        self._peek_all.clear()
         self._write_engine.dispose()
         self._read_engine.dispose()
 

@@ -24,6 +24,7 @@ from hub.logs import AccessLog, quiet_authlib
 from hub.oauth2.authorize import SignInPages
 from hub.oauth2.bearer import BearerTokens, unauthorized
 from hub.oauth2.endpoints import OAuthEndpoints, server_metadata
+from hub.public_cache import PublicCache
 from hub.unexpected import CatchUnexpected
 from schema.root import build_schema
 
@@ -79,8 +80,18 @@ def create_app(
             jwks=oauth.jwks,
             authorize=SignInPages(database, settings, chosen_notifier).authorize,
         )
+        schema = build_schema()
+        public_cache = PublicCache(
+            schema._schema,
+            database,
+            max_bytes=settings.public_cache_mb * 1024 * 1024,
+            max_age=settings.public_cache_max_age,
+            stale_while_revalidate=settings.public_cache_stale_while_revalidate,
+        )
         graphql.app = AuthenticationMiddleware(
-            GraphQLEndpoint(HubGraphQL(build_schema(), production=settings.production)),
+            GraphQLEndpoint(
+                HubGraphQL(schema, production=settings.production, public_cache=public_cache)
+            ),
             backend=BearerTokens(database, settings),
             on_error=unauthorized,
         )

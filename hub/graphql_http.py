@@ -28,9 +28,18 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.types import ExecutionResult
 
-from core.db import Database, DatabaseBusy
+from core.db import Database, DatabaseBusy, utcnow
 from hub.backpressure import SERVICE_UNAVAILABLE, retry_headers, unavailable_error
 from hub.oauth2.bearer import PrincipalUser
+from hub.public_cache import (
+    PERSISTED_QUERY_NOT_FOUND,
+    CachedAnswer,
+    PersistedQueries,
+    PersistedQueryError,
+    PublicCache,
+    etag_matches,
+    etag_of,
+)
 from hub.unexpected import log_unexpected, new_error_id, record_error_id
 from resolvers.context import ANONYMOUS, HubContext
 from resolvers.loaders import Loaders
@@ -145,10 +154,18 @@ def operation_name_of(data: GraphQLRequestData) -> str | None:
     return name if name is not None and OPERATION_NAME.fullmatch(name) else None
 
 
+NO_STORE = "no-store"
+PUBLIC_VARY = "Accept, Authorization"
+
+
 class HubGraphQL(GraphQL[HubContext, None]):
-    def __init__(self, schema: Any, *, production: bool = False) -> None:
+    def __init__(
+        self, schema: Any, *, production: bool = False, public_cache: PublicCache | None = None
+    ) -> None:
         super().__init__(schema, graphql_ide=None, allow_queries_via_get=True)
         self.production = production
+        self.public_cache = public_cache
+        self.persisted = public_cache.persisted if public_cache else PersistedQueries()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope=scope, receive=receive)
@@ -156,7 +173,96 @@ class HubGraphQL(GraphQL[HubContext, None]):
             response = await self.run(request)
         except HTTPException as error:
             response = request_error(error.reason, error.status_code)
+        except PersistedQueryError as error:
+            # NOT_FOUND is 200, as Apollo's clients expect (they then send the document);
+            # a hash that does not match its document is a bad request.
+            response = JSONResponse(
+                {"errors": [{"message": error.message, "extensions": {"code": error.code}}]},
+                status_code=200 if error.code == PERSISTED_QUERY_NOT_FOUND else 400,
+            )
+        response.headers.setdefault("cache-control", NO_STORE)
         await response(scope, receive, send)
+
+    async def run(  # type: ignore[override]
+        self, request: Request, context: Any = None, root_value: Any = None
+    ) -> Response:
+        """strawberry's run for one HTTP operation, with the public response cache around
+        the execution (hub.public_cache)."""
+        adapter = self.request_adapter_class(request)
+        if not self.is_request_allowed(adapter):
+            raise HTTPException(405, "GraphQL only supports GET and POST requests.")
+        if self.should_render_graphql_ide(adapter):
+            raise HTTPException(404, "Not Found")
+        request_data = await self.parse_http_body(adapter)
+        cache = self.public_cache
+        public = None
+        if (
+            cache is not None
+            and cache.enabled
+            and request_data.query is not None
+            and "authorization" not in request.headers
+        ):
+            document = cache.normalised(request_data.query, request_data.operation_name)
+            if document is not None:
+                now = utcnow()
+                state = await cache.freshness.state(now)
+                key = cache.key(
+                    document,
+                    request_data.operation_name,
+                    request_data.variables,
+                    request.state.media_type,
+                    state.version,
+                )
+                found = cache.lookup(key, now)
+                if found is not None:
+                    request.state.operation_name = operation_name_of(request_data)
+                    return self._public(request, found, now)
+                public = (key, state, now)
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, response=sub_response)
+        result = await self.execute_operation(
+            request=request,
+            request_adapter=adapter,
+            request_data=request_data,
+            context=context,
+            root_value=root_value,
+            sub_response=sub_response,
+        )
+        assert isinstance(result, ExecutionResult)  # one operation, no streaming
+        response_data = await self.process_result(request=request, result=result)
+        response = self.create_response(response_data=response_data, sub_response=sub_response)
+        if public is not None and response.status_code == 200 and not result.errors:
+            key, before, now = public
+            assert cache is not None
+            after = await cache.freshness.state(utcnow())
+            if after.version == before.version:  # nothing changed while it ran
+                body = bytes(response.body)
+                answer = CachedAnswer(
+                    body, JSON, etag_of(body), min(before.boundary, after.boundary)
+                )
+                cache.store(key, answer)
+                return self._public(request, answer, now)
+        return response
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """A GET naming a persisted query has no ``query`` parameter but is an operation."""
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(
+            request
+        )
+
+    def _public(self, request: Request, answer: CachedAnswer, now: Any) -> Response:
+        """A public answer; over GET with its HTTP caching headers, or 304."""
+        if request.method != "GET":
+            return Response(answer.body, media_type=answer.media_type)
+        assert self.public_cache is not None
+        headers = {
+            "ETag": answer.etag,
+            "Cache-Control": self.public_cache.cache_control(answer.valid_until, now),
+            "Vary": PUBLIC_VARY,
+        }
+        if etag_matches(request.headers.get("if-none-match"), answer.etag):
+            return Response(status_code=304, headers=headers)
+        return Response(answer.body, media_type=answer.media_type, headers=headers)
 
     def parse_json(self, data: str | bytes) -> Any:
         """Strict JSON: UTF-8 only, no NaN or Infinity, at most ``MAX_JSON_DEPTH`` deep."""
@@ -193,7 +299,7 @@ class HubGraphQL(GraphQL[HubContext, None]):
             if not isinstance(data.get(member), kind | None):
                 raise HTTPException(400, f"{member} must be {described} or null")
         return GraphQLRequestData(
-            query=data.get("query"),
+            query=self.persisted.resolve(data.get("query"), data.get("extensions")),
             variables=data.get("variables"),
             operation_name=data.get("operationName"),
             extensions=data.get("extensions"),

@@ -238,6 +238,9 @@ class Promotion(Base):
         CheckConstraint("points > 0", name="points_positive"),
         CheckConstraint("ends_at > starts_at", name="window_ordered"),
         Index(None, "item_id", "starts_at"),
+        # The catalogue's next time boundary (partners.freshness) is a MIN over these.
+        Index(None, "starts_at"),
+        Index(None, "ends_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -257,6 +260,7 @@ class ScheduledPrice(Base):
     __table_args__ = (
         CheckConstraint("points > 0", name="points_positive"),
         Index(None, "item_id", "effective_at"),
+        Index(None, "effective_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -305,3 +309,16 @@ class GreenDecision(Base):
     client_id: Mapped[str] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CatalogVersion(Base):
+    """One row whose ``version`` grows with every committed change to what the public
+    catalogue shows: a trigger on partners, items, promotions and scheduled prices bumps it
+    in the changing transaction itself (migration 0021), whatever code path writes. Each
+    worker reads it per public request to key its response cache (partners.freshness)."""
+
+    __tablename__ = "catalog_version"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger)
