@@ -3,7 +3,7 @@ boundary.
 
 Every committed change to what the public catalogue shows (partners, items, promotions,
 scheduled prices) bumps ``catalog_version.version`` in its own transaction (migration
-0021's triggers). Time changes the answers too, without any write: a scheduled price
+0023's triggers). Time changes the answers too, without any write: a scheduled price
 taking effect, a promotion starting or ending. The next such instant after ``now`` is the
 **boundary**; an answer computed at version ``v`` before the boundary stays the answer
 until the version moves or the boundary passes. ``hub.public_cache`` keys its entries by

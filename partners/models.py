@@ -314,7 +314,7 @@ class GreenDecision(Base):
 class CatalogVersion(Base):
     """One row whose ``version`` grows with every committed change to what the public
     catalogue shows: a trigger on partners, items, promotions and scheduled prices bumps it
-    in the changing transaction itself (migration 0021), whatever code path writes. Each
+    in the changing transaction itself (migration 0023), whatever code path writes. Each
     worker reads it per public request to key its response cache (partners.freshness)."""
 
     __tablename__ = "catalog_version"

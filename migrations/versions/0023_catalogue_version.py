@@ -2,8 +2,8 @@
 shows, in the changing transaction itself, so a worker's response cache keyed by it is
 exact across workers (docs/performance.md, "The public response cache").
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-11-30 10:10:00.000000
 
 Triggers on ``partners``, ``catalog_items``, ``catalog_promotions`` and
@@ -19,8 +19,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0021"
-down_revision: str | None = "0020"
+revision: str = "0023"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
