@@ -134,12 +134,17 @@ class Restore:
 
 
 def restore(session: Session, restore: Restore) -> int:
-    """Credit the member from ``debit`` and refill the same lots; returns the transfer id.
+    """Credit the member from ``debit`` with exactly the points ``consumed_transfer_id``
+    took, each with the lifetime it had left when spent (CR-12); returns the first
+    transfer id.
 
-    Every refilled lot gets back the lifetime it had left when the points were
-    spent, counted from now, whether it lapsed meanwhile or not (CR-12). Any of a
-    lapsed lot's own points that lapsed meanwhile are expired first, so they gain
-    nothing; a live lot's unspent points share the lot's new expiry.
+    One transfer per lot the points came from gives them back to that lot (its
+    allocation), so provenance and settlement see them return to their issuer. Unless the
+    refund comes at the instant of spending, the points then move on to a new lot restored
+    from it: the same issuer, expiring ``now + (lot's expiry - spent_at)``, never more
+    than they had left. The lot's own unspent points keep their expiry, whether it lapsed
+    meanwhile or not: repeated redeem-and-refund cycles extend nothing but the points
+    refunded, and those only by the time they spent with the partner.
     """
     member = accounts.member(restore.member_id)
     applied = repository.apply_balances(
@@ -150,37 +155,44 @@ def restore(session: Session, restore: Restore) -> int:
         debt_account=accounts.member_debt(restore.member_id),
     )
     taken = repository.allocations_of(session, restore.consumed_transfer_id)
-    found = sum(points for _, points, _, _ in taken)
+    found = sum(lot.points for lot in taken)
     if found != restore.amount:
         raise LotsOutOfBalance(restore.member_id, restore.amount, found)
-    lapsed = [
-        LotBalance(lot_id, remaining, expires_at)
-        for lot_id, _, expires_at, remaining in taken
-        if expires_at <= restore.now
-    ]
-    leftovers = [lot for lot in lapsed if lot.remaining > 0]
-    if leftovers:
-        expire(session, restore.operation_id, restore.member_id, leftovers, restore.now)
-    for lot_id, _, expires_at, _ in taken:
-        lifetime_left = expires_at - restore.spent_at
-        if restore.now + lifetime_left > expires_at:
-            repository.extend_lot_expiry(session, lot_id, restore.now + lifetime_left)
-    transfer_id = repository.insert_transfer(
-        session,
-        operation_id=restore.operation_id,
-        debit=restore.debit,
-        credit=member,
-        amount=restore.amount,
-        code=restore.code,
-        now=restore.now,
-        partner_id=restore.partner_id,
-        member_id=restore.member_id,
-        hold_id=restore.hold_id,
-    )
-    repository.record_allocations(
-        session, transfer_id, [(lot, -points) for lot, points, _, _ in taken]
-    )
-    restored = [LotBalance(lot, points, expires_at) for lot, points, expires_at, _ in taken]
+    restored: list[LotBalance] = []
+    transfer_ids: list[int] = []
+    for lot in taken:
+        transfer_id = repository.insert_transfer(
+            session,
+            operation_id=restore.operation_id,
+            debit=restore.debit,
+            credit=member,
+            amount=lot.points,
+            code=restore.code,
+            now=restore.now,
+            partner_id=restore.partner_id,
+            member_id=restore.member_id,
+            hold_id=restore.hold_id,
+        )
+        transfer_ids.append(transfer_id)
+        repository.record_allocations(session, transfer_id, [(lot.lot_id, -lot.points)])
+        expires_at = restore.now + (lot.expires_at - restore.spent_at)
+        if expires_at <= lot.expires_at:  # refunded the instant it was spent
+            restored.append(LotBalance(lot.lot_id, lot.points, lot.expires_at))
+            continue
+        repository.move_out_of_lot(session, lot.lot_id, lot.points)
+        restored_lot = repository.insert_lot(
+            session,
+            member_id=restore.member_id,
+            issuer_partner_id=lot.issuer_partner_id,
+            earn_transfer_id=transfer_id,
+            points=lot.points,
+            green=lot.green,
+            earned_at=lot.earned_at,
+            expires_at=expires_at,
+            restored_from_lot_id=lot.lot_id,
+        )
+        restored.append(LotBalance(restored_lot, lot.points, expires_at))
+    restored.sort(key=lambda lot: lot.expires_at)
     repay_debt(
         session,
         restore.operation_id,
@@ -189,7 +201,7 @@ def restore(session: Session, restore: Restore) -> int:
         applied.outstanding_debt,
         restore.now,
     )
-    return transfer_id
+    return transfer_ids[0]
 
 
 def repay_debt(

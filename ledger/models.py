@@ -155,7 +155,13 @@ class Transfer(Base):
 
 
 class Lot(Base):
-    """Points from one earn, with their issuer and expiry; spent first-to-expire first (CR-11)."""
+    """Points from one earn, with their issuer and expiry; spent first-to-expire first (CR-11).
+
+    A lot ``restored_from_lot_id`` another holds points a refund or void gave back with the
+    lifetime they had left when spent (CR-12): issued by the same partner, its issuing
+    transfer is that refund or void, whose allocation gave the points back to the lot they
+    came from; they moved on to this lot, so that lot's own unspent points keep their
+    expiry."""
 
     __tablename__ = "ledger_lots"
     __table_args__ = (
@@ -179,6 +185,9 @@ class Lot(Base):
     green: Mapped[bool] = mapped_column(Boolean, default=False)
     earned_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    restored_from_lot_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ledger_lots.id"), index=True, default=None
+    )
 
 
 class Allocation(Base):

@@ -476,6 +476,7 @@ def insert_lot(
     green: bool,
     earned_at: datetime,
     expires_at: datetime,
+    restored_from_lot_id: int | None = None,
 ) -> int:
     return int(
         session.execute(
@@ -490,6 +491,7 @@ def insert_lot(
                 "green": green,
                 "earned_at": earned_at,
                 "expires_at": expires_at,
+                "restored_from_lot_id": restored_from_lot_id,
             },
         ).scalar_one()
     )
@@ -516,25 +518,49 @@ def record_allocations(
     )
 
 
-def extend_lot_expiry(session: Session, lot_id: int, expires_at: datetime) -> None:
-    session.execute(update(lots).where(lots.c.id == lot_id).values(expires_at=expires_at))
+def move_out_of_lot(session: Session, lot_id: int, points: int) -> None:
+    """The points a refund gave back to ``lot_id`` move on to the lot restored from it (a
+    projection: ``ledger.verify`` counts a lot's restored lots with its allocations)."""
+    session.execute(_TAKE_FROM_LOT, {"lot_id": lot_id, "taken": points})
 
 
-def allocations_of(session: Session, transfer_id: int) -> list[tuple[int, int, datetime, int]]:
-    """Per lot: (lot_id, points taken by ``transfer_id``, the lot's expiry, its remaining)."""
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """The points a transfer took from one lot, and that lot."""
+
+    lot_id: int
+    points: int
+    expires_at: datetime
+    issuer_partner_id: int
+    green: bool
+    earned_at: datetime
+
+
+def allocations_of(session: Session, transfer_id: int) -> list[Taken]:
+    """Per lot, in lot order: the points ``transfer_id`` took from it, and the lot."""
     rows = session.execute(
         select(
             allocations.c.lot_id,
             func.sum(allocations.c.points),
             lots.c.expires_at,
-            lots.c.remaining,
+            lots.c.issuer_partner_id,
+            lots.c.green,
+            lots.c.earned_at,
         )
         .join(lots, lots.c.id == allocations.c.lot_id)
         .where(allocations.c.transfer_id == transfer_id)
-        .group_by(allocations.c.lot_id, lots.c.expires_at, lots.c.remaining)
+        .group_by(
+            allocations.c.lot_id,
+            lots.c.expires_at,
+            lots.c.issuer_partner_id,
+            lots.c.green,
+            lots.c.earned_at,
+        )
         .order_by(allocations.c.lot_id)
     )
-    return [(row[0], int(row[1]), row[2], row[3]) for row in rows]
+    return [
+        Taken(int(row[0]), int(row[1]), row[2], int(row[3]), bool(row[4]), row[5]) for row in rows
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,21 +78,46 @@ _CHECK_TEMPLATES: tuple[tuple[str, str], ...] = (
         "lot_remaining_equals_allocations",
         """SELECT 'lot ' || CAST(l.id AS VARCHAR(20)),
                   'points ' || CAST(l.points AS VARCHAR(24)) || ' - allocated '
-                  || CAST(COALESCE(a.total, 0) AS VARCHAR(24)) || ' <> remaining '
-                  || CAST(l.remaining AS VARCHAR(24))
+                  || CAST(COALESCE(a.total, 0) AS VARCHAR(24))
+                  || ' - restored on ' || CAST(COALESCE(r.total, 0) AS VARCHAR(24))
+                  || ' <> remaining ' || CAST(l.remaining AS VARCHAR(24))
            FROM ledger_lots l
            LEFT JOIN (SELECT lot_id, SUM(points) AS total
                       FROM ledger_allocations GROUP BY lot_id) a ON a.lot_id = l.id
-           WHERE l.points - COALESCE(a.total, 0) <> l.remaining""",
+           LEFT JOIN (SELECT restored_from_lot_id AS id, SUM(points) AS total
+                      FROM ledger_lots WHERE restored_from_lot_id IS NOT NULL
+                      GROUP BY restored_from_lot_id) r ON r.id = l.id
+           WHERE l.points - COALESCE(a.total, 0) - COALESCE(r.total, 0) <> l.remaining""",
     ),
     (
         "lot_matches_its_issuing_transfer",
         """SELECT 'lot ' || CAST(l.id AS VARCHAR(20)), 'issuing transfer disagrees'
            FROM ledger_lots l JOIN ledger_transfers t ON t.id = l.earn_transfer_id
-           WHERE t.amount <> l.points OR t.code NOT IN ('earn', 'compensate')
+           WHERE l.restored_from_lot_id IS NULL
+             AND (t.amount <> l.points OR t.code NOT IN ('earn', 'compensate')
               OR t.credit_account_id <> 'member:' || CAST(l.member_id AS VARCHAR(20))
               OR t.debit_account_id
-                 <> 'partner:' || CAST(l.issuer_partner_id AS VARCHAR(20)) || '\\:issued'""",
+                 <> 'partner:' || CAST(l.issuer_partner_id AS VARCHAR(20)) || '\\:issued')""",
+    ),
+    (
+        "restored_lot_matches_its_lot_and_transfer",
+        """SELECT 'lot ' || CAST(l.id AS VARCHAR(20)), 'restored from lot '
+                  || CAST(o.id AS VARCHAR(20)) || ' by transfer '
+                  || CAST(t.id AS VARCHAR(20)) || ', which disagree'
+           FROM ledger_lots l
+           JOIN ledger_lots o ON o.id = l.restored_from_lot_id
+           JOIN ledger_transfers t ON t.id = l.earn_transfer_id
+           LEFT JOIN (SELECT transfer_id, lot_id, SUM(points) AS total
+                      FROM ledger_allocations
+                      WHERE transfer_id IN (SELECT earn_transfer_id FROM ledger_lots
+                                            WHERE restored_from_lot_id IS NOT NULL)
+                      GROUP BY transfer_id, lot_id) a
+                  ON a.transfer_id = t.id AND a.lot_id = o.id
+           WHERE t.amount <> l.points OR t.code NOT IN ('void', 'refund')
+              OR t.credit_account_id <> 'member:' || CAST(l.member_id AS VARCHAR(20))
+              OR COALESCE(a.total, 0) <> -l.points
+              OR o.member_id <> l.member_id OR o.issuer_partner_id <> l.issuer_partner_id
+              OR l.expires_at <= o.expires_at""",
     ),
     (
         "allocations_match_transfers",

@@ -22,7 +22,7 @@ from partners.models import GreenDecision
 from partners.registry import find_partner
 from tests.hub.conftest import Hub
 from tests.hub.test_compliance_table import PUBLISH_ONE, Alliance, _allowed, _blocked
-from tests.hub.test_graphql_members import _gql, _partner, _register
+from tests.hub.test_graphql_members import AWARD, _award_input, _gql, _partner, _register
 from tests.hub.test_graphql_redemptions import REFUND
 from tests.settlement.test_cycle import OPEN, STATEMENTS
 
@@ -605,7 +605,7 @@ async def test_a_donation_shows_in_provenance_and_netting(hub: Hub) -> None:
     assert int(body["netting"]["grossFen"]) > 0
 
 
-LOTS = """query($id: ID!) { member(id: $id) { balance lots { edges { node {
+LOTS = """query($id: ID!) { member(id: $id) { balance lots(first: 50) { edges { node {
   points remaining expiresAt } } } } }"""
 
 
@@ -660,8 +660,62 @@ async def test_a_refund_gives_back_the_lifetime_the_lot_had_left_when_spent(hub:
     lots = await _gql(hub, LOTS, store, id=member)
 
     assert refunded["data"]["refundRedemption"]["userErrors"] == []
-    [lot] = [e["node"] for e in lots["data"]["member"]["lots"]["edges"]]
-    left = datetime.fromisoformat(lot["expiresAt"]) - utcnow()
+    spent_lot, restored = [e["node"] for e in lots["data"]["member"]["lots"]["edges"]]
+    left = datetime.fromisoformat(restored["expiresAt"]) - utcnow()
     assert timedelta(days=5, hours=23) < left <= timedelta(days=6)
-    assert (lot["remaining"], lots["data"]["member"]["balance"]) == (100, 100)
+    assert (restored["points"], restored["remaining"]) == (100, 100)
+    assert spent_lot["remaining"] == 0  # its own expiry untouched: it holds no points
+    assert lots["data"]["member"]["balance"] == 100
+    assert (await hub.database.read(ledger.verify)).clean
+
+
+REDEEM_ONE = """mutation($input: RedeemPointsInput!) {
+  redeemPoints(input: $input) { redemption { id } userErrors { code } } }"""
+
+
+async def test_redeem_and_refund_cycles_through_graphql_extend_nothing_else(hub: Hub) -> None:
+    """The outside attack through the API: 20 one-point redeem-and-refund cycles on a lot
+    of 1,000 points; the 980 points never spent keep the lot's expiry."""
+    store = await _partner(hub, "store")
+    member = await _register(hub, store)
+    await _gql(hub, AWARD, store, input=_award_input(member, key="seed", order="seed"))
+    ticket = (
+        await _gql(
+            hub,
+            PUBLISH_ONE,
+            store,
+            items=[_item("pin", "Pin", "gifts", points=1)],
+        )
+    )["data"]["upsertCatalogItems"]["items"][0]["id"]
+    before = await _gql(hub, LOTS, store, id=member)
+    [lot] = [e["node"] for e in before["data"]["member"]["lots"]["edges"]]
+
+    for cycle in range(20):
+        spent = await _gql(
+            hub,
+            REDEEM_ONE,
+            store,
+            input={
+                "idempotencyKey": f"r{cycle}",
+                "memberId": member,
+                "catalogItemId": ticket,
+                "quantity": 1,
+            },
+        )
+        redemption = spent["data"]["redeemPoints"]["redemption"]["id"]
+        refunded = await _gql(
+            hub,
+            REFUND,
+            store,
+            input={"idempotencyKey": f"f{cycle}", "redemptionId": redemption},
+        )
+        assert refunded["data"]["refundRedemption"]["userErrors"] == []
+    after = await _gql(hub, LOTS, store, id=member)
+
+    nodes = [e["node"] for e in after["data"]["member"]["lots"]["edges"]]
+    first = next(n for n in nodes if n["points"] == lot["points"])
+    assert first["expiresAt"] == lot["expiresAt"]
+    assert first["remaining"] == lot["remaining"] - 20
+    assert sum(n["remaining"] for n in nodes) == lot["remaining"]
+    assert all(n["expiresAt"] >= lot["expiresAt"] for n in nodes)
     assert (await hub.database.read(ledger.verify)).clean
