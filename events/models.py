@@ -1,4 +1,5 @@
-"""The outbox table: one row per event, insert-only but for the fan-out mark."""
+"""The outbox table: one row per event, insert-only but for the fan-out mark and the
+erasure of a closed member's references (events.outbox.erase_member_references)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table
+from sqlalchemy import Table, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.db import insert_if_absent
@@ -23,6 +23,10 @@ Payload = Mapping[str, Scalar | Sequence[Mapping[str, Scalar]]]
 
 # Names that would carry personal data; a payload holds ids and amounts only.
 PERSONAL_KEYS = frozenset({"phone", "name", "display_name", "email", "address", "id_number"})
+# What a partner knows the person by (its own customer reference): carried by consent
+# events while the account is open, and erased from all the member's events when they
+# close it (PIPL Art. 47; ``erase_member_references``).
+ERASED_ON_CLOSING = ("externalRef",)
 
 
 class PersonalDataInEvent(ValueError):
@@ -81,3 +85,26 @@ def emit(
         session.execute(_outbox.insert(), row)
         return event_id
     return event_id if insert_if_absent(session, _outbox, row, ["once_key"]) else None
+
+
+def erase_member_references(session: Session, member_id: int) -> int:
+    """Blank (JSON null) the partners' references to the member in every event about them,
+    delivered or not: a delivery still waiting, or replayed later, carries the blank. The
+    ids and amounts stay. Returns how many events changed."""
+    rows = session.execute(
+        select(OutboxEvent.id, OutboxEvent.payload).where(
+            OutboxEvent.member_id == member_id,
+            or_(*(OutboxEvent.payload.contains(f'"{key}":"') for key in ERASED_ON_CLOSING)),
+        )
+    ).all()
+    for event_id, payload in rows:
+        data = json.loads(payload)
+        for key in ERASED_ON_CLOSING:
+            if key in data:
+                data[key] = None
+        session.execute(
+            update(OutboxEvent)
+            .where(OutboxEvent.id == event_id)
+            .values(payload=json.dumps(data, sort_keys=True, separators=(",", ":")))
+        )
+    return len(rows)

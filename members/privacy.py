@@ -1,15 +1,17 @@
 """The member's rights to a copy and to deletion (PIPL Art. 44-45, 47).
 
 ``export_member_data`` reads every row the hub holds about the member, table by table:
-rows that name the member's id, rows keyed by their phone's hash, and their ledger
-accounts and transfers. Secret hashes (codes, tokens) are withheld: they are credentials,
-not information about the person.
+rows that name the member's id, rows keyed by their phone's hash, their ledger accounts
+and transfers, and the events about them with what hangs off those (webhook deliveries
+and their attempts). Secret hashes (codes, tokens) are withheld: they are credentials, not
+information about the person.
 
 ``close_account`` erases the personal data (name, phone hash, credit level, the
-partners' references, preferences, sign-ins) and keeps, under the member's opaque id,
-what the law and the ledger need: transfers, lots, awards, redemptions, and the evidence
-of consent (who granted what, when, by which channel), which names no one. The remaining
-points go to breakage first, after the member confirmed it. See docs/privacy.md."""
+partners' references, also inside the events about the member, preferences, sign-ins)
+and keeps, under the member's opaque id, what the law and the ledger need: transfers,
+lots, awards, redemptions, events, and the evidence of consent (who granted what, when,
+by which channel), which names no one. The remaining points go to breakage first, after
+the member confirmed it. See docs/privacy.md."""
 
 from __future__ import annotations
 
@@ -24,9 +26,11 @@ from sqlalchemy.orm import Session
 
 import ledger
 from core.db import Base
+from events import EventType, erase_member_references
 from ledger.models import Hold, HoldStatus
 from ledger.queries import balances
 from members.errors import MemberError
+from members.events import consenting_partners, emit_consent_event
 from members.models import (
     Consent,
     ConsentRequest,
@@ -85,22 +89,56 @@ def _rows_about(
     return list(session.execute(select(table).where(or_(*conditions)).order_by(*order)))
 
 
+EVENTS_TABLE = "outbox_events"
+
+
+def _key(table: Table, row: Any) -> tuple[Any, ...]:
+    return tuple(row._mapping[column.name] for column in table.primary_key.columns)
+
+
+def _rows_hanging_off(session: Session, found: dict[str, list[Any]]) -> None:
+    """Add the rows that point, by a foreign key, at the member's events (an event's
+    webhook deliveries, a delivery's attempts), and so on down: they are about the member
+    too, though they name only the event."""
+    frontier = [EVENTS_TABLE] if EVENTS_TABLE in found else []
+    followed = set(frontier)
+    while frontier:
+        target = frontier.pop()
+        for table in Base.metadata.sorted_tables:
+            for foreign in table.foreign_keys:
+                if foreign.column.table.name != target:
+                    continue
+                ids = [row._mapping[foreign.column.name] for row in found[target]]
+                rows = session.execute(select(table).where(foreign.parent.in_(ids))).all()
+                merged = {_key(table, row): row for row in found.get(table.name, [])}
+                merged.update((_key(table, row), row) for row in rows)
+                if merged:
+                    found[table.name] = [merged[key] for key in sorted(merged)]
+                if rows and table.name not in followed:
+                    followed.add(table.name)
+                    frontier.append(table.name)
+
+
 def export_member_data(session: Session, member_id: int, now: datetime) -> dict[str, Any]:
     """One JSON-ready document of everything the hub holds about the member."""
     member = session.get(Member, member_id)
     if member is None:
         raise MemberError("no such member")
-    tables: dict[str, list[dict[str, Any]]] = {}
+    found: dict[str, list[Any]] = {}
     for table in Base.metadata.sorted_tables:
         rows = _rows_about(session, table, member_id, member.phone_hash)
         if rows:
-            tables[table.name] = [
-                {
-                    key: WITHHELD if key in SECRET_COLUMNS and value is not None else _value(value)
-                    for key, value in row._mapping.items()
-                }
-                for row in rows
-            ]
+            found[table.name] = rows
+    _rows_hanging_off(session, found)
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for name, rows in found.items():
+        tables[name] = [
+            {
+                key: WITHHELD if key in SECRET_COLUMNS and value is not None else _value(value)
+                for key, value in row._mapping.items()
+            }
+            for row in rows
+        ]
     return {
         "format": EXPORT_FORMAT,
         "memberId": member_id,
@@ -176,6 +214,16 @@ def close_account(
         session.execute(
             update(OneTimeCode).where(OneTimeCode.phone_hash == phone_hash).values(phone_hash=None)
         )
+    for partner_id in consenting_partners(session, member_id):
+        # Each partner still holding consent hears it ends; the event names no one.
+        emit_consent_event(
+            session,
+            EventType.CONSENT_WITHDRAWN,
+            member_id=member_id,
+            partner_id=partner_id,
+            payload={"externalRef": None, "scope": "PARTNERSHIP", "accountClosed": True},
+            now=now,
+        )
     session.execute(
         update(Consent)
         .where(Consent.member_id == member_id)
@@ -186,6 +234,7 @@ def close_account(
         )
         .execution_options(synchronize_session=False)
     )
+    erase_member_references(session, member_id)
     for owned in (PrivacyPreferences, RefreshToken, MemberSignIn):
         session.execute(delete(owned).where(owned.member_id == member_id))
     member.display_name = None
