@@ -486,10 +486,11 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
 def cmd_expire(args: argparse.Namespace) -> int:
     from hub.oauth2.housekeeping import purge_expired
     from members.holds import expire_lapsed_lots, void_lapsed_holds
+    from members.housekeeping import purge_abandoned
 
     now = utcnow()
 
-    async def sweep(database: Database) -> tuple[int, int, int, int]:
+    async def sweep(database: Database) -> tuple[int, int, int, int, int]:
         """Batches, one transaction each, until nothing lapsed is left."""
         voided = members = points = 0
         while batch := await database.write(void_lapsed_holds, now, args.batch_size):
@@ -497,11 +498,16 @@ def cmd_expire(args: argparse.Namespace) -> int:
         while (expired := await database.write(expire_lapsed_lots, now, args.batch_size)).members:
             members += expired.members
             points += expired.points
-        return voided, members, points, await database.write(purge_expired, now)
+        abandoned = 0
+        while batch := await database.write(purge_abandoned, now, args.batch_size):
+            abandoned += batch
+        purged = await database.write(purge_expired, now)
+        return voided, members, points, purged, abandoned
 
-    voided, members, points, purged = _with_database(sweep)
+    voided, members, points, purged, abandoned = _with_database(sweep)
     print(f"voided {voided} lapsed holds; expired {points} points of {members} members")
     print(f"forgot {purged} expired assertion and revoked-token ids")
+    print(f"purged {abandoned} rows of lapsed registrations, consent requests, codes, sign-ins")
     return 0
 
 

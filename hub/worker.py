@@ -35,6 +35,7 @@ from hub.models import import_all_models
 from hub.oauth2.housekeeping import purge_expired
 from members.expiry_notices import send_expiry_notices
 from members.holds import expire_lapsed_lots, void_lapsed_holds
+from members.housekeeping import purge_abandoned
 from webhooks.delivery import claim, record_all
 from webhooks.fanout import fan_out
 from webhooks.sender import new_client, send
@@ -73,6 +74,14 @@ async def forget_expired_ids(database: Database, now: datetime) -> int:
     return await database.write(purge_expired, now)
 
 
+async def purge_abandoned_requests(database: Database, now: datetime) -> int:
+    """Registrations and consent requests nobody finished, with their placeholders."""
+    purged = 0
+    while batch := await database.write(purge_abandoned, now, BATCH):
+        purged += batch
+    return purged
+
+
 @dataclass
 class Scheduled:
     name: str
@@ -89,6 +98,7 @@ def schedule(settings: Settings) -> list[Scheduled]:
             "expiry-notices", timedelta(hours=1), expiry_notices(settings.expiry_notice_days)
         ),
         Scheduled("forget-expired-ids", timedelta(hours=1), forget_expired_ids),
+        Scheduled("purge-abandoned-requests", timedelta(hours=1), purge_abandoned_requests),
     ]
 
 

@@ -74,7 +74,9 @@ def test_expire_sweeps_lapsed_lots(database_url: str, capsys: pytest.CaptureFixt
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "voided 0 lapsed holds; expired 70 points of 1 members"
     assert lines[1] == "forgot 0 expired assertion and revoked-token ids"
-    assert lines[2].startswith("ledger clean:")
+    assert lines[2].startswith("purged ")
+    assert lines[2].endswith(" rows of lapsed registrations, consent requests, codes, sign-ins")
+    assert lines[3].startswith("ledger clean:")
 
 
 @pytest.mark.parametrize(
