@@ -21,6 +21,7 @@ from core.db import insert_if_absent
 from events import EventType, global_id
 from ledger.models import TransferCode
 from members import tiers
+from members.benefits import member_benefit
 from members.errors import MemberError
 from members.events import emit_partner_event
 from members.models import Award, EarningRule
@@ -367,12 +368,19 @@ def award(
             raise ComplianceViolation(violation, [field])
         claimed = [line.sku for line in lines if line.green]
         held = tiers.standing(session, member_id, now)
+        benefit = member_benefit(session, member_id, now)
         programme = Programme(
             (
                 Factor(
                     "TIER",
                     held.tier.earn_multiplier,
                     f"tier schedule v{held.schedule.version}: {held.tier.code}",
+                ),
+                # The factor only: never the credit level behind it (CR-10).
+                Factor(
+                    "MEMBER_BENEFITS",
+                    benefit.multiplier,
+                    f"credit schedule v{benefit.version}",
                 ),
             ),
             held.schedule.max_combined_factor,

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -167,6 +168,8 @@ class Registration(Base):
     external_ref: Mapped[str] = mapped_column(String(128))
     identity_verified: Mapped[bool] = mapped_column(Boolean)
     credit_level_consent: Mapped[bool] = mapped_column(Boolean)
+    # The member's consent to credit-linked benefits, given with the code (docs/programme.md).
+    credit_benefits_consent: Mapped[bool] = mapped_column(Boolean, server_default=false())
     status: Mapped[str] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -388,4 +391,34 @@ class PrivacyPreferences(Base):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
     personalised_offers: Mapped[bool] = mapped_column(Boolean)
     marketing_messages: Mapped[bool] = mapped_column(Boolean)
+    # Consent to have the credit level raise accrual by the published credit schedule:
+    # separate from any partner's consent to see the level (CR-10), off until given.
+    credit_benefits: Mapped[bool] = mapped_column(Boolean, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CreditSchedule(Base):
+    """A version of the published credit schedule (信用+积分): accrual multipliers by
+    credit level, in force from ``effective_at`` (published ahead, CR-07)."""
+
+    __tablename__ = "programme_credit_schedules"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    version: Mapped[int] = mapped_column(Integer, unique=True)
+    effective_at: Mapped[datetime] = mapped_column(UTCDateTime, unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CreditLevelBenefit(Base):
+    """One credit level's multiplier in a credit schedule; a level not listed earns x1."""
+
+    __tablename__ = "programme_credit_levels"
+    __table_args__ = (
+        UniqueConstraint("schedule_id", "level"),
+        one_of("level", CreditLevel),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("programme_credit_schedules.id"))
+    level: Mapped[str] = mapped_column(String(1))
+    earn_multiplier: Mapped[Decimal] = mapped_column(Numeric(12, 4))

@@ -18,6 +18,7 @@ from compliance.rules import consent_given, identified_member
 from core.crypto import keyed_hash
 from core.notify import Notification
 from events import EventType
+from members.benefits import consent_to_credit_benefits
 from members.codes import (
     DEFAULT_BUDGETS,
     SendBudgets,
@@ -101,6 +102,7 @@ def start_registration(
     identity_verified: bool = True,
     credit_level_consent: bool = False,
     budgets: SendBudgets = DEFAULT_BUDGETS,
+    credit_benefits_consent: bool = False,
 ) -> StartedRegistration:
     """Start registering the person with this phone, and send them a code.
 
@@ -131,6 +133,7 @@ def start_registration(
         external_ref=external_ref,
         identity_verified=identity_verified,
         credit_level_consent=credit_level_consent,
+        credit_benefits_consent=credit_benefits_consent,
         status=RegistrationStatus.PENDING,
         created_at=now,
         expires_at=now + REGISTRATION_TTL,
@@ -149,10 +152,16 @@ def start_registration(
         budgets=budgets,
     )
     shared = " and your credit level" if credit_level_consent else ""
+    benefits = (
+        " You also agree that your credit level raises your points by the alliance's "
+        "published credit schedule (you can turn this off in the app)."
+        if credit_benefits_consent
+        else ""
+    )
     text = (
         f"{partner_name(session, partner_id)} registers you in the points alliance and asks "
-        f"to see your points{shared}. Your code: {issued.code} (valid 5 minutes). Give it "
-        "to them only if you agree."
+        f"to see your points{shared}.{benefits} Your code: {issued.code} (valid 5 minutes). "
+        "Give it to them only if you agree."
     )
     return StartedRegistration(
         registration.id,
@@ -222,6 +231,8 @@ def confirm_registration(
         client_id=client_id,
         now=now,
     )
+    if registration.credit_benefits_consent:
+        consent_to_credit_benefits(session, member_id, now)
     registration.status = RegistrationStatus.CONFIRMED
     registration.confirmed_at = now
     registration.member_id = member_id

@@ -44,6 +44,7 @@ class Preferences:
     personalised_offers: bool
     marketing_messages: bool
     updated_at: datetime | None
+    credit_benefits: bool = False
 
 
 def privacy_preferences(session: Session, member_id: int) -> Preferences:
@@ -51,7 +52,9 @@ def privacy_preferences(session: Session, member_id: int) -> Preferences:
     row = session.get(PrivacyPreferences, member_id)
     if row is None:
         return Preferences(False, False, None)
-    return Preferences(row.personalised_offers, row.marketing_messages, row.updated_at)
+    return Preferences(
+        row.personalised_offers, row.marketing_messages, row.updated_at, row.credit_benefits
+    )
 
 
 def set_privacy_preferences(
@@ -61,10 +64,13 @@ def set_privacy_preferences(
     personalised_offers: bool,
     marketing_messages: bool,
     now: datetime,
+    credit_benefits: bool | None = None,
 ) -> Preferences:
+    """``credit_benefits`` None keeps the member's choice about credit-linked benefits."""
     values = {
         "personalised_offers": personalised_offers,
         "marketing_messages": marketing_messages,
+        "credit_benefits": bool(credit_benefits),
         "updated_at": now,
     }
     if not insert_if_absent(
@@ -76,6 +82,8 @@ def set_privacy_preferences(
         assert row is not None
         row.personalised_offers = personalised_offers
         row.marketing_messages = marketing_messages
+        if credit_benefits is not None:
+            row.credit_benefits = credit_benefits
         row.updated_at = now
     session.flush()
     return privacy_preferences(session, member_id)

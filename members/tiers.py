@@ -53,7 +53,7 @@ MAX_QUALIFYING_ORDERS = 100_000
 MAX_PROGRAMME_MULTIPLIER = Decimal(10)
 DEFAULT_MAX_FACTOR = Decimal(3)
 _CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
-_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class TierError(MemberError):
@@ -97,7 +97,7 @@ class ScheduleView:
 
 # Until the operator publishes a schedule every member holds this one tier.
 DEFAULT_SCHEDULE = ScheduleView(
-    0, _EPOCH, [TierView("MEMBER", "Member", 0, 0, 0, Decimal(1), [])], DEFAULT_MAX_FACTOR
+    0, EPOCH, [TierView("MEMBER", "Member", 0, 0, 0, Decimal(1), [])], DEFAULT_MAX_FACTOR
 )
 
 
@@ -324,7 +324,7 @@ class Standing:
 
 def _standing(schedule: ScheduleView, row: MemberTier | None, joined: datetime | None) -> Standing:
     if row is None:
-        return Standing(schedule, schedule.tiers[0], joined or _EPOCH, None)
+        return Standing(schedule, schedule.tiers[0], joined or EPOCH, None)
     return Standing(
         schedule, schedule.tier(row.tier_code, row.tier_rank), row.since, row.qualified_at
     )

@@ -98,7 +98,10 @@ async def withdraw(
 
 
 async def set_preferences(
-    context: HubContext, personalised_offers: bool, marketing_messages: bool
+    context: HubContext,
+    personalised_offers: bool,
+    marketing_messages: bool,
+    credit_benefits: bool | None = None,
 ) -> Outcome[Preferences]:
     async def call() -> Preferences:
         return await context.database.write(
@@ -107,6 +110,7 @@ async def set_preferences(
             personalised_offers=personalised_offers,
             marketing_messages=marketing_messages,
             now=utcnow(),
+            credit_benefits=credit_benefits,
         )
 
     return await attempt(context, "setPrivacyPreferences", call)

@@ -93,6 +93,7 @@ async def register(
     *,
     identity_verified: bool,
     credit_level_consent: bool,
+    credit_benefits_consent: bool = False,
 ) -> Outcome[PendingRegistration]:
     async def write() -> tuple[PendingRegistration, Notification]:
         started = await context.database.write(
@@ -107,6 +108,7 @@ async def register(
             identity_verified=identity_verified,
             credit_level_consent=credit_level_consent,
             budgets=send_budgets(),
+            credit_benefits_consent=credit_benefits_consent,
         )
         return PendingRegistration(started.request_id, started.member_id), started.notification
 

@@ -8,6 +8,12 @@ from decimal import Decimal
 
 from core.config import get_settings
 from core.db import utcnow
+from members.benefits import (
+    CreditScheduleView,
+    PublishedCredit,
+    published_credit,
+    set_credit_schedule,
+)
 from members.tiers import (
     Progress,
     PublishedTiers,
@@ -82,3 +88,35 @@ async def member_tier_history(
 ) -> tuple[list[tuple[str, TierHistoryEntry]], bool]:
     rows = await context.database.read(tier_history, member_id)
     return position_page(rows, f"tier-history:{member_id}", first, after)
+
+
+async def credit_schedules(context: HubContext) -> PublishedCredit:
+    """Anyone may read the credit schedule in force and those published to follow."""
+    return await context.database.read(published_credit, context.started_at)
+
+
+async def upcoming_credit_schedules(
+    context: HubContext, first: int | None, after: str | None
+) -> tuple[list[tuple[str, CreditScheduleView]], bool]:
+    found = await credit_schedules(context)
+    return position_page(found.upcoming, "upcoming-credit-schedules", first, after)
+
+
+async def publish_credit_schedule(
+    context: HubContext, effective_at: datetime, levels: Sequence[tuple[str, Decimal]]
+) -> Outcome[CreditScheduleView]:
+    if effective_at.tzinfo is None:
+        return Outcome(
+            errors=[
+                UserErrorData("BAD_USER_INPUT", "a DateTime needs a UTC offset", ["effectiveAt"])
+            ]
+        )
+    return await write(
+        context,
+        "setCreditSchedule",
+        set_credit_schedule,
+        effective_at=effective_at,
+        levels=list(levels),
+        now=utcnow(),
+        notice=get_settings().price_notice,
+    )

@@ -16,6 +16,7 @@ from resolvers.context import HubContext
 from resolvers.outcome import Outcome
 from resolvers.permissions import requires
 from schema.connections import scoped_mutation
+from schema.credit_level import CreditLevel
 from schema.errors import UserError, user_errors
 from schema.members import Member
 from schema.partners import Partner, partner_by_id
@@ -182,14 +183,6 @@ class CloseMemberInput:
 
 async def close_member(info: Info[HubContext, Any], input: CloseMemberInput) -> MemberPayload:
     return _member_payload(await resolve.close(info.context, str(input.member_id)))
-
-
-@strawberry.enum(description="A member's credit level: sensitive, shown only under consent.")
-class CreditLevel(Enum):
-    A = "A"
-    B = "B"
-    C = "C"
-    D = "D"
 
 
 @strawberry.input

@@ -61,6 +61,10 @@ class PrivacyPreferences:
     personalised_offers: bool
     marketing_messages: bool
     updated_at: datetime | None
+    credit_benefits: bool = strawberry.field(
+        description="Your credit level raises your points by the published credit schedule "
+        "(docs/programme.md). Off until you turn it on; no partner sees your level for it."
+    )
 
     @classmethod
     def from_data(cls, data: Preferences) -> PrivacyPreferences:
@@ -68,6 +72,7 @@ class PrivacyPreferences:
             personalised_offers=data.personalised_offers,
             marketing_messages=data.marketing_messages,
             updated_at=data.updated_at,
+            credit_benefits=data.credit_benefits,
         )
 
 
@@ -204,6 +209,9 @@ async def withdraw_consent(
 class SetPrivacyPreferencesInput:
     personalised_offers: bool
     marketing_messages: bool
+    credit_benefits: bool | None = strawberry.field(
+        default=None, description="Turn credit-linked benefits on or off; null keeps them."
+    )
 
 
 @strawberry.type
@@ -216,7 +224,7 @@ async def set_privacy_preferences(
     info: Info[HubContext, Any], input: SetPrivacyPreferencesInput
 ) -> SetPrivacyPreferencesPayload:
     outcome = await resolve.set_preferences(
-        info.context, input.personalised_offers, input.marketing_messages
+        info.context, input.personalised_offers, input.marketing_messages, input.credit_benefits
     )
     return SetPrivacyPreferencesPayload(
         preferences=None if outcome.value is None else PrivacyPreferences.from_data(outcome.value),

@@ -250,6 +250,13 @@ class RegisterMemberInput:
         default=False,
         description="The member's separate consent to show you their credit level (CR-10).",
     )
+    credit_benefits_consent: bool = strawberry.field(
+        default=False,
+        description="The member agrees that their credit level raises their points by the "
+        "alliance's published credit schedule; the code's message says so, and the member "
+        "can turn it off in the app. Separate from creditLevelConsent: you still never see "
+        "the level without that.",
+    )
 
 
 @strawberry.type
@@ -275,6 +282,7 @@ async def register_member(
         input.consent,
         identity_verified=input.identity_verified,
         credit_level_consent=input.credit_level_consent,
+        credit_benefits_consent=input.credit_benefits_consent,
     )
     pending = outcome.value
     return RegisterMemberPayload(

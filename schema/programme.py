@@ -11,6 +11,7 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
+from members.benefits import CreditScheduleView
 from members.tiers import (
     DEFAULT_MAX_FACTOR,
     Progress,
@@ -23,6 +24,7 @@ from members.tiers import (
 from resolvers import programme as resolve
 from resolvers.context import HubContext
 from schema.connections import connection, scoped_mutation
+from schema.credit_level import CreditLevel
 from schema.errors import UserError, user_errors
 
 
@@ -293,4 +295,99 @@ set_tier_schedule_field = scoped_mutation(
     set_tier_schedule,
     "operator:admin",
     "Publish the next version of the tier schedule, effective at a future time (CR-07).",
+)
+
+
+@strawberry.type(description="One credit level's accrual multiplier; a level not listed: x1.")
+class CreditLevelMultiplier:
+    level: CreditLevel
+    earn_multiplier: str
+
+
+@strawberry.type(
+    description="A version of the credit schedule (信用+积分): accrual multipliers by credit "
+    "level, applied only to members who consented to credit-linked benefits. Version 0 "
+    "(no multipliers) is in force until one is published."
+)
+class CreditSchedule:
+    version: int
+    effective_at: datetime
+    levels: list[CreditLevelMultiplier]
+
+    @classmethod
+    def from_view(cls, view: CreditScheduleView) -> CreditSchedule:
+        return cls(
+            version=view.version,
+            effective_at=view.effective_at,
+            levels=[
+                CreditLevelMultiplier(level=CreditLevel(level), earn_multiplier=str(multiplier))
+                for level, multiplier in sorted(view.levels.items())
+            ],
+        )
+
+
+@strawberry.type(description="The credit schedule in force and the versions to follow.")
+class CreditSchedules:
+    in_force: CreditSchedule
+
+    @strawberry.field(description="Versions taking effect later, soonest first (CR-07).")
+    async def upcoming(
+        self, info: Info[HubContext, Any], first: int | None = None, after: str | None = None
+    ) -> relay.Connection[CreditSchedule]:  # type: ignore[type-var]
+        edges, has_next = await resolve.upcoming_credit_schedules(info.context, first, after)
+        return connection(  # type: ignore[no-any-return]
+            [(cursor, CreditSchedule.from_view(view)) for cursor, view in edges], has_next, after
+        )
+
+
+async def credit_schedule(info: Info[HubContext, Any]) -> CreditSchedules:
+    found = await resolve.credit_schedules(info.context)
+    return CreditSchedules(in_force=CreditSchedule.from_view(found.in_force))
+
+
+credit_schedule_field = strawberry.field(
+    resolver=credit_schedule,
+    description="The alliance's credit schedule: in force now, and what follows. Anyone may "
+    "read it; it names levels, never members.",
+)
+
+
+@strawberry.input(description="One credit level's multiplier in a schedule to publish.")
+class CreditLevelInput:
+    level: CreditLevel
+    earn_multiplier: Decimal = strawberry.field(description="From 1 to 10: a benefit only.")
+
+
+@strawberry.input
+class SetCreditScheduleInput:
+    effective_at: datetime = strawberry.field(
+        description="At least the operator's notice period ahead (CR-07; 7 days by default)."
+    )
+    levels: list[CreditLevelInput] = strawberry.field(description="Levels not listed: x1.")
+
+
+@strawberry.type
+class SetCreditSchedulePayload:
+    schedule: CreditSchedule | None
+    user_errors: list[UserError]
+
+
+async def set_credit_schedule(
+    info: Info[HubContext, Any], input: SetCreditScheduleInput
+) -> SetCreditSchedulePayload:
+    outcome = await resolve.publish_credit_schedule(
+        info.context,
+        input.effective_at,
+        [(entry.level.value, entry.earn_multiplier) for entry in input.levels],
+    )
+    return SetCreditSchedulePayload(
+        schedule=None if outcome.value is None else CreditSchedule.from_view(outcome.value),
+        user_errors=user_errors(outcome),
+    )
+
+
+set_credit_schedule_field = scoped_mutation(
+    set_credit_schedule,
+    "operator:admin",
+    "Publish the next version of the credit schedule, effective at a future time (CR-07).",
 )

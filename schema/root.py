@@ -78,7 +78,12 @@ from schema.operator import (
 from schema.partners import Partner
 from schema.partners import partner as partner_resolver
 from schema.partners import partners as partners_resolver
-from schema.programme import set_tier_schedule_field, tier_schedule_field
+from schema.programme import (
+    credit_schedule_field,
+    set_credit_schedule_field,
+    set_tier_schedule_field,
+    tier_schedule_field,
+)
 from schema.redemptions import (
     capture_redemption_field,
     donate_points_field,
@@ -157,6 +162,7 @@ class Query:
     member: Member | None = member_field
     me = me_field
     tier_schedule = tier_schedule_field
+    credit_schedule = credit_schedule_field
     blocked_attempts = blocked_attempts_field
     aml_cases = aml_cases_field
     compliance_report = compliance_report_field
@@ -248,6 +254,7 @@ class Mutation:
     donate_points = donate_points_field
     set_earning_rule = set_earning_rule_field
     set_tier_schedule = set_tier_schedule_field
+    set_credit_schedule = set_credit_schedule_field
     set_promotion = set_promotion_field
     create_partner = create_partner_field
     set_compensation_policy = set_compensation_policy_field

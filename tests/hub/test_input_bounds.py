@@ -158,6 +158,7 @@ def test_the_table_reaches_every_mutation_and_every_string_in_it() -> None:
         "closeMyAccount",
         "exportMyData",
         "setPrivacyPreferences",
+        "setCreditSchedule",
     }
     assert len(MUTATIONS) == len(SCHEMA.mutation_type.fields)  # type: ignore[union-attr]
     assert len(CASES) >= 4 * 57  # 57 strings and ids in 31 mutations, 4 bad values each

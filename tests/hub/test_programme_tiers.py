@@ -247,7 +247,14 @@ async def test_a_member_climbs_a_tier_inside_the_award_and_earns_more_from_the_n
     assert third["breakdown"][0]["tierMultiplier"] == "1.5"
     assert third["breakdown"][0]["programmeFactor"] == "1.5"
     factors = {f["kind"]: f for f in third["factors"]}
-    assert list(factors) == ["BASE_RATE", "CATEGORY", "GREEN", "TIER", "ROUNDING"]
+    assert list(factors) == [
+        "BASE_RATE",
+        "CATEGORY",
+        "GREEN",
+        "TIER",
+        "MEMBER_BENEFITS",
+        "ROUNDING",
+    ]
     assert factors["TIER"] == {
         "kind": "TIER",
         "multiplier": "1.5",
