@@ -430,3 +430,33 @@ def active_member_app(session: Session, client_id: str, member_id: int) -> bool:
         ).scalar_one_or_none()
         is not None
     )
+
+
+def revoke_refresh(
+    session: Session, secret_key: str, *, client_id: str, token: str, now: datetime
+) -> bool:
+    """RFC 7009 for the app: the refresh token's sign-in session ends (its whole family,
+    and with it the access tokens that carry it). Only the app it was issued to may."""
+    family = session.execute(
+        select(RefreshToken.family).where(
+            RefreshToken.token_hash == _secret_hash(secret_key, REFRESH_PURPOSE, token),
+            RefreshToken.client_id == client_id,
+        )
+    ).scalar_one_or_none()
+    if family is None:
+        return False
+    _revoke_family(session, family, now)
+    return True
+
+
+def revoke_session(session: Session, *, client_id: str, family: str, now: datetime) -> None:
+    """End a sign-in session named by an access token's ``sid``, for the app it belongs to."""
+    session.execute(
+        update(RefreshToken)
+        .where(
+            RefreshToken.family == family,
+            RefreshToken.client_id == client_id,
+            RefreshToken.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )

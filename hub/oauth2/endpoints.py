@@ -16,7 +16,11 @@ from starlette.responses import JSONResponse, Response
 from core.config import Settings
 from core.db import Database, utcnow
 from hub.oauth2 import keys
-from hub.oauth2.member_tokens import MEMBER_GRANTS, member_token_response
+from hub.oauth2.member_tokens import (
+    MEMBER_GRANTS,
+    member_revocation_response,
+    member_token_response,
+)
 from hub.oauth2.server import AUTH_METHODS, HubAuthorizationServer, HubOAuth2Request
 from members.signin import MEMBER_SCOPE
 from partners.scopes import ALL_SCOPES
@@ -82,6 +86,17 @@ async def parse_form(request: Request) -> dict[str, str]:
     return form
 
 
+def _public_client(request: Request, form: dict[str, str]) -> bool:
+    """A client that names itself and proves nothing (the alliance's app, RFC 6749 §2.1)."""
+    return (
+        "client_id" in form
+        and "authorization" not in request.headers
+        and "client_secret" not in form
+        and "client_assertion" not in form
+        and "client_assertion_type" not in form
+    )
+
+
 class OAuthEndpoints:
     def __init__(self, database: Database, settings: Settings) -> None:
         self.database = database
@@ -97,6 +112,11 @@ class OAuthEndpoints:
             return oauth_response(
                 400, {"error": rejected.error, "error_description": rejected.description}
             )
+        if name == "revocation" and _public_client(request, form):
+            status, body, headers = await self.database.write(
+                member_revocation_response, self.settings, form, utcnow()
+            )
+            return oauth_response(status, body, dict(headers))
         if name == "token" and form["grant_type"] in MEMBER_GRANTS:
             status, body, headers = await self.database.write(
                 member_token_response, self.settings, form, utcnow()
@@ -168,7 +188,8 @@ def server_metadata(settings: Settings) -> HubServerMetadata:
             # "none": the alliance's app, a public client (PKCE binds its codes).
             "token_endpoint_auth_methods_supported": [*AUTH_METHODS, "none"],
             "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256"],
-            "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+            # "none": the alliance's app signs out (members/signin.py revoke_refresh).
+            "revocation_endpoint_auth_methods_supported": [*AUTH_METHODS, "none"],
             "revocation_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256"],
             "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
             "introspection_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256"],

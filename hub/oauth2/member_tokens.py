@@ -13,8 +13,17 @@ from strawberry import relay
 
 from core.config import Settings
 from hub.oauth2 import keys
-from hub.oauth2.tokens import issue_access_token
-from members.signin import MEMBER_SCOPE, MemberTokens, SignInError, exchange_code, rotate_refresh
+from hub.oauth2.tokens import InvalidAccessToken, issue_access_token, verify_access_token
+from members.signin import (
+    MEMBER_SCOPE,
+    MemberTokens,
+    SignInError,
+    app_redirect_uris,
+    exchange_code,
+    revoke_refresh,
+    revoke_session,
+    rotate_refresh,
+)
 
 MEMBER_GRANTS = ("authorization_code", "refresh_token")
 Response = tuple[int, dict[str, Any], list[tuple[str, str]]]
@@ -83,3 +92,33 @@ def member_token_response(
     if found is None:  # a code or refresh token used twice: its family is now revoked
         return _error("invalid_grant", "the grant was already used; sign in again")
     return _tokens(session, settings, client_id, found, now)
+
+
+def member_revocation_response(
+    session: Session, settings: Settings, form: dict[str, str], now: datetime
+) -> Response:
+    """RFC 7009 for the alliance's app, a public client (``client_id``, no secret): signing
+    out. A refresh token, or an access token, ends its sign-in session: the refresh token
+    family and every access token that carries it (``sid``). A token that is unknown, not a
+    member token, or another app's changes nothing and is answered 200 alike (§2.2)."""
+    client_id = form.get("client_id", "")
+    if app_redirect_uris(session, client_id) is None:
+        return 401, {"error": "invalid_client", "error_description": "unknown client"}, []
+    token = form.get("token", "")
+    if not token:
+        return _error("invalid_request", "token is required")
+    if revoke_refresh(session, settings.secret_key, client_id=client_id, token=token, now=now):
+        return 200, {}, []
+    try:
+        claims = verify_access_token(
+            token,
+            keys.published_keys(session, now, settings.access_token_lifetime),
+            issuer=settings.issuer,
+            audience=settings.resource,
+            now=now,
+        )
+    except InvalidAccessToken:
+        return 200, {}, []
+    if claims.client_id == client_id and claims.scopes == (MEMBER_SCOPE,) and claims.session:
+        revoke_session(session, client_id=client_id, family=claims.session, now=now)
+    return 200, {}, []

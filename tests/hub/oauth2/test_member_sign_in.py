@@ -316,6 +316,33 @@ async def test_a_replayed_authorization_code_stops_the_first_exchanges_tokens(hu
     assert (await app.refresh(first["refresh_token"])).status_code == 400
 
 
+async def test_the_app_signs_out_by_revoking_either_token(hub: Hub) -> None:
+    """RFC 7009 for the public app: revoking the refresh token (or the access token) ends
+    the sign-in session, both tokens at once; another app cannot end it; an unknown token
+    is answered 200 like a known one (RFC 7009 §2.2)."""
+    _, app = await member_and_app(hub)
+    by_refresh = (await app.exchange(await app.authorization_code())).json()
+    by_access = (await app.exchange(await app.authorization_code())).json()
+    intruder = await app_sign_in(hub)
+
+    async def revoke(client_id: str, token: str) -> int:
+        form = {"client_id": client_id, "token": token}
+        return (await hub.http.post("/oauth/revoke", data=form)).status_code
+
+    assert await revoke(intruder.client_id, by_refresh["refresh_token"]) == 200
+    assert await _standing(hub, by_refresh["access_token"]) == 200  # not its to end
+    assert await revoke(app.client_id, "no-such-token") == 200
+
+    assert await revoke(app.client_id, by_refresh["refresh_token"]) == 200
+    assert await revoke(app.client_id, by_access["access_token"]) == 200
+
+    for tokens in (by_refresh, by_access):
+        assert await _standing(hub, tokens["access_token"]) == 401
+        assert (await app.refresh(tokens["refresh_token"])).status_code == 400
+    metadata = (await hub.http.get("/.well-known/oauth-authorization-server")).json()
+    assert "none" in metadata["revocation_endpoint_auth_methods_supported"]
+
+
 async def test_a_member_token_cannot_act_as_a_partner_or_the_operator(hub: Hub) -> None:
     member, app = await member_and_app(hub)
     token = (await app.exchange(await app.authorization_code())).json()["access_token"]
