@@ -13,6 +13,7 @@ MODEL_MODULES = (
     "hub.oauth2.models",
     "events.models",
     "members.expiry_notices",
+    "members.reminders",
     "webhooks.models",
 )
 

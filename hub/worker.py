@@ -5,7 +5,10 @@ attempt, then runs whichever scheduled job is due (docs/events.md, "The worker")
 
 * voiding overdue holds, every minute;
 * expiring lapsed lots, every hour;
-* expiry notices, every hour (a member is told at most once a day);
+* expiry notices, every hour (a member is told at most once a day), with a message to
+  the phone of each member who opted in to reminders, sent by the next round;
+* tier evaluation (members past their qualifying year and year of grace), every hour
+  (idempotent for a day, like ``alliance-hub tiers evaluate``);
 * forgetting expired assertion and revoked-token ids, every hour.
 
 Every job is idempotent, so a job repeated by a restart or by a second worker changes
@@ -31,11 +34,14 @@ import httpx2
 
 from core.config import Settings
 from core.db import Database, utcnow
+from core.notify import NotificationFailed, Notifier
 from hub.models import import_all_models
 from hub.oauth2.housekeeping import purge_expired
 from members.expiry_notices import send_expiry_notices
 from members.holds import expire_lapsed_lots, void_lapsed_holds
 from members.housekeeping import purge_abandoned
+from members.reminders import Outgoing, claim_messages, record_messages
+from members.tiers import evaluate_batch
 from webhooks.delivery import claim, record_all
 from webhooks.fanout import fan_out
 from webhooks.sender import new_client, send
@@ -70,6 +76,15 @@ def expiry_notices(days: int) -> Callable[[Database, datetime], Awaitable[int]]:
     return run
 
 
+async def evaluate_tiers(database: Database, now: datetime) -> int:
+    """The day's tier evaluation (members.tiers), as ``alliance-hub tiers evaluate`` runs
+    it: idempotent for a day, so running it every hour moves each member once."""
+    moved, after = 0, 0
+    while (batch := await database.write(evaluate_batch, now.date(), after, BATCH)).members:
+        moved, after = moved + batch.downgraded, batch.last_member
+    return moved
+
+
 async def forget_expired_ids(database: Database, now: datetime) -> int:
     return await database.write(purge_expired, now)
 
@@ -97,6 +112,7 @@ def schedule(settings: Settings) -> list[Scheduled]:
         Scheduled(
             "expiry-notices", timedelta(hours=1), expiry_notices(settings.expiry_notice_days)
         ),
+        Scheduled("evaluate-tiers", timedelta(hours=1), evaluate_tiers),
         Scheduled("forget-expired-ids", timedelta(hours=1), forget_expired_ids),
         Scheduled("purge-abandoned-requests", timedelta(hours=1), purge_abandoned_requests),
     ]
@@ -111,6 +127,38 @@ class Worker:
     jobs: list[Scheduled] = field(default_factory=list)
     batch: int = 50
     rng: random.Random = field(default_factory=random.Random)
+    notifier: Notifier | None = None  # members' expiry reminders; the settings' by default
+
+    def __post_init__(self) -> None:
+        if self.notifier is None:
+            self.notifier = self.settings.notifier()
+
+    async def _text(self, message: Outgoing) -> bool:
+        assert self.notifier is not None
+        try:
+            await self.notifier.send(message.notification)
+        except NotificationFailed:
+            return False
+        return True
+
+    async def remind(self) -> int:
+        """Send the members' due expiry reminders once each; how many were tried. The
+        log names the message id and the outcome, never a phone or a text."""
+        messages = await self.database.write(
+            claim_messages,
+            self.settings.secret_key,
+            self.clock(),
+            self.batch,
+            self.settings.webhook_lease,
+        )
+        if not messages:
+            return 0
+        sent = await asyncio.gather(*(self._text(message) for message in messages))
+        outcomes = [(m.message_id, ok) for m, ok in zip(messages, sent, strict=True)]
+        await self.database.write(record_messages, outcomes, self.clock())
+        for message_id, ok in outcomes:
+            logger.info("member message %s %s", message_id, "sent" if ok else "failed")
+        return len(messages)
 
     async def deliver(self) -> int:
         """Fan out what is new, post every due delivery once; how many were posted."""
@@ -158,7 +206,8 @@ class Worker:
         the round is retried after a nap: nothing is lost, the outbox still holds it."""
         try:
             await self.run_due_jobs()
-            return await self.deliver() > 0
+            delivered = await self.deliver()
+            return delivered + await self.remind() > 0
         except Exception as error:
             logger.error(
                 "worker round failed: %s (error %s)", type(error).__name__, uuid.uuid4().hex

@@ -2,7 +2,8 @@
 ``HUB_EXPIRY_NOTICE_DAYS``, 30 by default) the member's consenting partners receive one
 ``points.expiring`` event a day for that member, aggregating the points that expire and
 when. Each lot is announced once; a member is announced at most once a day, and a lot
-that turns up after that day's notice waits for the next day's."""
+that turns up after that day's notice waits for the next day's. A member who opted in to
+reminders also gets a message on their phone, queued with the event (members.reminders)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from core.db import Base
 from events import EventType
 from ledger.queries import ExpiringLot, lots_expiring, members_with_lots_expiring
 from members.events import emit_member_event
+from members.reminders import queue_expiry_reminder
 
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -87,6 +89,14 @@ def send_expiry_notices(
         )
         if event is None:
             continue  # already told today; these lots go in tomorrow's notice
+        queue_expiry_reminder(
+            session,
+            member_id=member_id,
+            event_id=event,
+            points=sum(lot.remaining for lot in member_lots),
+            first_expiry=min(lot.expires_at for lot in member_lots).date(),
+            now=now,
+        )
         session.execute(
             _notices.insert(),
             [

@@ -4,10 +4,12 @@
 rows that name the member's id, rows keyed by their phone's hash, their ledger accounts
 and transfers, and the events about them with what hangs off those (webhook deliveries
 and their attempts). Secret hashes (codes, tokens) are withheld: they are credentials, not
-information about the person.
+information about the person; so is the sealed phone kept for expiry reminders (the
+member gave it, and the copy says that it is kept).
 
 ``close_account`` erases the personal data (name, phone hash, credit level, the
-partners' references, also inside the events about the member, preferences, sign-ins)
+partners' references, also inside the events about the member, preferences, the phone
+sealed for expiry reminders, sign-ins)
 and keeps, under the member's opaque id, what the law and the ledger need: transfers,
 lots, awards, redemptions, events, and the evidence of consent (who granted what, when,
 by which channel), which names no one. The remaining points go to breakage first, after
@@ -42,9 +44,10 @@ from members.models import (
     RefreshToken,
     Registration,
 )
+from members.reminders import forget_reminders
 
 EXPORT_FORMAT = "alliance-hub/member-export/1"
-SECRET_COLUMNS = frozenset({"code_hash", "token_hash", "handle_hash"})
+SECRET_COLUMNS = frozenset({"code_hash", "token_hash", "handle_hash", "sealed_phone"})
 WITHHELD = "(withheld: a credential)"
 
 
@@ -235,6 +238,7 @@ def close_account(
         .execution_options(synchronize_session=False)
     )
     erase_member_references(session, member_id)
+    forget_reminders(session, member_id)
     for owned in (PrivacyPreferences, RefreshToken, MemberSignIn):
         session.execute(delete(owned).where(owned.member_id == member_id))
     member.display_name = None

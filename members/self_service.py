@@ -16,6 +16,7 @@ from core.db import insert_if_absent
 from members.errors import ItemNotRedeemable
 from members.models import Consent, Member, MemberStatus, PrivacyPreferences
 from members.redemption import donate_to_project
+from members.reminders import expiry_reminders_enabled
 from partners.models import CatalogItem, Partner
 from partners.registry import require_active
 
@@ -45,15 +46,21 @@ class Preferences:
     marketing_messages: bool
     updated_at: datetime | None
     credit_benefits: bool = False
+    expiry_reminders: bool = False  # members.reminders
 
 
 def privacy_preferences(session: Session, member_id: int) -> Preferences:
     """Off unless the member turned them on (PIPL Art. 24: an opt-in, easy to refuse)."""
     row = session.get(PrivacyPreferences, member_id)
+    reminders = expiry_reminders_enabled(session, member_id)
     if row is None:
-        return Preferences(False, False, None)
+        return Preferences(False, False, None, False, reminders)
     return Preferences(
-        row.personalised_offers, row.marketing_messages, row.updated_at, row.credit_benefits
+        row.personalised_offers,
+        row.marketing_messages,
+        row.updated_at,
+        row.credit_benefits,
+        reminders,
     )
 
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 
+from sqlalchemy.orm import Session
+
+from core.config import get_settings
 from core.db import utcnow
 from ledger.queries import Balances
 from members.consent import (
@@ -16,6 +19,7 @@ from members.consent import (
 )
 from members.errors import MemberError
 from members.privacy import Closure, close_account, export_member_data
+from members.reminders import set_expiry_reminders
 from members.self_service import (
     ConsentView,
     Preferences,
@@ -114,6 +118,28 @@ async def set_preferences(
         )
 
     return await attempt(context, "setPrivacyPreferences", call)
+
+
+async def set_reminders(
+    context: HubContext, enabled: bool, phone: str | None
+) -> Outcome[Preferences]:
+    member_id = signed_in_member(context)
+
+    def call_in(session: Session) -> Preferences:
+        set_expiry_reminders(
+            session,
+            secret_key=get_settings().secret_key,
+            member_id=member_id,
+            enabled=enabled,
+            phone=phone,
+            now=utcnow(),
+        )
+        return privacy_preferences(session, member_id)
+
+    async def call() -> Preferences:
+        return await context.database.write(call_in)
+
+    return await attempt(context, "setExpiryReminders", call)
 
 
 async def status(context: HubContext, member_id: int) -> str:

@@ -65,6 +65,10 @@ class PrivacyPreferences:
         description="Your credit level raises your points by the published credit schedule "
         "(docs/programme.md). Off until you turn it on; no partner sees your level for it."
     )
+    expiry_reminders: bool = strawberry.field(
+        description="Whether a message on your phone tells you before your points expire "
+        "(到期提醒); off until you turn it on with setExpiryReminders."
+    )
 
     @classmethod
     def from_data(cls, data: Preferences) -> PrivacyPreferences:
@@ -73,6 +77,7 @@ class PrivacyPreferences:
             marketing_messages=data.marketing_messages,
             updated_at=data.updated_at,
             credit_benefits=data.credit_benefits,
+            expiry_reminders=data.expiry_reminders,
         )
 
 
@@ -232,6 +237,32 @@ async def set_privacy_preferences(
     )
 
 
+@strawberry.input
+class SetExpiryRemindersInput:
+    enabled: bool
+    phone: str | None = strawberry.field(
+        default=None,
+        description="To turn reminders on: the phone you signed in with, kept encrypted for "
+        "reminders only and dropped when you turn them off or close your account.",
+    )
+
+
+@strawberry.type
+class SetExpiryRemindersPayload:
+    preferences: PrivacyPreferences | None
+    user_errors: list[UserError]
+
+
+async def set_expiry_reminders(
+    info: Info[HubContext, Any], input: SetExpiryRemindersInput
+) -> SetExpiryRemindersPayload:
+    outcome = await resolve.set_reminders(info.context, input.enabled, input.phone)
+    return SetExpiryRemindersPayload(
+        preferences=None if outcome.value is None else PrivacyPreferences.from_data(outcome.value),
+        user_errors=user_errors(outcome),
+    )
+
+
 approve_consent_request_field = scoped_mutation(
     approve_consent_request, "member:self", "Grant a partner's consent request (channel APP)."
 )
@@ -243,6 +274,11 @@ withdraw_consent_field = scoped_mutation(
     "member:self",
     "Withdraw your consent to a partner (or only to your credit level): its next read of "
     "you is refused (CR-10).",
+)
+set_expiry_reminders_field = scoped_mutation(
+    set_expiry_reminders,
+    "member:self",
+    "Turn messages before your points expire on (with your own phone) or off.",
 )
 set_privacy_preferences_field = scoped_mutation(
     set_privacy_preferences,

@@ -56,6 +56,7 @@ from schema.me import (
     deny_consent_request_field,
     export_my_data_field,
     me_field,
+    set_expiry_reminders_field,
     set_privacy_preferences_field,
     withdraw_consent_field,
 )
@@ -242,6 +243,7 @@ class Mutation:
     deny_consent_request = deny_consent_request_field
     withdraw_consent = withdraw_consent_field
     set_privacy_preferences = set_privacy_preferences_field
+    set_expiry_reminders = set_expiry_reminders_field
     export_my_data = export_my_data_field
     close_my_account = close_my_account_field
     award_points = award_points_field
