@@ -9,7 +9,8 @@ attempt, then runs whichever scheduled job is due (docs/events.md, "The worker")
   the phone of each member who opted in to reminders, sent by the next round;
 * tier evaluation (members past their qualifying year and year of grace), every hour
   (idempotent for a day, like ``alliance-hub tiers evaluate``);
-* forgetting expired assertion and revoked-token ids, every hour.
+* forgetting expired assertion and revoked-token ids, every hour;
+* purging abandoned registrations, consent requests and sign-ins, every hour.
 
 Every job is idempotent, so a job repeated by a restart or by a second worker changes
 nothing. On PostgreSQL several workers share deliveries through ``FOR UPDATE SKIP

@@ -22,7 +22,7 @@ BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 def upgrade() -> None:
     op.create_table(
         "member_expiry_reminders",
-        sa.Column("member_id", sa.BigInteger(), nullable=False),
+        sa.Column("member_id", BIG_ID, nullable=False),
         sa.Column("sealed_phone", sa.String(length=200), nullable=False),
         sa.Column("enabled_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -35,7 +35,7 @@ def upgrade() -> None:
     op.create_table(
         "member_messages",
         sa.Column("id", BIG_ID, autoincrement=True, nullable=False),
-        sa.Column("member_id", sa.BigInteger(), nullable=False),
+        sa.Column("member_id", BIG_ID, nullable=False),
         sa.Column("event_id", sa.String(length=40), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("points", sa.BigInteger(), nullable=False),
