@@ -22,7 +22,7 @@ from compliance.audit import record_blocked
 from compliance.models import BlockedAttempt
 from core.crypto import hashes_equal, keyed_hash
 from members.errors import MemberError
-from members.models import CodePurpose, OneTimeCode
+from members.models import OneTimeCode
 
 CODE_PURPOSE = "one-time-code"
 ADDRESS_PURPOSE = "caller-address"
@@ -30,10 +30,10 @@ CODE_LIFETIME = timedelta(minutes=5)
 MAX_ATTEMPTS = 5
 LIMIT_WINDOW = timedelta(minutes=15)
 CODES_PER_PHONE = 5
-# A partner's purposes also have a daily cap per phone: it bounds how many codes a
-# partner could ever guess at for one person (5 attempts each), and how many messages
-# it can send them.
-PARTNER_CODES_PER_PHONE_DAY = 10
+# Each budget also has a daily cap per phone: it bounds how many codes anyone could guess
+# at for one person (5 attempts each: 50 guesses a day, where 5 codes every 15 minutes
+# alone allowed 2,400), and how many messages one purpose can send them.
+CODES_PER_PHONE_DAY = 10
 SENDER_WINDOW = timedelta(hours=1)
 # The audit's rule id for a refused send (compliance_audit.rule is 8 characters).
 SEND_LIMIT_RULE = "SMS-SEND"
@@ -169,10 +169,7 @@ def check_send_limits(
     if phone_hash is not None:
         same = (OneTimeCode.phone_hash == phone_hash) & (OneTimeCode.budget == budget)
         waits.append(_retry_after(session, same, LIMIT_WINDOW, CODES_PER_PHONE, now))
-        if budget != CodePurpose.SIGN_IN:
-            waits.append(
-                _retry_after(session, same, timedelta(days=1), PARTNER_CODES_PER_PHONE_DAY, now)
-            )
+        waits.append(_retry_after(session, same, timedelta(days=1), CODES_PER_PHONE_DAY, now))
     if max(waits) > 0:
         raise CodeRateLimited(max(waits))
 

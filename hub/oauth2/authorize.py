@@ -341,7 +341,7 @@ class SignInPages:
             answered = await self.database.write(
                 answer_consent_request,
                 member_id=member_id,
-                request_id=int(form.get("request", "0") or 0),
+                request_id=_request_id(form.get("request", "")),
                 approve=approve,
                 now=now,
             )
@@ -351,6 +351,15 @@ class SignInPages:
             return error_page("That request is no longer open.", 409)
         note = "Approved." if answered.status == "GRANTED" else "Denied."
         return await self._approvals_or_app(handle, form["csrf_token"], member_id, note)
+
+
+def _request_id(value: str) -> int:
+    """A request id from the form: 1-19 ASCII digits within a signed 64-bit integer, or
+    -1 (found nowhere), never an error from the database."""
+    if not (value.isascii() and value.isdigit() and len(value) <= 19):
+        return -1
+    number = int(value)
+    return number if 0 < number < 2**63 else -1
 
 
 def _pending_with_partners(

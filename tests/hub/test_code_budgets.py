@@ -131,6 +131,29 @@ async def test_a_partners_purposes_also_have_a_daily_cap_per_phone(hub: Hub) -> 
     assert 15 * 60 < int(wait) <= 24 * 3600
 
 
+async def test_signing_in_has_a_daily_cap_per_phone_too(hub: Hub) -> None:
+    """Each code allows 5 guesses: 10 a day bounds an attacker at 50 guesses a day for one
+    phone, where 5 every 15 minutes allowed 2,400."""
+    _, app = await member_and_app(hub)
+
+    async def earlier(minutes: int) -> None:
+        def shift(session: Session) -> None:
+            for row in session.execute(select(OneTimeCode)).scalars():
+                row.created_at -= timedelta(minutes=minutes)
+
+        await hub.database.write(shift)
+
+    for _ in range(2):
+        for _ in range(5):
+            assert (await app.send_code()).status_code == 200
+        await earlier(16)
+
+    limited = await app.send_code()
+
+    assert limited.status_code == 429
+    assert 15 * 60 < int(limited.headers["retry-after"]) <= 24 * 3600
+
+
 @pytest.fixture
 def partner_budget_of_three(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("HUB_CODES_PER_PARTNER_HOUR", "3")

@@ -405,6 +405,9 @@ async def test_the_member_approves_a_request_on_the_approval_page(hub: Hub) -> N
     assert (approve["decision"], deny["decision"], go_on["step"]) == ("approve", "deny", "continue")
     forged = await hub.http.post("/oauth/authorize", data={**approve, "csrf_token": "x"})
     assert forged.status_code == 403
+    for bad in ("99999999999999999999", "-1", "1e3", "", "\uff11"):
+        odd = await hub.http.post("/oauth/authorize", data={**approve, "request": bad})
+        assert odd.status_code == 409, (bad, odd.status_code)
     approved = await hub.http.post("/oauth/authorize", data=approve)
 
     code = app.code_from(approved)  # nothing else waits: on to the app
