@@ -21,6 +21,7 @@ from core.db import insert_if_absent
 from events import EventType, global_id
 from ledger.models import TransferCode
 from members import tiers
+from members.baskets import BasketOutcome, evaluate_baskets
 from members.benefits import member_benefit
 from members.errors import MemberError
 from members.events import emit_partner_event
@@ -160,10 +161,12 @@ class Factor:
 @dataclass(frozen=True, slots=True)
 class Programme:
     """What the loyalty programme adds to an order on top of the partner's rule: factors
-    that multiply every line (stacked as a product, capped at ``max_factor``)."""
+    that multiply every line, basket multipliers on the lines a basket matched (all
+    stacked as a product, capped at ``max_factor``), and basket bonus points."""
 
     factors: tuple[Factor, ...] = ()
     max_factor: Decimal = Decimal(3)
+    baskets: tuple[BasketOutcome, ...] = ()
 
 
 NO_PROGRAMME = Programme()
@@ -187,6 +190,11 @@ def rule_name(rule: Rule) -> str:
     return f"earning rule of {rule.effective_at.isoformat()}"
 
 
+def _basket_lines(basket: BasketOutcome, category: str, amount_fen: int) -> bool:
+    rule = basket.rule
+    return category in rule.categories and amount_fen >= rule.min_line_amount_fen
+
+
 def breakdown(
     rule: Rule,
     lines: Sequence[Line],
@@ -194,20 +202,25 @@ def breakdown(
     programme: Programme = NO_PROGRAMME,
 ) -> Earning:
     """Per line: yuan x points per yuan x category multiplier x green bonus x the
-    programme factor, exactly; the order's points are the sum floored once. The programme
-    factor is the product of the programme's multipliers (tier, member benefits), capped
-    at the operator's maximum combined factor. Exact decimals throughout; never a float.
-    Categories are read normalised. The green bonus applies only to a line whose SKU is in
-    ``verified_green`` (the partner's register); ``None`` takes the lines' own claims."""
+    programme factor, exactly; basket bonus points are added to the order; the order's
+    points are the sum floored once. The programme factor is the product of the
+    programme's multipliers (tier, member benefits, and the multipliers of the baskets
+    that matched the line), capped at the maximum combined factor. Exact decimals
+    throughout; never a float. Categories are read normalised. The green bonus applies
+    only to a line whose SKU is in ``verified_green`` (the partner's register); ``None``
+    takes the lines' own claims."""
     explained = []
     total = Decimal(0)
-    uncapped = Decimal(1)
-    for factor in programme.factors:
-        uncapped = _EXACT.multiply(uncapped, factor.multiplier)
-    combined = min(uncapped, programme.max_factor)
     named = {factor.kind: factor.multiplier for factor in programme.factors}
+    applied_baskets = [b for b in programme.baskets if b.applied]
     # What each factor adds to the order, in the documented order.
-    added = {"BASE_RATE": Decimal(0), "CATEGORY": Decimal(0), "GREEN": Decimal(0)}
+    added: dict[str, Decimal] = {"BASE_RATE": Decimal(0), "CATEGORY": Decimal(0)}
+    added["GREEN"] = Decimal(0)
+    for factor in programme.factors:
+        added[factor.kind] = Decimal(0)
+    for basket in programme.baskets:
+        added[f"BASKET:{basket.rule.code}"] = Decimal(0)
+    added["CAP"] = Decimal(0)
     for line in lines:
         category_name = normalise(line.category)
         category = rule.category_multipliers.get(category_name, Decimal(1))
@@ -220,10 +233,29 @@ def breakdown(
         base = _EXACT.multiply(_EXACT.divide(Decimal(line.amount_fen), 100), rule.points_per_yuan)
         with_category = _EXACT.multiply(base, category)
         with_green = _EXACT.multiply(with_category, green)
-        exact = _EXACT.multiply(with_green, combined)
         added["BASE_RATE"] += base
         added["CATEGORY"] += with_category - base
         added["GREEN"] += with_green - with_category
+        running = with_green
+        uncapped = Decimal(1)
+        for factor in programme.factors:
+            grown = _EXACT.multiply(running, factor.multiplier)
+            added[factor.kind] += grown - running
+            running = grown
+            uncapped = _EXACT.multiply(uncapped, factor.multiplier)
+        basket_multiplier = Decimal(1)
+        for basket in applied_baskets:
+            if basket.rule.multiplier != 1 and _basket_lines(
+                basket, category_name, line.amount_fen
+            ):
+                grown = _EXACT.multiply(running, basket.rule.multiplier)
+                added[f"BASKET:{basket.rule.code}"] += grown - running
+                running = grown
+                uncapped = _EXACT.multiply(uncapped, basket.rule.multiplier)
+                basket_multiplier = _EXACT.multiply(basket_multiplier, basket.rule.multiplier)
+        combined = min(uncapped, programme.max_factor)
+        exact = _EXACT.multiply(with_green, combined)
+        added["CAP"] += exact - running
         total = _EXACT.add(total, exact)
         explained.append(
             {
@@ -238,37 +270,58 @@ def breakdown(
                 "green_multiplier": str(green),
                 "tier_multiplier": str(named.get("TIER", Decimal(1))),
                 "member_benefits_multiplier": str(named.get("MEMBER_BENEFITS", Decimal(1))),
+                "basket_multiplier": _text(basket_multiplier),
                 "programme_factor": _text(combined),
                 "exact_points": _text(exact),
                 "points": int(exact.to_integral_value(rounding=ROUND_FLOOR)),
             }
         )
+    for basket in applied_baskets:
+        if basket.rule.bonus_points:
+            added[f"BASKET:{basket.rule.code}"] += basket.rule.bonus_points
+            total = _EXACT.add(total, Decimal(basket.rule.bonus_points))
     points = int(total.to_integral_value(rounding=ROUND_FLOOR))
     partner_rule = rule_name(rule)
     factors: list[dict[str, Any]] = [
-        {"kind": kind, "multiplier": None, "rule": partner_rule, "exact_points": _text(value)}
-        for kind, value in added.items()
+        {
+            "kind": kind,
+            "multiplier": None,
+            "rule": partner_rule,
+            "exact_points": _text(added[kind]),
+            "note": None,
+        }
+        for kind in ("BASE_RATE", "CATEGORY", "GREEN")
     ]
-    before = added["BASE_RATE"] + added["CATEGORY"] + added["GREEN"]
-    running = Decimal(1)
     for factor in programme.factors:
-        grown = _EXACT.multiply(running, factor.multiplier)
         factors.append(
             {
                 "kind": factor.kind,
                 "multiplier": _text(factor.multiplier),
                 "rule": factor.rule,
-                "exact_points": _text(_EXACT.multiply(before, grown - running)),
+                "exact_points": _text(added[factor.kind]),
+                "note": None,
             }
         )
-        running = grown
-    if combined < uncapped:
+    for basket in programme.baskets:
+        factors.append(
+            {
+                "kind": "BASKET_BONUS",
+                "multiplier": None
+                if basket.rule.multiplier == 1
+                else _text(basket.rule.multiplier),
+                "rule": basket.rule.name,
+                "exact_points": _text(added[f"BASKET:{basket.rule.code}"]),
+                "note": basket.note,
+            }
+        )
+    if added["CAP"]:
         factors.append(
             {
                 "kind": "CAP",
-                "multiplier": _text(combined),
-                "rule": f"the operator's maximum combined factor of {_text(programme.max_factor)}",
-                "exact_points": _text(_EXACT.multiply(before, combined - uncapped)),
+                "multiplier": _text(programme.max_factor),
+                "rule": f"the maximum combined factor of {_text(programme.max_factor)}",
+                "exact_points": _text(added["CAP"]),
+                "note": None,
             }
         )
     factors.append(
@@ -277,6 +330,7 @@ def breakdown(
             "multiplier": None,
             "rule": "the order's points are rounded down once",
             "exact_points": _text(points - total),
+            "note": None,
         }
     )
     return Earning(explained, _text(total), points, _text(total - points), factors)
@@ -384,6 +438,16 @@ def award(
                 ),
             ),
             held.schedule.max_combined_factor,
+            tuple(
+                evaluate_baskets(
+                    session,
+                    partner_id=partner_id,
+                    member_id=member_id,
+                    order_ref=order_ref,
+                    lines=[(normalise(line.category), line.amount_fen) for line in lines],
+                    now=now,
+                )
+            ),
         )
         earning = breakdown(
             rule_in_force(session, partner_id, now),

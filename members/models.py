@@ -422,3 +422,43 @@ class CreditLevelBenefit(Base):
     schedule_id: Mapped[int] = mapped_column(ForeignKey("programme_credit_schedules.id"))
     level: Mapped[str] = mapped_column(String(1))
     earn_multiplier: Mapped[Decimal] = mapped_column(Numeric(12, 4))
+
+
+class BasketBonus(Base):
+    """A partner's published basket bonus (积分联动消费): an order with lines in every one
+    of ``categories`` earns ``bonus_points`` more, or its matched lines x ``multiplier``.
+    Versions of a code take effect at their ``effective_at`` (published ahead, CR-07); a
+    version with neither a bonus nor a multiplier withdraws the code."""
+
+    __tablename__ = "partner_basket_bonuses"
+    __table_args__ = (
+        UniqueConstraint("partner_id", "code", "effective_at"),
+        Index(None, "partner_id", "effective_at"),
+        CheckConstraint("bonus_points >= 0", name="bonus_points_not_negative"),
+        CheckConstraint("min_line_amount_fen >= 0", name="min_line_amount_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    code: Mapped[str] = mapped_column(String(32))
+    categories: Mapped[str] = mapped_column(Text)  # JSON list, normalised, sorted
+    min_line_amount_fen: Mapped[int] = mapped_column(BigInteger)
+    bonus_points: Mapped[int] = mapped_column(Integer)
+    multiplier: Mapped[Decimal] = mapped_column(Numeric(12, 4))
+    effective_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BasketBonusUse(Base):
+    """A basket bonus a member earned on a day: each rule pays a member at most once a
+    day, so splitting one basket into several orders earns it once."""
+
+    __tablename__ = "member_basket_bonus_uses"
+    __table_args__ = (UniqueConstraint("partner_id", "member_id", "code", "day"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    code: Mapped[str] = mapped_column(String(32))
+    day: Mapped[date] = mapped_column(Date)
+    order_ref: Mapped[str] = mapped_column(String(128))

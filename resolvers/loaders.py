@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from core.db import Database
 from ledger.queries import ActivityTotals, Balances, activity_elsewhere, balances
+from members.baskets import PublishedBaskets, published_baskets
 from members.earning import PublishedRules, published_rules
 from members.registration import VisibleMember, visible_members
 from members.tiers import Progress, Standing, progresses, standings
@@ -80,6 +81,9 @@ class Loaders:
         )
         self.visible_member: BatchLoader[tuple[int | None, int], VisibleMember] = BatchLoader(
             database, visible_members
+        )
+        self.baskets: BatchLoader[tuple[int, datetime], PublishedBaskets] = BatchLoader(
+            database, published_baskets
         )
         self.tier_standing: BatchLoader[tuple[int, datetime], Standing] = BatchLoader(
             database, standings

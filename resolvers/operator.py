@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from core.db import utcnow
+from members.baskets import BasketRule, set_basket_bonus
 from members.earning import RuleSet, set_earning_rule
 from partners.promotions import PromotionSet, set_promotion
 from partners.registry import (
@@ -122,6 +123,34 @@ async def earning_rule(
         points_per_yuan=points_per_yuan,
         category_multipliers=dict(category_multipliers),
         green_bonus_multiplier=green_bonus_multiplier,
+        effective_at=effective_at,
+        now=utcnow(),
+    )
+
+
+async def basket_bonus(
+    context: HubContext,
+    code: str,
+    categories: list[str],
+    min_line_amount_fen: int,
+    bonus_points: int,
+    multiplier: Decimal,
+    effective_at: datetime,
+) -> Outcome[BasketRule]:
+    if context.principal.partner_id is None:
+        return Outcome(errors=[from_exception(NotAPartner())])
+    if problem := _aware(effective_at, "effectiveAt"):
+        return Outcome(errors=[problem])
+    return await write(
+        context,
+        "setBasketBonus",
+        set_basket_bonus,
+        partner_id=context.principal.partner_id,
+        code=code,
+        categories=categories,
+        min_line_amount_fen=min_line_amount_fen,
+        bonus_points=bonus_points,
+        multiplier=multiplier,
         effective_at=effective_at,
         now=utcnow(),
     )

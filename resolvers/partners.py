@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
+from members.baskets import BasketRule, PublishedBaskets
 from members.earning import PublishedRules, Rule
 from partners.errors import PartnerNotFound
 from partners.registry import PartnerView, find_partner, partners_page
@@ -62,6 +64,19 @@ async def published_rules(context: HubContext, partner_id: int) -> PublishedRule
         (partner_id, context.started_at)
     )
     return found
+
+
+async def published_baskets(context: HubContext, partner_id: int, at: datetime) -> PublishedBaskets:
+    """A partner's basket bonuses in force at ``at`` and those to come, for anyone."""
+    found: PublishedBaskets | None = await context.loaders.baskets.load((partner_id, at))
+    return found or PublishedBaskets([], [])
+
+
+async def upcoming_baskets(
+    context: HubContext, partner_id: int, first: int | None, after: str | None
+) -> tuple[list[tuple[str, BasketRule]], bool]:
+    found = await published_baskets(context, partner_id, context.started_at)
+    return position_page(found.upcoming, "upcoming-basket-bonuses", first, after)
 
 
 async def upcoming_rules(

@@ -333,8 +333,11 @@ class AwardLine:
         description="The credit-linked benefit, only with the member's consent to it; a "
         "factor, never the level."
     )
+    basket_multiplier: str = strawberry.field(
+        description="The product of the multipliers of the basket bonuses this line matched."
+    )
     programme_factor: str = strawberry.field(
-        description="tier x member benefits, capped at the schedule's maxCombinedFactor."
+        description="tier x member benefits x basket, capped at the schedule's maxCombinedFactor."
     )
     exact_points: str = strawberry.field(
         description="The line's exact points, a decimal string; the order is floored once."
@@ -353,6 +356,7 @@ def _award_line(line: dict[str, Any]) -> AwardLine:
         "exact_points": str(line["points"]),
         "tier_multiplier": "1",
         "member_benefits_multiplier": "1",
+        "basket_multiplier": "1",
         "programme_factor": "1",
     }
     return AwardLine(**{**defaults, **line})
@@ -360,14 +364,18 @@ def _award_line(line: dict[str, Any]) -> AwardLine:
 
 @strawberry.type(
     description="What one factor of the order added, in the documented order: BASE_RATE, "
-    "CATEGORY, GREEN (the partner's earning rule), TIER, MEMBER_BENEFITS (the programme), "
-    "CAP (the maximum combined factor), ROUNDING (the one rounding down)."
+    "CATEGORY, GREEN (the partner's earning rule), TIER, MEMBER_BENEFITS, BASKET_BONUS (one "
+    "per basket bonus in force, by code; the programme), CAP (the maximum combined factor), "
+    "ROUNDING (the one rounding down)."
 )
 class AwardFactor:
     kind: str
     multiplier: str | None = strawberry.field(description="For a programme factor.")
     rule: str = strawberry.field(description="The published rule version that produced it.")
     exact_points: str = strawberry.field(description="Points it added (negative: took).")
+    note: str | None = strawberry.field(
+        description="Why a basket bonus in force did not apply to this order."
+    )
 
 
 def _award_factor(entry: dict[str, Any]) -> AwardFactor:
@@ -376,6 +384,7 @@ def _award_factor(entry: dict[str, Any]) -> AwardFactor:
         multiplier=entry["multiplier"],
         rule=entry["rule"],
         exact_points=entry["exact_points"],
+        note=entry.get("note"),
     )
 
 

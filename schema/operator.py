@@ -14,7 +14,13 @@ from resolvers import operator as resolve
 from resolvers.context import HubContext
 from schema.connections import scoped_mutation
 from schema.errors import UserError, user_errors
-from schema.partners import CategoryMultiplier, EarningRule, Partner, PartnerKind
+from schema.partners import (
+    BasketBonus,
+    CategoryMultiplier,
+    EarningRule,
+    Partner,
+    PartnerKind,
+)
 
 
 @strawberry.enum
@@ -239,6 +245,44 @@ async def set_earning_rule(
 
 
 @strawberry.input
+class SetBasketBonusInput:
+    code: str = strawberry.field(description="Capital letters, digits, _: e.g. SNACK_DRINK.")
+    categories: list[str] = strawberry.field(description="2 to 5 different categories.")
+    min_line_amount_fen: int = strawberry.field(
+        default=0, description="Each category needs one line of at least this amount."
+    )
+    bonus_points: int = strawberry.field(default=0, description="Added to the order.")
+    multiplier: Decimal = strawberry.field(
+        default=Decimal(1), description="For the matched lines, instead of bonusPoints."
+    )
+    effective_at: datetime = strawberry.field(description="Must be in the future (CR-07).")
+
+
+@strawberry.type
+class SetBasketBonusPayload:
+    basket_bonus: BasketBonus | None
+    user_errors: list[UserError]
+
+
+async def set_basket_bonus(
+    info: Info[HubContext, Any], input: SetBasketBonusInput
+) -> SetBasketBonusPayload:
+    outcome = await resolve.basket_bonus(
+        info.context,
+        input.code,
+        list(input.categories),
+        input.min_line_amount_fen,
+        input.bonus_points,
+        input.multiplier,
+        input.effective_at,
+    )
+    return SetBasketBonusPayload(
+        basket_bonus=None if outcome.value is None else BasketBonus.from_rule(outcome.value),
+        user_errors=user_errors(outcome),
+    )
+
+
+@strawberry.input
 class SetPromotionInput:
     catalog_item_id: strawberry.ID
     points: int
@@ -300,4 +344,10 @@ set_earning_rule_field = scoped_mutation(
 )
 set_promotion_field = scoped_mutation(
     set_promotion, "catalog:write", "A time-limited price for one of your items (CR-09)."
+)
+set_basket_bonus_field = scoped_mutation(
+    set_basket_bonus,
+    "catalog:write",
+    "Publish a basket bonus over several categories in one order, from a future time "
+    "(CR-07); neither bonusPoints nor multiplier withdraws the code from then.",
 )

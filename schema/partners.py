@@ -12,6 +12,7 @@ import strawberry.federation
 from strawberry import relay
 from strawberry.types import Info
 
+from members.baskets import BasketRule
 from members.earning import Rule
 from partners.registry import PartnerView
 from resolvers import catalog as resolve_catalog
@@ -44,6 +45,31 @@ class CategoryMultiplier:
 
 
 @strawberry.type(
+    description="A partner's published basket bonus (积分联动消费): an order with a line of at "
+    "least minLineAmountFen in every one of the categories earns bonusPoints more, or its "
+    "matched lines x multiplier. Each pays a member at most once a day."
+)
+class BasketBonus:
+    code: str
+    categories: list[str] = strawberry.field(description="Normalised, sorted.")
+    min_line_amount_fen: int
+    bonus_points: int = strawberry.field(description="Added to the order's points (0: none).")
+    multiplier: str = strawberry.field(description="For the matched lines (1: none).")
+    effective_at: datetime
+
+    @classmethod
+    def from_rule(cls, rule: BasketRule) -> BasketBonus:
+        return cls(
+            code=rule.code,
+            categories=list(rule.categories),
+            min_line_amount_fen=rule.min_line_amount_fen,
+            bonus_points=rule.bonus_points,
+            multiplier=str(rule.multiplier),
+            effective_at=rule.effective_at,
+        )
+
+
+@strawberry.type(
     description="How purchases earn points at a partner: published, readable by anyone "
     "(CR-07). Points = yuan x pointsPerYuan x the line's category multiplier x the green "
     "bonus (verified green SKUs only), exactly per line, summed and floored once per order."
@@ -59,9 +85,30 @@ class EarningRule:
         "yuan), when the partner joined."
     )
 
+    partner_id: strawberry.Private[int | None] = None
+    as_of: strawberry.Private[datetime | None] = None
+
+    @strawberry.field(
+        description="The basket bonuses in force with this rule (at its effectiveAt, or now "
+        "for the rule in force), evaluated in code order (docs/programme.md)."
+    )
+    async def basket_bonuses(self, info: Info[HubContext, Any]) -> list[BasketBonus]:
+        if self.partner_id is None or self.as_of is None:
+            return []
+        found = await resolve.published_baskets(info.context, self.partner_id, self.as_of)
+        return [BasketBonus.from_rule(rule) for rule in found.in_force]
+
     @classmethod
-    def from_rule(cls, rule: Rule, effective_at: datetime) -> EarningRule:
+    def from_rule(
+        cls,
+        rule: Rule,
+        effective_at: datetime,
+        partner_id: int | None = None,
+        as_of: datetime | None = None,
+    ) -> EarningRule:
         return cls(
+            partner_id=partner_id,
+            as_of=as_of,
             points_per_yuan=str(rule.points_per_yuan),
             category_multipliers=[
                 CategoryMultiplier(category=category, multiplier=str(multiplier))
@@ -111,7 +158,8 @@ class Partner(relay.Node):
     )
     async def earning_rule(self, info: Info[HubContext, Any]) -> EarningRule:
         published = await resolve.published_rules(info.context, self.id)
-        return EarningRule.from_rule(published.in_force, info.context.started_at)
+        now = info.context.started_at
+        return EarningRule.from_rule(published.in_force, now, self.id, now)
 
     @strawberry.field(
         description="Earning rules published to take effect later, soonest first: what "
@@ -123,9 +171,24 @@ class Partner(relay.Node):
         edges, has_next = await resolve.upcoming_rules(info.context, self.id, first, after)
         now = info.context.started_at
         return connection(  # type: ignore[no-any-return]
-            [(cursor, EarningRule.from_rule(rule, now)) for cursor, rule in edges],
+            [
+                (cursor, EarningRule.from_rule(rule, now, self.id, rule.effective_at or now))
+                for cursor, rule in edges
+            ],
             has_next,
             after,
+        )
+
+    @strawberry.field(
+        description="Basket bonuses published to take effect later (new codes, changes and "
+        "withdrawals: neither bonus nor multiplier), soonest first (CR-07)."
+    )
+    async def upcoming_basket_bonuses(
+        self, info: Info[HubContext, Any], first: int | None = None, after: str | None = None
+    ) -> relay.Connection[BasketBonus]:  # type: ignore[type-var]
+        edges, has_next = await resolve.upcoming_baskets(info.context, self.id, first, after)
+        return connection(  # type: ignore[no-any-return]
+            [(cursor, BasketBonus.from_rule(rule)) for cursor, rule in edges], has_next, after
         )
 
     @classmethod

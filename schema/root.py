@@ -69,6 +69,7 @@ from schema.members import (
 )
 from schema.operator import (
     create_partner_field,
+    set_basket_bonus_field,
     set_compensation_policy_field,
     set_earning_rule_field,
     set_marketing_budget_field,
@@ -256,6 +257,7 @@ class Mutation:
     donate_points = donate_points_field
     set_earning_rule = set_earning_rule_field
     set_tier_schedule = set_tier_schedule_field
+    set_basket_bonus = set_basket_bonus_field
     set_credit_schedule = set_credit_schedule_field
     set_promotion = set_promotion_field
     create_partner = create_partner_field
