@@ -1,5 +1,7 @@
-"""A load generator in its own process: POSTs one GraphQL document (``{n}`` in the
-variables JSON is replaced by a request counter) with fixed concurrency; prints rps."""
+"""A load generator in its own process: POSTs one GraphQL document with fixed
+concurrency; prints rps. ``{n}`` in the variables JSON is replaced by a request counter
+plus ``--offset``; with ``--variants`` (a JSON list of such templates) request n uses
+template n modulo their number."""
 
 from __future__ import annotations
 
@@ -28,7 +30,10 @@ async def main() -> None:
     parser.add_argument("--token", default="")
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--variants", default="")
+    parser.add_argument("--offset", type=int, default=0)
     args = parser.parse_args()
+    templates = json.loads(args.variants) if args.variants else [args.variables]
     headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
     counter = iter(range(args.requests))
     failures = 0
@@ -36,7 +41,8 @@ async def main() -> None:
     async def worker(client: httpx2.AsyncClient) -> None:
         nonlocal failures
         for n in counter:
-            variables = json.loads(args.variables.replace("{n}", str(n)))
+            template = templates[n % len(templates)]
+            variables = json.loads(template.replace("{n}", str(n + args.offset)))
             reply = await client.post(
                 args.url, json={"query": args.query, "variables": variables}, headers=headers
             )

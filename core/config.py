@@ -58,6 +58,9 @@ class Settings:
     public_cache_mb: int = 64
     public_cache_max_age: int = 5
     public_cache_stale_while_revalidate: int = 10
+    # Each worker keeps the catalogue in memory for pages without SQL while it has at most
+    # this many available items (partners.catalog_memory); 0 turns it off.
+    catalog_memory_items: int = 20_000
 
     @property
     def production(self) -> bool:
@@ -124,6 +127,7 @@ class Settings:
             public_cache_stale_while_revalidate=int(
                 env.get("HUB_PUBLIC_CACHE_STALE_SECONDS", "10")
             ),
+            catalog_memory_items=int(env.get("HUB_CATALOG_MEMORY_ITEMS", "20000")),
             notify_outbox=env.get("HUB_NOTIFY_OUTBOX", "./notifications.jsonl"),
             sms_webhook_url=env.get("HUB_SMS_WEBHOOK_URL", ""),
             sms_webhook_secret=env.get("HUB_SMS_WEBHOOK_SECRET", ""),

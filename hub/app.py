@@ -26,6 +26,7 @@ from hub.oauth2.bearer import BearerTokens, unauthorized
 from hub.oauth2.endpoints import OAuthEndpoints, server_metadata
 from hub.public_cache import PublicCache
 from hub.unexpected import CatchUnexpected
+from resolvers.catalog import CatalogueMemory
 from schema.root import build_schema
 
 
@@ -88,9 +89,16 @@ def create_app(
             max_age=settings.public_cache_max_age,
             stale_while_revalidate=settings.public_cache_stale_while_revalidate,
         )
+        catalogue = CatalogueMemory(database, settings.catalog_memory_items)
+        app.state.catalogue, app.state.public_cache = catalogue, public_cache
         graphql.app = AuthenticationMiddleware(
             GraphQLEndpoint(
-                HubGraphQL(schema, production=settings.production, public_cache=public_cache)
+                HubGraphQL(
+                    schema,
+                    production=settings.production,
+                    public_cache=public_cache,
+                    catalogue=catalogue,
+                )
             ),
             backend=BearerTokens(database, settings),
             on_error=unauthorized,

@@ -160,11 +160,17 @@ PUBLIC_VARY = "Accept, Authorization"
 
 class HubGraphQL(GraphQL[HubContext, None]):
     def __init__(
-        self, schema: Any, *, production: bool = False, public_cache: PublicCache | None = None
+        self,
+        schema: Any,
+        *,
+        production: bool = False,
+        public_cache: PublicCache | None = None,
+        catalogue: Any = None,
     ) -> None:
         super().__init__(schema, graphql_ide=None, allow_queries_via_get=True)
         self.production = production
         self.public_cache = public_cache
+        self.catalogue = catalogue  # resolvers.catalog.CatalogueMemory
         self.persisted = public_cache.persisted if public_cache else PersistedQueries()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -220,6 +226,8 @@ class HubGraphQL(GraphQL[HubContext, None]):
                 public = (key, state, now)
         sub_response = await self.get_sub_response(request)
         context = await self.get_context(request, response=sub_response)
+        if public is not None:
+            context.catalogue_version = public[1].version
         result = await self.execute_operation(
             request=request,
             request_adapter=adapter,
@@ -323,6 +331,7 @@ class HubGraphQL(GraphQL[HubContext, None]):
             loaders=Loaders(database),
             notifier=getattr(request.app.state, "notifier", None),
             introspection=principal.authenticated or not self.production,
+            catalogue=self.catalogue,
         )
 
     async def get_sub_response(self, request: Any) -> Response:

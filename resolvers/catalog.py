@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from core.config import get_settings
-from core.db import utcnow
+from core.db import Database, utcnow
 from partners.catalog import (
     CatalogQuery,
     ItemInput,
@@ -18,10 +21,22 @@ from partners.catalog import (
     catalog_page,
     upsert_items,
 )
+from partners.catalog_memory import CatalogueSnapshot, load_snapshot
+from partners.freshness import VERSION_SQL
 from partners.registry import PartnerView
 from resolvers.context import HubContext
 from resolvers.outcome import Outcome, attempt, require_partner
-from resolvers.pagination import PageRequest, bad_input, encode_cursor, page_request
+from resolvers.pagination import (
+    PageRequest,
+    bad_input,
+    cursor_prefix,
+    encode_cursor,
+    extend_cursor,
+    page_request,
+)
+
+log = logging.getLogger("alliance_hub.catalogue")
+TOO_LARGE_RETRY_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +44,57 @@ class CatalogPage:
     edges: list[tuple[str, ItemView]]
     has_next: bool
     as_of: datetime
+    # The in-memory snapshot the page came from, if any (its memo keeps derived objects).
+    snapshot: CatalogueSnapshot | None = None
+
+
+class CatalogueMemory:
+    """One worker's in-memory catalogue (partners.catalog_memory): the latest snapshot,
+    reloaded in the background when a request finds it behind the version it read or
+    outside its time window. Until then requests read the database."""
+
+    def __init__(self, database: Database, max_items: int) -> None:
+        self.database = database
+        self.max_items = max_items
+        self.snapshot: CatalogueSnapshot | None = None
+        self._loading: asyncio.Task[None] | None = None
+        self._too_large_at = float("-inf")
+
+    async def version(self) -> int:
+        return int((await self.database.peek(VERSION_SQL))[0])
+
+    def usable(self, version: int, as_of: datetime, now: datetime) -> CatalogueSnapshot | None:
+        snapshot = self.snapshot
+        if snapshot is not None and snapshot.serves(version, as_of):
+            return snapshot
+        if snapshot is None or not snapshot.serves(version, now):
+            self._reload()
+        return None
+
+    async def settled(self) -> None:
+        """Once a reload under way has finished (for tests and benchmarks)."""
+        if self._loading is not None:
+            await asyncio.shield(self._loading)
+
+    def _reload(self) -> None:
+        if self.max_items <= 0 or (self._loading is not None and not self._loading.done()):
+            return
+        if time.monotonic() - self._too_large_at < TOO_LARGE_RETRY_SECONDS:
+            return
+        self._loading = asyncio.create_task(self._load())
+
+    async def _load(self) -> None:
+        try:
+            snapshot = await self.database.read(load_snapshot, utcnow(), self.max_items)
+        except Exception as error:  # the next request reads the database and tries again
+            log.warning("catalogue snapshot not loaded: %s", type(error).__name__)
+            return
+        if snapshot is None:
+            if self.snapshot is None or await self.version() == self.snapshot.version:
+                self._too_large_at = time.monotonic()  # or changing under the load
+            return
+        if self.snapshot is None or snapshot.version >= self.snapshot.version:
+            self.snapshot = snapshot
 
 
 async def list_catalog(
@@ -44,19 +110,33 @@ async def list_catalog(
         as_of, key = page.after_instant(), _catalog_key(page, sort)
     if query.max_points is not None and query.max_points < 0:
         raise bad_input("maxPoints must not be negative", "filter.maxPoints")
-    found = await context.database.read(
-        catalog_page, query=query, sort=sort, limit=page.limit, after=key, as_of=as_of
-    )
-    for _, partner in found:  # the page's partners came with it: no second read
-        context.loaders.partner.prime(partner.id, partner)
+    snapshot, found = None, None
+    memory: CatalogueMemory | None = context.catalogue
+    if memory is not None:
+        version = context.catalogue_version
+        if version is None:
+            version = await memory.version()
+        snapshot = memory.usable(version, as_of, context.started_at)
+        if snapshot is not None:
+            found = snapshot.page(query, sort, page.limit, key)
+            if found is None:
+                snapshot = None
+    if found is None:
+        found = await context.database.read(
+            catalog_page, query=query, sort=sort, limit=page.limit, after=key, as_of=as_of
+        )
+    for partner in {partner.id: partner for _, partner in found}.values():
+        context.loaders.partner.prime(partner.id, partner)  # no second read for partners
     rows = [item for item, _ in found]
     shown = rows[: page.limit]
-
-    def cursor(item: ItemView) -> str:
-        first_key: object = item.created_at.isoformat() if sort == "NEWEST" else item.points
-        return encode_cursor(kind, [as_of.isoformat(), first_key, item.id])
-
-    return CatalogPage([(cursor(item), item) for item in shown], len(rows) > page.limit, as_of)
+    prefix = cursor_prefix(kind, [as_of.isoformat()])
+    if sort == "NEWEST":
+        edges = [
+            (extend_cursor(prefix, item.created_at.isoformat(), item.id), item) for item in shown
+        ]
+    else:
+        edges = [(extend_cursor(prefix, item.points, item.id), item) for item in shown]
+    return CatalogPage(edges, len(rows) > page.limit, as_of, snapshot)
 
 
 def _catalog_key(page: PageRequest, sort: str) -> tuple[Any, ...]:

@@ -44,3 +44,7 @@ class HubContext:
     # One instant per request: every price in one response is computed at the same time,
     # and loaders can batch keys that carry it.
     started_at: datetime = field(default_factory=utcnow)
+    # The worker's in-memory catalogue (resolvers.catalog.CatalogueMemory), if it keeps one,
+    # and the catalogue version this request read at its start, if it read it.
+    catalogue: Any = None
+    catalogue_version: int | None = None

@@ -57,6 +57,23 @@ def encode_cursor(kind: str, key: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+def cursor_prefix(kind: str, key: Sequence[Any]) -> tuple[str, str]:
+    """The shared start of many cursors of one page (``kind`` and the leading ``key``),
+    for :func:`extend_cursor`: its JSON is padded with spaces to a multiple of 3 bytes, so
+    its base64 is whole and each cursor only encodes its own tail. The cursors decode to
+    the same lists as :func:`encode_cursor`'s."""
+    raw = json.dumps([kind, *key], separators=(",", ":"), default=str)[:-1] + ","
+    raw += " " * (-len(raw.encode()) % 3)
+    return base64.urlsafe_b64encode(raw.encode()).decode(), raw
+
+
+def extend_cursor(prefix: tuple[str, str], first: int | str, last: int) -> str:
+    """A cursor of ``prefix`` followed by ``first`` (an integer, or a string that needs no
+    JSON escaping, such as an ISO instant) and the integer ``last``."""
+    rest = f"{first},{last}]" if type(first) is int else f'"{first}",{last}]'
+    return prefix[0] + base64.urlsafe_b64encode(rest.encode()).decode().rstrip("=")
+
+
 def page_request(first: int | None, after: str | None, kind: str) -> PageRequest:
     limit = DEFAULT_PAGE_SIZE if first is None else first
     if not 0 <= limit <= MAX_PAGE_SIZE:

@@ -24,7 +24,7 @@ from resolvers import viewer as viewer_resolver
 from resolvers.context import HubContext
 from resolvers.entities import entity_type
 from resolvers.permissions import authenticated
-from schema.bounds import InputBounds
+from schema.bounds import bound_inputs
 from schema.catalog import CatalogItem, upsert_catalog_items_field
 from schema.catalog import catalog as catalog_resolver
 from schema.compliance import (
@@ -291,7 +291,6 @@ def request_limits() -> list[Any]:
         RequestLimits,
         # After the limits and the cached validation, whose result it extends per caller.
         IntrospectionPolicy,
-        InputBounds,
     ]
 
 
@@ -301,7 +300,7 @@ def build_schema() -> HubSchema:
 
     Built once per process: it is immutable, and strawberry's relay ``node`` field binds
     its resolver when the first schema is built."""
-    return HubSchema(
+    schema = HubSchema(
         query=Query,
         mutation=Mutation,
         types=[Partner, CatalogItem, Member],
@@ -309,3 +308,5 @@ def build_schema() -> HubSchema:
         config=StrawberryConfig(disable_field_suggestions=True, scalar_map={BigInt: BIG_INT}),
         extensions=request_limits(),
     )
+    bound_inputs(schema._schema)
+    return schema

@@ -88,6 +88,7 @@ async def test_a_public_get_carries_etag_cache_control_and_vary_and_answers_304(
 async def test_a_repeated_public_query_runs_no_sql_and_answers_the_same_bytes(hub: Hub) -> None:
     await _shop(hub)
     first = await _post(hub, {"query": PAGE})
+    await hub.app.state.catalogue.settled()
 
     with counting_statements(hub.database) as log:
         # The same document, spelled differently, is the same normalised document.
