@@ -462,3 +462,95 @@ class BasketBonusUse(Base):
     code: Mapped[str] = mapped_column(String(32))
     day: Mapped[date] = mapped_column(Date)
     order_ref: Mapped[str] = mapped_column(String(128))
+
+
+class PerkPeriod(StrEnum):
+    DAY = "DAY"
+    WEEK = "WEEK"
+    MONTH = "MONTH"
+    YEAR = "YEAR"
+
+
+class Perk(Base):
+    """An entitlement a partner honours for members of some tiers (free parking, a
+    personal shopping guide): never points, never money (CR-05)."""
+
+    __tablename__ = "partner_perks"
+    __table_args__ = (
+        UniqueConstraint("partner_id", "code"),
+        one_of("period", PerkPeriod),
+        CheckConstraint("limit_per_period > 0", name="limit_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(100))
+    tier_codes: Mapped[str] = mapped_column(Text)  # JSON list
+    limit_per_period: Mapped[int] = mapped_column(Integer)
+    period: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PerkUse(Base):
+    """How many times a member claimed a perk in a period: the conditional increment is
+    what holds the published limit under concurrent claims."""
+
+    __tablename__ = "member_perk_uses"
+    __table_args__ = (UniqueConstraint("perk_id", "member_id", "period_start"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    perk_id: Mapped[int] = mapped_column(ForeignKey("partner_perks.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    period_start: Mapped[date] = mapped_column(Date)
+    used: Mapped[int] = mapped_column(Integer)
+
+
+class PerkClaim(Base):
+    """Every claim of a perk: the audit of who honoured what for whom, and when."""
+
+    __tablename__ = "member_perk_claims"
+    __table_args__ = (Index(None, "member_id", "id"), Index(None, "perk_id", "id"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    perk_id: Mapped[int] = mapped_column(ForeignKey("partner_perks.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    tier_code: Mapped[str] = mapped_column(String(32))
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MemberPriceSet(Base):
+    """A version of an item's published member prices (lower redemption thresholds for a
+    tier or credit level), in force from ``effective_at``: a lower price at once, a
+    higher or removed one after the operator's notice period (CR-07). An empty set
+    removes them."""
+
+    __tablename__ = "catalog_member_price_sets"
+    __table_args__ = (Index(None, "item_id", "effective_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("catalog_items.id"))
+    effective_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MemberPrice(Base):
+    """One row of a member price set: the points for members of ``tier_code`` (or above)
+    and/or of ``credit_level`` (or better, with their consent to credit benefits)."""
+
+    __tablename__ = "catalog_member_prices"
+    __table_args__ = (
+        one_of("credit_level", CreditLevel),
+        CheckConstraint("points > 0", name="points_positive"),
+        CheckConstraint(
+            "tier_code IS NOT NULL OR credit_level IS NOT NULL", name="names_a_condition"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    set_id: Mapped[int] = mapped_column(ForeignKey("catalog_member_price_sets.id"), index=True)
+    tier_code: Mapped[str | None] = mapped_column(String(32))
+    credit_level: Mapped[str | None] = mapped_column(String(1))
+    points: Mapped[int] = mapped_column(BigInteger)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -12,6 +13,7 @@ from compliance.aml import open_cases, screen_redemption
 from events import EventType
 from members.errors import ItemNotRedeemable, MemberError
 from members.holds import redemption_event
+from members.member_prices import best_member_price, credit_level_shared
 from members.registration import consented_member
 from partners.catalog import charity_project, redeemable_item
 from partners.registry import require_active
@@ -26,6 +28,9 @@ class ItemRedemption:
     transfer_id: int
     points: int
     status: str
+    # The member price that applied: {"row_id", "tier_code", "credit_level", "points"};
+    # the credit level only when the partner holds the member's credit-level consent.
+    member_price: dict[str, Any] | None = None
 
 
 def redeem_item(
@@ -59,6 +64,9 @@ def redeem_item(
         if item is None:
             raise ItemNotRedeemable()
         sku, points, kind = item
+        applied = best_member_price(session, catalog_item_id, member_id, points, now)
+        if applied is not None:
+            points = applied.points
         screenings, earns = screen_redemption(
             session, member_id=member_id, kind=kind, points=points * quantity, now=now
         )
@@ -87,7 +95,21 @@ def redeem_item(
                 session, EventType.POINTS_REDEEMED, taken.hold_id, now, status=taken.status
             )
         return ItemRedemption(
-            operation_id, taken.hold_id, taken.transfer_id, taken.amount, taken.status
+            operation_id,
+            taken.hold_id,
+            taken.transfer_id,
+            taken.amount,
+            taken.status,
+            None
+            if applied is None
+            else {
+                "row_id": applied.row_id,
+                "tier_code": applied.tier_code,
+                "credit_level": applied.credit_level
+                if credit_level_shared(session, partner_id, member_id)
+                else None,
+                "points": applied.points,
+            },
         )
 
     kind = "redeem_item" if deadline is None else "reserve_item"

@@ -11,6 +11,7 @@ from typing import Any
 
 from core.config import get_settings
 from core.db import Database, utcnow
+from members.member_prices import PriceRow, PriceRowInput, upsert_items_with_member_prices
 from partners.catalog import (
     CatalogQuery,
     ItemInput,
@@ -19,7 +20,6 @@ from partners.catalog import (
     PriceView,
     PromotionView,
     catalog_page,
-    upsert_items,
 )
 from partners.catalog_memory import CatalogueSnapshot, load_snapshot
 from partners.freshness import VERSION_SQL
@@ -205,20 +205,29 @@ async def items_by_sku(
 
 
 async def upsert_catalog_items(
-    context: HubContext, items: list[ItemInput]
+    context: HubContext,
+    items: list[ItemInput],
+    member_prices: list[list[PriceRowInput] | None] | None = None,
 ) -> Outcome[list[tuple[int, str]]]:
-    """Publish the calling partner's items, all or nothing."""
+    """Publish the calling partner's items (and their member prices), all or nothing."""
+    rows = member_prices if member_prices is not None else [None] * len(items)
     return await attempt(
         context,
         "upsertCatalogItems",
         lambda: context.database.write(
-            upsert_items,
+            upsert_items_with_member_prices,
             require_partner(context),
             items,
+            rows,
             utcnow(),
             get_settings().price_notice,
         ),
     )
+
+
+async def member_prices_of(context: HubContext, item_id: int, as_of: datetime) -> list[PriceRow]:
+    found: list[PriceRow] | None = await context.loaders.member_prices.load((item_id, as_of))
+    return found or []
 
 
 async def partner_catalog(

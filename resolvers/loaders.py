@@ -14,6 +14,7 @@ from core.db import Database
 from ledger.queries import ActivityTotals, Balances, activity_elsewhere, balances
 from members.baskets import PublishedBaskets, published_baskets
 from members.earning import PublishedRules, published_rules
+from members.member_prices import PriceRow, member_prices
 from members.registration import VisibleMember, visible_members
 from members.tiers import Progress, Standing, progresses, standings
 from partners.catalog import (
@@ -84,6 +85,9 @@ class Loaders:
         )
         self.baskets: BatchLoader[tuple[int, datetime], PublishedBaskets] = BatchLoader(
             database, published_baskets
+        )
+        self.member_prices: BatchLoader[tuple[int, datetime], list[PriceRow]] = BatchLoader(
+            database, member_prices
         )
         self.tier_standing: BatchLoader[tuple[int, datetime], Standing] = BatchLoader(
             database, standings

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
+import ledger
 from core.config import get_settings
 from core.db import utcnow
 from members.benefits import (
@@ -13,6 +14,14 @@ from members.benefits import (
     PublishedCredit,
     published_credit,
     set_credit_schedule,
+)
+from members.perks import (
+    ClaimablePerk,
+    PerkClaimResult,
+    PerkView,
+    claim_perk,
+    claimable_perks,
+    publish_perk,
 )
 from members.tiers import (
     Progress,
@@ -26,8 +35,9 @@ from members.tiers import (
     tier_history,
 )
 from resolvers.context import HubContext
-from resolvers.errors import UserErrorData
-from resolvers.outcome import Outcome, write
+from resolvers.errors import UserErrorData, from_exception
+from resolvers.ids import decode_id
+from resolvers.outcome import NotAPartner, Outcome, attempt, require_partner, write
 from resolvers.pagination import position_page
 
 
@@ -120,3 +130,54 @@ async def publish_credit_schedule(
         now=utcnow(),
         notice=get_settings().price_notice,
     )
+
+
+async def publish_partner_perk(
+    context: HubContext,
+    code: str,
+    name: str,
+    tier_codes: list[str],
+    limit_per_period: int,
+    period: str,
+) -> Outcome[PerkView]:
+    if context.principal.partner_id is None:
+        return Outcome(errors=[from_exception(NotAPartner())])
+    return await write(
+        context,
+        "publishPerk",
+        publish_perk,
+        partner_id=context.principal.partner_id,
+        code=code,
+        name=name,
+        tier_codes=tier_codes,
+        limit_per_period=limit_per_period,
+        period=period,
+        now=utcnow(),
+    )
+
+
+async def claim_member_perk(
+    context: HubContext, key: str, member_gid: str, perk_code: str
+) -> Outcome[PerkClaimResult]:
+    async def call() -> PerkClaimResult:
+        return await context.database.write(
+            claim_perk,
+            ledger.IdempotencyKey(context.principal.client_id or "", key),
+            partner_id=require_partner(context),
+            member_id=decode_id(member_gid, "Member") or -1,
+            perk_code=perk_code,
+            now=utcnow(),
+            client_id=context.principal.client_id,
+        )
+
+    return await attempt(context, "claimPerk", call)
+
+
+async def member_perks(
+    context: HubContext, member_id: int, first: int | None, after: str | None
+) -> tuple[list[tuple[str, ClaimablePerk]], bool]:
+    """A partner sees only its own perks for the member (CR-10 minimisation)."""
+    rows = await context.database.read(
+        claimable_perks, member_id, context.principal.partner_id, context.started_at
+    )
+    return position_page(rows, f"perks:{member_id}", first, after)

@@ -12,6 +12,7 @@ import strawberry.federation
 from strawberry import relay
 from strawberry.types import Info
 
+from members.member_prices import PriceRowInput
 from partners.catalog import CatalogQuery, ItemInput, ItemView, ItemWithPartner
 from partners.catalog import ServiceTerms as ServiceTermsData
 from partners.catalog_memory import CatalogueSnapshot
@@ -21,6 +22,7 @@ from resolvers.context import HubContext
 from resolvers.entities import bad_representation, key_text, not_found
 from resolvers.ids import database_id, decode_id
 from schema.connections import connection, scoped_mutation
+from schema.credit_level import CreditLevel
 from schema.errors import UserError
 from schema.partners import Partner
 
@@ -150,6 +152,22 @@ class CatalogItem(relay.Node):
         found = await resolve.scheduled_prices_of(info.context, self.id, self.priced_at)
         return [ScheduledPrice(points=p.points, effective_at=p.effective_at) for p in found]
 
+    @strawberry.field(
+        description="Published lower prices for members of a tier (or above) and/or a credit "
+        "level (or better, with the member's consent to credit-linked benefits): anyone may "
+        "read them; a redemption charges the lowest one the member qualifies for."
+    )
+    async def member_prices(self, info: Info[HubContext, Any]) -> list[MemberPrice]:
+        found = await resolve.member_prices_of(info.context, self.id, self.priced_at)
+        return [
+            MemberPrice(
+                tier_code=row.tier_code,
+                credit_level=None if row.credit_level is None else CreditLevel(row.credit_level),
+                points=row.points,
+            )
+            for row in found
+        ]
+
     @strawberry.field(description="The promotion running now, if any.")
     async def promotion(self, info: Info[HubContext, Any]) -> Promotion | None:
         found = await resolve.promotion_of(info.context, self.id, self.priced_at)
@@ -251,6 +269,13 @@ class ServiceTermsInput:
     )
 
 
+@strawberry.type(description="A published lower price for members of a tier or credit level.")
+class MemberPrice:
+    tier_code: str | None
+    credit_level: CreditLevel | None
+    points: int
+
+
 @strawberry.input
 class CatalogItemInput:
     sku: str
@@ -267,6 +292,24 @@ class CatalogItemInput:
         default=None,
         description="Required for a SERVICE, allowed for a VOUCHER (CR-13).",
     )
+    member_prices: list[MemberPriceInput] | None = strawberry.field(
+        default=None,
+        description="Lower redemption thresholds by tier or credit level (at most 10); null "
+        "keeps those published, [] removes them. A lower price applies at once, a higher or "
+        "removed one after the operator's notice period (CR-07).",
+    )
+
+
+@strawberry.input(description="A lower price for members of a tier and/or credit level.")
+class MemberPriceInput:
+    tier_code: str | None = strawberry.field(
+        default=None, description="A tier's code: for its members and those above."
+    )
+    credit_level: CreditLevel | None = strawberry.field(
+        default=None,
+        description="For members of this level or better who consented to credit benefits.",
+    )
+    points: int = strawberry.field(description="Below the item's base price.")
 
 
 @strawberry.input
@@ -306,6 +349,19 @@ async def upsert_catalog_items(
                     item.service_terms.valid_days, item.service_terms.same_slots_as_paid
                 ),
             )
+            for item in input.items
+        ],
+        [
+            None
+            if item.member_prices is None
+            else [
+                PriceRowInput(
+                    row.tier_code,
+                    None if row.credit_level is None else row.credit_level.value,
+                    row.points,
+                )
+                for row in item.member_prices
+            ]
             for item in input.items
         ],
     )

@@ -21,9 +21,11 @@ from schema.errors import UserError, user_errors
 from schema.members import LedgerEntry, Lot
 from schema.partners import Partner, partner_by_id
 from schema.programme import (
+    MemberPerk,
     MemberTier,
     TierChange,
     TierProgress,
+    member_perks,
     member_tier,
     member_tier_history,
     member_tier_progress,
@@ -100,6 +102,12 @@ class Me:
     @strawberry.field(description="Your path to the next tier, explained.")
     async def tier_progress(self, info: Info[HubContext, Any]) -> TierProgress:
         return await member_tier_progress(info, self.member_id)
+
+    @strawberry.field(description="Perks the member may claim now (for a partner: only its own).")
+    async def perks(
+        self, info: Info[HubContext, Any], first: int | None = None, after: str | None = None
+    ) -> relay.Connection[MemberPerk]:  # type: ignore[type-var]
+        return await member_perks(info, self.member_id, first, after)  # type: ignore[no-any-return]
 
     @strawberry.field(description="Every change of your tier, newest first (100 latest).")
     async def tier_history(

@@ -23,9 +23,11 @@ from schema.connections import connection, scoped_mutation
 from schema.errors import UserError, user_errors
 from schema.partners import Partner, partner_by_id, partner_of
 from schema.programme import (
+    MemberPerk,
     MemberTier,
     TierChange,
     TierProgress,
+    member_perks,
     member_tier,
     member_tier_history,
     member_tier_progress,
@@ -136,6 +138,12 @@ class Member(relay.Node):
     @strawberry.field(description="The path to the next tier, explained.")
     async def tier_progress(self, info: Info[HubContext, Any]) -> TierProgress:
         return await member_tier_progress(info, self.id)
+
+    @strawberry.field(description="Perks the member may claim now (for a partner: only its own).")
+    async def perks(
+        self, info: Info[HubContext, Any], first: int | None = None, after: str | None = None
+    ) -> relay.Connection[MemberPerk]:  # type: ignore[type-var]
+        return await member_perks(info, self.id, first, after)  # type: ignore[no-any-return]
 
     @strawberry.field(description="Every change of the member's tier, newest first (100 latest).")
     async def tier_history(
@@ -475,11 +483,24 @@ class RedeemPointsInput:
     quantity: int = 1
 
 
+@strawberry.type(description="The member price a redemption was charged at.")
+class AppliedMemberPrice:
+    tier_code: str | None
+    credit_level: str | None = strawberry.field(
+        description="Only with the member's credit-level consent to you (CR-10)."
+    )
+    points: int
+
+
 @strawberry.type(description="Points spent on an item.")
 class Redemption:
     id: strawberry.ID
     status: str
     points: int
+    member_price: AppliedMemberPrice | None = strawberry.field(
+        default=None,
+        description="The member price that applied, when one did (in this mutation's answer).",
+    )
 
 
 @strawberry.type
@@ -508,6 +529,13 @@ async def redeem_points(
             id=strawberry.ID(str(relay.GlobalID("Redemption", str(outcome.value.hold_id)))),
             status=outcome.value.status,
             points=outcome.value.points,
+            member_price=None
+            if outcome.value.member_price is None
+            else AppliedMemberPrice(
+                tier_code=outcome.value.member_price["tier_code"],
+                credit_level=outcome.value.member_price["credit_level"],
+                points=outcome.value.member_price["points"],
+            ),
         ),
         member=None if member_id is None else Member(id=member_id),
         user_errors=errors,

@@ -3,8 +3,9 @@ publishes it ahead), and members' tiers with the path to the next one (docs/prog
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 import strawberry
@@ -12,6 +13,7 @@ from strawberry import relay
 from strawberry.types import Info
 
 from members.benefits import CreditScheduleView
+from members.perks import PerkView
 from members.tiers import (
     DEFAULT_MAX_FACTOR,
     Progress,
@@ -390,4 +392,146 @@ set_credit_schedule_field = scoped_mutation(
     set_credit_schedule,
     "operator:admin",
     "Publish the next version of the credit schedule, effective at a future time (CR-07).",
+)
+
+
+@strawberry.enum(description="The period a perk's limit counts in (calendar, UTC).")
+class PerkPeriod(Enum):
+    DAY = "DAY"
+    WEEK = "WEEK"
+    MONTH = "MONTH"
+    YEAR = "YEAR"
+
+
+@strawberry.type(
+    description="An entitlement a partner honours for members of some tiers: never points, "
+    "never money (CR-05)."
+)
+class Perk:
+    code: str
+    name: str
+    tier_codes: list[str]
+    limit_per_period: int
+    period: PerkPeriod
+
+    @classmethod
+    def from_view(cls, view: PerkView) -> Perk:
+        return cls(
+            code=view.code,
+            name=view.name,
+            tier_codes=list(view.tier_codes),
+            limit_per_period=view.limit_per_period,
+            period=PerkPeriod(view.period),
+        )
+
+
+@strawberry.type(description="A perk the member may claim now, and how many claims are left.")
+class MemberPerk:
+    perk: Perk
+    partner_code: str
+    remaining: int = strawberry.field(description="Claims left in this period.")
+    period_start: date
+
+
+async def member_perks(
+    info: Info[HubContext, Any], member_id: int, first: int | None, after: str | None
+) -> Any:
+    edges, has_next = await resolve.member_perks(info.context, member_id, first, after)
+    return connection(
+        [
+            (
+                cursor,
+                MemberPerk(
+                    perk=Perk.from_view(found.perk),
+                    partner_code=found.partner_code,
+                    remaining=found.remaining,
+                    period_start=found.period_start,
+                ),
+            )
+            for cursor, found in edges
+        ],
+        has_next,
+        after,
+    )
+
+
+@strawberry.input
+class PublishPerkInput:
+    code: str = strawberry.field(description="Capital letters, digits, _: e.g. FREE_PARKING.")
+    name: str = strawberry.field(description="e.g. 2 小时免费停车 (2 hours free parking).")
+    tier_codes: list[str] = strawberry.field(description="The tiers it is for (1 to 10).")
+    limit_per_period: int = strawberry.field(description="Claims per member per period.")
+    period: PerkPeriod
+
+
+@strawberry.type
+class PublishPerkPayload:
+    perk: Perk | None
+    user_errors: list[UserError]
+
+
+async def publish_perk(info: Info[HubContext, Any], input: PublishPerkInput) -> PublishPerkPayload:
+    outcome = await resolve.publish_partner_perk(
+        info.context,
+        input.code,
+        input.name,
+        list(input.tier_codes),
+        input.limit_per_period,
+        input.period.value,
+    )
+    return PublishPerkPayload(
+        perk=None if outcome.value is None else Perk.from_view(outcome.value),
+        user_errors=user_errors(outcome),
+    )
+
+
+@strawberry.input
+class ClaimPerkInput:
+    idempotency_key: str
+    member_id: strawberry.ID
+    perk_code: str
+
+
+@strawberry.type(description="A perk honoured for a member: recorded, no points moved.")
+class PerkClaim:
+    perk_code: str
+    used: int = strawberry.field(description="Claims in this period, this one included.")
+    limit_per_period: int
+    period: PerkPeriod
+    period_start: date
+
+
+@strawberry.type
+class ClaimPerkPayload:
+    claim: PerkClaim | None
+    user_errors: list[UserError]
+
+
+async def claim_perk(info: Info[HubContext, Any], input: ClaimPerkInput) -> ClaimPerkPayload:
+    outcome = await resolve.claim_member_perk(
+        info.context, input.idempotency_key, str(input.member_id), input.perk_code
+    )
+    found = outcome.value
+    return ClaimPerkPayload(
+        claim=None
+        if found is None
+        else PerkClaim(
+            perk_code=found.perk_code,
+            used=found.used,
+            limit_per_period=found.limit_per_period,
+            period=PerkPeriod(found.period),
+            period_start=date.fromisoformat(found.period_start),
+        ),
+        user_errors=user_errors(outcome),
+    )
+
+
+publish_perk_field = scoped_mutation(
+    publish_perk, "catalog:write", "Publish (or change) a perk you honour for some tiers."
+)
+claim_perk_field = scoped_mutation(
+    claim_perk,
+    "points:redeem",
+    "Honour your perk for a consenting member of a listed tier: idempotent, recorded, "
+    "limited per period as published; no points move.",
 )

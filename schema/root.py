@@ -81,7 +81,9 @@ from schema.partners import Partner
 from schema.partners import partner as partner_resolver
 from schema.partners import partners as partners_resolver
 from schema.programme import (
+    claim_perk_field,
     credit_schedule_field,
+    publish_perk_field,
     set_credit_schedule_field,
     set_tier_schedule_field,
     tier_schedule_field,
@@ -258,6 +260,8 @@ class Mutation:
     set_earning_rule = set_earning_rule_field
     set_tier_schedule = set_tier_schedule_field
     set_basket_bonus = set_basket_bonus_field
+    publish_perk = publish_perk_field
+    claim_perk = claim_perk_field
     set_credit_schedule = set_credit_schedule_field
     set_promotion = set_promotion_field
     create_partner = create_partner_field
