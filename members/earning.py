@@ -626,3 +626,44 @@ def _multiplier(field: str, value: object) -> Decimal:
     if number > MAX_MULTIPLIER or number != number.quantize(Decimal("0.0001")):
         raise MemberError(f"{field} must be at most 100 with at most four decimal places", [field])
     return number
+
+
+@dataclass(frozen=True, slots=True)
+class AwardExplanation:
+    """An award's breakdown as stored with it: why the member got these points."""
+
+    points: int
+    exact_points: str
+    rounded_off: str
+    lines: list[dict[str, Any]]
+    factors: list[dict[str, Any]]
+
+
+def award_explanations(
+    session: Session, keys: Sequence[tuple[int, str]]
+) -> dict[tuple[int, str], AwardExplanation]:
+    """Batched for the loaders: each ``(partner id, order ref)``'s award breakdown. Awards
+    made before breakdowns were kept have none."""
+    by_partner: dict[int, list[str]] = {}
+    for partner_id, order_ref in keys:
+        by_partner.setdefault(partner_id, []).append(order_ref)
+    found: dict[tuple[int, str], AwardExplanation] = {}
+    for partner_id, refs in by_partner.items():
+        for order_ref, text in session.execute(
+            select(Award.order_ref, Award.breakdown).where(
+                Award.partner_id == partner_id,
+                Award.order_ref.in_(refs),
+                Award.breakdown.is_not(None),
+            )
+        ):
+            if text is None:
+                continue
+            stored = json.loads(text)
+            found[(partner_id, order_ref)] = AwardExplanation(
+                stored["points"],
+                stored["exact_points"],
+                stored["rounded_off"],
+                stored["lines"],
+                stored["factors"],
+            )
+    return found

@@ -13,7 +13,12 @@ from sqlalchemy.orm import Session
 from core.db import Database
 from ledger.queries import ActivityTotals, Balances, activity_elsewhere, balances
 from members.baskets import PublishedBaskets, published_baskets
-from members.earning import PublishedRules, published_rules
+from members.earning import (
+    AwardExplanation,
+    PublishedRules,
+    award_explanations,
+    published_rules,
+)
 from members.member_prices import PriceRow, member_prices
 from members.registration import VisibleMember, visible_members
 from members.tiers import Progress, Standing, progresses, standings
@@ -88,6 +93,9 @@ class Loaders:
         )
         self.member_prices: BatchLoader[tuple[int, datetime], list[PriceRow]] = BatchLoader(
             database, member_prices
+        )
+        self.award_explanation: BatchLoader[tuple[int, str], AwardExplanation] = BatchLoader(
+            database, award_explanations
         )
         self.tier_standing: BatchLoader[tuple[int, datetime], Standing] = BatchLoader(
             database, standings

@@ -36,7 +36,7 @@ from members.consent import (
     request_consent,
     revoke_consent,
 )
-from members.earning import AwardResult, Line, award, reverse_award
+from members.earning import AwardExplanation, AwardResult, Line, award, reverse_award
 from members.errors import MemberNotFound
 from members.holds import capture_hold, void_hold
 from members.redemption import ItemRedemption, charity_donation, redeem_item
@@ -475,3 +475,13 @@ async def expiring(context: HubContext, member_id: int, within_days: int) -> int
     return await context.database.read(
         expiring_points, member_id, now, now + timedelta(days=within_days)
     )
+
+
+async def award_explanation(
+    context: HubContext, partner_id: int, order_ref: str
+) -> AwardExplanation | None:
+    """The breakdown of the award behind an earn line of a history the caller may read."""
+    found: AwardExplanation | None = await context.loaders.award_explanation.load(
+        (partner_id, order_ref)
+    )
+    return found

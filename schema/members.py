@@ -65,6 +65,15 @@ class Lot:
         )
 
 
+@strawberry.type(name="AwardExplanation", description="Why an award earned its points.")
+class AwardExplanationType:
+    points: int
+    exact_points: str
+    rounded_off_points: str
+    breakdown: list[AwardLine]
+    factors: list[AwardFactor]
+
+
 @strawberry.type(description="One movement of the member's spendable points.")
 class LedgerEntry:
     id: strawberry.ID
@@ -78,6 +87,25 @@ class LedgerEntry:
     @strawberry.field
     async def partner(self, info: Info[HubContext, Any]) -> Partner | None:
         return await partner_of(info, self.partner_id)
+
+    @strawberry.field(
+        description="For an earn line: the breakdown of its award, every factor with the "
+        'published rule version that produced it ("why did I get these points?"). Null for '
+        "other lines and awards made before breakdowns were kept."
+    )
+    async def award(self, info: Info[HubContext, Any]) -> AwardExplanationType | None:
+        if self.code != "earn" or self.partner_id is None or self.order_ref is None:
+            return None
+        found = await resolve.award_explanation(info.context, self.partner_id, self.order_ref)
+        if found is None:
+            return None
+        return AwardExplanationType(
+            points=found.points,
+            exact_points=found.exact_points,
+            rounded_off_points=found.rounded_off,
+            breakdown=[_award_line(line) for line in found.lines],
+            factors=[_award_factor(entry) for entry in found.factors],
+        )
 
     @classmethod
     def from_entry(cls, entry: Entry) -> LedgerEntry:
