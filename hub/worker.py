@@ -43,7 +43,7 @@ from members.holds import expire_lapsed_lots, void_lapsed_holds
 from members.housekeeping import purge_abandoned
 from members.reminders import Outgoing, claim_messages, record_messages
 from members.tiers import evaluate_batch
-from webhooks.delivery import claim, record_all
+from webhooks.delivery import Job, Outcome, claim, record_all
 from webhooks.fanout import fan_out
 from webhooks.sender import new_client, send
 
@@ -129,6 +129,12 @@ class Worker:
     batch: int = 50
     rng: random.Random = field(default_factory=random.Random)
     notifier: Notifier | None = None  # members' expiry reminders; the settings' by default
+    pipeline: int = 8  # batches posted per deliver(), each claimed while one is in flight
+    stop: asyncio.Event | None = None
+
+    @property
+    def stopping(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
 
     def __post_init__(self) -> None:
         if self.notifier is None:
@@ -161,18 +167,19 @@ class Worker:
             logger.info("member message %s %s", message_id, "sent" if ok else "failed")
         return len(messages)
 
-    async def deliver(self) -> int:
-        """Fan out what is new, post every due delivery once; how many were posted."""
-        while await self.database.write(fan_out, self.clock(), BATCH) == BATCH:
-            pass
-        jobs = await self.database.write(
+    async def _post(self, jobs: list[Job]) -> list[Outcome]:
+        return list(
+            await asyncio.gather(
+                *(send(self.client, job, production=self.settings.production) for job in jobs)
+            )
+        )
+
+    async def _claim(self) -> list[Job]:
+        return await self.database.write(
             claim, self.settings.secret_key, self.clock(), self.batch, self.settings.webhook_lease
         )
-        if not jobs:
-            return 0
-        outcomes = await asyncio.gather(
-            *(send(self.client, job, production=self.settings.production) for job in jobs)
-        )
+
+    async def _record(self, jobs: list[Job], outcomes: list[Outcome]) -> None:
         statuses = await self.database.write(
             record_all,
             [(job.delivery_id, outcome) for job, outcome in zip(jobs, outcomes, strict=True)],
@@ -189,7 +196,41 @@ class Worker:
                 outcome.latency_ms,
                 status,
             )
-        return len(jobs)
+
+    async def deliver(self) -> int:
+        """Fan out what is new, then post due deliveries a batch at a time, up to
+        ``pipeline`` batches; how many were posted.
+
+        The database work hides behind the posts: the next batch is claimed while one is
+        in flight, and a batch's attempts are recorded while the next one is in flight.
+        Order per endpoint and member holds, since a delivery is claimed only when no
+        earlier one of its line is PENDING, and a batch in flight stays PENDING until it
+        is recorded. A stop request ends the loop once the batch in flight is recorded;
+        if recording fails, the batch in flight is awaited, left unrecorded, and posted
+        again after its lease (at least once)."""
+        while await self.database.write(fan_out, self.clock(), BATCH) == BATCH:
+            pass
+        jobs = await self._claim()
+        if not jobs:
+            return 0
+        flight = asyncio.create_task(self._post(jobs))
+        posted, batches = 0, 1
+        try:
+            while True:
+                more = batches < self.pipeline and len(jobs) == self.batch and not self.stopping
+                following = await self._claim() if more else []
+                outcomes = await flight
+                if following:
+                    flight = asyncio.create_task(self._post(following))
+                    batches += 1
+                await self._record(jobs, outcomes)
+                posted += len(jobs)
+                if not following:
+                    return posted
+                jobs = following
+        finally:
+            if not flight.done():
+                await asyncio.gather(flight, return_exceptions=True)
 
     async def run_due_jobs(self) -> None:
         for job in self.jobs:
@@ -217,6 +258,7 @@ class Worker:
 
     async def run(self, stop: asyncio.Event, poll: float = 1.0) -> None:
         """Until ``stop`` is set: jobs when due, deliveries while any are due, else a nap."""
+        self.stop = stop
         while not stop.is_set():
             if await self.step():
                 continue

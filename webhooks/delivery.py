@@ -13,8 +13,9 @@ import json
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import Table, case, exists, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from events import EventType, emit, global_id
@@ -27,6 +28,10 @@ from webhooks.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+
+_attempts = cast(Table, WebhookAttempt.__table__)
+_deliveries = cast(Table, WebhookDelivery.__table__)
+_endpoints = cast(Table, WebhookEndpoint.__table__)
 
 LEASE = timedelta(seconds=60)
 FIRST_RETRY = timedelta(seconds=10)
@@ -135,6 +140,16 @@ def backoff(attempts: int, rng: random.Random) -> timedelta:
     return jittered
 
 
+def _attempt(delivery_id: int, outcome: Outcome, now: datetime) -> dict[str, object]:
+    return {
+        "delivery_id": delivery_id,
+        "attempted_at": now,
+        "outcome": outcome.outcome,
+        "status_code": outcome.status_code,
+        "latency_ms": outcome.latency_ms,
+    }
+
+
 def record(
     session: Session,
     delivery_id: int,
@@ -143,17 +158,16 @@ def record(
     rng: random.Random | None = None,
 ) -> str:
     """Record an attempt and move the delivery on; returns the delivery's new status."""
+    return record_all(session, [(delivery_id, outcome)], now, rng)[0]
+
+
+def _retry_or_give_up(
+    session: Session, delivery_id: int, now: datetime, rng: random.Random | None
+) -> str:
+    """A failed attempt (already logged): retry later with backoff, or, after three days,
+    give the delivery up (and disable an endpoint that failed all along)."""
     delivery = session.get_one(WebhookDelivery, delivery_id)
     endpoint = session.get_one(WebhookEndpoint, delivery.endpoint_id)
-    session.add(
-        WebhookAttempt(
-            delivery_id=delivery_id,
-            attempted_at=now,
-            outcome=outcome.outcome,
-            status_code=outcome.status_code,
-            latency_ms=outcome.latency_ms,
-        )
-    )
     delivery.attempts += 1
     delivery.lease_until = None
     if delivery.status != DeliveryStatus.PENDING:
@@ -161,26 +175,21 @@ def record(
         # attempt is only logged.
         session.flush()
         return delivery.status
-    if outcome.delivered:
-        delivery.status = DeliveryStatus.DELIVERED
-        delivery.delivered_at = now
-        endpoint.failing_since = None
+    jitter = rng or random.Random()  # noqa: S311 (jitter, not a secret)
+    retry_at = now + backoff(delivery.attempts, jitter)
+    if endpoint.failing_since is None:
+        endpoint.failing_since = now
+    if retry_at - delivery.created_at <= GIVE_UP_AFTER:
+        delivery.next_attempt_at = retry_at
     else:
-        jitter = rng or random.Random()  # noqa: S311 (jitter, not a secret)
-        retry_at = now + backoff(delivery.attempts, jitter)
-        if endpoint.failing_since is None:
-            endpoint.failing_since = now
-        if retry_at - delivery.created_at <= GIVE_UP_AFTER:
-            delivery.next_attempt_at = retry_at
-        else:
-            delivery.status = DeliveryStatus.FAILED
-            first_attempt = session.execute(
-                select(func.min(WebhookAttempt.attempted_at)).where(
-                    WebhookAttempt.delivery_id == delivery_id
-                )
-            ).scalar_one()
-            if endpoint.failing_since <= first_attempt:
-                _disable_failing(session, endpoint, now)
+        delivery.status = DeliveryStatus.FAILED
+        first_attempt = session.execute(
+            select(func.min(WebhookAttempt.attempted_at)).where(
+                WebhookAttempt.delivery_id == delivery_id
+            )
+        ).scalar_one()
+        if endpoint.failing_since <= first_attempt:
+            _disable_failing(session, endpoint, now)
     session.flush()
     return delivery.status
 
@@ -191,23 +200,48 @@ def record_all(
     now: datetime,
     rng: random.Random | None = None,
 ) -> list[str]:
-    """Record one round's attempts in one transaction; each delivery's new status."""
-    # Loaded up front (and held, since the identity map is weak) so each record finds them.
-    ids = [delivery_id for delivery_id, _ in outcomes]
-    deliveries = (
-        session.execute(select(WebhookDelivery).where(WebhookDelivery.id.in_(ids))).scalars().all()
+    """Record one round's attempts in one transaction; each delivery's new status.
+
+    Set-based for the common case: one INSERT of every attempt, one UPDATE ... RETURNING
+    of every delivered delivery (DELIVERED, unless it was settled meanwhile by a slower
+    claim whose lease ran out: then the attempt is only logged), one UPDATE clearing
+    ``failing_since`` of the endpoints that accepted a post. Failed attempts, rare when
+    things are well, move on one by one (backoff, giving up, disabling)."""
+    if not outcomes:
+        return []
+    session.execute(
+        insert(_attempts),
+        [_attempt(delivery_id, outcome, now) for delivery_id, outcome in outcomes],
     )
-    endpoint_ids = {delivery.endpoint_id for delivery in deliveries}
-    endpoints = (
-        session.execute(select(WebhookEndpoint).where(WebhookEndpoint.id.in_(endpoint_ids)))
-        .scalars()
-        .all()
-    )
-    statuses = [
-        record(session, delivery_id, outcome, now, rng) for delivery_id, outcome in outcomes
-    ]
-    del deliveries, endpoints
-    return statuses
+    status: dict[int, str] = {}
+    delivered = [delivery_id for delivery_id, outcome in outcomes if outcome.delivered]
+    if delivered:
+        pending = _deliveries.c.status == DeliveryStatus.PENDING
+        rows = session.execute(
+            update(_deliveries)
+            .where(_deliveries.c.id.in_(delivered))
+            .values(
+                attempts=_deliveries.c.attempts + 1,
+                lease_until=None,
+                status=case((pending, DeliveryStatus.DELIVERED.value), else_=_deliveries.c.status),
+                delivered_at=case((pending, now), else_=_deliveries.c.delivered_at),
+            )
+            .returning(_deliveries.c.id, _deliveries.c.status, _deliveries.c.endpoint_id)
+        ).all()
+        status.update({row.id: row.status for row in rows})
+        session.execute(
+            update(_endpoints)
+            .where(
+                _endpoints.c.id.in_({row.endpoint_id for row in rows}),
+                _endpoints.c.failing_since.is_not(None),
+            )
+            .values(failing_since=None)
+        )
+    for delivery_id, outcome in outcomes:
+        if not outcome.delivered:
+            status[delivery_id] = _retry_or_give_up(session, delivery_id, now, rng)
+    # A delivery no longer there reads as settled (nothing more to post).
+    return [status.get(delivery_id, DeliveryStatus.DELIVERED) for delivery_id, _ in outcomes]
 
 
 def _disable_failing(session: Session, endpoint: WebhookEndpoint, now: datetime) -> None:
