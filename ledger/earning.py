@@ -125,11 +125,11 @@ def reverse_earn(
 ) -> ClawbackResult:
     """Claw back the points of a refunded purchase (CR-12).
 
-    The points come from the purchase's own lot first, then from the member's
-    other live lots first-to-expire first. What the member has already spent
-    becomes a clawback debt: the debt account owes the issuer, redemptions are
-    blocked, and later earnings repay it. ``partner_id`` scopes the call to the
-    lot's issuer; ``points`` defaults to everything not yet reversed.
+    The points come from the purchase's own lot first (and the lots a refund restored
+    from it), then from the member's other live lots first-to-expire first. What the
+    member has already spent becomes a clawback debt: the debt account owes the issuer,
+    redemptions are blocked, and later earnings repay it. ``partner_id`` scopes the call
+    to the lot's issuer; ``points`` defaults to everything not yet reversed.
     """
     if points is not None:
         require_points("points", points)
@@ -156,6 +156,10 @@ def reverse_earn(
         taken = [(lot_id, own)] if own else []
         state = repository.member_points(session, member_id, "")
         others = [other for other in state.lots if other.id != lot_id and other.expires_at > now]
+        # The purchase's own points that a refund gave back live in lots restored from its
+        # lot: they go first (same issuer), then the member's other lots.
+        restored = repository.lots_restored_from(session, lot_id)
+        others.sort(key=lambda other: other.id not in restored)  # stable: FIFO kept
         from_others, shortfall = allocate_fifo(others, amount - own)
         taken += from_others
 

@@ -518,6 +518,21 @@ def record_allocations(
     )
 
 
+def lots_restored_from(session: Session, lot_id: int) -> set[int]:
+    """The lots restored from ``lot_id``, and from those, and so on."""
+    found: set[int] = set()
+    frontier = [lot_id]
+    while frontier:
+        children = set(
+            session.execute(
+                select(lots.c.id).where(lots.c.restored_from_lot_id.in_(frontier))
+            ).scalars()
+        )
+        frontier = sorted(children - found)
+        found |= children
+    return found
+
+
 def move_out_of_lot(session: Session, lot_id: int, points: int) -> None:
     """The points a refund gave back to ``lot_id`` move on to the lot restored from it (a
     projection: ``ledger.verify`` counts a lot's restored lots with its allocations)."""

@@ -494,15 +494,30 @@ def redeemable_item(
     session: Session, partner_id: int, item_id: int, at: datetime
 ) -> tuple[str, int, str] | None:
     """``(sku, effective points, kind)`` of an available item of this partner's own
-    catalogue."""
+    catalogue. An item whose title or category the operator's vocabulary refuses today
+    (published before the term was added, or before the guard read bent spellings) is
+    refused with the term's rule (CR-05 or CR-07), so it never reaches settlement."""
     row = session.execute(
-        select(CatalogItem.sku, effective_points(at), CatalogItem.kind).where(
+        select(
+            CatalogItem.sku,
+            effective_points(at),
+            CatalogItem.kind,
+            CatalogItem.title,
+            CatalogItem.category,
+        ).where(
             CatalogItem.id == item_id,
             CatalogItem.partner_id == partner_id,
             CatalogItem.available.is_(True),
         )
     ).first()
-    return None if row is None else (row[0], int(row[1]), row[2])
+    if row is None:
+        return None
+    terms = vocabulary(session)
+    for text in (row.title, row.category):
+        violation = terms.violation(text)
+        if violation is not None:
+            raise ComplianceViolation(violation, ["catalogItemId"])
+    return (row[0], int(row[1]), row[2])
 
 
 def charity_project(session: Session, partner_id: int, item_id: int) -> int | None:

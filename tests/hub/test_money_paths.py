@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy
 from sqlalchemy import select
 from strawberry import relay
 
@@ -670,7 +671,7 @@ async def test_a_refund_gives_back_the_lifetime_the_lot_had_left_when_spent(hub:
 
 
 REDEEM_ONE = """mutation($input: RedeemPointsInput!) {
-  redeemPoints(input: $input) { redemption { id } userErrors { code } } }"""
+  redeemPoints(input: $input) { redemption { id } userErrors { code rule } } }"""
 
 
 async def test_redeem_and_refund_cycles_through_graphql_extend_nothing_else(hub: Hub) -> None:
@@ -719,3 +720,47 @@ async def test_redeem_and_refund_cycles_through_graphql_extend_nothing_else(hub:
     assert sum(n["remaining"] for n in nodes) == lot["remaining"]
     assert all(n["expiresAt"] >= lot["expiresAt"] for n in nodes)
     assert (await hub.database.read(ledger.verify)).clean
+
+
+async def test_an_item_published_before_its_term_is_refused_at_redemption(hub: Hub) -> None:
+    """Items already in the catalogue when the guard learned to read them (a bent title
+    stored before the fix, or a term the operator adds later) never reach settlement: the
+    redemption is refused with the term's rule, ledger untouched, one audit row."""
+    alliance = await Alliance(hub).setup()
+    card = await _gql(
+        hub, PUBLISH_ONE, alliance.store, items=[_item("card", "话费卡", "phone", points=10)]
+    )
+    old = await _gql(
+        hub, PUBLISH_ONE, alliance.store, items=[_item("old", "Old", "gifts", points=10)]
+    )
+    card_id = card["data"]["upsertCatalogItems"]["items"][0]["id"]
+    old_id = old["data"]["upsertCatalogItems"]["items"][0]["id"]
+
+    def stored_before_the_fix(session: Any) -> None:
+        from partners.models import CatalogItem
+
+        session.execute(
+            sqlalchemy.update(CatalogItem)
+            .where(CatalogItem.sku == "old")
+            .values(title="\u7ea2\u200b\u5305 100\u5143")  # 红<zero width space>包 100元
+        )
+
+    await hub.database.write(stored_before_the_fix)
+    await _gql(hub, TERM, alliance.operator, term="话费", rule="CR_05")
+
+    def redeem(item: str, key: str) -> Callable[[], Awaitable[dict]]:
+        async def run() -> dict:
+            body = await _gql(
+                hub,
+                REDEEM_ONE,
+                alliance.store,
+                input={"idempotencyKey": key, "memberId": alliance.member, "catalogItemId": item},
+            )
+            return dict(body["data"]["redeemPoints"])
+
+        return run
+
+    await _blocked(alliance, "CR-05", redeem(card_id, "card"))
+    await _blocked(alliance, "CR-05", redeem(old_id, "old"))
+    await _gql(hub, TERM, alliance.operator, term="话费")  # removed again
+    await _allowed(alliance, redeem(card_id, "card-2"))

@@ -265,3 +265,24 @@ async def test_compensation_needs_a_future_expiry(db: Database, now: datetime) -
             compensation_points=5,
             compensation_expires_at=now,
         )
+
+
+async def test_a_clawback_takes_the_refunded_points_back_from_their_restored_lot_first(
+    db: Database, now: datetime
+) -> None:
+    """Partner 10's points, spent and refunded, live in a lot restored from their lot; a
+    later clawback of that purchase takes them from there, not from partner 20's lot that
+    expires sooner."""
+    world = await World(db, now).open()
+    earned = await world.earn(1, 10, 100, lifetime=timedelta(days=10))
+    spent = await world.redeem(1, 30, 50, at=now + timedelta(days=1))
+    await db.write(ledger.refund, key(), hold_id=spent.hold_id, now=now + timedelta(days=2))
+    await world.earn(1, 20, 100, at=now + timedelta(days=2), lifetime=timedelta(days=3))
+
+    clawed = await db.write(
+        ledger.reverse_earn, key(), lot_id=earned.lot_id, now=now + timedelta(days=3)
+    )
+
+    assert (clawed.clawed_back, clawed.debt_recorded) == (100, 0)
+    assert await world.lots(1) == [(10, 100, 0), (10, 50, 0), (20, 100, 100)]
+    assert (await world.verify()).clean
