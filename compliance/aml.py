@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from compliance.errors import CaseNotFound, ComplianceSettingError, ComplianceViolation
 from compliance.models import AmlCase, AmlThreshold, PartnerDailyIssuance
 from compliance.rules import aml_limit
+from core import metrics
 from core.db import dialect_insert
 from events import EventType, emit, global_id
 from ledger import accounts
@@ -297,6 +298,7 @@ def open_case(
     )
     session.add(case)
     session.flush()
+    metrics.on_commit(session, metrics.AML_CASES_OPENED, case.pattern)
     emit(
         session,
         EventType.AML_CASE_OPENED,

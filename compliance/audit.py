@@ -12,6 +12,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from compliance.models import BlockedAttempt
+from core import metrics
 
 GENESIS = "0" * 64
 _CHAIN_LOCK = 4_170_001  # pg_advisory_xact_lock key: one writer extends the chain at a time
@@ -67,6 +68,7 @@ def record_blocked(
     )
     session.add(row)
     session.flush()
+    metrics.on_commit(session, metrics.REFUSALS, rule)
     return row.id
 
 

@@ -1,7 +1,12 @@
-"""Settings, read once from the environment."""
+"""Settings, read once from the environment.
+
+Every value is parsed here, and a bad one raises :class:`ConfigError` whose message is one
+line naming the variable, what it holds and what it should hold; the CLI prints it as is.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -9,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from core.notify import Notifier, notifier_from
 
@@ -20,6 +26,16 @@ DEFAULT_MAX_OVERFLOW = 5
 DEFAULT_POOL_TIMEOUT_SECONDS = 10.0
 DEFAULT_QUEUE_LIMIT = 2000
 DEFAULT_STATEMENT_CACHE_SIZE = 100
+# HUB_SECRET_KEY: at least this many characters in production (32 random bytes, base64url,
+# are 43); development refuses keys shorter than the development minimum.
+PRODUCTION_SECRET_MIN = 32
+DEVELOPMENT_SECRET_MIN = 16
+LOG_FORMATS = ("text", "json")
+DEFAULT_METRICS_NETWORKS = ("127.0.0.0/8", "::1/128")
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used: one line naming the variable and the fix."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +77,18 @@ class Settings:
     # Each worker keeps the catalogue in memory for pages without SQL while it has at most
     # this many available items (partners.catalog_memory); 0 turns it off.
     catalog_memory_items: int = 20_000
+    # Where the secret key came from: "env" (HUB_SECRET_KEY), "file" (an existing
+    # ./.alliance-hub-secret) or "" (neither yet: made by migrate on a database without keys).
+    secret_source: str = ""
+    issuer_configured: bool = False
+    log_format: str = "text"
+    # Browser origins allowed to call the hub (exact scheme://host[:port]); none by default.
+    cors_origins: tuple[str, ...] = ()
+    # GraphiQL on GET /graphql: on in development, off in production unless HUB_GRAPHIQL=on.
+    graphiql: bool = True
+    # /metrics: callers from these networks, or with this bearer token, may read it.
+    metrics_networks: tuple[str, ...] = DEFAULT_METRICS_NETWORKS
+    metrics_token: str = ""
 
     @property
     def production(self) -> bool:
@@ -92,57 +120,100 @@ class Settings:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
+        env_name = environment(env.get("HUB_ENV") or "development")
+        production = env_name == "production"
+        secret_key, secret_source = env.get("HUB_SECRET_KEY", ""), "env"
+        if not secret_key:
+            secret_key, secret_source = existing_local_secret(), "file"
+            if not secret_key:
+                secret_source = ""
+        issuer = env.get("HUB_ISSUER", "").strip().rstrip("/")
         return cls(
-            database_url=env.get("HUB_DATABASE_URL", DEFAULT_DATABASE_URL),
-            hold_ttl=timedelta(seconds=int(env.get("HUB_HOLD_TTL_SECONDS", "900"))),
-            price_notice=_notice_days(env.get("HUB_PRICE_NOTICE_DAYS", "7")),
-            sqlite_busy_timeout_ms=int(env.get("HUB_SQLITE_BUSY_TIMEOUT_MS", "10000")),
-            database_pool_size=int(
-                env.get("HUB_DB_POOL_SIZE")
-                or env.get("HUB_DATABASE_POOL_SIZE")  # the earlier name, still honoured
-                or DEFAULT_POOL_SIZE
+            database_url=env.get("HUB_DATABASE_URL") or DEFAULT_DATABASE_URL,
+            hold_ttl=timedelta(seconds=integer(env, "HUB_HOLD_TTL_SECONDS", 900, minimum=1)),
+            price_notice=timedelta(days=integer(env, "HUB_PRICE_NOTICE_DAYS", 7, minimum=1)),
+            sqlite_busy_timeout_ms=integer(env, "HUB_SQLITE_BUSY_TIMEOUT_MS", 10_000, minimum=0),
+            database_pool_size=integer(
+                env,
+                # the earlier name, still honoured
+                "HUB_DB_POOL_SIZE" if env.get("HUB_DB_POOL_SIZE") else "HUB_DATABASE_POOL_SIZE",
+                DEFAULT_POOL_SIZE,
+                minimum=1,
             ),
-            database_max_overflow=int(env.get("HUB_DB_MAX_OVERFLOW", DEFAULT_MAX_OVERFLOW)),
-            database_pool_timeout=float(
-                env.get("HUB_DB_POOL_TIMEOUT_SECONDS", DEFAULT_POOL_TIMEOUT_SECONDS)
+            database_max_overflow=integer(
+                env, "HUB_DB_MAX_OVERFLOW", DEFAULT_MAX_OVERFLOW, minimum=0
             ),
-            database_queue_limit=int(env.get("HUB_DB_QUEUE_LIMIT", DEFAULT_QUEUE_LIMIT)),
-            database_statement_cache_size=int(
-                env.get("HUB_DB_STATEMENT_CACHE_SIZE", DEFAULT_STATEMENT_CACHE_SIZE)
+            database_pool_timeout=number(
+                env, "HUB_DB_POOL_TIMEOUT_SECONDS", DEFAULT_POOL_TIMEOUT_SECONDS
             ),
-            issuer=env.get("HUB_ISSUER", DEFAULT_ISSUER).rstrip("/"),
+            database_queue_limit=integer(env, "HUB_DB_QUEUE_LIMIT", DEFAULT_QUEUE_LIMIT, minimum=0),
+            database_statement_cache_size=integer(
+                env, "HUB_DB_STATEMENT_CACHE_SIZE", DEFAULT_STATEMENT_CACHE_SIZE, minimum=0
+            ),
+            issuer=issuer or DEFAULT_ISSUER,
+            issuer_configured=bool(issuer),
             access_token_lifetime=timedelta(
-                seconds=int(env.get("HUB_ACCESS_TOKEN_SECONDS", "900"))
+                seconds=integer(env, "HUB_ACCESS_TOKEN_SECONDS", 900, minimum=1)
             ),
             secret_rotation_grace=timedelta(
-                seconds=int(env.get("HUB_SECRET_ROTATION_GRACE_SECONDS", "86400"))
+                seconds=integer(env, "HUB_SECRET_ROTATION_GRACE_SECONDS", 86400, minimum=0)
             ),
-            secret_key=env.get("HUB_SECRET_KEY") or local_secret_key(),
-            environment=environment(env.get("HUB_ENV", "development")),
-            expiry_notice_days=int(env.get("HUB_EXPIRY_NOTICE_DAYS", "30")),
-            webhook_lease=timedelta(seconds=int(env.get("HUB_WEBHOOK_LEASE_SECONDS", "60"))),
-            max_entity_representations=int(env.get("HUB_MAX_ENTITY_REPRESENTATIONS", "100")),
-            public_cache_mb=int(env.get("HUB_PUBLIC_CACHE_MB", "64")),
-            public_cache_max_age=int(env.get("HUB_PUBLIC_CACHE_MAX_AGE_SECONDS", "5")),
-            public_cache_stale_while_revalidate=int(
-                env.get("HUB_PUBLIC_CACHE_STALE_SECONDS", "10")
+            secret_key=secret_key,
+            secret_source=secret_source,
+            environment=env_name,
+            expiry_notice_days=integer(env, "HUB_EXPIRY_NOTICE_DAYS", 30, minimum=1),
+            webhook_lease=timedelta(
+                seconds=integer(env, "HUB_WEBHOOK_LEASE_SECONDS", 60, minimum=1)
             ),
-            catalog_memory_items=int(env.get("HUB_CATALOG_MEMORY_ITEMS", "20000")),
+            max_entity_representations=integer(
+                env, "HUB_MAX_ENTITY_REPRESENTATIONS", 100, minimum=1
+            ),
+            public_cache_mb=integer(env, "HUB_PUBLIC_CACHE_MB", 64, minimum=0),
+            public_cache_max_age=integer(env, "HUB_PUBLIC_CACHE_MAX_AGE_SECONDS", 5, minimum=0),
+            public_cache_stale_while_revalidate=integer(
+                env, "HUB_PUBLIC_CACHE_STALE_SECONDS", 10, minimum=0
+            ),
+            catalog_memory_items=integer(env, "HUB_CATALOG_MEMORY_ITEMS", 20_000, minimum=0),
             notify_outbox=env.get("HUB_NOTIFY_OUTBOX", "./notifications.jsonl"),
             sms_webhook_url=env.get("HUB_SMS_WEBHOOK_URL", ""),
             sms_webhook_secret=env.get("HUB_SMS_WEBHOOK_SECRET", ""),
-            codes_per_partner_hour=_count(env, "HUB_CODES_PER_PARTNER_HOUR", 500),
-            codes_per_app_hour=_count(env, "HUB_CODES_PER_APP_HOUR", 2000),
-            codes_per_address=_count(env, "HUB_CODES_PER_ADDRESS", 20),
+            codes_per_partner_hour=integer(env, "HUB_CODES_PER_PARTNER_HOUR", 500, minimum=0),
+            codes_per_app_hour=integer(env, "HUB_CODES_PER_APP_HOUR", 2000, minimum=0),
+            codes_per_address=integer(env, "HUB_CODES_PER_ADDRESS", 20, minimum=0),
             trusted_proxies=env.get("HUB_TRUSTED_PROXIES", "").strip(),
+            log_format=choice(env, "HUB_LOG_FORMAT", LOG_FORMATS),
+            cors_origins=cors_origins(env.get("HUB_CORS_ORIGINS", "")),
+            graphiql=switch(env, "HUB_GRAPHIQL", default=not production),
+            metrics_networks=networks(env.get("HUB_METRICS_NETWORKS")),
+            metrics_token=env.get("HUB_METRICS_TOKEN", ""),
         )
 
-
-def _count(env: Mapping[str, str], name: str, default: int) -> int:
-    value = int(env.get(name, default))
-    if value < 0:
-        raise ValueError(f"{name} must be 0 or more")
-    return value
+    def refusals(self) -> list[str]:
+        """What stops this configuration from serving, one line each (empty: fine).
+        Checked by the CLI before it serves or touches keys; not by the settings
+        themselves, so a test may build any combination."""
+        found: list[str] = []
+        if self.secret_key:
+            minimum = PRODUCTION_SECRET_MIN if self.production else DEVELOPMENT_SECRET_MIN
+            if len(self.secret_key) < minimum:
+                found.append(
+                    f"HUB_SECRET_KEY is too weak ({len(self.secret_key)} characters; at least "
+                    f"{minimum}{' in production' if self.production else ''}): make one with "
+                    "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+                )
+        elif self.production:
+            found.append(
+                "HUB_SECRET_KEY is required in production (HUB_ENV=production): make one with "
+                "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
+        if self.production and not self.issuer_configured:
+            found.append(
+                "HUB_ISSUER is required in production: the public https URL of the hub, "
+                "e.g. https://hub.example.com"
+            )
+        elif self.production and not self.issuer.startswith("https://"):
+            found.append(f"HUB_ISSUER must be an https URL in production, not {self.issuer!r}")
+        return found
 
 
 ENVIRONMENTS = ("development", "production")
@@ -150,26 +221,113 @@ ENVIRONMENTS = ("development", "production")
 
 def environment(value: str) -> str:
     if value not in ENVIRONMENTS:
-        raise ValueError(f"HUB_ENV must be one of {', '.join(ENVIRONMENTS)}, not {value!r}")
+        raise ConfigError(f"HUB_ENV must be one of {', '.join(ENVIRONMENTS)}, not {value!r}")
     return value
 
 
-def _notice_days(value: str) -> timedelta:
-    """CR-07: a price increase is published ahead, so the notice is at least a day."""
-    days = int(value)
-    if days < 1:
-        raise ValueError("HUB_PRICE_NOTICE_DAYS must be at least 1")
-    return timedelta(days=days)
+def integer(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw[:40]!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw[:40]!r}") from None
+    if not 0 < value < 3600:
+        raise ConfigError(f"{name} must be more than 0 and less than 3600, not {raw[:40]}")
+    return value
+
+
+def choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
+    raw = env.get(name, "").strip().lower() or allowed[0]
+    if raw not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {raw[:40]!r}")
+    return raw
+
+
+def switch(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("on", "true", "1", "yes"):
+        return True
+    if raw in ("off", "false", "0", "no"):
+        return False
+    raise ConfigError(f"{name} must be on or off, not {raw[:40]!r}")
+
+
+def cors_origins(raw: str) -> tuple[str, ...]:
+    """Exact origins, comma- or space-separated: scheme://host[:port], no path, no '*'."""
+    found: list[str] = []
+    for origin in raw.replace(",", " ").split():
+        parsed = urlsplit(origin)
+        if (
+            parsed.scheme not in ("http", "https")
+            or not parsed.hostname
+            or parsed.path
+            or parsed.query
+            or parsed.fragment
+            or "*" in origin
+        ):
+            raise ConfigError(
+                f"HUB_CORS_ORIGINS holds {origin[:80]!r}: give exact origins such as "
+                "https://app.example.com (scheme, host and port only)"
+            )
+        found.append(origin.rstrip("/").lower())
+    return tuple(found)
+
+
+def networks(raw: str | None) -> tuple[str, ...]:
+    """HUB_METRICS_NETWORKS: CIDR networks allowed to read /metrics; empty means none."""
+    if raw is None:
+        return DEFAULT_METRICS_NETWORKS
+    found: list[str] = []
+    for item in raw.replace(",", " ").split():
+        try:
+            found.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ConfigError(
+                f"HUB_METRICS_NETWORKS holds {item[:80]!r}, not a network such as 10.0.0.0/8"
+            ) from None
+    return tuple(found)
+
+
+def existing_local_secret(path: Path = Path(LOCAL_SECRET_FILE)) -> str:
+    """The key in ./.alliance-hub-secret when that file exists; never creates it."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        return ""
+    except OSError as error:
+        raise ConfigError(f"cannot read {path.resolve()}: {error.strerror}") from None
 
 
 def local_secret_key(path: Path = Path(LOCAL_SECRET_FILE)) -> str:
-    """For a zero-setup local hub: a random key kept in ./.alliance-hub-secret (mode 0600).
-    Production sets HUB_SECRET_KEY instead."""
+    """For a zero-setup local hub: a random key kept in ./.alliance-hub-secret (mode 0600),
+    made by ``alliance-hub migrate`` only when the database has no keys yet. Production
+    sets HUB_SECRET_KEY instead."""
     if path.exists():
         return path.read_text().strip()
     key = secrets.token_urlsafe(32)
-    path.touch(mode=0o600)
-    path.write_text(key)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as error:
+        raise ConfigError(f"cannot create {path.resolve()}: {error.strerror}") from None
+    with os.fdopen(descriptor, "w") as out:
+        out.write(key)
     return key
 
 

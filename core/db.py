@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import itertools
 import logging
@@ -59,6 +60,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from core import metrics
 
 if TYPE_CHECKING:
     from core.config import Settings
@@ -124,6 +127,7 @@ class Admission:
             if self.waiting >= self.queue_limit:
                 raise DatabaseBusy("the database queue is full")
             self.waiting += 1
+            metrics.DB_POOL_WAITING.inc()
             try:
                 async with asyncio.timeout(self.timeout):
                     await self._slots.acquire()
@@ -131,13 +135,16 @@ class Admission:
                 raise DatabaseBusy("no database connection within the bound") from None
             finally:
                 self.waiting -= 1
+                metrics.DB_POOL_WAITING.dec()
         else:
             await self._slots.acquire()
         self.running += 1
+        metrics.DB_POOL_IN_USE.inc()
         try:
             yield
         finally:
             self.running -= 1
+            metrics.DB_POOL_IN_USE.dec()
             self._slots.release()
 
 
@@ -397,7 +404,9 @@ class Database:
                 return result
 
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(executor, functools.partial(unit))
+        # The caller's context goes along: its request id on log lines, its trace span.
+        context = contextvars.copy_context()
+        return await loop.run_in_executor(executor, functools.partial(context.run, unit))
 
     async def peek(self, sql: str, params: Mapping[str, Any] | None = None) -> tuple[Any, ...]:
         """The first row of one tiny read (a primary-key or index-seek lookup, named

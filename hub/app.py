@@ -1,15 +1,19 @@
-"""The Starlette application: GraphQL, the OAuth 2.0 endpoints and /healthz."""
+"""The Starlette application: GraphQL, the OAuth 2.0 endpoints, /healthz, /readyz and
+/metrics."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -18,12 +22,15 @@ from starlette.types import Receive, Scope, Send
 from core.config import Settings, get_settings
 from core.db import Database, database_from_settings
 from core.notify import Notifier
+from hub import tracing
 from hub.backpressure import Backpressure
 from hub.graphql_http import GraphQLEndpoint, HubGraphQL
-from hub.logs import AccessLog, quiet_authlib
+from hub.logs import AccessLog, RequestId, quiet_authlib
+from hub.metrics import MetricsEndpoint
 from hub.oauth2.authorize import SignInPages
 from hub.oauth2.bearer import BearerTokens, unauthorized
 from hub.oauth2.endpoints import OAuthEndpoints, server_metadata
+from hub.preflight import key_unseals, migration_problem
 from hub.public_cache import PublicCache
 from hub.unexpected import CatchUnexpected
 from resolvers.catalog import CatalogueMemory
@@ -31,6 +38,7 @@ from schema.root import build_schema
 
 
 async def healthz(request: Request) -> JSONResponse:
+    """Liveness, and whether the database answers."""
     database: Database = request.app.state.database
     try:
         reachable = await database.ping()
@@ -41,6 +49,40 @@ async def healthz(request: Request) -> JSONResponse:
         "database": {"store": database.dialect, "reachable": reachable},
     }
     return JSONResponse(body, status_code=200 if reachable else 503)
+
+
+async def readyz(request: Request) -> JSONResponse:
+    """Readiness: 200 only when the database answers, is migrated to head and the secret
+    key unseals the signing key; else 503 naming what is missing."""
+    database: Database = request.app.state.database
+    settings: Settings = request.app.state.settings
+    checks = {"database": False, "migrated": False, "signingKey": False}
+    try:
+        checks["database"] = await database.ping()
+        checks["migrated"] = await database.read(migration_problem) is None
+        if checks["migrated"]:
+            checks["signingKey"] = await key_unseals(database, settings)
+    except Exception as error:  # reported as a state, never as a trace
+        log.info("readiness check failed: %s", type(error).__name__)
+    ready = all(checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks},
+        status_code=200 if ready else 503,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+class PreflightNoContent(CORSMiddleware):
+    """Starlette's CORS, with preflights answered 204 (no body) as browsers expect."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code == 200:
+            return Response(status_code=204, headers=dict(response.headers))
+        return response
+
+
+log = logging.getLogger("alliance_hub.ready")
 
 
 class _Late:
@@ -57,13 +99,18 @@ def create_app(
     database_url: str | None = None,
     settings: Settings | None = None,
     notifier: Notifier | None = None,
+    tracer_provider: Any = None,
 ) -> Starlette:
     """The hub's ASGI app. Its database is opened and closed by the app's lifespan.
-    Messages to members' phones go to ``notifier``, by default the configured one."""
+    Messages to members' phones go to ``notifier``, by default the configured one. Traces go
+    to ``tracer_provider``, by default the one the OTEL_* variables ask for (hub/tracing.py),
+    else nowhere."""
     settings = settings or get_settings()
     chosen_notifier = notifier or settings.notifier()
     server_metadata(settings)  # an invalid issuer stops the hub before it serves
     quiet_authlib()
+    if tracer_provider is None and tracing.wanted(os.environ):
+        tracer_provider = tracing.provider_from_env(os.environ)
     graphql = _Late()
     endpoints: dict[str, Any] = {}
 
@@ -71,6 +118,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         database = database_from_settings(settings, database_url)
         app.state.database = database
+        app.state.settings = settings
         app.state.notifier = chosen_notifier
         oauth = OAuthEndpoints(database, settings)
         endpoints.update(
@@ -80,8 +128,12 @@ def create_app(
             metadata=oauth.server_metadata,
             jwks=oauth.jwks,
             authorize=SignInPages(database, settings, chosen_notifier).authorize,
+            metrics=MetricsEndpoint(settings).__call__,
         )
         schema = build_schema()
+        if tracer_provider is not None:
+            schema = tracing.traced_schema(schema, tracer_provider)
+            tracing.trace_engines(database.engines(), tracer_provider)
         public_cache = PublicCache(
             schema._schema,
             database,
@@ -98,7 +150,8 @@ def create_app(
                     production=settings.production,
                     public_cache=public_cache,
                     catalogue=catalogue,
-                )
+                ),
+                graphiql=settings.graphiql,
             ),
             backend=BearerTokens(database, settings),
             on_error=unauthorized,
@@ -118,6 +171,8 @@ def create_app(
     logging.getLogger("alliance_hub").setLevel(logging.INFO)
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", late("metrics"), methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/oauth/authorize", late("authorize"), methods=["GET", "POST"]),
         Route("/oauth/token", late("token"), methods=["POST"]),
@@ -126,13 +181,24 @@ def create_app(
         Route("/.well-known/oauth-authorization-server", late("metadata"), methods=["GET"]),
         Route("/.well-known/jwks.json", late("jwks"), methods=["GET"]),
     ]
-    return Starlette(
-        routes=routes,
-        middleware=[
-            Middleware(AccessLog, paths=[route.path for route in routes]),
-            Middleware(CatchUnexpected),
-            # Inside the catch-all: a busy database is a 503 with Retry-After, not a 500.
-            Middleware(Backpressure),
-        ],
-        lifespan=lifespan,
-    )
+    middleware = [
+        *tracing.middleware(tracer_provider),
+        Middleware(RequestId),
+        Middleware(AccessLog, paths=[route.path for route in routes]),
+        Middleware(CatchUnexpected),
+    ]
+    if settings.cors_origins:
+        # Inside the catch-all and the access log: refused preflights are logged too.
+        middleware.append(
+            Middleware(
+                PreflightNoContent,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Authorization", "Content-Type", "Accept", "X-Request-Id"],
+                expose_headers=["X-Request-Id", "Retry-After", "WWW-Authenticate"],
+                max_age=600,
+            )
+        )
+    # Inside the catch-all: a busy database is a 503 with Retry-After, not a 500.
+    middleware.append(Middleware(Backpressure))
+    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

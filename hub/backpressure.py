@@ -12,9 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from core.db import DatabaseBusy
+from hub.guard import ResponseGuard
 
 SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 
@@ -38,34 +39,23 @@ def unavailable_error() -> dict[str, Any]:
     }
 
 
-class Backpressure:
+class Backpressure(ResponseGuard):
     """Turn a DatabaseBusy that escapes an endpoint into 503 + Retry-After."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    catches = (DatabaseBusy,)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking)
-        except DatabaseBusy as busy:
-            if started:
-                raise
-            response = JSONResponse(
-                {
-                    "error": "temporarily_unavailable",
-                    "error_description": "the service is busy: retry after Retry-After",
-                },
-                status_code=503,
-                headers={**retry_headers(busy), "Pragma": "no-cache"},
-            )
-            await response(scope, receive, send)
+    async def handle(
+        self, error: Exception, scope: Scope, receive: Receive, send: Send, *, started: bool
+    ) -> None:
+        assert isinstance(error, DatabaseBusy)
+        if started:
+            raise error
+        response = JSONResponse(
+            {
+                "error": "temporarily_unavailable",
+                "error_description": "the service is busy: retry after Retry-After",
+            },
+            status_code=503,
+            headers={**retry_headers(error), "Pragma": "no-cache"},
+        )
+        await response(scope, receive, send)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import copy
 import dataclasses
 import json
 import os
@@ -18,7 +17,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from compliance.errors import ComplianceSettingError, ComplianceViolation
-from core.config import get_settings
+from core.config import ConfigError, get_settings
 from core.db import Database, UnsupportedDatabase, database_from_settings, utcnow
 from ledger.errors import LedgerError
 from members.errors import MemberError
@@ -62,19 +61,50 @@ def _read(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 def cmd_migrate(args: argparse.Namespace) -> int:
     from hub.migrate import upgrade
     from hub.oauth2.keys import ensure_signing_key
+    from hub.preflight import secret_key_for
 
     settings = get_settings()
+    made_secret = not settings.secret_key
+
+    async def keys(database: Database) -> Any:
+        # Before the schema changes: a mismatching key stops here, with nothing changed.
+        if await database.read(_has_table, "secret_key_check"):
+            await secret_key_for(database, settings, may_create=False)
+
+    if settings.secret_key:
+        _with_database(keys)
     upgrade(settings.database_url)
-    _write(ensure_signing_key, settings.secret_key, utcnow())
+
+    async def finish(database: Database) -> Any:
+        confirmed = await secret_key_for(database, settings, may_create=True)
+        await database.write(ensure_signing_key, confirmed.secret_key, utcnow())
+        return confirmed
+
+    confirmed = _with_database(finish)
+    get_settings.cache_clear()
     print("database migrated to the latest revision")
+    if made_secret and confirmed.secret_source == "file":
+        from core.config import LOCAL_SECRET_FILE
+
+        where = Path(LOCAL_SECRET_FILE).resolve()
+        print(f"secret key kept in {where} (set HUB_SECRET_KEY in production)")
     return 0
+
+
+def _has_table(session: Any, name: str) -> bool:
+    from sqlalchemy import inspect
+
+    return bool(inspect(session.connection()).has_table(name))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from hub import demo
 
+    settings = get_settings()
+    if not settings.issuer_configured:
+        settings = dataclasses.replace(settings, issuer=served_issuer(args.host, args.port))
     lines = _with_database(
-        lambda database: demo.run(database, get_settings(), utcnow(), Path(args.credentials))
+        lambda database: demo.run(database, settings, utcnow(), Path(args.credentials).resolve())
     )
     print("\n".join(lines))
     return 0
@@ -424,27 +454,55 @@ def cmd_clients_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
-def serve_log_config() -> dict[str, Any]:
-    """uvicorn's logging, plus a handler for the hub's own loggers (the access log of
-    hub.logs.AccessLog among them), applied in every worker process."""
-    from uvicorn.config import LOGGING_CONFIG
+def served_issuer(host: str, port: int) -> str:
+    """Development's issuer: the address actually served (a wildcard host as loopback)."""
+    wildcard = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104
+    shown = wildcard.get(host, host)
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
 
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["loggers"]["alliance_hub"] = {
-        "handlers": ["default"],
-        "level": "INFO",
-        "propagate": False,
-    }
-    return config
+
+def settings_for_serving(host: str, port: int) -> Any:
+    """The settings a server at host:port runs with, refused in one line when unusable. In
+    development without HUB_ISSUER the issuer follows the served address (os.environ
+    carries it to every uvicorn worker)."""
+    from hub.oauth2.endpoints import server_metadata
+
+    settings = get_settings()
+    refusals = settings.refusals()
+    if refusals:
+        raise ConfigError(refusals[0])
+    if not settings.issuer_configured:
+        os.environ["HUB_ISSUER"] = served_issuer(host, port)
+        get_settings.cache_clear()
+        settings = get_settings()
+    try:
+        server_metadata(settings)
+    except ValueError as error:
+        raise ConfigError(f"HUB_ISSUER {settings.issuer!r} cannot be used: {error}") from None
+    return settings
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from hub.logs import log_config
+
+    if not 0 < args.port < 65536:
+        raise CommandFailed(f"--port must be 1 to 65535, not {args.port}")
+    if args.workers < 1:
+        raise CommandFailed(f"--workers must be at least 1, not {args.workers}")
+    settings = settings_for_serving(args.host, args.port)
+    if args.workers > 1:
+        from hub.metrics import prepare_multiprocess
+
+        prepare_multiprocess()
     # uvicorn believes X-Forwarded-For from loopback unless told otherwise, which would let
     # any local caller (or a proxy that passes the header through) pick its own address for
-    # the per-address limits. The hub believes only the proxies HUB_TRUSTED_PROXIES names.
-    trusted = [item.strip() for item in get_settings().trusted_proxies.split(",") if item.strip()]
+    # the per-address limits and /metrics. The hub believes only the proxies
+    # HUB_TRUSTED_PROXIES names.
+    trusted = [item.strip() for item in settings.trusted_proxies.split(",") if item.strip()]
     uvicorn.run(
         "hub.app:create_app",
         proxy_headers=bool(trusted),
@@ -454,7 +512,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level="info",
-        log_config=serve_log_config(),
+        log_config=log_config(settings.log_format),
         # uvicorn's access log prints query strings, where a careless client may put a
         # secret; the hub's own (hub.logs.AccessLog) prints paths only.
         access_log=False,
@@ -463,11 +521,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    import logging
 
+    from hub.logs import configure_logging
     from hub.worker import WorkerAlreadyRunning, serve
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging(get_settings().log_format)
     try:
         asyncio.run(serve(get_settings(), args.poll_seconds))
     except WorkerAlreadyRunning as error:
@@ -599,6 +657,10 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", parents=[common], help="load the demo alliance once and print its credentials"
     )
     demo_command.add_argument("--credentials", default="demo-credentials.json")
+    demo_command.add_argument(
+        "--host", default="127.0.0.1", help="where `serve` will listen (for the sign-in link)"
+    )
+    demo_command.add_argument("--port", type=int, default=8000)
     demo_command.set_defaults(handler=cmd_demo)
 
     keys = commands.add_parser("keys", help="access-token signing keys")
@@ -789,13 +851,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that seal, unseal or hash with the secret key: each first confirms the key is the
+# one the database's secrets are under (hub/secret_check.py).
+KEY_COMMANDS = frozenset(
+    {
+        "cmd_serve",
+        "cmd_worker",
+        "cmd_keys_rotate",
+        "cmd_demo",
+        "cmd_clients_create",
+        "cmd_operator_create_client",
+        "cmd_clients_rotate_secret",
+    }
+)
+
+
+def preflight(args: argparse.Namespace) -> None:
+    """Before any command: the settings parse, the database exists (only ``migrate`` may
+    create it) and is migrated to head, and the key commands have the right key."""
+    from hub.preflight import require_database_file, require_migrated, secret_key_for
+
+    settings = get_settings()
+    migrating = args.handler is cmd_migrate
+    require_database_file(settings.database_url, create=migrating)
+    if migrating:
+        return
+
+    async def check(database: Database) -> None:
+        await require_migrated(database)
+        if args.handler.__name__ in KEY_COMMANDS:
+            await secret_key_for(database, settings, may_create=False)
+
+    _with_database(check)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.database_url:
         os.environ["HUB_DATABASE_URL"] = args.database_url
-        get_settings.cache_clear()
+    get_settings.cache_clear()
     try:
+        preflight(args)
         return int(args.handler(args))
+    except ConfigError as error:
+        print(f"alliance-hub: {error}", file=sys.stderr)
     except (
         CommandFailed,
         PartnerError,
@@ -808,10 +907,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"alliance-hub: {error}", file=sys.stderr)
     except UnsupportedDatabase as error:
         print(f"alliance-hub: {error}", file=sys.stderr)
-    except (OperationalError, DBAPIError, OSError) as error:
-        reason = str(getattr(error, "orig", error)).splitlines()[0]
-        print(f"alliance-hub: database error: {reason}", file=sys.stderr)
+    except OSError as error:
+        if error.filename:  # a file the command was given: name it
+            print(f"alliance-hub: {error.filename}: {error.strerror}", file=sys.stderr)
+        else:  # a database connection
+            print(f"alliance-hub: database error: {one_line(error)}", file=sys.stderr)
+    except (OperationalError, DBAPIError) as error:
+        print(f"alliance-hub: database error: {one_line(error)}", file=sys.stderr)
     return 1
+
+
+def one_line(error: BaseException) -> str:
+    lines = str(getattr(error, "orig", error)).splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 if __name__ == "__main__":

@@ -402,6 +402,7 @@ def _recall(path: Path) -> dict[str, Any] | None:
 async def run(
     database: Database, settings: Settings, now: datetime, path: Path = CREDENTIALS_FILE
 ) -> list[str]:
+    where = path  # the CLI gives it absolute
     loaded = await database.write(load, settings, now)
     if loaded is not None:
         shown = {
@@ -425,14 +426,24 @@ async def run(
                 "demo alliance already loaded; its credentials file is gone: "
                 "create a client with `alliance-hub clients create`"
             ]
-        shown, head = recalled, ["demo alliance already loaded"]
-    lines = [*head, f"credentials (also in {path}; the hub stores secrets hashed):"]
-    for code, credential in shown.items():
-        if code != "app":
-            lines.append(
-                f"  {code:13} client_id={credential['client_id']} "
-                f"client_secret={credential['client_secret']}"
-            )
+        # Printed once, when made; afterwards only where they are.
+        shown = recalled
+        lines = [
+            "demo alliance already loaded",
+            f"its clients' credentials are kept in {where} "
+            "(jq . on it; the hub stores secrets hashed)",
+        ]
+    if loaded is not None:
+        lines = [
+            *head,
+            f"credentials (shown this once; kept in {where}; the hub stores secrets hashed):",
+        ]
+        for code, credential in shown.items():
+            if code != "app":
+                lines.append(
+                    f"  {code:13} client_id={credential['client_id']} "
+                    f"client_secret={credential['client_secret']}"
+                )
     if "app" in shown:
         app = shown["app"]
         lines += sign_in_lines(settings, app["client_id"], app["code_verifier"])

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -22,10 +23,11 @@ from typing import Any
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.ides import get_graphql_ide_html
 from strawberry.types import ExecutionResult
 
 from core.db import Database, DatabaseBusy, utcnow
@@ -158,6 +160,21 @@ NO_STORE = "no-store"
 PUBLIC_VARY = "Accept, Authorization"
 
 
+def operation_type_of(data: GraphQLRequestData) -> str:
+    """query, mutation or subscription, for metrics: the named operation's keyword, else the
+    document's first (a bare selection set is a query); "invalid" when neither is found."""
+    query = data.query or ""
+    if data.operation_name is not None and OPERATION_NAME.fullmatch(data.operation_name):
+        found = re.search(
+            rf"\b(query|mutation|subscription)\s+{re.escape(data.operation_name)}\b", query
+        )
+    else:
+        found = re.match(r"\s*(query|mutation|subscription)\b", query)
+    if found:
+        return found.group(1)
+    return "query" if query.lstrip().startswith("{") else "invalid"
+
+
 class HubGraphQL(GraphQL[HubContext, None]):
     def __init__(
         self,
@@ -222,6 +239,8 @@ class HubGraphQL(GraphQL[HubContext, None]):
                 found = cache.lookup(key, now)
                 if found is not None:
                     request.state.operation_name = operation_name_of(request_data)
+                    request.state.operation_type = operation_type_of(request_data)
+                    request.state.graphql_outcome = "ok"  # only answers without errors are kept
                     return self._public(request, found, now)
                 public = (key, state, now)
         sub_response = await self.get_sub_response(request)
@@ -317,6 +336,7 @@ class HubGraphQL(GraphQL[HubContext, None]):
         self, request: Request, request_data: GraphQLRequestData, **kwargs: Any
     ) -> ExecutionResult:
         request.state.operation_name = operation_name_of(request_data)
+        request.state.operation_type = operation_type_of(request_data)
         return await super().execute_single(request=request, request_data=request_data, **kwargs)
 
     async def get_context(self, request: Any, response: Any) -> HubContext:
@@ -353,6 +373,7 @@ class HubGraphQL(GraphQL[HubContext, None]):
             body["data"] = result.data
         if errors:
             body["errors"] = [error.formatted for error in errors]
+        request.state.graphql_outcome = "error" if errors else "ok"
         if result.extensions:
             body["extensions"] = result.extensions
         if not executed and media == GRAPHQL_RESPONSE_JSON:
@@ -379,11 +400,15 @@ def _busy(result: ExecutionResult) -> DatabaseBusy | None:
 class GraphQLEndpoint:
     """Negotiation and the body cap around the strawberry view."""
 
-    def __init__(self, view: HubGraphQL) -> None:
+    def __init__(self, view: HubGraphQL, *, graphiql: bool = False) -> None:
         self.view = view
+        self.graphiql = graphiql
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope)
+        if self.graphiql and wants_graphiql(request):
+            await graphiql_page()(scope, receive, send)
+            return
         media = negotiate(request.headers.get("accept"))
         if media is None:
             await request_error(f"Not acceptable: ask for {GRAPHQL_RESPONSE_JSON} or {JSON}", 406)(
@@ -413,6 +438,25 @@ class GraphQLEndpoint:
             if started:
                 raise
             await _too_large(scope, receive, send)
+
+
+def wants_graphiql(request: Request) -> bool:
+    """A browser opening /graphql: GET without a query, asking for HTML."""
+    accept = request.headers.get("accept", "")
+    return (
+        request.method == "GET"
+        and "query" not in request.query_params
+        and "text/html" in accept.split(";")[0].lower().replace(" ", "").split(",")
+    )
+
+
+@functools.cache
+def _graphiql_html() -> str:
+    return get_graphql_ide_html("graphiql")
+
+
+def graphiql_page() -> HTMLResponse:
+    return HTMLResponse(_graphiql_html(), headers={"Cache-Control": "no-store"})
 
 
 def _is_mutation(query: str | None, operation_name: str | None) -> bool:

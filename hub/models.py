@@ -15,6 +15,7 @@ MODEL_MODULES = (
     "members.expiry_notices",
     "members.reminders",
     "webhooks.models",
+    "hub.secret_check",
 )
 
 

@@ -14,7 +14,9 @@ import traceback
 import uuid
 
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
+
+from hub.guard import ResponseGuard
 
 log = logging.getLogger("alliance_hub.errors")
 
@@ -66,30 +68,16 @@ def internal_error(error_id: str) -> JSONResponse:
     )
 
 
-class CatchUnexpected:
+class CatchUnexpected(ResponseGuard):
     """Whatever escapes the app, its middleware and the bearer check included, becomes a
     JSON 500 with an ``errorId``, logged once and never re-raised (the server would log it
     again, message and all)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking)
-        except Exception as error:
-            error_id = new_error_id()
-            log_unexpected(error, error_id, "the HTTP stack")
-            record_error_id(scope, error_id)
-            if not started:
-                await internal_error(error_id)(scope, receive, send)
+    async def handle(
+        self, error: Exception, scope: Scope, receive: Receive, send: Send, *, started: bool
+    ) -> None:
+        error_id = new_error_id()
+        log_unexpected(error, error_id, "the HTTP stack")
+        record_error_id(scope, error_id)
+        if not started:
+            await internal_error(error_id)(scope, receive, send)

@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from core import metrics
 from ledger.accounts import (
     MEMBER_BALANCE_MAX,
     member,
@@ -319,6 +320,7 @@ def insert_transfer(
     order_ref: str | None = None,
     hold_id: int | None = None,
 ) -> int:
+    metrics.on_commit(session, metrics.LEDGER_TRANSFERS, code)
     return int(
         session.execute(
             _INSERT_TRANSFER,

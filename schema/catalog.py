@@ -219,7 +219,9 @@ class CatalogFilter:
     max_points: int | None = strawberry.field(
         default=None, description="At most this effective price."
     )
-    search: str | None = strawberry.field(default=None, description="Words in the title.")
+    search: str | None = strawberry.field(
+        default=None, description="Text the title contains, anywhere and in any case."
+    )
 
 
 async def catalog(

@@ -18,6 +18,7 @@ from typing import cast
 from sqlalchemy import Table, case, exists, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
+from core import metrics
 from events import EventType, emit, global_id
 from events.models import OutboxEvent
 from webhooks.endpoints import signing_secrets
@@ -191,6 +192,11 @@ def _retry_or_give_up(
         if endpoint.failing_since <= first_attempt:
             _disable_failing(session, endpoint, now)
     session.flush()
+    metrics.on_commit(
+        session,
+        metrics.WEBHOOK_DELIVERIES,
+        {"DELIVERED": "delivered", "FAILED": "failed"}.get(str(delivery.status), "retrying"),
+    )
     return delivery.status
 
 

@@ -13,6 +13,7 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from core import metrics
 from core.config import Settings
 from core.db import Database, utcnow
 from hub.oauth2 import keys
@@ -121,11 +122,13 @@ class OAuthEndpoints:
             status, body, headers = await self.database.write(
                 member_token_response, self.settings, form, utcnow()
             )
-            return oauth_response(status, body, dict(headers))
-        uri = self.settings.issuer + request.url.path
-        status, body, headers = await self.database.write(
-            _respond, self.settings, name, uri, request.headers, form
-        )
+        else:
+            uri = self.settings.issuer + request.url.path
+            status, body, headers = await self.database.write(
+                _respond, self.settings, name, uri, request.headers, form
+            )
+        if name == "token":
+            count_token(form.get("grant_type", ""), status, body)
         return oauth_response(status, body, dict(headers))
 
     async def token(self, request: Request) -> Response:
@@ -145,6 +148,29 @@ class OAuthEndpoints:
             keys.published_keys, utcnow(), self.settings.access_token_lifetime
         )
         return JSONResponse(keys.jwks_document(published), headers={"Cache-Control": "max-age=60"})
+
+
+KNOWN_GRANTS = frozenset({"client_credentials", *MEMBER_GRANTS})
+# RFC 6749 §5.2's codes and the few the hub adds; anything else is counted as "error".
+KNOWN_ERRORS = frozenset(
+    {
+        "invalid_request",
+        "invalid_client",
+        "invalid_grant",
+        "unauthorized_client",
+        "unsupported_grant_type",
+        "invalid_scope",
+        "temporarily_unavailable",
+        "slow_down",
+    }
+)
+
+
+def count_token(grant: str, status: int, body: Any) -> None:
+    """alliance_hub_tokens_total{grant, outcome}: labels from fixed sets only."""
+    error = body.get("error") if isinstance(body, dict) else None
+    outcome = "issued" if status == 200 else (error if error in KNOWN_ERRORS else "error")
+    metrics.TOKENS.labels(grant if grant in KNOWN_GRANTS else "(other)", outcome).inc()
 
 
 def _respond(

@@ -84,7 +84,8 @@ def test_expire_sweeps_lapsed_lots(database_url: str, capsys: pytest.CaptureFixt
     [
         (
             "mysql://root@127.0.0.1/x",
-            "alliance-hub: unsupported database 'mysql': use sqlite or postgresql",
+            "alliance-hub: HUB_DATABASE_URL: unsupported database 'mysql': "
+            "use sqlite or postgresql",
         ),
         (
             "postgresql://nobody@127.0.0.1:1/none",

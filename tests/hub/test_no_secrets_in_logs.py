@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from core.config import get_settings
 from hub import cli
 from partners.models import AuthMethod
 from tests.hub.conftest import Hub
@@ -151,9 +152,17 @@ async def test_an_abusive_scenario_logs_no_secret_token_phone_or_name(
         assert needle not in logged, needle
 
 
-def test_serve_turns_uvicorn_access_log_off(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_turns_uvicorn_access_log_off(
+    monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
     seen: dict[str, Any] = {}
     monkeypatch.setattr("uvicorn.run", lambda *args, **kwargs: seen.update(kwargs))
-
-    assert cli.main(["serve", "--port", "0"]) == 0
+    monkeypatch.setenv("HUB_ISSUER", "")  # unset; restored (and the cache cleared) after
+    monkeypatch.setenv("HUB_DATABASE_URL", database_url)
+    try:
+        assert cli.main(["serve", "--port", "8013"]) == 0
+        assert get_settings().issuer == "http://127.0.0.1:8013"
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
     assert seen["access_log"] is False

@@ -1,0 +1,115 @@
+"""A real ``alliance-hub serve``: the issuer follows the port, JSON logs carry the request
+id, /metrics sums several workers and honours only a trusted proxy's X-Forwarded-For."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from tests.serving import free_port
+from tests.stores import TEST_SECRET_KEY
+
+CATALOG = json.dumps(
+    {"query": "query Browse { catalog(first: 1) { edges { node { title } } } }"}
+).encode()
+
+
+@contextlib.contextmanager
+def serve(database_url: str, log: Path, *args: str, **env: str) -> Iterator[str]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    environment = {
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("HUB_ISSUER", "PROMETHEUS_MULTIPROC_DIR")
+        },
+        "HUB_DATABASE_URL": database_url,
+        "HUB_SECRET_KEY": TEST_SECRET_KEY,
+        **env,
+    }
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "hub.cli", "serve", "--port", str(port), *args],
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{base}/readyz", timeout=2):
+                        break
+                except OSError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise
+                    time.sleep(0.2)
+            yield base
+        finally:
+            server.terminate()
+            server.wait(timeout=15)
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def post_graphql(base: str, request_id: str | None = None) -> urllib.request.Request:
+    headers = {"Content-Type": "application/json"}
+    if request_id:
+        headers["X-Request-Id"] = request_id
+    return urllib.request.Request(f"{base}/graphql", data=CATALOG, headers=headers)
+
+
+def test_the_issuer_follows_the_port_and_logs_are_json_with_the_request_id(
+    database_url: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "serve.log"
+    with serve(database_url, log, HUB_LOG_FORMAT="json") as base:
+        port = base.rsplit(":", 1)[1]
+        status, body = get(f"{base}/.well-known/oauth-authorization-server")
+        with urllib.request.urlopen(post_graphql(base, "trace-me-1"), timeout=10) as response:
+            echoed = response.headers["X-Request-Id"]
+
+    assert status == 200
+    assert json.loads(body)["token_endpoint"] == f"http://127.0.0.1:{port}/oauth/token"
+    assert echoed == "trace-me-1"
+    entries = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    access = [e for e in entries if e["logger"] == "alliance_hub.access"]
+    mine = [e for e in access if e["request_id"] == "trace-me-1"]
+    assert len(mine) == 1
+    assert mine[0]["path"] == "/graphql"
+    assert mine[0]["operation_name"] == "Browse"
+    assert mine[0]["status"] == 200
+
+
+def test_metrics_sum_two_workers_and_refuse_a_forwarded_outsider(
+    database_url: str, tmp_path: Path
+) -> None:
+    with serve(database_url, tmp_path / "serve.log", "--workers", "2") as base:
+        for _ in range(12):  # over new connections: both workers answer some
+            urllib.request.urlopen(post_graphql(base), timeout=10).read()
+        status, body = get(f"{base}/metrics")
+        outsider, hidden = get(f"{base}/metrics", {"X-Forwarded-For": "203.0.113.9"})
+
+    assert status == 200
+    assert (
+        'alliance_hub_requests_total{operation="Browse",outcome="ok",type="query"} 12.0'
+        in body.decode()
+    )
+    assert outsider == 403
+    assert b"alliance_hub" not in hidden
