@@ -100,7 +100,10 @@ def test_the_issuer_follows_the_port_and_logs_are_json_with_the_request_id(
 def test_metrics_sum_two_workers_and_refuse_a_forwarded_outsider(
     database_url: str, tmp_path: Path
 ) -> None:
-    with serve(database_url, tmp_path / "serve.log", "--workers", "2") as base:
+    # A local reverse proxy in front: the hub believes its X-Forwarded-For.
+    with serve(
+        database_url, tmp_path / "serve.log", "--workers", "2", HUB_TRUSTED_PROXIES="127.0.0.1"
+    ) as base:
         for _ in range(12):  # over new connections: both workers answer some
             urllib.request.urlopen(post_graphql(base), timeout=10).read()
         status, body = get(f"{base}/metrics")
@@ -113,3 +116,13 @@ def test_metrics_sum_two_workers_and_refuse_a_forwarded_outsider(
     )
     assert outsider == 403
     assert b"alliance_hub" not in hidden
+
+
+def test_a_forged_forwarded_header_is_not_believed_without_a_trusted_proxy(
+    database_url: str, tmp_path: Path
+) -> None:
+    with serve(database_url, tmp_path / "serve.log", HUB_METRICS_NETWORKS="10.0.0.0/8") as base:
+        forged, body = get(f"{base}/metrics", {"X-Forwarded-For": "10.1.2.3"})
+
+    assert forged == 403
+    assert b"alliance_hub" not in body
