@@ -26,7 +26,7 @@ from hub import tracing
 from hub.backpressure import Backpressure
 from hub.graphql_http import GraphQLEndpoint, HubGraphQL
 from hub.logs import AccessLog, RequestId, quiet_authlib
-from hub.metrics import MetricsEndpoint
+from hub.metrics import MetricsEndpoint, process_exits
 from hub.oauth2.authorize import SignInPages
 from hub.oauth2.bearer import BearerTokens, unauthorized
 from hub.oauth2.endpoints import OAuthEndpoints, server_metadata
@@ -160,6 +160,7 @@ def create_app(
             yield
         finally:
             await database.dispose()
+            process_exits()  # its live gauges leave /metrics with it
 
     def late(name: str) -> Any:
         async def endpoint(request: Request) -> Response:

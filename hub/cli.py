@@ -526,10 +526,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from hub.worker import WorkerAlreadyRunning, serve
 
     configure_logging(get_settings().log_format)
+    from hub.metrics import process_exits
+
     try:
         asyncio.run(serve(get_settings(), args.poll_seconds))
     except WorkerAlreadyRunning as error:
         raise CommandFailed(str(error)) from None
+    finally:
+        process_exits()
     return 0
 
 

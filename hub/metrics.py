@@ -34,6 +34,12 @@ def prepare_multiprocess() -> str:
     return directory
 
 
+def process_exits() -> None:
+    """In multiprocess mode, drop this process's live gauges (pool in use and waiting)."""
+    if os.environ.get(MULTIPROCESS_VARIABLE):
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
 def exposition() -> bytes:
     if os.environ.get(MULTIPROCESS_VARIABLE):
         registry = CollectorRegistry()
