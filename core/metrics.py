@@ -70,15 +70,16 @@ WEBHOOK_DELIVERIES = Counter(
 _PENDING = "alliance_hub.metrics"
 
 
-def on_commit(session: Session, counter: Counter, *labels: str) -> None:
-    """Count ``counter{labels}`` once when ``session``'s transaction commits."""
-    session.info.setdefault(_PENDING, []).append((counter, labels))
+def on_commit(session: Session, counter: Counter, *labels: str, amount: int = 1) -> None:
+    """Add ``amount`` to ``counter{labels}`` when ``session``'s transaction commits."""
+    if amount:
+        session.info.setdefault(_PENDING, []).append((counter, labels, amount))
 
 
 @event.listens_for(Session, "after_commit")
 def _count(session: Session) -> None:
-    for counter, labels in session.info.pop(_PENDING, ()):
-        counter.labels(*labels).inc()
+    for counter, labels, amount in session.info.pop(_PENDING, ()):
+        counter.labels(*labels).inc(amount)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -235,6 +235,7 @@ def record_all(
             .returning(_deliveries.c.id, _deliveries.c.status, _deliveries.c.endpoint_id)
         ).all()
         status.update({row.id: row.status for row in rows})
+        metrics.on_commit(session, metrics.WEBHOOK_DELIVERIES, "delivered", amount=len(delivered))
         session.execute(
             update(_endpoints)
             .where(
