@@ -18,19 +18,20 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The worker (webhooks, scheduled jobs) runs beside the server and stops with it; both count
-# into one metrics directory, so /metrics shows the worker's webhook deliveries too.
+# The worker (webhooks, scheduled jobs) runs beside the server and stops with it. The demo,
+# the worker and the server count into one metrics directory, so /metrics shows the demo's
+# transfers and the worker's webhook deliveries too.
 # `make run PORT=8013 HOST=0.0.0.0` serves elsewhere (the issuer and sign-in link follow).
 METRICS_DIR := $(VENV)/metrics
 run: $(STAMP)
-	$(BIN)/alliance-hub migrate
-	$(BIN)/alliance-hub demo --host $(HOST) --port $(PORT)
-	@echo "Codes sent to members' phones go to $${HUB_NOTIFY_OUTBOX:-./notifications.jsonl} (tail -f it); HUB_SMS_WEBHOOK_URL sends them to an SMS gateway instead."
 	@rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
 	export PROMETHEUS_MULTIPROC_DIR=$${PROMETHEUS_MULTIPROC_DIR:-$(CURDIR)/$(METRICS_DIR)}; \
-	$(BIN)/alliance-hub worker & worker=$$!; \
+	$(BIN)/alliance-hub migrate && \
+	$(BIN)/alliance-hub demo --host $(HOST) --port $(PORT) && \
+	echo "Codes sent to members' phones go to $${HUB_NOTIFY_OUTBOX:-./notifications.jsonl} (tail -f it); HUB_SMS_WEBHOOK_URL sends them to an SMS gateway instead." && \
+	{ $(BIN)/alliance-hub worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
-	$(BIN)/alliance-hub serve --host $(HOST) --port $(PORT)
+	$(BIN)/alliance-hub serve --host $(HOST) --port $(PORT); }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -126,3 +126,70 @@ def test_a_forged_forwarded_header_is_not_believed_without_a_trusted_proxy(
 
     assert forged == 403
     assert b"alliance_hub" not in body
+
+
+def test_after_the_demo_scenario_metrics_count_requests_transfers_and_refusals(
+    database_url: str, tmp_path: Path
+) -> None:
+    import base64
+
+    credentials = tmp_path / "demo.json"
+    subprocess.run(
+        [sys.executable, "-m", "hub.cli", "demo", "--credentials", str(credentials)],
+        env={**os.environ, "HUB_DATABASE_URL": database_url, "HUB_SECRET_KEY": TEST_SECRET_KEY},
+        check=True,
+        capture_output=True,
+    )
+    rice = json.loads(credentials.read_text())["redrice"]
+    member = base64.b64encode(b"Member:1").decode()
+    award = (
+        "mutation($i: AwardPointsInput!) { awardPoints(input: $i) { points "
+        "userErrors { code rule } } }"
+    )
+
+    def order(key: str) -> dict[str, object]:
+        return {
+            "i": {
+                "idempotencyKey": key,
+                "memberId": member,
+                "orderRef": "metrics-order-1",
+                "paidAmountFen": 5000,
+                "lines": [{"sku": "rice-1", "category": "food", "amountFen": 5000}],
+            }
+        }
+
+    with serve(database_url, tmp_path / "serve.log") as base:
+        form = b"grant_type=client_credentials"
+        basic = base64.b64encode(f"{rice['client_id']}:{rice['client_secret']}".encode())
+        token_request = urllib.request.Request(
+            f"{base}/oauth/token", data=form, headers={"Authorization": f"Basic {basic.decode()}"}
+        )
+        with urllib.request.urlopen(token_request, timeout=10) as response:
+            token = json.load(response)["access_token"]
+        answers = []
+        for key in ("metrics-1", "metrics-2"):  # the same order twice: CR-01 the second time
+            request = urllib.request.Request(
+                f"{base}/graphql",
+                data=json.dumps({"query": award, "variables": order(key)}).encode(),
+                headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+            )
+            with urllib.request.urlopen(request, timeout=10) as response:
+                answers.append(json.load(response)["data"]["awardPoints"])
+        status, body = get(f"{base}/metrics")
+
+    assert answers[0]["userErrors"] == [] and answers[0]["points"] > 0
+    assert answers[1]["userErrors"] == [{"code": "COMPLIANCE_VIOLATION", "rule": "CR-01"}]
+    text = body.decode()
+    assert status == 200
+    counted = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("alliance_hub_") and not line.startswith("#")
+    }
+    assert (
+        counted['alliance_hub_requests_total{operation="(anonymous)",outcome="ok",type="mutation"}']
+        == 2
+    )
+    assert counted['alliance_hub_ledger_transfers_total{code="earn"}'] >= 1
+    assert counted['alliance_hub_refusals_total{rule="CR-01"}'] == 1
+    assert counted['alliance_hub_tokens_total{grant="client_credentials",outcome="issued"}'] == 1
