@@ -177,7 +177,8 @@ def test_after_the_demo_scenario_metrics_count_requests_transfers_and_refusals(
                 answers.append(json.load(response)["data"]["awardPoints"])
         status, body = get(f"{base}/metrics")
 
-    assert answers[0]["userErrors"] == [] and answers[0]["points"] > 0
+    assert answers[0]["userErrors"] == []
+    assert answers[0]["points"] > 0
     assert answers[1]["userErrors"] == [{"code": "COMPLIANCE_VIOLATION", "rule": "CR-01"}]
     text = body.decode()
     assert status == 200
