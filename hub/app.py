@@ -24,7 +24,7 @@ from core.db import Database, database_from_settings
 from core.notify import Notifier
 from hub import tracing
 from hub.backpressure import Backpressure
-from hub.graphql_http import GraphQLEndpoint, HubGraphQL
+from hub.graphql_http import GraphQLEndpoint, HubGraphQL, PublicFront
 from hub.logs import AccessLog, RequestId, quiet_authlib
 from hub.metrics import MetricsEndpoint, process_exits
 from hub.oauth2.authorize import SignInPages
@@ -202,4 +202,6 @@ def create_app(
         )
     # Inside the catch-all: a busy database is a 503 with Retry-After, not a 500.
     middleware.append(Middleware(Backpressure))
+    # A public query's repeat, from the public cache, before routing and the rest.
+    middleware.append(Middleware(PublicFront))
     return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

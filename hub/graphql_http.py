@@ -22,9 +22,10 @@ from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError, OperationType, get_operation_ast, parse
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.ides import get_graphql_ide_html
@@ -146,12 +147,30 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def strict_json(data: str | bytes) -> Any:
+    """Strict JSON: UTF-8 only, no NaN or Infinity, at most ``MAX_JSON_DEPTH`` deep."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except ValueError as error:
+        raise HTTPException(400, "not valid JSON in UTF-8") from error
+    except RecursionError as error:
+        raise HTTPException(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from error
+    if not _depth_within(value, MAX_JSON_DEPTH):
+        raise HTTPException(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
 def operation_name_of(data: GraphQLRequestData) -> str | None:
     """The operation's name for the access log: the one asked for, else the document's
     first; only a GraphQL name, so nothing else a client sends reaches the log."""
-    name = data.operation_name
-    if name is None and data.query is not None:
-        found = NAMED_OPERATION.match(data.query[:200])
+    return logged_operation_name(data.operation_name, data.query)
+
+
+def logged_operation_name(name: str | None, query: str | None) -> str | None:
+    """As :func:`operation_name_of`, from the request's members."""
+    if name is None and query is not None:
+        found = NAMED_OPERATION.match(query[:200])
         name = found.group(1) if found else None
     return name if name is not None and OPERATION_NAME.fullmatch(name) else None
 
@@ -278,31 +297,17 @@ class HubGraphQL(GraphQL[HubContext, None]):
         )
 
     def _public(self, request: Request, answer: CachedAnswer, now: Any) -> Response:
-        """A public answer; over GET with its HTTP caching headers, or 304."""
-        if request.method != "GET":
-            return Response(answer.body, media_type=answer.media_type)
         assert self.public_cache is not None
-        headers = {
-            "ETag": answer.etag,
-            "Cache-Control": self.public_cache.cache_control(answer.valid_until, now),
-            "Vary": PUBLIC_VARY,
-        }
-        if etag_matches(request.headers.get("if-none-match"), answer.etag):
-            return Response(status_code=304, headers=headers)
-        return Response(answer.body, media_type=answer.media_type, headers=headers)
+        return public_response(
+            self.public_cache,
+            request.method,
+            request.headers.get("if-none-match"),
+            answer,
+            now,
+        )
 
     def parse_json(self, data: str | bytes) -> Any:
-        """Strict JSON: UTF-8 only, no NaN or Infinity, at most ``MAX_JSON_DEPTH`` deep."""
-        try:
-            text = data.decode("utf-8") if isinstance(data, bytes) else data
-            value = json.loads(text, parse_constant=_refuse_constant)
-        except ValueError as error:
-            raise HTTPException(400, "not valid JSON in UTF-8") from error
-        except RecursionError as error:
-            raise HTTPException(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from error
-        if not _depth_within(value, MAX_JSON_DEPTH):
-            raise HTTPException(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
-        return value
+        return strict_json(data)
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
         """One operation as a JSON object (POST) or query parameters (GET); every member
@@ -395,6 +400,153 @@ def _busy(result: ExecutionResult) -> DatabaseBusy | None:
     if not found or any(value is not None for value in (result.data or {}).values()):
         return None
     return found[0]
+
+
+def public_response(
+    cache: PublicCache, method: str, if_none_match: str | None, answer: CachedAnswer, now: Any
+) -> Response:
+    """A public answer; over GET with its HTTP caching headers, or 304."""
+    if method != "GET":
+        return Response(answer.body, media_type=answer.media_type)
+    headers = {
+        "ETag": answer.etag,
+        "Cache-Control": cache.cache_control(answer.valid_until, now),
+        "Vary": PUBLIC_VARY,
+    }
+    if etag_matches(if_none_match, answer.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(answer.body, media_type=answer.media_type, headers=headers)
+
+
+class PublicFront:
+    """A repeated public query answered from the public cache before routing, the bearer
+    check and the GraphQL view run: the same answer, headers included, that the view would
+    give from the same cache. Anything it cannot answer (an ``Authorization`` header, a
+    body it would refuse, a document not public, a miss) passes through untouched, its
+    body replayed, and the view decides as always."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["path"] != "/graphql"
+            or scope["method"] not in ("GET", "POST")
+        ):
+            await self.app(scope, receive, send)
+            return
+        cache: PublicCache | None = getattr(scope["app"].state, "public_cache", None)
+        headers = {name: value for name, value in scope["headers"]}
+        if cache is None or not cache.enabled or b"authorization" in headers:
+            await self.app(scope, receive, send)
+            return
+        body = b""
+        if scope["method"] == "POST":
+            declared = headers.get(b"content-length", b"")
+            kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+            if (
+                not declared.isdigit()
+                or int(declared) > MAX_BODY_BYTES
+                or kind != b"application/json"
+            ):
+                await self.app(scope, receive, send)
+                return
+            body, receive = await _read_body(receive)
+        answer = await self._answer(scope, cache, headers, body)
+        if answer is None:
+            await self.app(scope, receive, send)
+            return
+        await answer(scope, receive, send)
+
+    async def _answer(
+        self, scope: Scope, cache: PublicCache, headers: dict[bytes, bytes], body: bytes
+    ) -> Response | None:
+        media = negotiate(headers[b"accept"].decode("latin-1") if b"accept" in headers else None)
+        if media is None:
+            return None
+        try:
+            if scope["method"] == "POST":
+                data = strict_json(body)
+            else:
+                data = dict(QueryParams(scope["query_string"]))
+                for member in ("variables", "extensions"):
+                    if data.get(member):
+                        data[member] = strict_json(data[member])
+        except HTTPException:
+            return None
+        if not isinstance(data, dict):
+            return None
+        query, variables = data.get("query"), data.get("variables")
+        operation_name, extensions = data.get("operationName"), data.get("extensions")
+        if not (
+            isinstance(query, str | None)
+            and isinstance(variables, dict | None)
+            and isinstance(operation_name, str | None)
+            and isinstance(extensions, dict | None)
+        ):
+            return None
+        if extensions and "persistedQuery" in extensions:
+            if query is not None:
+                return None  # registering: the view checks the hash
+            persisted = extensions["persistedQuery"]
+            if not isinstance(persisted, dict) or persisted.get("version") != 1:
+                return None
+            wanted = persisted.get("sha256Hash")
+            query = (
+                cache.persisted.documents.get(wanted.lower()) if isinstance(wanted, str) else None
+            )
+        if query is None:
+            return None
+        document = cache.normalised(query, operation_name)
+        if document is None:
+            return None
+        now = utcnow()
+        state = await cache.freshness.state(now)
+        found = cache.lookup(
+            cache.key(document, operation_name, variables, media, state.version), now
+        )
+        if found is None:
+            return None
+        state_of_scope = scope.setdefault("state", {})
+        state_of_scope["operation_name"] = logged_operation_name(operation_name, query)
+        state_of_scope["operation_type"] = "query"  # public documents are queries
+        state_of_scope["graphql_outcome"] = "ok"  # only answers without errors are kept
+        if_none_match = headers.get(b"if-none-match")
+        response = public_response(
+            cache,
+            scope["method"],
+            None if if_none_match is None else if_none_match.decode("latin-1"),
+            found,
+            now,
+        )
+        if media == GRAPHQL_RESPONSE_JSON and response.status_code == 200:
+            response.headers["content-type"] = "application/graphql-response+json; charset=utf-8"
+        response.headers.setdefault("cache-control", NO_STORE)
+        return response
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, Receive]:
+    """The whole body, and a receive that hands it over again."""
+    chunks = []
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    body = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replay
 
 
 class GraphQLEndpoint:

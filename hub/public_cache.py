@@ -48,7 +48,13 @@ from graphql import (
 )
 
 from core.db import Database
-from partners.freshness import STATE_SQL, CatalogueState, bind_time, state_from_row
+from partners.freshness import (
+    STATE_SQL,
+    VERSION_SQL,
+    CatalogueState,
+    bind_time,
+    state_from_row,
+)
 from schema.limits import MAX_TOKENS
 
 PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
@@ -216,14 +222,23 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
 
 
 class CatalogueFreshness:
-    """Reads the catalogue's state (version and next boundary) for each public request."""
+    """Reads the catalogue's state (version and next boundary) for each public request:
+    the version by its primary key every time; the boundary again only when the version
+    moved or the last boundary read has passed (until then, no boundary lies between the
+    instant it was read at and now, so it is still the next one)."""
 
     def __init__(self, database: Database) -> None:
         self.database = database
+        self.last: CatalogueState | None = None
 
     async def state(self, now: datetime) -> CatalogueState:
+        version = int((await self.database.peek(VERSION_SQL))[0])
+        last = self.last
+        if last is not None and last.version == version and now < last.boundary:
+            return last
         row = await self.database.peek(STATE_SQL, {"now": bind_time(self.database.dialect, now)})
-        return state_from_row(row)
+        self.last = found = state_from_row(row)
+        return found
 
 
 CacheKey = tuple[str, str | None, str, str, int]

@@ -339,3 +339,58 @@ async def test_a_persisted_mutation_is_refused_over_get(hub: Hub) -> None:
 
     assert response.status_code in (400, 405)
     assert "data" not in response.json() or response.json()["data"] is None
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("accept", ["application/json", "application/graphql-response+json"])
+async def test_a_hit_answers_exactly_as_the_miss_before_it(
+    hub: Hub, method: str, accept: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A repeat is answered before routing and the GraphQL view (hub.graphql_http.PublicFront):
+    the same status, headers and bytes, and the same access-log line."""
+    await _shop(hub)
+    query = "query Shelf { catalog(first: 10) { edges { node { sku } } } }"
+
+    async def ask() -> httpx2.Response:
+        if method == "GET":
+            return await hub.http.get(
+                "/graphql", params={"query": query}, headers={"accept": accept}
+            )
+        return await hub.http.post("/graphql", json={"query": query}, headers={"accept": accept})
+
+    miss = await ask()
+    with counting_statements(hub.database) as log, caplog.at_level("INFO", "alliance_hub.access"):
+        hit = await ask()
+
+    assert [s for s in log.statements if "catalog_version" not in s] == []
+    assert hit.status_code == miss.status_code == 200
+    assert hit.content == miss.content
+    assert {k: v for k, v in hit.headers.items() if k != "date"} == {
+        k: v for k, v in miss.headers.items() if k != "date"
+    }
+    assert miss.headers["content-type"] == (
+        "application/json"
+        if accept == "application/json"
+        else "application/graphql-response+json; charset=utf-8"
+    )
+    assert f"{method} /graphql 200" in caplog.text
+    assert "operation=Shelf" in caplog.text
+
+
+async def test_a_body_the_view_would_refuse_is_refused_as_before(hub: Hub) -> None:
+    await _shop(hub)
+    await _post(hub, {"query": PAGE})  # cached
+
+    for body, status in ((b"[1]", 400), (b'{"query": 5}', 400), (b"\xff", 400)):
+        refused = await hub.http.post(
+            "/graphql", content=body, headers={"content-type": "application/json"}
+        )
+        assert refused.status_code == status
+    wrong_type = await hub.http.post(
+        "/graphql", content=json.dumps({"query": PAGE}), headers={"content-type": "text/plain"}
+    )
+    assert wrong_type.status_code == 415
+    not_acceptable = await hub.http.post(
+        "/graphql", json={"query": PAGE}, headers={"accept": "text/html"}
+    )
+    assert not_acceptable.status_code == 406
