@@ -159,6 +159,7 @@ def create_app(
         try:
             yield
         finally:
+            await catalogue.close()
             await database.dispose()
             process_exits()  # its live gauges leave /metrics with it
 

@@ -64,8 +64,8 @@ PERSISTED_QUERY_HASH_MISMATCH = "PERSISTED_QUERY_HASH_MISMATCH"
 # rows the catalogue version covers (partners, items, promotions, scheduled prices) and of
 # the time between two boundaries. Anything else (members, earning rules, introspection,
 # federation entities) is executed every time.
+# New fields are not public until named here (and covered by the version).
 _WHOLE_TYPES = (
-    "CatalogItem",
     "CatalogItemConnection",
     "CatalogItemEdge",
     "PartnerConnection",
@@ -80,6 +80,25 @@ PUBLIC_FIELDS: dict[str, frozenset[str] | None] = {
     "Query": frozenset({"catalog", "partners", "partner", "node", "apiVersion"}),
     "Partner": frozenset(
         {"id", "code", "name", "status", "kind", "compensationCapPercent", "catalog"}
+    ),
+    "CatalogItem": frozenset(
+        {
+            "id",
+            "sku",
+            "partnerCode",
+            "title",
+            "category",
+            "kind",
+            "green",
+            "basePoints",
+            "points",
+            "priceSource",
+            "available",
+            "serviceTerms",
+            "partner",
+            "scheduledPrices",
+            "promotion",
+        }
     ),
     **dict.fromkeys(_WHOLE_TYPES),
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -75,6 +76,13 @@ class CatalogueMemory:
         """Once a reload under way has finished (for tests and benchmarks)."""
         if self._loading is not None:
             await asyncio.shield(self._loading)
+
+    async def close(self) -> None:
+        """Stop a reload under way (the app is shutting down)."""
+        if self._loading is not None and not self._loading.done():
+            self._loading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loading
 
     def _reload(self) -> None:
         if self.max_items <= 0 or (self._loading is not None and not self._loading.done()):
