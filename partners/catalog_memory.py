@@ -61,7 +61,7 @@ class CatalogueSnapshot:
     by_newest: list[ItemWithPartner]
     newest_keys: list[tuple[int, int]]
     partners: dict[int, PartnerView]
-    # Whatever the layers above derive from an item at this snapshot (their objects).
+    # Whatever the layers above derive from this snapshot (their partners' objects).
     memo: dict[Any, Any] = field(default_factory=dict)
 
     def serves(self, version: int, as_of: datetime) -> bool:

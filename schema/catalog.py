@@ -241,24 +241,23 @@ async def catalog(
     )
     page = await resolve.list_catalog(info.context, query, sort.value, first, after)
     if page.snapshot is not None:
-        edges = [(cursor, _held(page.snapshot, view)) for cursor, view in page.edges]
+        edges = [(cursor, _held(page.snapshot, view, page.as_of)) for cursor, view in page.edges]
         return connection(edges, page.has_next, after)  # type: ignore[no-any-return]
     items = await CatalogItem.page(info, [view for _, view in page.edges], page.as_of)
     edges = [(cursor, item) for (cursor, _), item in zip(page.edges, items, strict=True)]
     return connection(edges, page.has_next, after)  # type: ignore[no-any-return]
 
 
-def _held(snapshot: CatalogueSnapshot, view: ItemView) -> CatalogItem:
-    """The item's object at this in-memory snapshot, built once per snapshot: its prices
-    and its partner hold for the snapshot's whole window (partners.catalog_memory)."""
-    found: CatalogItem | None = snapshot.memo.get(view.id)
-    if found is None:
-        partner = snapshot.memo.get(("partner", view.partner_id))
-        if partner is None:
-            shown = snapshot.partners[view.partner_id]
-            partner = snapshot.memo[("partner", view.partner_id)] = Partner.from_view(shown)
-        found = snapshot.memo[view.id] = CatalogItem.from_view(view, snapshot.priced_at, partner)
-    return found
+def _held(snapshot: CatalogueSnapshot, view: ItemView, as_of: datetime) -> CatalogItem:
+    """The item at this in-memory snapshot, priced at the request's instant ``as_of`` (its
+    nested fields, such as member prices, read at that instant); its partner's object is
+    built once per snapshot."""
+    partner = snapshot.memo.get(view.partner_id)
+    if partner is None:
+        partner = snapshot.memo[view.partner_id] = Partner.from_view(
+            snapshot.partners[view.partner_id]
+        )
+    return CatalogItem.from_view(view, as_of, partner)
 
 
 @strawberry.input(description="A service's terms (CR-13).")
