@@ -184,7 +184,7 @@ class Settings:
             log_format=choice(env, "HUB_LOG_FORMAT", LOG_FORMATS),
             cors_origins=cors_origins(env.get("HUB_CORS_ORIGINS", "")),
             graphiql=switch(env, "HUB_GRAPHIQL", default=not production),
-            metrics_networks=networks(env.get("HUB_METRICS_NETWORKS")),
+            metrics_networks=networks(env.get("HUB_METRICS_NETWORKS"), production=production),
             metrics_token=env.get("HUB_METRICS_TOKEN", ""),
         )
 
@@ -290,10 +290,12 @@ def cors_origins(raw: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def networks(raw: str | None) -> tuple[str, ...]:
-    """HUB_METRICS_NETWORKS: CIDR networks allowed to read /metrics; empty means none."""
+def networks(raw: str | None, *, production: bool = False) -> tuple[str, ...]:
+    """HUB_METRICS_NETWORKS: CIDR networks allowed to read /metrics; empty means none. Unset,
+    loopback in development and none in production (where a local reverse proxy would make
+    every caller look local): there, name the scraper's network or use HUB_METRICS_TOKEN."""
     if raw is None:
-        return DEFAULT_METRICS_NETWORKS
+        return () if production else DEFAULT_METRICS_NETWORKS
     found: list[str] = []
     for item in raw.replace(",", " ").split():
         try:

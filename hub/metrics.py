@@ -21,6 +21,7 @@ from core.config import Settings
 from core.crypto import hashes_equal
 
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+FORWARDING = ("x-forwarded-for", "forwarded", "x-real-ip")
 
 
 def prepare_multiprocess() -> str:
@@ -52,14 +53,20 @@ class MetricsEndpoint:
     def __init__(self, settings: Settings) -> None:
         self.networks = [ipaddress.ip_network(item) for item in settings.metrics_networks]
         self.token = settings.metrics_token
+        self.proxies_trusted = bool(settings.trusted_proxies.strip())
 
     def allowed(self, request: Request) -> bool:
-        """The direct peer's address (uvicorn replaces it from X-Forwarded-For only when the
-        peer is a proxy it trusts, ``--forwarded-allow-ips``), or the bearer token."""
+        """The bearer token, or the client's address: the TCP peer's, or the one a proxy named
+        in HUB_TRUSTED_PROXIES forwarded (uvicorn rewrites it then). A request forwarded by
+        an untrusted proxy is not let in by address."""
         if self.token:
             scheme, _, presented = request.headers.get("authorization", "").partition(" ")
             if scheme.lower() == "bearer" and hashes_equal(presented.strip(), self.token):
                 return True
+        if not self.proxies_trusted and any(name in request.headers for name in FORWARDING):
+            # Came through a proxy the hub was not told to trust: the peer's address is the
+            # proxy's, not the caller's, so it proves nothing.
+            return False
         host = request.client.host if request.client else ""
         try:
             address = ipaddress.ip_address(host)

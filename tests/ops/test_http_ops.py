@@ -254,6 +254,14 @@ async def test_graphiql_for_a_browser(
         assert "graphiql" not in page.text.lower()
 
 
+def test_metrics_networks_default_to_loopback_in_development_only() -> None:
+    assert Settings.from_env({}).metrics_networks == ("127.0.0.0/8", "::1/128")
+    assert Settings.from_env({"HUB_ENV": "production"}).metrics_networks == ()
+    assert Settings.from_env(
+        {"HUB_ENV": "production", "HUB_METRICS_NETWORKS": "10.0.0.0/8"}
+    ).metrics_networks == ("10.0.0.0/8",)
+
+
 def test_graphiql_defaults_follow_the_environment() -> None:
     assert Settings.from_env({}).graphiql is True
     assert Settings.from_env({"HUB_ENV": "production"}).graphiql is False
@@ -282,6 +290,23 @@ def test_graphiql_defaults_follow_the_environment() -> None:
         ),
         (("10.1.2.3", 1), {}, {"metrics_networks": ("10.0.0.0/8",)}, 200),
         (("127.0.0.1", 1), {}, {"metrics_networks": ()}, 403),
+        # A local reverse proxy the hub was not told to trust: the peer is loopback, the
+        # caller is not.
+        (("127.0.0.1", 1), {"X-Forwarded-For": "203.0.113.9"}, {}, 403),
+        (("127.0.0.1", 1), {"Forwarded": "for=203.0.113.9"}, {}, 403),
+        (("127.0.0.1", 1), {"X-Real-IP": "203.0.113.9"}, {}, 403),
+        (
+            ("127.0.0.1", 1),
+            {"X-Forwarded-For": "203.0.113.9", "Authorization": "Bearer op-token-0123456789"},
+            {"metrics_token": "op-token-0123456789"},
+            200,
+        ),
+        (
+            ("10.0.0.7", 1),
+            {"X-Forwarded-For": "10.0.0.7"},
+            {"trusted_proxies": "10.0.0.1", "metrics_networks": ("10.0.0.0/8",)},
+            200,
+        ),
     ],
 )
 async def test_metrics_only_for_allowed_networks_or_the_token(
