@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint typecheck tools pgbouncer chromium doctools test-sqlite test-postgresql bench bench-settlement bench-contention bench-federation bench-webhooks bench-limits
+.PHONY: install run test lint typecheck tools pgbouncer chromium doctools test-sqlite test-postgresql bench bench-settlement bench-contention bench-federation bench-webhooks bench-limits bench-tiers
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "alliance-hub needs Python 3.11+")'
@@ -104,3 +104,6 @@ bench-webhooks: $(STAMP)
 
 bench-limits: $(STAMP)
 	$(BIN)/python bench/limits.py
+
+bench-tiers: $(STAMP)
+	$(BIN)/python bench/tiers.py

@@ -87,6 +87,40 @@ def emit(
     return event_id if insert_if_absent(session, _outbox, row, ["once_key"]) else None
 
 
+def emit_many(
+    session: Session,
+    type: EventType,
+    *,
+    now: datetime,
+    events: Sequence[tuple[int | None, Payload, Iterable[int]]],
+) -> list[str]:
+    """Write many events of one type at once (one statement): each is ``(member id,
+    payload, audience)``, as ``emit`` without a once key. For set-based jobs."""
+    rows: list[dict[str, object]] = []
+    ids: list[str] = []
+    operator_only = type in OPERATOR_ONLY
+    name = type.value
+    for member_id, payload, audience in events:
+        _check(payload)
+        allowed = [] if operator_only else sorted(set(audience))
+        ids.append(new_event_id())
+        rows.append(
+            {
+                "event_id": ids[-1],
+                "once_key": None,
+                "type": name,
+                "occurred_at": now,
+                "partner_id": None,
+                "member_id": member_id,
+                "audience": json.dumps(allowed),
+                "payload": json.dumps(payload, sort_keys=True, separators=(",", ":")),
+            }
+        )
+    if rows:
+        session.execute(_outbox.insert(), rows)
+    return ids
+
+
 def erase_member_references(session: Session, member_id: int) -> int:
     """Blank (JSON null) the partners' references to the member in every event about them,
     delivered or not: a delivery still waiting, or replayed later, carries the blank. The

@@ -23,14 +23,19 @@ from sqlalchemy.orm import Session
 import ledger
 from core.config import Settings
 from core.db import Database
+from members.baskets import set_basket_bonus
+from members.benefits import set_credit_schedule
 from members.earning import Line, award
+from members.member_prices import PriceRowInput, set_member_prices
+from members.perks import publish_perk
 from members.redemption import charity_donation, redeem_item
 from members.registration import confirm_registration, start_registration
 from members.signin import create_app_client
+from members.tiers import TierInput, set_tier_schedule
 from partners.catalog import ItemInput, upsert_items
 from partners.clients import create_client
 from partners.green import decide_green_product, register_green_product
-from partners.models import Partner
+from partners.models import CatalogItem, Partner
 from partners.promotions import set_promotion
 from partners.registry import add_partner
 from partners.scopes import PARTNER_SCOPES
@@ -192,6 +197,81 @@ def _partners_exist(session: Session) -> bool:
 
 
 HISTORY_START = timedelta(days=60)
+DEMO_TIERS = (
+    TierInput("BASIC", "普通", 0, 0, "1", ["会员价"]),
+    TierInput("SILVER", "银卡", 2000, 0, "1.2", ["会员价", "生日双倍积分"]),
+    TierInput("GOLD", "金卡", 5000, 3, "1.5", ["会员价", "免费爆米花升级", "专属验光顾问"]),
+    TierInput("DIAMOND", "钻石", 10000, 3, "2", ["会员价", "免费爆米花升级", "专属验光顾问"]),
+)
+
+
+def _programme(
+    session: Session, settings: Settings, credentials: dict[str, Any], now: datetime
+) -> None:
+    """The loyalty programme (docs/programme.md), published before the members' history:
+    a tier schedule, a credit schedule, a basket bonus at the mart (snacks + drinks),
+    perks at the cinema and the optician, and a tier price at the cinema."""
+    since = now - HISTORY_START
+    published = since - settings.price_notice - timedelta(days=1)
+    set_tier_schedule(
+        session,
+        effective_at=since,
+        tiers=DEMO_TIERS,
+        now=published,
+        notice=settings.price_notice,
+    )
+    set_credit_schedule(
+        session,
+        effective_at=since,
+        levels=[("A", "1.2"), ("B", "1.1")],
+        now=published,
+        notice=settings.price_notice,
+    )
+    set_basket_bonus(
+        session,
+        partner_id=credentials["redrice"]["partner_id"],
+        code="SNACK_DRINK",
+        categories=["snacks", "drinks"],
+        min_line_amount_fen=300,
+        bonus_points=20,
+        multiplier="1",
+        effective_at=since,
+        now=published,
+    )
+    publish_perk(
+        session,
+        partner_id=credentials["starcinema"]["partner_id"],
+        code="POPCORN_UPGRADE",
+        name="免费爆米花升级 (free popcorn upgrade)",
+        tier_codes=["GOLD", "DIAMOND"],
+        limit_per_period=1,
+        period="WEEK",
+        now=now,
+    )
+    publish_perk(
+        session,
+        partner_id=credentials["clearsight"]["partner_id"],
+        code="EYE_CARE_ADVISER",
+        name="专属验光顾问 (personal eye-care adviser)",
+        tier_codes=["GOLD", "DIAMOND"],
+        limit_per_period=1,
+        period="MONTH",
+        now=now,
+    )
+    ticket = credentials["starcinema"]["items"]["starcinema-00-0"]
+    base = session.execute(
+        select(CatalogItem.base_points).where(CatalogItem.id == ticket)
+    ).scalar_one()
+    set_member_prices(
+        session,
+        ticket,
+        [
+            PriceRowInput("GOLD", None, base * 9 // 10),
+            PriceRowInput("DIAMOND", None, base * 8 // 10),
+        ],
+        now,
+        settings.price_notice,
+    )
 
 
 def _onboard(session: Session, settings: Settings, now: datetime) -> dict[str, Any]:
@@ -350,6 +430,20 @@ def _history(
                 now=now - timedelta(days=30 - order),
                 expires_at=now + timedelta(days=335 + order),
             )
+        award(  # snacks and a drink in one order: the mart's basket bonus
+            session,
+            ledger.IdempotencyKey("demo", f"basket-{number}"),
+            partner_id=credentials["redrice"]["partner_id"],
+            member_id=member_id,
+            order_ref=f"demo-{number}-basket",
+            paid_amount_fen=1_500,
+            lines=[
+                Line("redrice-chips", "snacks", 1_000, False),
+                Line("redrice-tea", "drinks", 500, False),
+            ],
+            now=now - timedelta(days=1),
+            expires_at=now + timedelta(days=364),
+        )
         redeem_item(
             session,
             ledger.IdempotencyKey("demo", f"ticket-{number}"),
@@ -376,6 +470,7 @@ def load(session: Session, settings: Settings, now: datetime) -> dict[str, Any] 
     if _partners_exist(session):
         return None
     credentials = _onboard(session, settings, now)
+    _programme(session, settings, credentials, now)
     ledger.lock_all_accounts(session)  # many members' operations in one transaction
     credentials["members"] = _history(session, settings, credentials, now)
     credentials["app"] = {

@@ -19,18 +19,19 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from compliance.errors import ComplianceViolation
 from compliance.rules import Violation, no_retroactive_change
 from core.db import insert_if_absent
-from events import EventType
+from events import EventType, emit_many, global_id
 from ledger.models import Lot
 from members.errors import MemberError
 from members.events import emit_member_event
 from members.models import (
     Award,
+    Consent,
     Member,
     MemberTier,
     Tier,
@@ -502,6 +503,7 @@ def _record(
 
 
 _member_tiers = cast(Table, MemberTier.__table__)
+_tier_changes = cast(Table, TierChange.__table__)
 
 
 def after_award(session: Session, member_id: int, award_id: int, now: datetime) -> TierMove | None:
@@ -644,35 +646,39 @@ def evaluate_batch(
     session: Session, day: date, after_member: int = 0, limit: int = 1000
 ) -> EvaluationBatch:
     """One batch of the evaluation of ``day``: members above the base tier whose
-    qualifying year and year of grace ended by that day. Their earnings over the window
-    are read in one GROUP BY; each moves to the tier those figures reach (never up: only
-    awards upgrade) and restarts its qualifying year. Idempotent for a day: a member
-    evaluated on ``day`` is not due again until two years later."""
+    qualifying year and year of grace ended by that day. Set-based: their earnings over
+    the window are read in one GROUP BY, the members who keep their tier restart their
+    qualifying year in one UPDATE, those who move down move in one UPDATE per target
+    tier, and their history rows and ``member.tier_changed`` events are written in one
+    statement each. Each moves to the tier their figures reach (never up: only awards
+    upgrade). Idempotent for a day: a member evaluated on ``day`` is not due again until
+    two years later."""
     at = evaluation_instant(day)
     cutoff = at - QUALIFYING_WINDOW - GRACE
-    due = list(
-        session.execute(
-            select(MemberTier)
-            .where(
-                MemberTier.tier_rank > 0,
-                MemberTier.qualified_at <= cutoff,
-                MemberTier.member_id > after_member,
-            )
-            .order_by(MemberTier.member_id)
-            .limit(limit)
-        ).scalars()
-    )
+    due = session.execute(
+        select(MemberTier.member_id, MemberTier.tier_code, MemberTier.tier_rank)
+        .where(
+            MemberTier.tier_rank > 0,
+            MemberTier.qualified_at <= cutoff,
+            MemberTier.member_id > after_member,
+        )
+        .order_by(MemberTier.member_id)
+        .limit(limit)
+    ).all()
     if not due:
         return EvaluationBatch(0, 0, 0, after_member)
-    ids = [row.member_id for row in due]
+    first, last = due[0].member_id, due[-1].member_id
     net = Lot.points - Lot.reversed_points
+    # By id range (the batch's members are consecutive among the due ones), not a list of
+    # ids: one indexed range scan of the awards.
     earned = {
         row[0]: (int(row[1]), int(row[2]))
         for row in session.execute(
             select(Award.member_id, func.sum(net), func.count(Award.id).filter(net > 0))
             .join(Lot, Lot.id == Award.lot_id)
             .where(
-                Award.member_id.in_(ids),
+                Award.member_id >= first,
+                Award.member_id <= last,
                 Award.created_at > at - QUALIFYING_WINDOW,
                 Award.created_at <= at,
             )
@@ -680,35 +686,74 @@ def evaluate_batch(
         )
     }
     schedule = schedule_in_force(session, at)
-    downgraded = kept = 0
-    for row in due:
-        current = schedule.tier(row.tier_code, row.tier_rank)
-        points, orders = earned.get(row.member_id, (0, 0))
+    kept: list[int] = []
+    moves: dict[str, list[int]] = {}
+    changes = []
+    for member_id, code, rank in due:
+        current = schedule.tier(code, rank)
+        points, orders = earned.get(member_id, (0, 0))
         reached = schedule.qualifying(points, orders)
         if reached.rank >= current.rank:
-            session.execute(
-                update(MemberTier)
-                .where(MemberTier.member_id == row.member_id)
-                .values(qualified_at=at)
-            )
-            kept += 1
+            kept.append(member_id)
             continue
+        moves.setdefault(reached.code, []).append(member_id)
+        changes.append((member_id, current, reached, points, orders))
+    if kept:
+        session.execute(
+            update(MemberTier).where(MemberTier.member_id.in_(kept)).values(qualified_at=at)
+        )
+    for code, member_ids in moves.items():
+        target = schedule.tier(code, 0)
         session.execute(
             update(MemberTier)
-            .where(MemberTier.member_id == row.member_id)
-            .values(tier_code=reached.code, tier_rank=reached.rank, since=at, qualified_at=at)
+            .where(MemberTier.member_id.in_(member_ids))
+            .values(tier_code=target.code, tier_rank=target.rank, since=at, qualified_at=at)
         )
-        _record(
+    if changes:
+        reason = TierChangeReason.DOWNGRADE.value
+        session.execute(
+            insert(_tier_changes),
+            [
+                {
+                    "member_id": member_id,
+                    "from_code": current.code,
+                    "to_code": reached.code,
+                    "reason": reason,
+                    "schedule_version": schedule.version,
+                    "qualifying_points": points,
+                    "qualifying_orders": orders,
+                    "award_id": None,
+                    "evaluated_on": day,
+                    "at": at,
+                }
+                for member_id, current, reached, points, orders in changes
+            ],
+        )
+        audiences: dict[int, list[int]] = {}
+        for member_id, partner_id in session.execute(
+            select(Consent.member_id, Consent.partner_id).where(
+                Consent.member_id.in_([change[0] for change in changes]),
+                Consent.revoked_at.is_(None),
+            )
+        ):
+            audiences.setdefault(member_id, []).append(partner_id)
+        emit_many(
             session,
-            row.member_id,
-            before=current,
-            after=reached,
-            reason=TierChangeReason.DOWNGRADE,
-            schedule=schedule,
-            points=points,
-            orders=orders,
+            EventType.MEMBER_TIER_CHANGED,
             now=at,
-            evaluated_on=day,
+            events=[
+                (
+                    member_id,
+                    {
+                        "memberId": global_id("Member", member_id),
+                        "fromTier": current.code,
+                        "toTier": reached.code,
+                        "reason": reason,
+                        "scheduleVersion": schedule.version,
+                    },
+                    audiences.get(member_id, []),
+                )
+                for member_id, current, reached, *_ in changes
+            ],
         )
-        downgraded += 1
-    return EvaluationBatch(len(due), downgraded, kept, ids[-1])
+    return EvaluationBatch(len(due), len(changes), len(kept), last)

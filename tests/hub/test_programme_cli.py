@@ -87,3 +87,48 @@ def test_tiers_evaluate_lowers_the_due_members_once_a_day(
     ]
     assert "is not a day" in captured.err
     assert _changes(database_url) == [("BASIC", "DOWNGRADE"), ("BASIC", "DOWNGRADE")]
+
+
+def test_the_demo_alliance_has_the_programme(
+    database_url: str, tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pathlib import Path
+
+    from members.models import BasketBonusUse, CreditSchedule, Perk, TierSchedule
+
+    assert (
+        main(
+            [
+                "demo",
+                "--database-url",
+                database_url,
+                "--credentials",
+                str(Path(str(tmp_path)) / "c.json"),
+            ]
+        )
+        == 0
+    )
+
+    async def run() -> dict[str, object]:
+        database = Database(database_url)
+
+        def read(session: Session) -> dict[str, object]:
+            tiers = sorted(session.execute(select(MemberTier.tier_code)).scalars())
+            return {
+                "tiers": tiers,
+                "schedules": len(session.execute(select(TierSchedule.id)).all()),
+                "credit": len(session.execute(select(CreditSchedule.id)).all()),
+                "perks": len(session.execute(select(Perk.id)).all()),
+                "baskets": len(session.execute(select(BasketBonusUse.id)).all()),
+            }
+
+        try:
+            return await database.read(read)
+        finally:
+            await database.dispose()
+
+    found = asyncio.run(run())
+    assert found["schedules"] == found["credit"] == 1
+    assert found["perks"] == 2
+    assert found["baskets"] == 5  # each member's snacks-and-drinks order at the mart
+    assert len(set(found["tiers"])) >= 3, found  # type: ignore[arg-type]
