@@ -3,8 +3,9 @@
 The unit of work raises :class:`core.db.DatabaseBusy` when no database capacity frees up
 within its bound. On ``/graphql`` that becomes a GraphQL error with code
 ``SERVICE_UNAVAILABLE`` (see hub/graphql_http.py); anywhere else (the OAuth endpoints) this
-middleware answers a JSON error in the endpoint's own style: RFC 6749's
-``temporarily_unavailable``.
+middleware answers a JSON error in the endpoint's own style: the GraphQL error on
+``/graphql`` (when a read before execution, such as the public cache's, was refused) and
+RFC 6749's ``temporarily_unavailable`` elsewhere.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ class Backpressure(ResponseGuard):
         assert isinstance(error, DatabaseBusy)
         if started:
             raise error
+        if scope.get("path") == "/graphql":  # refused before GraphQL ran (e.g. a cache's read)
+            await graphql_unavailable(error)(scope, receive, send)
+            return
         response = JSONResponse(
             {
                 "error": "temporarily_unavailable",
