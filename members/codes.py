@@ -10,6 +10,7 @@ whether or not the phone belongs to a member:
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import secrets
 from dataclasses import dataclass
@@ -107,8 +108,23 @@ class IssuedCode:
     code: str
 
 
+def _network(address: str) -> str:
+    """What one caller holds: an IPv4 address, or an IPv6 /64 (a subscriber's usual
+    allocation, so changing the last 64 bits does not make a new caller)."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)
+
+
 def address_hash(secret_key: str, address: str | None) -> str | None:
-    return None if not address else keyed_hash(secret_key, ADDRESS_PURPOSE, address)
+    """The caller's address for the per-address limit, hashed (never kept in the clear)."""
+    return None if not address else keyed_hash(secret_key, ADDRESS_PURPOSE, _network(address))
 
 
 def _code_hash(secret_key: str, purpose: str, subject_id: int, code: str) -> str:

@@ -243,3 +243,21 @@ async def test_the_sign_in_page_limits_each_address_and_each_app(tight_hub: Hub)
     async with _from(hub, "203.0.113.51") as third_address:
         second.hub = Hub(hub.app, third_address, hub.outbox)
         assert (await second.send_code(phones[6])).status_code == 200
+
+
+async def test_an_ipv6_client_is_limited_by_its_64_network(tight_hub: Hub) -> None:
+    """One IPv6 subscriber holds a whole /64: counting single addresses would let it dodge
+    the per-address limit by changing the last 64 bits."""
+    hub = tight_hub
+    app = await app_sign_in(hub)
+    statuses = []
+    for n in range(4):
+        async with _from(hub, f"2001:db8:1:2::{n + 1:x}") as http:
+            app.hub = Hub(hub.app, http, hub.outbox)
+            statuses.append((await app.send_code(f"1390013{n:04d}")).status_code)
+    async with _from(hub, "2001:db8:1:3::1") as http:
+        app.hub = Hub(hub.app, http, hub.outbox)
+        other_network = (await app.send_code("13900139999")).status_code
+
+    assert statuses == [200, 200, 200, 429]
+    assert other_network == 200
