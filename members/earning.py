@@ -496,7 +496,7 @@ def award(
             .returning(Award.id)
         ).scalar_one()
         record_issuance(session, partner_id, points, now)
-        move = tiers.after_award(session, member_id, award_id, now)
+        move = tiers.after_award(session, member_id, award_id, now, held)
         emit_partner_event(
             session,
             EventType.POINTS_AWARDED,

@@ -506,12 +506,20 @@ _member_tiers = cast(Table, MemberTier.__table__)
 _tier_changes = cast(Table, TierChange.__table__)
 
 
-def after_award(session: Session, member_id: int, award_id: int, now: datetime) -> TierMove | None:
+def after_award(
+    session: Session,
+    member_id: int,
+    award_id: int,
+    now: datetime,
+    held: Standing | None = None,
+) -> TierMove | None:
     """Inside the award, after its points are issued: an upgrade when the member's
     qualifying figures now reach a higher tier; a re-earned tier restarts its qualifying
     year. The member's account lock (taken by the ledger) serialises a member's awards,
     and the conditional UPDATE makes a racing award unable to record the same upgrade."""
-    found = standing(session, member_id, now)
+    found = standing(session, member_id, now) if held is None else held
+    if len(found.schedule.tiers) == 1:
+        return None  # one tier: nothing to reach
     points, orders = _earned_since(session, member_id, now - QUALIFYING_WINDOW)
     reached = found.schedule.qualifying(points, orders)
     if reached.rank < found.tier.rank:

@@ -480,3 +480,24 @@ async def test_a_new_schedule_without_the_members_code_keeps_their_rank(hub: Hub
 
     assert read["tier"]["code"] == "PLUS"
     assert read["tier"]["scheduleVersion"] == 2
+
+
+async def test_racing_awards_record_one_upgrade(hub: Hub) -> None:
+    import asyncio
+
+    await _schedule_in_force(hub)
+    store = await _partner(hub, "store")
+    member = await _register(hub, store)
+
+    bodies = await asyncio.gather(
+        *(_gql(hub, AWARD, store, input=_order(member, n, 30)) for n in range(6))
+    )
+    read = (await _gql(hub, MEMBER, store, id=member))["data"]["member"]
+
+    changes = [b["data"]["awardPoints"]["tierChange"] for b in bodies]
+    assert [c for c in changes if c is not None] == [
+        {"fromTier": "BASIC", "toTier": "SILVER", "reason": "UPGRADE"}
+    ]
+    assert read["tier"]["code"] == "SILVER"
+    assert [e["node"]["reason"] for e in read["tierHistory"]["edges"]] == ["UPGRADE"]
+    assert (await hub.database.read(ledger.verify)).clean
