@@ -399,3 +399,29 @@ async def test_the_member_answers_in_the_app_and_withdraws_as_easily(hub: Hub) -
         ("DENIED", "APP"),
         ("WITHDRAWN", "APP"),
     ]
+
+
+async def test_a_code_works_only_for_its_own_purpose_and_request(hub: Hub) -> None:
+    """A registration code (or one of another request) never confirms a consent request:
+    each code is bound to its purpose and subject."""
+    cinema = await _partner(hub, "cinema")
+    started = await _gql(
+        hub,
+        REGISTER,
+        cinema,
+        input={"externalRef": "fan-0", "phone": KNOWN, "displayName": "Li", "consent": True},
+    )
+    registration_code = hub.last_message()["code"]
+    first = await _gql(hub, ASK, cinema, input={"phone": KNOWN, "externalRef": "fan-1"})
+    first_code = hub.last_message()["code"]
+    second = await _gql(hub, ASK, cinema, input={"phone": KNOWN, "externalRef": "fan-2"})
+    second_code = hub.last_message()["code"]
+    second_id = second["data"]["requestMemberConsent"]["request"]["id"]
+    assert started["data"]["registerMember"]["userErrors"] == []
+    assert first["data"]["requestMemberConsent"]["userErrors"] == []
+
+    for code in {registration_code, first_code} - {second_code}:
+        tried = await _gql(hub, CONFIRM, cinema, input={"requestId": second_id, "code": code})
+        assert [e["code"] for e in tried["data"]["confirmMemberConsent"]["userErrors"]] == [
+            "INVALID_CODE"
+        ]

@@ -202,6 +202,47 @@ async def test_an_unregistered_redirect_uri_or_client_is_shown_never_redirected(
     assert "location" not in unknown.headers
 
 
+@pytest.mark.parametrize(
+    "tricked",
+    [
+        REDIRECT + "/../evil",
+        REDIRECT.upper(),
+        REDIRECT + "?next=https://evil.example",
+        REDIRECT + "#fragment",
+        REDIRECT + " ",
+        REDIRECT + "%00",
+        REDIRECT.replace(":/", "://evil.example/"),
+        "",
+    ],
+)
+async def test_redirect_uri_variants_are_refused_unredirected(hub: Hub, tricked: str) -> None:
+    _, app = await member_and_app(hub)
+
+    page = await hub.http.get(app.query(redirect_uri=tricked))
+    form = {**hidden_fields((await hub.http.get(app.query())).text), "redirect_uri": tricked}
+    posted = await hub.http.post("/oauth/authorize", data={**form, "phone": PHONE})
+
+    assert page.status_code == posted.status_code == 400
+    assert "location" not in page.headers
+    assert "location" not in posted.headers
+
+
+async def test_the_code_is_bound_to_its_redirect_uri_client_and_verifier(hub: Hub) -> None:
+    _, app = await member_and_app(hub)
+    other = await app_sign_in(hub)
+    code = await app.authorization_code()
+
+    attempts = [
+        await app.exchange(code, redirect_uri=REDIRECT + "/x"),
+        await app.exchange(code, client_id=other.client_id),
+        await app.exchange(code, code_verifier=secrets.token_urlsafe(48)),
+        await app.exchange(code, code_verifier=app.challenge),  # the plain method
+    ]
+
+    assert [(a.status_code, a.json()["error"]) for a in attempts] == [(400, "invalid_grant")] * 4
+    assert (await app.exchange(code)).status_code == 200  # failed attempts did not spend it
+
+
 async def test_a_form_without_the_csrf_token_is_refused(hub: Hub) -> None:
     _, app = await member_and_app(hub)
     page = await hub.http.get(app.query())
