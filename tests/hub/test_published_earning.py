@@ -144,3 +144,36 @@ async def test_the_deprecated_line_points_still_answer(hub: Hub) -> None:
     body = await _gql(hub, AWARD, store, input=_award_input(member))
 
     assert [line["points"] for line in body["data"]["awardPoints"]["breakdown"]] == [23, 100]
+
+
+async def test_an_award_costs_the_same_statements_for_1_or_20_lines_and_after_many_awards(
+    hub: Hub,
+) -> None:
+    """The statements of an award (bearer check included) grow neither with its lines nor
+    with the member's earlier awards."""
+    token = await _partner(hub, "grocer")
+    member = await _register(hub, token)
+
+    async def award(key: str, lines: int) -> int:
+        amounts = [100 + n for n in range(lines)]
+        with counting_statements(hub.database) as log:
+            body = await _gql(
+                hub,
+                AWARD,
+                token,
+                input={
+                    "idempotencyKey": key,
+                    "memberId": member,
+                    "orderRef": key,
+                    **_lines(*amounts),
+                },
+            )
+        assert body["data"]["awardPoints"]["userErrors"] == [], body
+        return log.count
+
+    first = [await award("one", 1), await award("twenty", 20)]
+    for n in range(10):
+        await award(f"more-{n}", 3)
+    later = [await award("one-later", 1), await award("twenty-later", 20)]
+
+    assert first[0] == first[1] == later[0] == later[1]
