@@ -227,3 +227,34 @@ async def test_a_higher_member_price_waits_the_notice_and_a_lower_applies_at_onc
     assert still == now_lower
     errors = refused["data"]["upsertCatalogItems"]["userErrors"]
     assert [e["code"] for e in errors] == ["BAD_USER_INPUT"]  # not below the base price
+
+
+async def test_a_credit_price_needs_the_members_consent_and_hides_the_level(hub: Hub) -> None:
+    from tests.hub.test_programme_credit import SET_LEVEL
+    from tests.hub.test_programme_tiers import _operator
+
+    mall = await _partner(hub, "mall")
+    operator = await _operator(hub)
+    item = await _publish_item(hub, mall, member_prices=[{"creditLevel": "B", "points": 60}])
+    consenting = await _register(hub, mall, creditBenefitsConsent=True)
+    other = await _register(hub, mall, ref="m-2", phone="139 0013 9000")
+    for n, member in enumerate((consenting, other)):
+        await _gql(hub, SET_LEVEL, operator, id=member, level="A")  # better than B
+        await _gql(hub, AWARD, mall, input=_order(member, n, 200))
+
+    def redeem(member: str, key: str) -> Any:
+        return _gql(
+            hub,
+            REDEEM,
+            mall,
+            input={"idempotencyKey": key, "memberId": member, "catalogItemId": item},
+        )
+
+    with_consent = (await redeem(consenting, "r-1"))["data"]["redeemPoints"]["redemption"]
+    without = (await redeem(other, "r-2"))["data"]["redeemPoints"]["redemption"]
+
+    assert with_consent["points"] == 60
+    # The row applied, without the level: the mall has no credit-level consent.
+    assert with_consent["memberPrice"] == {"tierCode": None, "creditLevel": None, "points": 60}
+    assert without["points"] == 80
+    assert without["memberPrice"] is None
