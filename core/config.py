@@ -105,6 +105,8 @@ class Settings:
     codes_per_partner_hour: int = 500
     codes_per_app_hour: int = 2000
     codes_per_address: int = 20
+    # The country calling codes one-time codes are sent to (comma-separated; "*": any).
+    sms_country_codes: str = "86"
     # The proxies whose X-Forwarded-For / X-Forwarded-Proto the server believes (uvicorn's
     # forwarded_allow_ips: addresses or networks, comma-separated). Empty: none, so the
     # client address is the TCP peer's and per-address limits cannot be dodged by a header.
@@ -180,6 +182,7 @@ class Settings:
             codes_per_partner_hour=integer(env, "HUB_CODES_PER_PARTNER_HOUR", 500, minimum=0),
             codes_per_app_hour=integer(env, "HUB_CODES_PER_APP_HOUR", 2000, minimum=0),
             codes_per_address=integer(env, "HUB_CODES_PER_ADDRESS", 20, minimum=0),
+            sms_country_codes=country_codes(env.get("HUB_SMS_COUNTRY_CODES", "86")),
             trusted_proxies=env.get("HUB_TRUSTED_PROXIES", "").strip(),
             log_format=choice(env, "HUB_LOG_FORMAT", LOG_FORMATS),
             cors_origins=cors_origins(env.get("HUB_CORS_ORIGINS", "")),
@@ -223,6 +226,14 @@ def environment(value: str) -> str:
     if value not in ENVIRONMENTS:
         raise ConfigError(f"HUB_ENV must be one of {', '.join(ENVIRONMENTS)}, not {value!r}")
     return value
+
+
+def country_codes(value: str) -> str:
+    """``HUB_SMS_COUNTRY_CODES``: calling codes (1-3 digits, a leading + allowed), or *."""
+    codes = [code.strip().lstrip("+") for code in value.split(",") if code.strip()]
+    if not codes or not all(code == "*" or (code.isdigit() and len(code) <= 3) for code in codes):
+        raise ValueError("HUB_SMS_COUNTRY_CODES must list calling codes (1-3 digits) or *")
+    return ",".join(codes)
 
 
 def integer(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:

@@ -43,12 +43,15 @@ SEND_LIMIT_RULE = "SMS-SEND"
 @dataclass(frozen=True, slots=True)
 class SendBudgets:
     """How many codes may go out: per partner and per app client in any hour, per caller
-    address (the sign-in page) in any 15 minutes. Settings ``HUB_CODES_PER_PARTNER_HOUR``,
-    ``HUB_CODES_PER_APP_HOUR``, ``HUB_CODES_PER_ADDRESS``."""
+    address (the sign-in page) in any 15 minutes, and to which countries. Settings
+    ``HUB_CODES_PER_PARTNER_HOUR``, ``HUB_CODES_PER_APP_HOUR``, ``HUB_CODES_PER_ADDRESS``,
+    ``HUB_SMS_COUNTRY_CODES``."""
 
     per_partner_hour: int = 500
     per_app_hour: int = 2000
     per_address: int = 20
+    # The country calling codes codes are sent to (``HUB_SMS_COUNTRY_CODES``; "*": any).
+    country_codes: tuple[str, ...] = ("86",)
 
 
 DEFAULT_BUDGETS = SendBudgets()
@@ -91,6 +94,29 @@ class SendLimitExceeded(CodeRateLimited):
             f"try again in {retry_after} seconds",
         )
         self.retry_after = retry_after
+
+
+class PhoneNotServed(MemberError):
+    """The phone's country is not one codes are sent to: it says nothing about whether the
+    phone is a member's (SMS pumping lives on international premium routes)."""
+
+    code = "PHONE_NOT_SERVED"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "codes are not served to this phone's country; use a phone of a country the "
+            "alliance serves",
+            ["phone"],
+        )
+
+
+def check_served(normalised_phone: str, budgets: SendBudgets) -> None:
+    """Refuse a phone (E.164, ``+`` and digits) outside the served calling codes."""
+    if "*" in budgets.country_codes:
+        return
+    digits = normalised_phone.lstrip("+")
+    if not any(digits.startswith(code) for code in budgets.country_codes):
+        raise PhoneNotServed()
 
 
 class CodeRefused(MemberError):

@@ -21,6 +21,7 @@ from events import EventType
 from members.codes import (
     DEFAULT_BUDGETS,
     SendBudgets,
+    check_served,
     issue_code,
     partner_sender,
     phone_budget,
@@ -146,6 +147,7 @@ def request_consent(
     tells them (with a code they may hand to the partner). Whether the phone belongs to a
     member changes nothing in the answer."""
     normalised = normalise_phone(phone)
+    check_served(normalised, budgets)
     request = ConsentRequest(
         partner_id=partner_id,
         phone_hash=keyed_hash(secret_key, PHONE_PURPOSE, normalised),

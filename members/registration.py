@@ -22,6 +22,7 @@ from members.benefits import consent_to_credit_benefits
 from members.codes import (
     DEFAULT_BUDGETS,
     SendBudgets,
+    check_served,
     issue_code,
     partner_sender,
     phone_budget,
@@ -120,6 +121,7 @@ def start_registration(
     if display_name is not None and len(display_name) > 100:
         raise MemberError("displayName must be at most 100 characters", ["displayName"])
     normalised = normalise_phone(phone)
+    check_served(normalised, budgets)
     phone_hash = keyed_hash(secret_key, PHONE_PURPOSE, normalised)
     member = Member(
         phone_hash=None, display_name=display_name, status=MemberStatus.PENDING, created_at=now

@@ -26,6 +26,7 @@ from members.codes import (
     DEFAULT_BUDGETS,
     SendBudgets,
     app_sender,
+    check_served,
     issue_code,
     phone_budget,
     redeem_code,
@@ -175,6 +176,7 @@ def start_sign_in(
     handle, the same limits (the phone's sign-in budget, the caller address's, the app's)
     and the same answer."""
     normalised = normalise_phone(phone)
+    check_served(normalised, budgets)
     phone_hash = keyed_hash(secret_key, PHONE_PURPOSE, normalised)
     handle = secrets.token_urlsafe(24)
     member_id = session.execute(

@@ -36,6 +36,7 @@ class ErrorCode(Enum):
     CONSENT_FROM_MEMBER_REQUIRED = "CONSENT_FROM_MEMBER_REQUIRED"
     CONFIRMATION_REQUIRED = "CONFIRMATION_REQUIRED"
     SEND_LIMIT_EXCEEDED = "SEND_LIMIT_EXCEEDED"
+    PHONE_NOT_SERVED = "PHONE_NOT_SERVED"
 
 
 @strawberry.federation.type(shareable=True, description="Why a mutation did not do what was asked.")

@@ -138,6 +138,7 @@ class SignInPages:
             per_partner_hour=settings.codes_per_partner_hour,
             per_app_hour=settings.codes_per_app_hour,
             per_address=settings.codes_per_address,
+            country_codes=tuple(settings.sms_country_codes.split(",")),
         )
         self._deliveries: set[asyncio.Task[None]] = set()
 

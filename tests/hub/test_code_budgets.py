@@ -261,3 +261,36 @@ async def test_an_ipv6_client_is_limited_by_its_64_network(tight_hub: Hub) -> No
 
     assert statuses == [200, 200, 200, 429]
     assert other_network == 200
+
+
+async def test_codes_go_only_to_the_countries_served(hub: Hub) -> None:
+    """SMS pumping lives on international premium routes: codes go only to the calling
+    codes in HUB_SMS_COUNTRY_CODES (default 86), alike for members and strangers."""
+    cinema = await _partner(hub, "cinema")
+    _, app = await member_and_app(hub)
+    before = len(hub.outbox.read())
+
+    asked = await _ask(hub, cinema, "+882 1234 5678", "sat")
+    registering = await _register_only(hub, cinema, "+44 7700 900123", "uk")
+    page = await app.send_code("+1 900 555 0100")
+
+    assert asked[0] == registering == ["PHONE_NOT_SERVED"]
+    assert page.status_code == 400
+    assert "not served" in page.text
+    assert len(hub.outbox.read()) == before
+    assert (await _ask(hub, cinema, "+86 131 0013 1000", "cn"))[0] == []
+
+
+@pytest.fixture
+def any_country(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("HUB_SMS_COUNTRY_CODES", "86,852")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.delenv("HUB_SMS_COUNTRY_CODES")
+    get_settings.cache_clear()
+
+
+async def test_the_operator_chooses_the_countries(hub: Hub, any_country: None) -> None:
+    cinema = await _partner(hub, "cinema")
+    assert (await _ask(hub, cinema, "+852 9123 4567", "hk"))[0] == []
+    assert (await _ask(hub, cinema, "+853 6612 3456", "mo"))[0] == ["PHONE_NOT_SERVED"]
