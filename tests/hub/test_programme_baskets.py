@@ -269,3 +269,23 @@ async def test_a_withdrawn_basket_no_longer_applies(hub: Hub) -> None:
 
     assert body["data"]["awardPoints"]["points"] == 15
     assert published["data"]["partner"]["earningRule"]["basketBonuses"] == []
+
+
+async def test_aml_sees_the_bonus_points_like_base_points(hub: Hub) -> None:
+    """CR-08: the day's earned points include the basket bonus; over the hard limit the
+    award is refused whole (15 base points would pass a limit of 40; 65 do not)."""
+    from compliance.aml import set_threshold
+
+    store = await _partner(hub, "store")
+    await _basket_in_force(hub, "store")
+    member = await _register(hub, store)
+    await hub.database.write(set_threshold, "EARNED_PER_MEMBER_DAY", 30, 40, utcnow())
+
+    body = await _gql(
+        hub, AWARD, store, input=_basket(member, 1, ("snacks", 1000), ("drinks", 500))
+    )
+    plain = await _gql(hub, AWARD, store, input=_basket(member, 2, ("snacks", 1500)))
+
+    errors = body["data"]["awardPoints"]["userErrors"]
+    assert [(e["code"], e["rule"]) for e in errors] == [("COMPLIANCE_VIOLATION", "CR-08")]
+    assert plain["data"]["awardPoints"]["points"] == 15
