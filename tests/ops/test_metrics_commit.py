@@ -45,3 +45,19 @@ async def test_ledger_transfers_are_counted_by_code(db: Database, now: datetime)
 
     after = {code: value(metrics.LEDGER_TRANSFERS, code) for code in ("earn", "redeem")}
     assert {code: after[code] - before[code] for code in after} == {"earn": 1, "redeem": 1}
+
+
+def test_docs_operations_lists_every_metric() -> None:
+    from pathlib import Path
+
+    from prometheus_client import REGISTRY
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    names = {
+        metric.name + ("_total" if metric.type == "counter" else "")
+        for metric in REGISTRY.collect()
+        if metric.name.startswith("alliance_hub_")
+    }
+
+    assert len(names) == 9
+    assert sorted(name for name in names if f"`{name}`" not in guide) == []
