@@ -876,6 +876,11 @@ def preflight(args: argparse.Namespace) -> None:
     from hub.preflight import require_database_file, require_migrated, secret_key_for
 
     settings = get_settings()
+    shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if shared and not Path(shared).is_dir():
+        raise ConfigError(
+            f"PROMETHEUS_MULTIPROC_DIR names {Path(shared).resolve()}, which is not a directory"
+        )
     migrating = args.handler is cmd_migrate
     require_database_file(settings.database_url, create=migrating)
     if migrating:

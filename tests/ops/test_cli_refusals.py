@@ -315,3 +315,20 @@ def test_a_missing_output_directory_is_named(
 
     assert status == 1
     assert err == [f"alliance-hub: {target}: No such file or directory"]
+
+
+def test_a_missing_metrics_directory_is_named(
+    database_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    missing = tmp_path / "metrics"
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(missing))
+
+    status, err = run(["ledger", "verify", "--database-url", database_url], capsys)
+
+    assert (status, err) == (
+        1,
+        [f"alliance-hub: PROMETHEUS_MULTIPROC_DIR names {missing}, which is not a directory"],
+    )
