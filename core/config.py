@@ -232,7 +232,7 @@ def country_codes(value: str) -> str:
     """``HUB_SMS_COUNTRY_CODES``: calling codes (1-3 digits, a leading + allowed), or *."""
     codes = [code.strip().lstrip("+") for code in value.split(",") if code.strip()]
     if not codes or not all(code == "*" or (code.isdigit() and len(code) <= 3) for code in codes):
-        raise ValueError("HUB_SMS_COUNTRY_CODES must list calling codes (1-3 digits) or *")
+        raise ConfigError("HUB_SMS_COUNTRY_CODES must list calling codes (1-3 digits) or *")
     return ",".join(codes)
 
 

@@ -277,6 +277,14 @@ def test_the_secret_file_is_made_only_for_a_database_without_keys(
             "HUB_METRICS_NETWORKS holds 'everyone', not a network such as 10.0.0.0/8",
         ),
         ({"HUB_ENV": "prod"}, "HUB_ENV must be one of development, production, not 'prod'"),
+        (
+            {"HUB_SMS_COUNTRY_CODES": "china"},
+            "HUB_SMS_COUNTRY_CODES must list calling codes (1-3 digits) or *",
+        ),
+        (
+            {"HUB_CATALOG_MEMORY_ITEMS": "many"},
+            "HUB_CATALOG_MEMORY_ITEMS must be a whole number, not 'many'",
+        ),
     ],
 )
 def test_bad_settings_are_one_line_errors(env: dict[str, str], message: str) -> None:
