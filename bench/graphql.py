@@ -100,7 +100,9 @@ def load(url: str, query: str, requests: int, concurrency: int, **extra: str) ->
         command += [f"--{name}", value]
     result = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
     if result["failures"]:
-        raise SystemExit(f"{result['failures']} failed requests against {url}")
+        raise SystemExit(
+            f"{result['failures']} failed requests against {url}: {result['first_failure']}"
+        )
     return float(result["rps"])
 
 

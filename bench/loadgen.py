@@ -37,9 +37,10 @@ async def main() -> None:
     headers = {"Authorization": f"Bearer {args.token}"} if args.token else {}
     counter = iter(range(args.requests))
     failures = 0
+    first_failure = ""
 
     async def worker(client: httpx2.AsyncClient) -> None:
-        nonlocal failures
+        nonlocal failures, first_failure
         for n in counter:
             template = templates[n % len(templates)]
             variables = json.loads(template.replace("{n}", str(n + args.offset)))
@@ -49,13 +50,18 @@ async def main() -> None:
             body = reply.json()
             if reply.status_code != 200 or body.get("errors"):
                 failures += 1
+                first_failure = first_failure or f"{reply.status_code} {reply.text[:300]}"
 
     limits = httpx2.Limits(max_connections=args.concurrency)
     async with httpx2.AsyncClient(limits=limits, timeout=60) as client:
         started = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(args.concurrency)))
         elapsed = time.perf_counter() - started
-    print(json.dumps({"rps": args.requests / elapsed, "failures": failures}))
+    print(
+        json.dumps(
+            {"rps": args.requests / elapsed, "failures": failures, "first_failure": first_failure}
+        )
+    )
 
 
 if __name__ == "__main__":

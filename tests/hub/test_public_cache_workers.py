@@ -70,11 +70,26 @@ def _token(http: httpx2.Client, base: str, client: IssuedClient) -> str:
     return str(reply.json()["access_token"])
 
 
+VARIED = """query($most: Int) {
+  catalog(first: 10, filter: {maxPoints: $most}) { edges { node { sku points } } } }"""
+ASKED = iter(range(10_000, 20_000))
+
+
 def _page(http: httpx2.Client, base: str) -> dict[str, int]:
+    """The page as the public cache answers it (GET), checked against the same page with
+    arguments never asked before (no cache can answer it: the worker's in-memory catalogue
+    or the database does)."""
     reply = http.get(f"{base}/graphql", params={"query": PAGE})
     assert reply.status_code == 200, reply.text
     assert reply.headers["cache-control"].startswith("public")
-    return {e["node"]["sku"]: e["node"]["points"] for e in reply.json()["data"]["catalog"]["edges"]}
+    cached = {
+        e["node"]["sku"]: e["node"]["points"] for e in reply.json()["data"]["catalog"]["edges"]
+    }
+    fresh = http.post(
+        f"{base}/graphql", json={"query": VARIED, "variables": {"most": next(ASKED)}}
+    ).json()["data"]["catalog"]["edges"]
+    assert {e["node"]["sku"]: e["node"]["points"] for e in fresh} == cached
+    return cached
 
 
 def _mutate(http: httpx2.Client, base: str, token: str, query: str, **variables: object) -> None:
