@@ -3,6 +3,7 @@ short read session (an AsyncSession must not be shared by concurrent resolvers).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TypeVar
@@ -50,6 +51,13 @@ class BatchLoader(DataLoader[K, V | None]):
         super().__init__()
         self.database = database
         self.fetch = fetch
+
+    def load(self, key: K) -> asyncio.Future[V | None]:
+        """The shared future behind a key, shielded for each caller: when graphql-core
+        cancels one field's pending work (a sibling field failed), the cancellation must not
+        reach the future that other fields of the same request await, or they would see a
+        CancelledError that escapes the whole request."""
+        return asyncio.shield(super().load(key))
 
     async def batch_load_fn(self, keys: Sequence[K]) -> list[V | None]:
         found = await self.database.read(self.fetch, list(keys))

@@ -184,3 +184,42 @@ async def test_generated_operations_get_no_5xx_and_no_internal_detail(
     assert len(documents) == DOCUMENTS
     assert sent == 3 * DOCUMENTS
     assert (kinds, failures[:3]) == ([], []), f"{len(failures)} of {sent} operations failed"
+
+
+# Found by this test: two representations of one member share the tier loader's future;
+# the first one's tierHistory fails, graphql-core cancels that entity's pending fields, and
+# the cancellation reached the shared future, escaped the request and tore it down (behind a
+# server, a 500 without an errorId). Kept as an exact case.
+SHARED_LOAD_CANCELLED = """{
+  _entities(representations: [
+    { __typename: "CatalogItem", id: "Q2F0YWxvZ0l0ZW06MQ==" }
+    { __typename: "Member", id: "TWVtYmVyOjE=" }
+    { __typename: "CatalogItem", id: "Q2F0YWxvZ0l0ZW06MQ==" }
+    { __typename: "Member", id: "TWVtYmVyOjE=" }
+  ]) {
+    ... on CatalogItem { partnerCode }
+    ... on Member {
+      tier { scheduleVersion }
+      tierHistory(first: 143347, after: null) { pageInfo { endCursor } }
+    }
+  }
+  member(id: "r") { expiringPoints(withinDays: 34178) }
+  settlementPeriod(id: "NIL") { closedAt }
+}"""
+
+
+async def test_a_failing_field_beside_a_shared_batched_load_fails_alone(
+    hub: Hub, callers: dict[str, str | None]
+) -> None:
+    response = await hub.http.post(
+        "/graphql",
+        json={"query": SHARED_LOAD_CANCELLED},
+        headers={"Authorization": f"Bearer {callers['partner']}"},
+    )
+
+    body = response.json()
+    assert response.status_code == 200
+    assert body["data"]["_entities"][1::2] == [None, None]
+    codes = {(tuple(e["path"]), e["extensions"]["code"]) for e in body["errors"]}
+    assert (("_entities", 1, "tierHistory"), "BAD_USER_INPUT") in codes
+    assert (("_entities", 3, "tierHistory"), "BAD_USER_INPUT") in codes
