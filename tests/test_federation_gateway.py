@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -245,6 +246,7 @@ def test_the_partners_references_by_sku_resolve_at_the_hub(stack: Stack) -> None
 
 
 MEMBER = "query($id: ID!) { member(id: $id) { id status balance storeVisits } }"
+TIER = "query($id: ID!) { member(id: $id) { tier { code earnMultiplier } } }"
 VISIT = """mutation($member: ID!, $store: String!) {
   recordStoreVisit(memberId: $member, storeCode: $store) {
     storeVisits userErrors { code message field rule } } }"""
@@ -296,6 +298,9 @@ def test_award_points_through_the_gateway_and_a_reused_key_is_a_user_error(
 ) -> None:
     member = stack.member_ids[2]
     before = stack.hub_json(MEMBER.replace(" storeVisits", ""), {"id": member}, as_="starcinema")
+    # 120 yuan of film at 1 point a yuan, times the demo member's published tier multiplier
+    tier = stack.hub_json(TIER, {"id": member}, as_="starcinema")["data"]["member"]["tier"]
+    points = int(120 * Decimal(tier["earnMultiplier"]))
 
     awarded = stack.gateway_json(AWARD, _award(stack, "gw-1", 12_000), as_="starcinema")
     replayed = stack.gateway_json(AWARD, _award(stack, "gw-1", 12_000), as_="starcinema")
@@ -305,8 +310,8 @@ def test_award_points_through_the_gateway_and_a_reused_key_is_a_user_error(
     assert awarded == {
         "data": {
             "awardPoints": {
-                "points": 120,
-                "transfer": {"code": "earn", "amount": 120},
+                "points": points,
+                "transfer": {"code": "earn", "amount": points},
                 "member": {"id": member, "storeVisits": 0},
                 "userErrors": [],
             }
@@ -330,7 +335,7 @@ def test_award_points_through_the_gateway_and_a_reused_key_is_a_user_error(
             }
         }
     }
-    assert after["data"]["member"]["balance"] == before["data"]["member"]["balance"] + 120
+    assert after["data"]["member"]["balance"] == before["data"]["member"]["balance"] + points
 
 
 def test_a_partner_subgraph_user_error_comes_through(stack: Stack) -> None:
