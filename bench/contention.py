@@ -1,21 +1,30 @@
-"""PostgreSQL under contention, over real HTTP: `alliance-hub serve` with 1 and then 2
-workers, driven by a load generator in its own process (bench/contention_load.py).
+"""PostgreSQL under contention, over real HTTP: `alliance-hub serve` with 1 and 2 workers,
+driven by a load generator in its own process (bench/contention_load.py).
 
-Per worker count:
+Per worker count (1, then 2):
 - **hot member**: ``--hot`` concurrent ``redeemPoints`` (10 points each) by one member
   holding ``--hot-points``: exactly the affordable number must succeed, the rest be
   INSUFFICIENT_POINTS, with no internal error and no response >= 500;
 - **retry storm**: ``--storm`` distinct redemptions across 50 members, each sent 3-5 times,
-  all at once: every response must be its mutation's first result;
-- **mixed load**: ``--mixed-seconds`` of reads (a member's balance and lots) and 1-point
-  redemptions over ``--members`` members by ``--concurrency`` clients: the throughput;
-- then, once, **overload**: 1 worker with a 2-connection pool and a short queue under a
-  burst: 503 with Retry-After, never a 500.
+  all at once: every response must be its mutation's first result (the redemption and
+  the member's balances after it).
+
+Then the **mixed load**: reads (a member's balance and lots) and 1-point redemptions over
+``--members`` members by ``--concurrency`` clients, for ``--rounds`` rounds of
+``--mixed-seconds`` against each server, both servers up and driven in turn (1 worker,
+2 workers, 1 worker, ...) so that a change in the machine's other load falls on both. Each
+round prints the CPU milliseconds per request of the hub's processes, of PostgreSQL's
+backends for the benchmark's database and of the load generator, how busy the machine's
+cores were, and the load average.
+
+Then, once, **overload**: 1 worker with 8 requests in flight, a 2-connection pool and short
+queues under a burst: 503 with Retry-After, never a 500.
 
 Deadlocks come from ``pg_stat_database`` (read after each server stops, when its backends
 have flushed their statistics); ``ledger verify`` runs at the end.
 
-    python bench/contention.py [--hot 1000] [--storm 500] [--mixed-seconds 15]
+    python bench/contention.py [--hot 1000] [--storm 500] [--rounds 3] [--mixed-seconds 10]
+                               [--phases hot,storm,mixed,overload]
 
 Ends with RESULT lines, among them ``RESULT contention_mixed_2w_vs_1w <ratio>``.
 """
@@ -44,6 +53,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -56,7 +66,7 @@ from compliance.aml import Pattern, set_threshold
 from core.db import Database, utcnow
 from hub.migrate import upgrade
 from hub.oauth2.keys import ensure_signing_key
-from members.registration import register_member
+from members.registration import confirm_registration, start_registration
 from partners.catalog import ItemInput, upsert_items
 from partners.clients import create_client
 from partners.registry import add_partner
@@ -66,13 +76,20 @@ SECRET = "bench-contention-secret"
 ADMIN_URL = os.environ.get(
     "HUB_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+# The payload shows the member's balances after the redemption: a replay must show the
+# first answer's figures, not those at replay time.
 REDEEM = """mutation($input: RedeemPointsInput!) {
-  redeemPoints(input: $input) { redemption { id status points } userErrors { code } }
+  redeemPoints(input: $input) {
+    redemption { id status points } member { balance heldPoints } userErrors { code }
+  }
 }"""
 READ = """query($id: ID!) {
   member(id: $id) { balance heldPoints lots(first: 5) { edges { node { remaining } } } }
 }"""
 STORM_MEMBERS = 50
+# The hot-member and storm servers let a request wait up to this long for its turn, below
+# the load generator's 120 s timeout (the default, 30 s, suits clients that give up sooner).
+BURST_QUEUE_SECONDS = "100"
 
 
 def gid(kind: str, value: int) -> str:
@@ -136,7 +153,7 @@ def setup(session: Session, members: int, hot_points: int) -> dict[str, Any]:
         set_threshold(session, pattern.value, 10**9, 10**9, now)
     ids = []
     for n in range(members):
-        registered = register_member(
+        started = start_registration(  # the real flow: the person confirms by the code
             session,
             SECRET,
             partner_id=shop.id,
@@ -146,7 +163,17 @@ def setup(session: Session, members: int, hot_points: int) -> dict[str, Any]:
             consent=True,
             now=now,
         )
-        ids.append(registered.member_id)
+        member_id = confirm_registration(
+            session,
+            SECRET,
+            partner_id=shop.id,
+            request_id=started.request_id,
+            code=started.notification.code,
+            client_id=None,
+            now=now,
+        )
+        assert member_id is not None
+        ids.append(member_id)
     ledger.lock_all_accounts(session)
     for n, member_id in enumerate(ids):
         ledger.earn(
@@ -168,8 +195,15 @@ def setup(session: Session, members: int, hot_points: int) -> dict[str, Any]:
     }
 
 
+@dataclass
+class Server:
+    base: str
+    pid: int
+    workers: int
+
+
 @contextlib.contextmanager
-def serving(url: str, workers: int, **settings: str) -> Iterator[str]:
+def serving(url: str, workers: int, **settings: str) -> Iterator[Server]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -191,15 +225,75 @@ def serving(url: str, workers: int, **settings: str) -> Iterator[str]:
         while True:
             try:
                 with urllib.request.urlopen(f"{base}/healthz", timeout=2):
+                    pass
+                # Every worker up (uvicorn's parent plus one process per worker when > 1).
+                if workers == 1 or len(descendants(server.pid)) >= workers:
                     break
             except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit(f"the hub did not start on {base}") from None
-                time.sleep(0.2)
-        yield base
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit(f"the hub did not start on {base}")
+            time.sleep(0.2)
+        time.sleep(1)  # the last worker's lifespan (its pool) settles
+        yield Server(base, server.pid, workers)
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as found:
+            return found.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def descendants(pid: int) -> list[int]:
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _stat(int(entry))
+            if fields is not None:
+                parents[int(entry)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        current = frontier.pop()
+        children = [child for child, parent in parents.items() if parent == current]
+        found += children
+        frontier += children
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes, in seconds."""
+    ticks = 0
+    for pid in pids:
+        fields = _stat(pid)
+        if fields is not None:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_jiffies() -> tuple[int, int]:
+    """(busy, total) CPU jiffies of the whole machine, all cores."""
+    with open("/proc/stat") as found:
+        values = [int(v) for v in found.readline().split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+async def backends(name: str) -> list[int]:
+    """The PostgreSQL server processes serving the benchmark's database."""
+    connection = await asyncpg.connect(dsn(ADMIN_URL))
+    try:
+        rows = await connection.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            name,
+        )
+        return [int(row["pid"]) for row in rows]
+    finally:
+        await connection.close()
 
 
 def token(base: str, client_id: str, secret: str) -> str:
@@ -297,7 +391,10 @@ def retry_storm(
     return found
 
 
-def mixed(base: str, bearer: str, world: dict[str, Any], seconds: float, concurrency: int) -> dict:
+def mixed(
+    server: Server, bearer: str, world: dict[str, Any], seconds: float, concurrency: int, name: str
+) -> dict[str, Any]:
+    """One round of the mixed load, with the CPU each side spent on it."""
     run = uuid.uuid4().hex[:8]
     members = world["members"][3 + STORM_MEMBERS * 2 :]
     rng = random.Random(7)
@@ -310,20 +407,47 @@ def mixed(base: str, bearer: str, world: dict[str, Any], seconds: float, concurr
             requests.append(
                 {"key": None, "query": READ, "variables": {"id": gid("Member", member)}}
             )
+    hub_pids = [server.pid, *descendants(server.pid)]
+    pg_pids = asyncio.run(backends(name))
+    hub_before, pg_before = cpu_seconds(hub_pids), cpu_seconds(pg_pids)
+    busy_before, total_before = machine_jiffies()
+    load_before = os.getloadavg()[0]
     result = generate(
         {
             "mode": "duration",
-            "url": f"{base}/graphql",
+            "url": f"{server.base}/graphql",
             "token": bearer,
             "requests": requests,
             "seconds": seconds,
             "concurrency": concurrency,
         }
     )
-    found = summary("mixed load", result["outcomes"], result["seconds"])
-    found["rps"] = found["classes"].get("success", 0) / result["seconds"]
-    print(f"  mixed load: {found['rps']:.0f} successful requests/s")
+    busy_after, total_after = machine_jiffies()
+    pg_pids = sorted(set(pg_pids) | set(asyncio.run(backends(name))))
+    found = summary(f"mixed load ({server.workers}w)", result["outcomes"], result["seconds"])
+    successes = found["classes"].get("success", 0)
+    found["successes"] = successes
+    found["seconds"] = result["seconds"]
+    found["rps"] = successes / result["seconds"]
+    requests_done = max(1, len(result["outcomes"]))
+    found["cpu_ms"] = {
+        "hub": 1000 * (cpu_seconds(hub_pids) - hub_before) / requests_done,
+        "postgresql": 1000 * (cpu_seconds(pg_pids) - pg_before) / requests_done,
+        "load generator": 1000 * result["cpu_seconds"] / requests_done,
+    }
+    cores = os.cpu_count() or 1
+    found["machine_busy"] = cores * (busy_after - busy_before) / max(1, total_after - total_before)
+    found["load"] = (load_before, os.getloadavg()[0])
+    spent = ", ".join(f"{who} {ms:.1f}" for who, ms in found["cpu_ms"].items())
+    print(
+        f"  mixed load ({server.workers}w): {found['rps']:.0f} successful requests/s; CPU ms "
+        f"per request: {spent}; machine busy {found['machine_busy']:.2f} of {cores} cores; "
+        f"load average {found['load'][0]:.1f} -> {found['load'][1]:.1f}"
+    )
     return found
+
+
+PHASES = ("hot", "storm", "mixed", "overload")
 
 
 def main() -> None:
@@ -332,13 +456,22 @@ def main() -> None:
     parser.add_argument("--hot-points", type=int, default=1000)
     parser.add_argument("--storm", type=int, default=500)
     parser.add_argument("--members", type=int, default=400)
-    parser.add_argument("--mixed-seconds", type=float, default=15)
+    parser.add_argument("--mixed-seconds", type=float, default=10)
+    parser.add_argument("--rounds", type=int, default=3, help="mixed-load rounds per server")
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--phases", default=",".join(PHASES), help=f"a comma-separated subset of {PHASES}"
+    )
     args = parser.parse_args()
+    phases = set(args.phases.split(","))
+    if not phases <= set(PHASES):
+        parser.error(f"--phases: choose among {', '.join(PHASES)}")
     name = f"alliance_bench_contention_{uuid.uuid4().hex[:8]}"
     url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    results: dict[int, dict[str, Any]] = {}
+    print(f"load average at the start: {os.getloadavg()[0]:.1f}")
+    results: dict[int, dict[str, Any]] = {1: {}, 2: {}}
+    burst: dict[str, Any] | None = None
     try:
         upgrade(url)
 
@@ -352,45 +485,93 @@ def main() -> None:
         world = asyncio.run(prepare())
         affordable = args.hot_points // 10
         for workers, hot, storm_slice in ((1, 0, 0), (2, 1, 1)):
-            print(f"{workers} worker(s):")
+            if not phases & {"hot", "storm"}:
+                break
+            print(
+                f"{workers} worker(s), requests wait up to {BURST_QUEUE_SECONDS} s for their turn:"
+            )
             before = asyncio.run(deadlocks(name))
-            with serving(url, workers) as base:
-                bearer = token(base, world["client_id"], world["client_secret"])
-                found = {
-                    "hot": hot_member(base, bearer, world, world["members"][hot], args.hot),
-                    "storm": retry_storm(
-                        base,
+            # A line as patient as the load generator (120 s): a burst is served, not shed.
+            with serving(
+                url, workers, HUB_REQUEST_QUEUE_TIMEOUT_SECONDS=BURST_QUEUE_SECONDS
+            ) as server:
+                bearer = token(server.base, world["client_id"], world["client_secret"])
+                found = results[workers]
+                if "hot" in phases:
+                    member = world["members"][hot]
+                    found["hot"] = hot_member(server.base, bearer, world, member, args.hot)
+                if "storm" in phases:
+                    found["storm"] = retry_storm(
+                        server.base,
                         bearer,
                         world,
                         world["members"][3 + STORM_MEMBERS * storm_slice :][:STORM_MEMBERS],
                         args.storm,
-                    ),
-                    "mixed": mixed(base, bearer, world, args.mixed_seconds, args.concurrency),
-                }
+                    )
             found["deadlocks"] = asyncio.run(deadlocks(name)) - before
             print(f"  deadlocks (pg_stat_database): {found['deadlocks']}")
-            results[workers] = found
-        print("overload (1 worker, pool 2 + 0, queue 20, 0.5 s wait):")
-        with serving(
-            url,
-            1,
-            HUB_DB_POOL_SIZE="2",
-            HUB_DB_MAX_OVERFLOW="0",
-            HUB_DB_QUEUE_LIMIT="20",
-            HUB_DB_POOL_TIMEOUT_SECONDS="0.5",
-        ) as base:
-            bearer = token(base, world["client_id"], world["client_secret"])
-            requests = [
-                {"key": None, "query": READ, "variables": {"id": gid("Member", m)}}
-                for m in world["members"][:400]
-            ] * 2
-            burst = generate(
-                {"mode": "burst", "url": f"{base}/graphql", "token": bearer, "requests": requests}
-            )
-            overload = summary("overload", burst["outcomes"], burst["seconds"])
-            unavailable = sum(
-                1 for o in burst["outcomes"] if o["status"] == 503 and o["retry_after"]
-            )
+        if "mixed" in phases:
+            # Both servers up at once (an idle one costs nothing), driven in turn: 1 worker,
+            # 2 workers, 1 worker, ... so a change in the machine's other load falls on both.
+            print(f"mixed load: {args.rounds} rounds of {args.mixed_seconds:.0f} s per server")
+            before = asyncio.run(deadlocks(name))
+            with serving(url, 1) as one, serving(url, 2) as two:
+                bearers = {
+                    server.workers: token(server.base, world["client_id"], world["client_secret"])
+                    for server in (one, two)
+                }
+                rounds: dict[int, list[dict[str, Any]]] = {1: [], 2: []}
+                for _ in range(args.rounds):
+                    for server in (one, two):
+                        rounds[server.workers].append(
+                            mixed(
+                                server,
+                                bearers[server.workers],
+                                world,
+                                args.mixed_seconds,
+                                args.concurrency,
+                                name,
+                            )
+                        )
+            mixed_deadlocks = asyncio.run(deadlocks(name)) - before
+            print(f"  deadlocks (pg_stat_database): {mixed_deadlocks}")
+            for workers, done in rounds.items():
+                results[workers]["mixed"] = {
+                    "rps": sum(r["successes"] for r in done) / sum(r["seconds"] for r in done),
+                    "over_500": sum(r["over_500"] for r in done),
+                    "errors": sum(r["requests"] - r["successes"] for r in done),
+                    "rounds": done,
+                }
+                results[workers]["deadlocks"] = (
+                    results[workers].get("deadlocks", 0) + mixed_deadlocks
+                )
+        if "overload" in phases:
+            print("overload (1 worker, pool 2 + 0, queue 20, 0.5 s wait; 8 requests in flight):")
+            with serving(
+                url,
+                1,
+                HUB_DB_POOL_SIZE="2",
+                HUB_DB_MAX_OVERFLOW="0",
+                HUB_DB_QUEUE_LIMIT="20",
+                HUB_DB_POOL_TIMEOUT_SECONDS="0.5",
+                HUB_MAX_REQUESTS_IN_FLIGHT="8",
+                HUB_REQUEST_QUEUE_LIMIT="20",
+                HUB_REQUEST_QUEUE_TIMEOUT_SECONDS="0.5",
+            ) as server:
+                bearer = token(server.base, world["client_id"], world["client_secret"])
+                requests = [
+                    {"key": None, "query": READ, "variables": {"id": gid("Member", m)}}
+                    for m in world["members"][:400]
+                ] * 2
+                burst = generate(
+                    {
+                        "mode": "burst",
+                        "url": f"{server.base}/graphql",
+                        "token": bearer,
+                        "requests": requests,
+                    }
+                )
+                overload = summary("overload", burst["outcomes"], burst["seconds"])
 
         async def verify() -> bool:
             database = Database(url)
@@ -404,32 +585,46 @@ def main() -> None:
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
-    ratio = results[2]["mixed"]["rps"] / results[1]["mixed"]["rps"]
-    print(f"mixed load, 2 workers / 1 worker: {ratio:.2f}")
-    print(f"RESULT contention_hot_affordable {affordable}")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+    if "hot" in phases:
+        print(f"RESULT contention_hot_affordable {affordable}")
     for workers, found in results.items():
-        hot = found["hot"]["classes"]
-        print(f"RESULT contention_hot_successes_{workers}w {hot.get('success', 0)}")
-        print(f"RESULT contention_hot_insufficient_{workers}w {hot.get('INSUFFICIENT_POINTS', 0)}")
-        internal = hot.get("INTERNAL_SERVER_ERROR", 0)
-        print(f"RESULT contention_hot_internal_errors_{workers}w {internal}")
-        print(f"RESULT contention_hot_over_500_{workers}w {found['hot']['over_500']}")
-        storm = found["storm"]
-        storm_errors = storm["requests"] - storm["classes"].get("success", 0)
-        print(f"RESULT contention_storm_errors_{workers}w {storm_errors}")
-        print(f"RESULT contention_storm_divergent_{workers}w {storm['divergent']}")
-        print(f"RESULT contention_mixed_rps_{workers}w {found['mixed']['rps']:.1f}")
-        print(f"RESULT contention_mixed_over_500_{workers}w {found['mixed']['over_500']}")
-        print(f"RESULT contention_deadlocks_{workers}w {found['deadlocks']}")
-    print(f"RESULT contention_overload_503_with_retry_after {unavailable}")
-    print(
-        f"RESULT contention_overload_500 {sum(1 for o in burst['outcomes'] if o['status'] == 500)}"
-    )
-    print(
-        f"RESULT contention_overload_over_500_other_than_503 {overload['over_500'] - unavailable}"
-    )
+        if "hot" in found:
+            hot = found["hot"]["classes"]
+            print(f"RESULT contention_hot_successes_{workers}w {hot.get('success', 0)}")
+            insufficient = hot.get("INSUFFICIENT_POINTS", 0)
+            print(f"RESULT contention_hot_insufficient_{workers}w {insufficient}")
+            internal = hot.get("INTERNAL_SERVER_ERROR", 0)
+            print(f"RESULT contention_hot_internal_errors_{workers}w {internal}")
+            print(
+                f"RESULT contention_hot_unavailable_{workers}w {hot.get('SERVICE_UNAVAILABLE', 0)}"
+            )
+            print(f"RESULT contention_hot_over_500_{workers}w {found['hot']['over_500']}")
+        if "storm" in found:
+            storm = found["storm"]
+            storm_errors = storm["requests"] - storm["classes"].get("success", 0)
+            print(f"RESULT contention_storm_errors_{workers}w {storm_errors}")
+            print(f"RESULT contention_storm_divergent_{workers}w {storm['divergent']}")
+        if "mixed" in found:
+            print(f"RESULT contention_mixed_rps_{workers}w {found['mixed']['rps']:.1f}")
+            print(f"RESULT contention_mixed_errors_{workers}w {found['mixed']['errors']}")
+            print(f"RESULT contention_mixed_over_500_{workers}w {found['mixed']['over_500']}")
+        if "deadlocks" in found:
+            print(f"RESULT contention_deadlocks_{workers}w {found['deadlocks']}")
+    if burst is not None:
+        unavailable = sum(1 for o in burst["outcomes"] if o["status"] == 503 and o["retry_after"])
+        served = sum(1 for o in burst["outcomes"] if o["class"] == "success")
+        print(f"RESULT contention_overload_served {served}")
+        print(f"RESULT contention_overload_503_with_retry_after {unavailable}")
+        status_500 = sum(1 for o in burst["outcomes"] if o["status"] == 500)
+        print(f"RESULT contention_overload_500 {status_500}")
+        other = overload["over_500"] - unavailable
+        print(f"RESULT contention_overload_over_500_other_than_503 {other}")
     print(f"RESULT contention_ledger_verify_clean {int(clean)}")
-    print(f"RESULT contention_mixed_2w_vs_1w {ratio:.3f}")
+    if "mixed" in phases:
+        ratio = results[2]["mixed"]["rps"] / results[1]["mixed"]["rps"]
+        print(f"mixed load, 2 workers / 1 worker: {ratio:.2f}")
+        print(f"RESULT contention_mixed_2w_vs_1w {ratio:.3f}")
 
 
 if __name__ == "__main__":

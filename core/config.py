@@ -36,6 +36,11 @@ DEFAULT_METRICS_NETWORKS = ("127.0.0.0/8", "::1/128")
 
 class ConfigError(ValueError):
     """A setting that cannot be used: one line naming the variable and the fix."""
+# Requests worked on at once per worker, how many more may wait, and for how long
+# (hub/backpressure.py, docs/operations.md).
+DEFAULT_REQUESTS_IN_FLIGHT = 32
+DEFAULT_REQUEST_QUEUE_LIMIT = 2000
+DEFAULT_REQUEST_QUEUE_TIMEOUT_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,10 @@ class Settings:
     database_queue_limit: int = DEFAULT_QUEUE_LIMIT
     # 0 behind PgBouncer in transaction-pooling mode, which cannot keep prepared statements.
     database_statement_cache_size: int = DEFAULT_STATEMENT_CACHE_SIZE
+    # Per worker: requests worked on at once, and the line of those waiting their turn.
+    requests_in_flight: int = DEFAULT_REQUESTS_IN_FLIGHT
+    request_queue_limit: int = DEFAULT_REQUEST_QUEUE_LIMIT
+    request_queue_timeout: float = DEFAULT_REQUEST_QUEUE_TIMEOUT_SECONDS
     # OAuth 2.0: the hub is its own authorization server (RFC 8414 issuer) and the
     # resource its access tokens are for (RFC 9068 ``aud``).
     issuer: str = DEFAULT_ISSUER
@@ -151,6 +160,15 @@ class Settings:
             database_queue_limit=integer(env, "HUB_DB_QUEUE_LIMIT", DEFAULT_QUEUE_LIMIT, minimum=0),
             database_statement_cache_size=integer(
                 env, "HUB_DB_STATEMENT_CACHE_SIZE", DEFAULT_STATEMENT_CACHE_SIZE, minimum=0
+            ),
+            requests_in_flight=integer(
+                env, "HUB_MAX_REQUESTS_IN_FLIGHT", DEFAULT_REQUESTS_IN_FLIGHT, minimum=1
+            ),
+            request_queue_limit=integer(
+                env, "HUB_REQUEST_QUEUE_LIMIT", DEFAULT_REQUEST_QUEUE_LIMIT, minimum=0
+            ),
+            request_queue_timeout=number(
+                env, "HUB_REQUEST_QUEUE_TIMEOUT_SECONDS", DEFAULT_REQUEST_QUEUE_TIMEOUT_SECONDS
             ),
             issuer=issuer or DEFAULT_ISSUER,
             issuer_configured=bool(issuer),

@@ -22,6 +22,9 @@ The boundary also keeps the store healthy under load (docs/operations.md):
   few more wait in a bounded queue for at most ``pool_timeout`` seconds. Beyond that the
   unit raises :class:`DatabaseBusy` at once, which the app answers with 503 and
   ``Retry-After``: overload is shed early and cheaply, never as a 500.
+* **A few at a time per hot key.** :meth:`Database.write_limited` runs at most
+  ``WRITES_PER_KEY`` of one member's writes at once in this process, so a burst on one
+  member waits in the process, not as connections parked on a row lock.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import random
 import sqlite3
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -58,7 +61,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session, sessionmaker
+from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.types import TypeDecorator
 
 from core import metrics
@@ -81,6 +85,8 @@ RETRY_AFTER_SECONDS = 1
 # A peek on the event loop waits at most this long for SQLite (only a checkpoint or WAL
 # recovery makes a WAL reader wait at all).
 PEEK_BUSY_TIMEOUT_MS = 1000
+# One member's writes at once per process (Database.write_limited).
+WRITES_PER_KEY = 4
 
 
 class DatabaseBusy(Exception):
@@ -106,9 +112,12 @@ def retry_delay(attempt: int) -> float:
 
 class Admission:
     """Per-process admission control: ``limit`` units at once, at most ``queue_limit``
-    waiting, none waiting longer than ``timeout`` seconds."""
+    waiting (served in arrival order), none waiting longer than ``timeout`` seconds.
+    Refusal is :class:`DatabaseBusy`. The hub admits both its requests
+    (hub/backpressure.py) and its units of work (below) this way."""
 
-    def __init__(self, limit: int, queue_limit: int, timeout: float) -> None:
+    def __init__(self, limit: int, queue_limit: int, timeout: float, gauges: bool = False) -> None:
+        self.gauges = gauges  # the database's admission reports to the pool metrics
         self.limit = limit
         self.queue_limit = queue_limit
         self.timeout = timeout
@@ -117,35 +126,71 @@ class Admission:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._slots = asyncio.Semaphore(limit)
 
-    @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    async def acquire(self) -> None:
+        """Take a slot, waiting in line if none is free; DatabaseBusy when the line is
+        full or the wait runs out."""
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # a CLI or a test may drive the database from a new loop
             self._loop, self._slots = loop, asyncio.Semaphore(self.limit)
             self.running = self.waiting = 0
         if self._slots.locked():
             if self.waiting >= self.queue_limit:
-                raise DatabaseBusy("the database queue is full")
+                raise DatabaseBusy("the queue is full")
             self.waiting += 1
-            metrics.DB_POOL_WAITING.inc()
+            if self.gauges:
+                metrics.DB_POOL_WAITING.inc()
             try:
-                async with asyncio.timeout(self.timeout):
-                    await self._slots.acquire()
-            except TimeoutError:
-                raise DatabaseBusy("no database connection within the bound") from None
+                await self._wait_for_slot()
             finally:
                 self.waiting -= 1
-                metrics.DB_POOL_WAITING.dec()
+                if self.gauges:
+                    metrics.DB_POOL_WAITING.dec()
         else:
             await self._slots.acquire()
         self.running += 1
-        metrics.DB_POOL_IN_USE.inc()
+        if self.gauges:
+            metrics.DB_POOL_IN_USE.inc()
+
+    def release(self) -> None:
+        self.running -= 1
+        if self.gauges:
+            metrics.DB_POOL_IN_USE.dec()
+        self._slots.release()
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        await self.acquire()
         try:
             yield
         finally:
-            self.running -= 1
-            metrics.DB_POOL_IN_USE.dec()
-            self._slots.release()
+            self.release()
+
+
+class KeyedSlots:
+    """In-process admission per key (a member, say): at most ``per_key`` holders of one key
+    at once, the others waiting in arrival order. Created on first use, dropped when
+    nobody holds or waits for it."""
+
+    def __init__(self, per_key: int) -> None:
+        self.per_key = per_key
+        self._slots: dict[Hashable, tuple[asyncio.Semaphore, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: Hashable) -> AsyncIterator[None]:
+        slots, users = self._slots.get(key) or (asyncio.Semaphore(self.per_key), 0)
+        self._slots[key] = (slots, users + 1)
+        try:
+            async with slots:
+                yield
+        finally:
+            slots, users = self._slots[key]
+            if users == 1:
+                del self._slots[key]
+            else:
+                self._slots[key] = (slots, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._slots)
 
 
 NAMING_CONVENTION = {
@@ -244,6 +289,36 @@ def insert_if_absent(
     return session.execute(statement.returning(key), dict(row)).first() is not None
 
 
+class ReadOnlyWrite(RuntimeError):
+    """A read unit tried to write: a bug (reads on PostgreSQL run without a transaction,
+    so nothing would roll the write back). Masked as an internal error by the API."""
+
+
+class ReadOnlySession(Session):
+    """The session of a read unit: it refuses anything but reading (on PostgreSQL each
+    of its statements runs on its own, autocommit, so a write would stay)."""
+
+
+_READING = ("SELECT", "WITH", "SHOW", "VALUES", "TABLE", "EXPLAIN")
+
+
+@event.listens_for(ReadOnlySession, "before_flush")
+def _refuse_flush(session: Session, *_: Any) -> None:
+    raise ReadOnlyWrite("a read unit flushed changes")
+
+
+@event.listens_for(ReadOnlySession, "do_orm_execute")
+def _refuse_dml(state: ORMExecuteState) -> None:
+    statement = state.statement
+    writes = state.is_insert or state.is_update or state.is_delete
+    if isinstance(statement, TextClause):
+        sql = statement.text.lstrip().upper()
+        asks_pragma = sql.startswith("PRAGMA") and "=" not in sql  # SQLite: reads a setting
+        writes = not (sql.startswith(_READING) or asks_pragma)
+    if writes:
+        raise ReadOnlyWrite("a read unit executed a write")
+
+
 def _configure_sqlite(engine: Engine, *, begin: str, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -274,6 +349,7 @@ class Database:
         queue_limit: int = 2000,
         statement_cache_size: int = 100,
         retry_attempts: int = RETRY_ATTEMPTS,
+        writes_per_key: int = WRITES_PER_KEY,
         sqlite_busy_timeout_ms: int = 10_000,
         sqlite_writer_threads: int = 1,
         sqlite_reader_threads: int = 4,
@@ -281,7 +357,10 @@ class Database:
         self.url = normalise_url(url)
         self.dialect = self.url.get_backend_name()
         self.retry_attempts = retry_attempts
-        self.admission = Admission(pool_size + max_overflow, queue_limit, pool_timeout)
+        self.admission = Admission(
+            pool_size + max_overflow, queue_limit, pool_timeout, gauges=True
+        )
+        self.per_key = KeyedSlots(writes_per_key)
         self._async_engine: AsyncEngine | None = None
         self._executors: list[ThreadPoolExecutor] = []
         self._peek_all: list[sqlite3.Connection] = []
@@ -306,7 +385,9 @@ class Database:
             self._reader = ThreadPoolExecutor(sqlite_reader_threads, thread_name_prefix="db-read")
             self._executors = [self._writer, self._reader]
             self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
-            self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
+            self._read_sessions = sessionmaker(
+                self._read_engine, expire_on_commit=False, class_=ReadOnlySession
+            )
             self._peek_path = str(self.url.database)
             self._peek_connections = threading.local()
         else:
@@ -319,6 +400,13 @@ class Database:
                 connect_args=_statement_cache_args(statement_cache_size),
             )
             self._async_sessions = async_sessionmaker(self._async_engine, expire_on_commit=False)
+            # Reads run without BEGIN and ROLLBACK: two round trips fewer per unit, and
+            # under READ COMMITTED each statement takes its own snapshot either way.
+            self._async_read_sessions = async_sessionmaker(
+                self._async_engine.execution_options(isolation_level="AUTOCOMMIT"),
+                expire_on_commit=False,
+                sync_session_class=ReadOnlySession,
+            )
 
     def engines(self) -> list[Engine]:
         """The synchronous engines underneath, for instrumentation (statement counts)."""
@@ -334,10 +422,30 @@ class Database:
         A serialization failure or deadlock reruns the whole transaction (see the module)."""
         return await self._unit(self._write_once, fn, args, kwargs)
 
+    async def write_limited(
+        self,
+        key: Hashable,
+        fn: Callable[Concatenate[Session, P], T],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """``write``, with at most ``writes_per_key`` writes under ``key`` at once in this
+        process. Writes that queue on the same row lock (one member's account) wait
+        their turn here, holding no connection, instead of as a crowd of connections
+        parked on the lock; the few admitted still overlap the statements they send
+        before the lock, which one at a time would wait out in turn."""
+        async with self.per_key.hold(key):
+            return await self.write(fn, *args, **kwargs)
+
     async def read(
         self, fn: Callable[Concatenate[Session, P], T], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        """Run ``fn(session, …)`` in a short read transaction that is always rolled back."""
+        """Run ``fn(session, …)`` as a read: on SQLite in a transaction that is always rolled
+        back, on PostgreSQL statement by statement without BEGIN and ROLLBACK (under READ
+        COMMITTED each statement takes its own snapshot either way, and the round trips
+        saved count on every request). On both the session refuses to write
+        (:class:`ReadOnlyWrite`)."""
         return await self._unit(self._read_once, fn, args, kwargs)
 
     async def _unit(
@@ -379,16 +487,13 @@ class Database:
             return await self._in_thread(
                 self._reader, self._read_sessions, fn, args, kwargs, commit=False
             )
-        async with self._async_sessions() as session:
-            try:
-                return await session.run_sync(fn, *args, **kwargs)
-            finally:
-                await session.rollback()
+        async with self._async_read_sessions() as session:
+            return await session.run_sync(fn, *args, **kwargs)
 
     @staticmethod
     async def _in_thread(
         executor: ThreadPoolExecutor,
-        sessions: sessionmaker[Session],
+        sessions: sessionmaker[Session] | sessionmaker[ReadOnlySession],
         fn: Callable[..., T],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],

@@ -20,10 +20,10 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from core.config import Settings, get_settings
-from core.db import Database, database_from_settings
+from core.db import Admission, Database, database_from_settings
 from core.notify import Notifier
 from hub import tracing
-from hub.backpressure import Backpressure
+from hub.backpressure import Backpressure, RequestAdmission
 from hub.graphql_http import GraphQLEndpoint, HubGraphQL, PublicFront
 from hub.logs import AccessLog, RequestId, quiet_authlib
 from hub.metrics import MetricsEndpoint, process_exits
@@ -205,4 +205,11 @@ def create_app(
     middleware.append(Middleware(Backpressure))
     # A public query's repeat, from the public cache, before routing and the rest.
     middleware.append(Middleware(PublicFront))
-    return Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    # Innermost: a request waits its turn before any work (and is logged if shed).
+    requests = Admission(
+        settings.requests_in_flight, settings.request_queue_limit, settings.request_queue_timeout
+    )
+    middleware.append(Middleware(RequestAdmission, admission=requests))
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.request_admission = requests
+    return app

@@ -15,7 +15,7 @@ from ledger.adjustment import adjust
 from ledger.donation import donate
 from ledger.earning import Issue, earn, issue, reverse_earn
 from ledger.expiry import Forfeiture, expire_lapsed_lots, forfeit_member_points
-from ledger.idempotency import IdempotencyKey, run_idempotent
+from ledger.idempotency import IdempotencyKey, keep_with_result, kept_figures, run_idempotent
 from ledger.redemption import (
     FundCompensation,
     Take,
@@ -44,6 +44,8 @@ __all__ = [
     "expire_lapsed_lots",
     "forfeit_member_points",
     "issue",
+    "keep_with_result",
+    "kept_figures",
     "lock_all_accounts",
     "open_alliance_accounts",
     "open_charity_account",

@@ -75,17 +75,50 @@ def run_idempotent(
     now: datetime,
     body: Callable[[int], R],
 ) -> R:
-    """Run ``body(operation_id)`` once per key; replay its stored result afterwards."""
+    """Run ``body(operation_id)`` once per key; replay its stored result afterwards.
+
+    Figures asked for with :func:`keep_with_result` are read right after the body and
+    stored with the result; a replay serves them as stored (:func:`kept_figures`)."""
     digest = request_hash(kind, payload)
     claimed = _claim(session, key, kind, digest, now)
+    readers: dict[str, Callable[[], Any]] = session.info.get(_READERS, {}).pop(key, {})
+    kept: dict[IdempotencyKey, dict[str, Any]] = session.info.setdefault(_KEPT, {})
     if claimed is None:
-        return _replay(session, key, digest, result_type)
+        result, figures = _replay(session, key, digest, result_type)
+        kept[key] = figures
+        return result
     result = body(claimed)
-    session.execute(
-        _STORE_RESULT,
-        {"operation_id": claimed, "result": json.dumps(dataclasses.asdict(result))},  # type: ignore[call-overload]
-    )
+    figures = {name: read() for name, read in readers.items()}
+    stored = dataclasses.asdict(result)  # type: ignore[call-overload]
+    if figures:
+        stored[_FIGURES] = figures
+    session.execute(_STORE_RESULT, {"operation_id": claimed, "result": json.dumps(stored)})
+    kept[key] = figures
     return result
+
+
+# The key, inside a stored result, of the figures kept with it (never a result field).
+_FIGURES = "_figures"
+_READERS = "ledger.figure_readers"
+_KEPT = "ledger.kept_figures"
+
+
+def keep_with_result(
+    session: Session, key: IdempotencyKey, name: str, read: Callable[[], Any]
+) -> None:
+    """Before the idempotent call under ``key`` runs in this transaction: read ``name``
+    with ``read()`` (JSON values) right after its body, and keep it with its result, so
+    a replay shows what the first answer showed (a member's balance after a
+    redemption, say) instead of the figure at replay time."""
+    session.info.setdefault(_READERS, {}).setdefault(key, {})[name] = read
+
+
+def kept_figures(session: Session, key: IdempotencyKey) -> dict[str, Any]:
+    """The figures kept with the call under ``key`` that ran in this transaction, first
+    run or replay. Empty for a result stored before they were kept: the caller reads
+    them afresh then."""
+    found: dict[str, Any] = session.info.get(_KEPT, {}).get(key, {})
+    return found
 
 
 _STORE_RESULT = (
@@ -118,7 +151,9 @@ def _claim(
     return None if claimed is None else int(claimed)
 
 
-def _replay(session: Session, key: IdempotencyKey, digest: str, result_type: type[R]) -> R:
+def _replay(
+    session: Session, key: IdempotencyKey, digest: str, result_type: type[R]
+) -> tuple[R, dict[str, Any]]:
     row = session.execute(
         select(operations.c.request_hash, operations.c.result).where(
             operations.c.client_id == key.client_id, operations.c.idempotency_key == key.key
@@ -128,4 +163,6 @@ def _replay(session: Session, key: IdempotencyKey, digest: str, result_type: typ
         raise IdempotencyKeyReused(key.key)
     if row.result is None:
         raise OperationInFlight(key.key)
-    return result_type(**json.loads(row.result))
+    stored = json.loads(row.result)
+    figures = stored.pop(_FIGURES, {})
+    return result_type(**stored), figures

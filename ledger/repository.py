@@ -219,6 +219,8 @@ def apply_balances(
         **_ceiling_params(debit, credit if credit in now else ""),
     }
     if _postgresql(session):
+        if debit in now and _spendable(debit):
+            _refuse_visibly_short(session, debit, amount)
         rows = session.execute(
             _PG_APPLY, {**params, "ids": ordered, "ceiling": MEMBER_BALANCE_MAX}
         ).all()
@@ -231,6 +233,31 @@ def apply_balances(
     updated = {row[0] for row in rows}
     refused = next(address for address in now if address not in updated)
     raise _refusal(session, refused, debit, amount)
+
+
+def _spendable(address: str) -> bool:
+    owner = member_owner(address)
+    return owner is not None and address == member(owner)
+
+
+_COMMITTED_BALANCE = select(accounts.c.credits_posted - accounts.c.debits_posted).where(
+    accounts.c.id == bindparam("account")
+)
+
+
+def _refuse_visibly_short(session: Session, debit: str, amount: int) -> None:
+    """PostgreSQL: refuse a spend at once, without queueing for the member's row lock, when
+    the member's latest committed balance is already short of ``amount``.
+
+    Exact, not a guess: a READ COMMITTED read sees every committed spend (and this
+    transaction's own moves), and only a commit moves the balance. A spend refused here
+    is one the locking update, ordered at this moment, would refuse too; a credit still
+    in flight elsewhere is simply ordered after it, as it could be had this spend waited.
+    When a burst of spends drains a member, the rest are refused while the last ones
+    still commit, instead of each taking the lock in turn only to be refused under it."""
+    found = session.execute(_COMMITTED_BALANCE, {"account": debit}).scalar_one_or_none()
+    if found is not None and int(found) < amount:
+        raise InsufficientPoints(debit, amount, max(int(found), 0))
 
 
 def _ceiling_params(debit: str, credit: str) -> dict[str, object]:

@@ -217,20 +217,48 @@ async def credit_level(context: HubContext, member_gid: str, level: str | None) 
 
 
 def _with_balances(
-    session: Session, fn: Callable[..., T], member_id: int, /, *args: Any, **kwargs: Any
+    session: Session,
+    fn: Callable[..., T],
+    key: ledger.IdempotencyKey,
+    member_id: int,
+    /,
+    **kwargs: Any,
 ) -> tuple[T, Balances | None]:
-    """Run a points-moving write, then read the member's balances in its own transaction."""
-    return fn(session, *args, **kwargs), balances(session, [member_id]).get(member_id)
+    """Run a points-moving write under ``key``, reading the member's balances after it in
+    its own transaction. They are kept with the write's result, so a replay shows the
+    balances the first answer showed, not those at replay time."""
+
+    def read() -> dict[str, int] | None:
+        found = balances(session, [member_id]).get(member_id)
+        return None if found is None else {"balance": found.balance, "held": found.held}
+
+    ledger.keep_with_result(session, key, "balances", read)
+    result = fn(session, key, member_id=member_id, **kwargs)
+    kept = ledger.kept_figures(session, key)
+    # A result stored before balances were kept with it has none: read them now.
+    figures = kept["balances"] if "balances" in kept else read()
+    if figures is None:
+        return result, None
+    return result, Balances(member_id, int(figures["balance"]), int(figures["held"]))
 
 
 async def _write_seen(
-    context: HubContext, fn: Callable[..., T], member_id: int, *args: Any, **kwargs: Any
+    context: HubContext,
+    fn: Callable[..., T],
+    member_id: int,
+    key: ledger.IdempotencyKey,
+    **kwargs: Any,
 ) -> T:
     """A committed write is never reported as failed: the balances its payload shows are
-    read inside the write's transaction and primed into this request's loader, so no read
-    after the commit (which could time out under load) stands between it and the client."""
-    written: tuple[T, Balances | None] = await context.database.write(
-        _with_balances, fn, member_id, *args, member_id=member_id, **kwargs
+    read inside the write's transaction (or, on a replay, kept from the first) and primed
+    into this request's loader, so no read after the commit (which could time out under
+    load) stands between it and the client.
+
+    At most a few of one member's writes run at once in this worker: a burst on one
+    member waits here, holding no database connection, rather than as connections parked
+    on the member's row lock (docs/operations.md)."""
+    written: tuple[T, Balances | None] = await context.database.write_limited(
+        ("member", member_id), _with_balances, fn, key, member_id, **kwargs
     )
     result, seen = written
     if seen is not None:

@@ -3,10 +3,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
-from core.db import Database, UnsupportedDatabase, normalise_url
+from core.db import Database, ReadOnlyWrite, UnsupportedDatabase, normalise_url
+from ledger.models import Operation
 from tests.stores import STORE
 
 pytestmark = pytest.mark.anyio
@@ -82,3 +83,59 @@ async def test_naive_timestamps_are_refused(db: Database) -> None:
 
     with pytest.raises(Exception, match="naive datetime"):
         await db.write(open_charity_account, 7, datetime(2026, 5, 1))
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        "INSERT INTO ledger_operations (client_id, idempotency_key, kind, request_hash, "
+        "created_at) VALUES ('c', 'k', 'earn', 'h', CURRENT_TIMESTAMP)",
+        "UPDATE ledger_accounts SET debits_posted = 0",
+        "DELETE FROM ledger_operations",
+    ],
+)
+async def test_a_read_unit_refuses_to_write(db: Database, write: str) -> None:
+    """A read runs without a transaction on PostgreSQL: a write there would stay, so the
+    read session refuses it, as text or as the ORM's own statements, on both stores."""
+
+    def sneaky(session: Session) -> None:
+        session.execute(text(write))
+
+    with pytest.raises(ReadOnlyWrite):
+        await db.read(sneaky)
+
+    def core_insert(session: Session) -> None:
+        session.execute(
+            insert(Operation).values(
+                client_id="c",
+                idempotency_key="k",
+                kind="earn",
+                request_hash="h",
+                created_at=datetime(2026, 1, 1, tzinfo=UTC),
+            )
+        )
+
+    with pytest.raises(ReadOnlyWrite):
+        await db.read(core_insert)
+
+    def count(session: Session) -> int:
+        return int(session.execute(text("SELECT COUNT(*) FROM ledger_operations")).scalar_one())
+
+    assert await db.read(count) == 0
+
+
+async def test_a_read_unit_refuses_to_flush(db: Database) -> None:
+    def added(session: Session) -> None:
+        session.add(
+            Operation(
+                client_id="c",
+                idempotency_key="k",
+                kind="earn",
+                request_hash="h",
+                created_at=datetime(2026, 1, 1, tzinfo=UTC),
+            )
+        )
+        session.flush()
+
+    with pytest.raises(ReadOnlyWrite):
+        await db.read(added)

@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from core.db import Database, DatabaseBusy
+from core.db import Database, DatabaseBusy, KeyedSlots
 from ledger.accounts import open_charity_account
 from tests.stores import STORE
 
@@ -127,3 +127,26 @@ async def test_a_full_queue_is_busy_at_once_and_a_long_wait_is_busy_after_the_bo
             await waiting
     assert busy.value.retry_after == 1
     assert await narrow_db.read(_operations) == 0  # capacity comes back
+
+
+async def test_writes_under_one_key_run_a_few_at_a_time_and_the_key_is_then_forgotten() -> None:
+    slots = KeyedSlots(per_key=2)
+    running: dict[str, int] = {"a": 0, "b": 0}
+    most: dict[str, int] = {"a": 0, "b": 0}
+    release = asyncio.Event()
+
+    async def work(key: str) -> None:
+        async with slots.hold(("member", key)):
+            running[key] += 1
+            most[key] = max(most[key], running[key])
+            await release.wait()
+            running[key] -= 1
+
+    tasks = [asyncio.create_task(work(k)) for k in "aaaaab"]
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert running == {"a": 2, "b": 1}  # two of a's five at once; b is not held up by a
+    release.set()
+    await asyncio.gather(*tasks)
+    assert most == {"a": 2, "b": 1}
+    assert len(slots) == 0

@@ -158,3 +158,29 @@ async def test_a_leg_applied_at_commit_still_needs_its_account(db: Database, now
     with pytest.raises(AccountNotFound):
         await world.redeem(1, 99, 20)  # partner 99 has no accounts
     assert await world.balance("member:1") == 50
+
+
+@pytest.mark.skipif(STORE != "postgresql", reason="row locks are PostgreSQL's")
+async def test_a_spend_visibly_short_is_refused_without_waiting_for_the_members_lock(
+    db: Database, database_url: str, now: datetime
+) -> None:
+    world = await World(db, now).open(members=(1,), partners=(30,))
+    await world.earn(1, 30, 5)
+    dsn = make_url(database_url).set(drivername="postgresql")
+    holder = await asyncpg.connect(dsn.render_as_string(hide_password=False))
+    try:
+        async with holder.transaction():  # another transaction holds the member's row
+            await holder.execute("SELECT 1 FROM ledger_accounts WHERE id = 'member:1' FOR UPDATE")
+            short = asyncio.create_task(world.redeem(1, 30, 6))
+            affordable = asyncio.create_task(world.redeem(1, 30, 5))
+            done, _ = await asyncio.wait([short, affordable], timeout=30)
+            # The short spend is answered while the lock is still held; the affordable one
+            # waits for it, as it must.
+            assert done == {short}
+            with pytest.raises(InsufficientPoints):
+                short.result()
+        assert (await affordable).amount == 5
+    finally:
+        await holder.close()
+    assert await world.balance("member:1") == 0
+    assert (await world.verify()).clean
