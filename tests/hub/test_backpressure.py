@@ -26,6 +26,7 @@ PARTNERS = "{ partners(first: 1) { edges { node { id } } } }"
 @contextlib.asynccontextmanager
 async def saturated(hub: Hub):  # type: ignore[no-untyped-def]
     """Every admission slot busy and no queue: the next unit of work is refused."""
+    await hub.app.state.catalogue.settled()  # a catalogue reload holds a slot meanwhile
     admission = hub.database.admission
     admission.queue_limit = 0
     async with contextlib.AsyncExitStack() as stack:
