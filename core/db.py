@@ -402,8 +402,9 @@ class Database:
             self._async_sessions = async_sessionmaker(self._async_engine, expire_on_commit=False)
             # Reads run without BEGIN and ROLLBACK: two round trips fewer per unit, and
             # under READ COMMITTED each statement takes its own snapshot either way.
+            self._autocommit = self._async_engine.execution_options(isolation_level="AUTOCOMMIT")
             self._async_read_sessions = async_sessionmaker(
-                self._async_engine.execution_options(isolation_level="AUTOCOMMIT"),
+                self._autocommit,
                 expire_on_commit=False,
                 sync_session_class=ReadOnlySession,
             )
@@ -520,7 +521,8 @@ class Database:
         SQLite: on the calling thread, through a raw ``sqlite3`` connection of its own in
         autocommit mode: a WAL reader never waits for the writer, and such a read costs
         microseconds, less than a hop to a reader thread. PostgreSQL: one statement on a
-        pooled connection, under the same admission as every unit of work."""
+        pooled connection (autocommit: one round trip), under the same admission as every
+        unit of work."""
         if self._async_engine is None:
             connection = getattr(self._peek_connections, "connection", None)
             if connection is None:
@@ -532,7 +534,7 @@ class Database:
                 self._peek_all.append(connection)
             row = connection.execute(sql, dict(params or {})).fetchone()
         else:
-            async with self.admission.slot(), self._async_engine.connect() as connection:
+            async with self.admission.slot(), self._autocommit.connect() as connection:
                 row = (await connection.execute(text(sql), dict(params or {}))).first()
         if row is None:
             raise LookupError("peek found no row")
