@@ -151,6 +151,27 @@ class Admission:
         if self.gauges:
             metrics.DB_POOL_IN_USE.inc()
 
+    async def _wait_for_slot(self) -> None:
+        """Wait at most ``timeout`` for a slot. Not ``asyncio.timeout``: on Python 3.11 a
+        deadline that fires just as the slot is granted leaves a cancellation pending on
+        the task, which then hits whatever it awaits next (a request answered 500). Here
+        the waiting is a task of its own and only it is ever cancelled."""
+        waiter = asyncio.ensure_future(self._slots.acquire())
+        try:
+            done, _ = await asyncio.wait({waiter}, timeout=self.timeout)
+        except BaseException:  # this task was cancelled: give back a slot granted meanwhile
+            waiter.cancel()
+            await asyncio.wait({waiter})
+            if not waiter.cancelled() and waiter.exception() is None:
+                self._slots.release()
+            raise
+        if not done:
+            waiter.cancel()
+            await asyncio.wait({waiter})
+            if waiter.cancelled() or waiter.exception() is not None:
+                raise DatabaseBusy("no capacity within the bound")
+        waiter.result()
+
     def release(self) -> None:
         self.running -= 1
         if self.gauges:
