@@ -36,6 +36,8 @@ DEFAULT_METRICS_NETWORKS = ("127.0.0.0/8", "::1/128")
 
 class ConfigError(ValueError):
     """A setting that cannot be used: one line naming the variable and the fix."""
+
+
 # Requests worked on at once per worker, how many more may wait, and for how long
 # (hub/backpressure.py, docs/operations.md).
 DEFAULT_REQUESTS_IN_FLIGHT = 32

@@ -378,9 +378,7 @@ class Database:
         self.url = normalise_url(url)
         self.dialect = self.url.get_backend_name()
         self.retry_attempts = retry_attempts
-        self.admission = Admission(
-            pool_size + max_overflow, queue_limit, pool_timeout, gauges=True
-        )
+        self.admission = Admission(pool_size + max_overflow, queue_limit, pool_timeout, gauges=True)
         self.per_key = KeyedSlots(writes_per_key)
         self._async_engine: AsyncEngine | None = None
         self._executors: list[ThreadPoolExecutor] = []
