@@ -311,13 +311,12 @@ def insert_if_absent(
 
 
 class ReadOnlyWrite(RuntimeError):
-    """A read unit tried to write: a bug (reads on PostgreSQL run without a transaction,
-    so nothing would roll the write back). Masked as an internal error by the API."""
+    """A read unit tried to write: a bug (the write would be rolled back silently). Masked
+    as an internal error by the API."""
 
 
 class ReadOnlySession(Session):
-    """The session of a read unit: it refuses anything but reading (on PostgreSQL each
-    of its statements runs on its own, autocommit, so a write would stay)."""
+    """The session of a read unit: it refuses anything but reading."""
 
 
 _READING = ("SELECT", "WITH", "SHOW", "VALUES", "TABLE", "EXPLAIN")
@@ -419,11 +418,8 @@ class Database:
                 connect_args=_statement_cache_args(statement_cache_size),
             )
             self._async_sessions = async_sessionmaker(self._async_engine, expire_on_commit=False)
-            # Reads run without BEGIN and ROLLBACK: two round trips fewer per unit, and
-            # under READ COMMITTED each statement takes its own snapshot either way.
-            self._autocommit = self._async_engine.execution_options(isolation_level="AUTOCOMMIT")
             self._async_read_sessions = async_sessionmaker(
-                self._autocommit,
+                self._async_engine,
                 expire_on_commit=False,
                 sync_session_class=ReadOnlySession,
             )
@@ -461,11 +457,8 @@ class Database:
     async def read(
         self, fn: Callable[Concatenate[Session, P], T], /, *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        """Run ``fn(session, …)`` as a read: on SQLite in a transaction that is always rolled
-        back, on PostgreSQL statement by statement without BEGIN and ROLLBACK (under READ
-        COMMITTED each statement takes its own snapshot either way, and the round trips
-        saved count on every request). On both the session refuses to write
-        (:class:`ReadOnlyWrite`)."""
+        """Run ``fn(session, …)`` in a short read transaction that is always rolled back,
+        in a session that refuses to write (:class:`ReadOnlyWrite`)."""
         return await self._unit(self._read_once, fn, args, kwargs)
 
     async def _unit(
@@ -508,7 +501,10 @@ class Database:
                 self._reader, self._read_sessions, fn, args, kwargs, commit=False
             )
         async with self._async_read_sessions() as session:
-            return await session.run_sync(fn, *args, **kwargs)
+            try:
+                return await session.run_sync(fn, *args, **kwargs)
+            finally:
+                await session.rollback()
 
     @staticmethod
     async def _in_thread(
@@ -540,8 +536,7 @@ class Database:
         SQLite: on the calling thread, through a raw ``sqlite3`` connection of its own in
         autocommit mode: a WAL reader never waits for the writer, and such a read costs
         microseconds, less than a hop to a reader thread. PostgreSQL: one statement on a
-        pooled connection (autocommit: one round trip), under the same admission as every
-        unit of work."""
+        pooled connection, under the same admission as every unit of work."""
         if self._async_engine is None:
             connection = getattr(self._peek_connections, "connection", None)
             if connection is None:
@@ -553,7 +548,7 @@ class Database:
                 self._peek_all.append(connection)
             row = connection.execute(sql, dict(params or {})).fetchone()
         else:
-            async with self.admission.slot(), self._autocommit.connect() as connection:
+            async with self.admission.slot(), self._async_engine.connect() as connection:
                 row = (await connection.execute(text(sql), dict(params or {}))).first()
         if row is None:
             raise LookupError("peek found no row")

@@ -95,8 +95,8 @@ async def test_naive_timestamps_are_refused(db: Database) -> None:
     ],
 )
 async def test_a_read_unit_refuses_to_write(db: Database, write: str) -> None:
-    """A read runs without a transaction on PostgreSQL: a write there would stay, so the
-    read session refuses it, as text or as the ORM's own statements, on both stores."""
+    """A write in a read unit is a bug that would be rolled back silently: the read session
+    refuses it, as text or as the ORM's own statements, on both stores."""
 
     def sneaky(session: Session) -> None:
         session.execute(text(write))
