@@ -21,12 +21,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import ledger
+from compliance.audit import record_blocked
+from compliance.errors import ComplianceViolation
 from core.config import Settings
 from core.db import Database
 from members.baskets import set_basket_bonus
 from members.benefits import set_credit_schedule
 from members.earning import Line, award
 from members.member_prices import PriceRowInput, set_member_prices
+from members.models import Member
 from members.perks import publish_perk
 from members.redemption import charity_donation, redeem_item
 from members.registration import confirm_registration, start_registration
@@ -465,6 +468,40 @@ def _history(
     return len(people)
 
 
+def _refused_award(session: Session, credentials: dict[str, Any], now: datetime) -> None:
+    """One award the guard refuses, so the operator's audit and the refusal metrics have
+    something to show: the mart tries to give points for a prepaid card (never money, CR-05's
+    vocabulary). It runs as a request would: the refused work rolls back (a savepoint here),
+    then the refusal is appended to the audit."""
+    mart = credentials["redrice"]
+    member_id = session.scalars(select(Member.id).order_by(Member.id).limit(1)).one()
+    try:
+        with session.begin_nested():
+            award(
+                session,
+                ledger.IdempotencyKey("demo", "refused-prepaid-card"),
+                partner_id=mart["partner_id"],
+                member_id=member_id,
+                order_ref="demo-refused-prepaid-card",
+                paid_amount_fen=10_000,
+                lines=[Line("redrice-card", "prepaid card", 10_000, False)],
+                now=now,
+                expires_at=now + timedelta(days=365),
+            )
+    except ComplianceViolation as refused:
+        record_blocked(
+            session,
+            client_id=mart["client_id"],
+            partner_id=mart["partner_id"],
+            operation="awardPoints",
+            rule=refused.rule,
+            summary=refused.message,
+            now=now,
+        )
+    else:  # the demo promises a refusal: a guard that let this through is a bug
+        raise RuntimeError("the demo's prepaid-card award was not refused")
+
+
 def load(session: Session, settings: Settings, now: datetime) -> dict[str, Any] | None:
     """Load the demo alliance once; None when it is already there."""
     if _partners_exist(session):
@@ -473,6 +510,7 @@ def load(session: Session, settings: Settings, now: datetime) -> dict[str, Any] 
     _programme(session, settings, credentials, now)
     ledger.lock_all_accounts(session)  # many members' operations in one transaction
     credentials["members"] = _history(session, settings, credentials, now)
+    _refused_award(session, credentials, now)
     credentials["app"] = {
         "client_id": create_app_client(
             session, name="Alliance app (demo)", redirect_uris=[APP_REDIRECT_URI], now=now

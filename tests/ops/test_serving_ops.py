@@ -134,9 +134,16 @@ def test_after_the_demo_scenario_metrics_count_requests_transfers_and_refusals(
     import base64
 
     credentials = tmp_path / "demo.json"
+    shared = tmp_path / "metrics"  # as `make run` does: the demo and the server count together
+    shared.mkdir()
     subprocess.run(
         [sys.executable, "-m", "hub.cli", "demo", "--credentials", str(credentials)],
-        env={**os.environ, "HUB_DATABASE_URL": database_url, "HUB_SECRET_KEY": TEST_SECRET_KEY},
+        env={
+            **os.environ,
+            "HUB_DATABASE_URL": database_url,
+            "HUB_SECRET_KEY": TEST_SECRET_KEY,
+            "PROMETHEUS_MULTIPROC_DIR": str(shared),
+        },
         check=True,
         capture_output=True,
     )
@@ -158,7 +165,7 @@ def test_after_the_demo_scenario_metrics_count_requests_transfers_and_refusals(
             }
         }
 
-    with serve(database_url, tmp_path / "serve.log") as base:
+    with serve(database_url, tmp_path / "serve.log", PROMETHEUS_MULTIPROC_DIR=str(shared)) as base:
         form = b"grant_type=client_credentials"
         basic = base64.b64encode(f"{rice['client_id']}:{rice['client_secret']}".encode())
         token_request = urllib.request.Request(
@@ -193,4 +200,6 @@ def test_after_the_demo_scenario_metrics_count_requests_transfers_and_refusals(
     )
     assert counted['alliance_hub_ledger_transfers_total{code="earn"}'] >= 1
     assert counted['alliance_hub_refusals_total{rule="CR-01"}'] == 1
+    assert counted['alliance_hub_refusals_total{rule="CR-05"}'] == 1  # the demo's prepaid card
+    assert counted['alliance_hub_ledger_transfers_total{code="donate"}'] >= 1  # the demo's
     assert counted['alliance_hub_tokens_total{grant="client_credentials",outcome="issued"}'] == 1
