@@ -29,11 +29,15 @@ from members.models import (
     Member,
     PrivacyPreferences,
 )
-from members.tiers import EPOCH, MAX_PROGRAMME_MULTIPLIER, TierError
+from members.tiers import (
+    EPOCH,
+    MAX_PROGRAMME_MULTIPLIER,
+    TierError,
+    version_in_force,
+    versions_upcoming,
+)
 from partners.errors import PartnerError
 from partners.terms import exact_decimal, plain
-
-MAX_UPCOMING = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,12 +128,7 @@ def _views(session: Session, rows: Sequence[CreditSchedule]) -> list[CreditSched
 
 
 def credit_schedule_in_force(session: Session, at: datetime) -> CreditScheduleView:
-    row = session.execute(
-        select(CreditSchedule)
-        .where(CreditSchedule.effective_at <= at)
-        .order_by(CreditSchedule.effective_at.desc())
-        .limit(1)
-    ).scalar_one_or_none()
+    row = version_in_force(session, CreditSchedule, at)
     return DEFAULT_CREDIT_SCHEDULE if row is None else _views(session, [row])[0]
 
 
@@ -140,14 +139,7 @@ class PublishedCredit:
 
 
 def published_credit(session: Session, at: datetime) -> PublishedCredit:
-    upcoming = list(
-        session.execute(
-            select(CreditSchedule)
-            .where(CreditSchedule.effective_at > at)
-            .order_by(CreditSchedule.effective_at)
-            .limit(MAX_UPCOMING)
-        ).scalars()
-    )
+    upcoming = versions_upcoming(session, CreditSchedule, at)
     return PublishedCredit(credit_schedule_in_force(session, at), _views(session, upcoming))
 
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import cast
+from typing import TypeVar, cast
 
 from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -32,6 +32,7 @@ from members.events import emit_member_event
 from members.models import (
     Award,
     Consent,
+    CreditSchedule,
     Member,
     MemberTier,
     Tier,
@@ -278,13 +279,32 @@ def _schedules(session: Session, rows: Sequence[TierSchedule]) -> list[ScheduleV
     ]
 
 
-def schedule_in_force(session: Session, at: datetime) -> ScheduleView:
-    row = session.execute(
-        select(TierSchedule)
-        .where(TierSchedule.effective_at <= at)
-        .order_by(TierSchedule.effective_at.desc())
-        .limit(1)
+# The programme's versioned schedules (tiers, credit benefits) are read the same way.
+Versioned = TypeVar("Versioned", TierSchedule, CreditSchedule)
+MAX_UPCOMING = 20
+
+
+def version_in_force(session: Session, model: type[Versioned], at: datetime) -> Versioned | None:
+    """The schedule whose ``effective_at`` is the latest at or before ``at``."""
+    return session.execute(
+        select(model).where(model.effective_at <= at).order_by(model.effective_at.desc()).limit(1)
     ).scalar_one_or_none()
+
+
+def versions_upcoming(session: Session, model: type[Versioned], at: datetime) -> list[Versioned]:
+    """Schedules published to take effect after ``at``, soonest first (at most 20)."""
+    return list(
+        session.execute(
+            select(model)
+            .where(model.effective_at > at)
+            .order_by(model.effective_at)
+            .limit(MAX_UPCOMING)
+        ).scalars()
+    )
+
+
+def schedule_in_force(session: Session, at: datetime) -> ScheduleView:
+    row = version_in_force(session, TierSchedule, at)
     return DEFAULT_SCHEDULE if row is None else _schedules(session, [row])[0]
 
 
@@ -294,19 +314,9 @@ class PublishedTiers:
     upcoming: list[ScheduleView]
 
 
-MAX_UPCOMING = 20
-
-
 def published_tiers(session: Session, at: datetime) -> PublishedTiers:
     """The schedule in force at ``at`` and those published to follow, soonest first."""
-    upcoming = list(
-        session.execute(
-            select(TierSchedule)
-            .where(TierSchedule.effective_at > at)
-            .order_by(TierSchedule.effective_at)
-            .limit(MAX_UPCOMING)
-        ).scalars()
-    )
+    upcoming = versions_upcoming(session, TierSchedule, at)
     return PublishedTiers(schedule_in_force(session, at), _schedules(session, upcoming))
 
 
