@@ -30,31 +30,42 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serving(
-    database_url: str, log: Path | None = None, env: dict[str, str] | None = None
+    database_url: str,
+    log: Path | None = None,
+    env: dict[str, str] | None = None,
+    *,
+    args: tuple[str, ...] = (),
+    issuer: bool = True,
+    ready: str = "/healthz",
 ) -> Iterator[str]:
-    """Yield the base URL of a hub serving ``database_url``; stop it afterwards. Its
-    output goes to ``log`` when given; ``env`` adds settings."""
+    """Yield the base URL of a hub serving ``database_url`` once ``ready`` answers; stop it
+    afterwards. Its output goes to ``log`` when given; ``env`` adds settings and ``args``
+    options of ``serve``. Without ``issuer`` the hub names its issuer itself (development:
+    the address it serves). A metrics directory of the caller's is never inherited."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    inherited = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    if not issuer:
+        inherited.pop("HUB_ISSUER", None)
     env = {
-        **os.environ,
+        **inherited,
         "HUB_DATABASE_URL": database_url,
         "HUB_SECRET_KEY": TEST_SECRET_KEY,
-        "HUB_ISSUER": base,
+        **({"HUB_ISSUER": base} if issuer else {}),
         **(env or {}),
     }
     output = log.open("wb") if log is not None else subprocess.DEVNULL
     server = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "hub.cli", "serve", "--port", str(port), *args],
         env=env,
         stdout=output,
         stderr=subprocess.STDOUT if log is not None else subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
         while True:
             try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=2):
+                with urllib.request.urlopen(f"{base}{ready}", timeout=2):
                     break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
@@ -63,7 +74,7 @@ def serving(
         yield base
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        server.wait(timeout=15)
         if log is not None:
             output.close()  # type: ignore[union-attr]
 

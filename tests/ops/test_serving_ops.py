@@ -8,13 +8,11 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
-from tests.serving import free_port
+from tests.serving import serving
 from tests.stores import TEST_SECRET_KEY
 
 CATALOG = json.dumps(
@@ -22,41 +20,11 @@ CATALOG = json.dumps(
 ).encode()
 
 
-@contextlib.contextmanager
-def serve(database_url: str, log: Path, *args: str, **env: str) -> Iterator[str]:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    environment = {
-        **{
-            k: v
-            for k, v in os.environ.items()
-            if k not in ("HUB_ISSUER", "PROMETHEUS_MULTIPROC_DIR")
-        },
-        "HUB_DATABASE_URL": database_url,
-        "HUB_SECRET_KEY": TEST_SECRET_KEY,
-        **env,
-    }
-    with log.open("wb") as output:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "serve", "--port", str(port), *args],
-            env=environment,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{base}/readyz", timeout=2):
-                        break
-                except OSError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise
-                    time.sleep(0.2)
-            yield base
-        finally:
-            server.terminate()
-            server.wait(timeout=15)
+def serve(
+    database_url: str, log: Path, *args: str, **env: str
+) -> contextlib.AbstractContextManager[str]:
+    """A real ``serve`` that names its own issuer, ready when ``/readyz`` says so."""
+    return serving(database_url, log, env, args=args, issuer=False, ready="/readyz")
 
 
 def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
