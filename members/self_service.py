@@ -3,6 +3,7 @@ consents, their privacy preferences, and donations they make on their own."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -47,6 +48,27 @@ class Preferences:
     updated_at: datetime | None
     credit_benefits: bool = False
     expiry_reminders: bool = False  # members.reminders
+
+
+@dataclass(frozen=True, slots=True)
+class MarketingChoices:
+    """What a member allows the partners they consented to: personalised offers and
+    marketing messages (PIPL Art. 24). Both off unless the member turned them on."""
+
+    personalised_offers: bool = False
+    marketing_messages: bool = False
+
+
+def marketing_choices(session: Session, member_ids: Sequence[int]) -> dict[int, MarketingChoices]:
+    """The members' choices in one read; a member who never chose has none (all off)."""
+    rows = session.execute(
+        select(
+            PrivacyPreferences.member_id,
+            PrivacyPreferences.personalised_offers,
+            PrivacyPreferences.marketing_messages,
+        ).where(PrivacyPreferences.member_id.in_(list(member_ids)))
+    )
+    return {row[0]: MarketingChoices(row[1], row[2]) for row in rows}
 
 
 def privacy_preferences(session: Session, member_id: int) -> Preferences:

@@ -22,6 +22,7 @@ from members.earning import (
 )
 from members.member_prices import PriceRow, member_prices
 from members.registration import VisibleMember, visible_members
+from members.self_service import MarketingChoices, marketing_choices
 from members.tiers import Progress, Standing, progresses, standings
 from partners.catalog import (
     CatalogSlice,
@@ -83,6 +84,9 @@ class Loaders:
             database, scheduled_prices
         )
         self.balances: BatchLoader[int, Balances] = BatchLoader(database, balances)
+        self.marketing_choices: BatchLoader[int, MarketingChoices] = BatchLoader(
+            database, marketing_choices
+        )
         self.partner_catalog: BatchLoader[CatalogSlice, list[ItemView]] = BatchLoader(
             database, partner_catalogs
         )

@@ -48,7 +48,7 @@ from members.registration import (
     set_credit_level,
     start_registration,
 )
-from members.self_service import member_donation
+from members.self_service import MarketingChoices, member_donation
 from resolvers.audit import refuse_read
 from resolvers.codes import send_budgets, sending_code
 from resolvers.context import HubContext
@@ -446,6 +446,11 @@ async def member_credit_level(context: HubContext, member_id: int) -> str | None
             context, "Member.creditLevel", ComplianceViolation(violation, ["creditLevel"])
         )
     return found.credit_level
+
+
+async def marketing_choices_of(context: HubContext, member_id: int) -> MarketingChoices:
+    found: MarketingChoices | None = await context.loaders.marketing_choices.load(member_id)
+    return found or MarketingChoices()
 
 
 async def balances_of(context: HubContext, member_id: int) -> Balances:

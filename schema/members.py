@@ -133,6 +133,16 @@ class ActivityElsewhere:
     )
 
 
+@strawberry.type(
+    description="A member's own choices about marketing (PIPL Art. 24), set only by the member."
+)
+class MemberMarketingChoices:
+    personalised_offers: bool = strawberry.field(
+        description="Offers chosen for this member by their history may be shown."
+    )
+    marketing_messages: bool = strawberry.field(description="Marketing messages may be sent.")
+
+
 @strawberry.federation.type(keys=["id"], description="A person in the alliance.")
 class Member(relay.Node):
     id: relay.NodeID[int]
@@ -184,6 +194,18 @@ class Member(relay.Node):
     )
     async def balance(self, info: Info[HubContext, Any]) -> int:
         return (await resolve.balances_of(info.context, self.id)).balance
+
+    @strawberry.field(
+        description="What the member allows you: personalised offers and marketing messages "
+        "(PIPL Art. 24). Both false unless the member turned them on in the alliance app; "
+        "send no marketing and personalise nothing the member has not allowed."
+    )
+    async def marketing_choices(self, info: Info[HubContext, Any]) -> MemberMarketingChoices:
+        found = await resolve.marketing_choices_of(info.context, self.id)
+        return MemberMarketingChoices(
+            personalised_offers=found.personalised_offers,
+            marketing_messages=found.marketing_messages,
+        )
 
     @strawberry.field(description="Points reserved by pending redemptions.")
     async def held_points(self, info: Info[HubContext, Any]) -> int:

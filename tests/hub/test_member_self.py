@@ -188,6 +188,32 @@ async def test_privacy_preferences_are_the_members_to_set(hub: Hub) -> None:
     }
 
 
+CHOICES = "query($id: ID!) { member(id: $id) { marketingChoices { personalisedOffers marketingMessages } } }"
+
+
+async def test_the_members_marketing_choices_reach_the_partners_they_consented_to(
+    hub: Hub,
+) -> None:
+    alliance = await Alliance(hub).setup()
+    stranger = await _partner(hub, "cinema")
+    before = await _gql(hub, CHOICES, alliance.store, id=alliance.member)
+    token = await member_token(hub)
+    await _gql(hub, PREFERENCES, token, offers=False, marketing=True)
+
+    after = await _gql(hub, CHOICES, alliance.store, id=alliance.member)
+    refused = await _gql(hub, CHOICES, stranger, id=alliance.member)
+
+    off = {"personalisedOffers": False, "marketingMessages": False}
+    assert before == {"data": {"member": {"marketingChoices": off}}}
+    assert after == {
+        "data": {
+            "member": {"marketingChoices": {"personalisedOffers": False, "marketingMessages": True}}
+        }
+    }
+    assert refused["data"] == {"member": None}
+    assert refused["errors"][0]["extensions"]["rule"] == "CR-10"
+
+
 async def test_partners_and_the_operator_have_no_me(hub: Hub) -> None:
     alliance = await Alliance(hub).setup()
 
