@@ -55,10 +55,21 @@ def parse_destination(url: str, *, production: bool) -> Destination:
     return Destination(url, parts.scheme, parts.hostname, port or default, path)
 
 
+# The 6to4 relays' anycast block (RFC 7526 deprecated it): never a partner's receiver.
+SIX_TO_FOUR_RELAYS = ipaddress.ip_network("192.88.99.0/24")
+
+
 def address_allowed(address: Address, *, production: bool) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if address in METADATA_ADDRESSES:
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        elif address.sixtofour is not None:  # 2002::/16 carries an IPv4 address: judge it
+            return address_allowed(address.sixtofour, production=production) and not (
+                address.sixtofour.is_loopback
+            )
+        elif address.is_site_local:  # fec0::/10, deprecated but still routed on some hosts
+            return False
+    if address in METADATA_ADDRESSES or address in SIX_TO_FOUR_RELAYS:
         return False
     if address.is_loopback:
         return not production

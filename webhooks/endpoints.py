@@ -14,10 +14,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from compliance.errors import ComplianceViolation
+from compliance.rules import member_visible
 from core.crypto import seal, unseal
 from events import EventType
 from events.models import OutboxEvent
 from events.types import OPERATOR_ONLY
+from members.models import Consent
 from webhooks.destinations import parse_destination
 from webhooks.errors import DeliveryNotFound, EndpointNotFound, WebhookError
 from webhooks.models import (
@@ -257,6 +260,31 @@ def deliveries_page(
     ]
 
 
+def _refuse_replay_without_consent(
+    session: Session, partner_id: int | None, event_seq: int
+) -> None:
+    """A partner hears about a member only while the member consents to it (CR-10): an
+    event about a member is sent again only if that consent stands now. The withdrawal's
+    own notice is the exception: it is the last thing the partner hears about the member."""
+    if partner_id is None:
+        return  # the operator's endpoints
+    event = session.execute(
+        select(OutboxEvent.type, OutboxEvent.member_id).where(OutboxEvent.id == event_seq)
+    ).one()
+    if event.member_id is None or event.type == EventType.CONSENT_WITHDRAWN:
+        return
+    consenting = session.execute(
+        select(Consent.id).where(
+            Consent.member_id == event.member_id,
+            Consent.partner_id == partner_id,
+            Consent.revoked_at.is_(None),
+        )
+    ).first()
+    refused = member_visible(consenting is not None)
+    if refused is not None:
+        raise ComplianceViolation(refused, ["deliveryId"])
+
+
 def replay_delivery(session: Session, *, owner: int | None, delivery_id: int, now: datetime) -> int:
     """Send a delivery's event again, as a new delivery with the same ``webhook-id`` (the
     receiver's de-duplication decides whether to act on it again). Returns its id."""
@@ -271,6 +299,7 @@ def replay_delivery(session: Session, *, owner: int | None, delivery_id: int, no
         raise DeliveryNotFound() from None
     if endpoint.status != EndpointStatus.ACTIVE:
         raise WebhookError("the endpoint is disabled", ["deliveryId"])
+    _refuse_replay_without_consent(session, endpoint.partner_id, found.event_seq)
     replay = WebhookDelivery(
         endpoint_id=found.endpoint_id,
         event_seq=found.event_seq,

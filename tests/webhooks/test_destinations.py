@@ -43,6 +43,13 @@ def production(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "fc00::1",
         "fd00:ec2::254",
         "::ffff:10.0.0.1",
+        # 6to4 addresses carrying a non-public IPv4, site-local, the 6to4 relays (found by an
+        # outside attack)
+        "2002:7f00:1::1",
+        "2002:a9fe:a9fe::1",
+        "2002:a00:1::1",
+        "fec0::1",
+        "192.88.99.1",
     ],
 )
 def test_non_public_addresses_are_refused_in_production(address: str) -> None:
@@ -53,6 +60,9 @@ def test_public_addresses_are_allowed_and_loopback_only_in_development() -> None
     assert address_allowed(ipaddress.ip_address("93.184.216.34"), production=True)
     assert address_allowed(ipaddress.ip_address("127.0.0.1"), production=False)
     assert not address_allowed(ipaddress.ip_address("10.0.0.1"), production=False)
+    # 6to4 of a public address is that public address; of loopback, no loopback at all
+    assert address_allowed(ipaddress.ip_address("2002:5db8:d822::1"), production=True)
+    assert not address_allowed(ipaddress.ip_address("2002:7f00:1::1"), production=False)
 
 
 @pytest.mark.parametrize(

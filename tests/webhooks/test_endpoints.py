@@ -147,3 +147,51 @@ async def test_the_secret_is_stored_sealed(hub: Hub) -> None:
 
     assert created["secret"] not in stored
     assert created["secret"][6:] not in stored
+
+
+async def test_an_event_about_a_member_is_not_replayed_after_the_consent_is_withdrawn(
+    hub: Hub,
+) -> None:
+    """CR-10: the withdrawal is the last thing the partner hears about the member; replaying
+    an earlier event about them is refused, and the operator's audit sees the attempt
+    (found by an outside attack)."""
+    store = await webhook_partner(hub, "store")
+    member = await _register(hub, store)
+    with Receiver() as receiver:
+        created = await register_endpoint(
+            hub, store, receiver.url, ["points.awarded", "consent.withdrawn"]
+        )
+        receiver.secret = created["secret"]
+        endpoint = created["endpoint"]["id"]
+        await _gql(hub, AWARD, store, input=_award_input(member))
+        await drain(worker(hub.database, Clock()), Clock())
+        revoked = await _gql(hub, REVOKE, store, input={"memberId": member})
+        await drain(worker(hub.database, Clock()), Clock())
+        edges = (await _gql(hub, DELIVERIES, store, id=endpoint))["data"]["webhookDeliveries"]
+        by_type = {edge["node"]["eventId"]: edge["node"]["id"] for edge in edges["edges"]}
+        types = [event["type"] for event in receiver.received]
+
+        awarded = by_type[receiver.received[types.index("points.awarded")]["id"]]
+        withdrawn = by_type[receiver.received[types.index("consent.withdrawn")]["id"]]
+        refused = await _gql(hub, REPLAY_WITH_RULE, store, id=awarded)
+        notice_again = await _gql(hub, REPLAY_WITH_RULE, store, id=withdrawn)
+        await drain(worker(hub.database, Clock()), Clock())
+
+    assert revoked["data"]["revokeMemberConsent"]["userErrors"] == []
+    assert refused["data"]["replayWebhookDelivery"] == {
+        "deliveryId": None,
+        "userErrors": [{"code": "COMPLIANCE_VIOLATION", "rule": "CR-10", "field": ["deliveryId"]}],
+    }
+    assert notice_again["data"]["replayWebhookDelivery"]["userErrors"] == []
+    assert [event["type"] for event in receiver.received] == [
+        "points.awarded",
+        "consent.withdrawn",
+        "consent.withdrawn",
+    ]
+
+
+REVOKE = """mutation($input: RevokeMemberConsentInput!) { revokeMemberConsent(input: $input) {
+  member { id } userErrors { code } } }"""
+REPLAY_WITH_RULE = """mutation($id: ID!) {
+  replayWebhookDelivery(input: {deliveryId: $id}) { deliveryId userErrors { code rule field } }
+}"""
