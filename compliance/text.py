@@ -7,8 +7,10 @@ removed, case-folded, whitespace collapsed.
 
 ``words`` is what the rules match against, read as a reader would see the text: on top of
 ``normalise``, accents dropped, look-alike Cyrillic and Greek letters read as the Latin
-ones, Traditional Chinese characters read as Simplified, every run of punctuation, symbols
-and spaces one word break, and no break at all between two Chinese characters (Chinese has
+ones (and Latin small capitals, IPA, Armenian, Coptic and Cherokee look-alikes),
+Traditional Chinese and Japanese forms read as Simplified, blank-looking filler letters
+dropped, every run of punctuation, symbols and spaces one word break, a word spelt letter
+by letter read as one word, and no break at all between two Chinese characters (Chinese has
 no spaces between words, so ``红 包`` reads ``红包``)."""
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ import unicodedata
 _SPACE = re.compile(r"\s+")
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _CJK_BREAK = re.compile(rf"(?<=[{_CJK}]) (?=[{_CJK}])")
+# A word spelt letter by letter (``g i f t``, ``c.a.s.h``): three or more single Latin
+# letters in a row, each apart, read as one word.
+_LETTER_BY_LETTER = re.compile(r"(?<![a-z0-9])[a-z](?: +[a-z](?![a-z0-9])){2,}")
 
 # Cyrillic and Greek letters that read as Latin ones once case-folded (Unicode's
 # confusables, the lower-case forms and what upper-case ones fold to).
@@ -69,6 +74,67 @@ _LOOK_ALIKES = {
     "\u03c7": "x",  # greek small letter chi
     "\u03b3": "y",  # greek small letter gamma
     "\u03b6": "z",  # greek small letter zeta
+    # Latin small capitals and IPA letters
+    "\u1d00": "a",  # latin letter small capital a
+    "\u0299": "b",  # latin letter small capital b
+    "\u1d04": "c",  # latin letter small capital c
+    "\u1d05": "d",  # latin letter small capital d
+    "\u1d07": "e",  # latin letter small capital e
+    "\ua730": "f",  # latin letter small capital f
+    "\u0262": "g",  # latin letter small capital g
+    "\u0261": "g",  # latin small letter script g
+    "\u029c": "h",  # latin letter small capital h
+    "\u026a": "i",  # latin letter small capital i
+    "\u1d0a": "j",  # latin letter small capital j
+    "\u1d0b": "k",  # latin letter small capital k
+    "\u029f": "l",  # latin letter small capital l
+    "\u1d0d": "m",  # latin letter small capital m
+    "\u0274": "n",  # latin letter small capital n
+    "\u1d0f": "o",  # latin letter small capital o
+    "\u1d18": "p",  # latin letter small capital p
+    "\u0280": "r",  # latin letter small capital r
+    "\ua731": "s",  # latin letter small capital s
+    "\u1d1b": "t",  # latin letter small capital t
+    "\u1d1c": "u",  # latin letter small capital u
+    "\u1d20": "v",  # latin letter small capital v
+    "\u1d21": "w",  # latin letter small capital w
+    "\u028f": "y",  # latin letter small capital y
+    "\u1d22": "z",  # latin letter small capital z
+    # Armenian
+    "\u0585": "o",  # armenian small letter oh
+    "\u057d": "u",  # armenian small letter seh
+    "\u0570": "h",  # armenian small letter ho
+    "\u0578": "n",  # armenian small letter vo
+    "\u0581": "g",  # armenian small letter co
+    "\u0566": "q",  # armenian small letter za
+    # Coptic
+    "\u2c81": "a",  # coptic small letter alfa
+    "\u2c9f": "o",  # coptic small letter o
+    "\u2ca3": "p",  # coptic small letter ro
+    "\u2ca5": "c",  # coptic small letter sima
+    "\u2cad": "x",  # coptic small letter khi
+    # Cherokee (case-folding reads the small letters as these capitals)
+    "\u13aa": "a",  # cherokee letter go
+    "\u13f4": "b",  # cherokee letter yv
+    "\u13df": "c",  # cherokee letter tli
+    "\u13a0": "d",  # cherokee letter a
+    "\u13ac": "e",  # cherokee letter gv
+    "\u13c0": "g",  # cherokee letter nah
+    "\u13bb": "h",  # cherokee letter mi
+    "\u13a5": "i",  # cherokee letter v
+    "\u13ab": "j",  # cherokee letter gu
+    "\u13e6": "k",  # cherokee letter tso
+    "\u13de": "l",  # cherokee letter tle
+    "\u13b7": "m",  # cherokee letter lu
+    "\u13be": "o",  # cherokee letter nah (reads as O)
+    "\u13e2": "p",  # cherokee letter tlv
+    "\u13a1": "r",  # cherokee letter e
+    "\u13da": "s",  # cherokee letter du
+    "\u13a2": "t",  # cherokee letter i
+    "\u13cc": "u",  # cherokee letter sa
+    "\u13d9": "v",  # cherokee letter do
+    "\u13b3": "w",  # cherokee letter la
+    "\u13c3": "z",  # cherokee letter no
     # Latin letters that NFKC leaves apart
     "\u0131": "i",  # latin small letter dotless i
     "\u0237": "j",  # latin small letter dotless j
@@ -105,15 +171,21 @@ _TRADITIONAL = (
     "與与 歲岁 萬万 億亿 園园 區区 劃划 當当 務务 財财 資资 產产 證证 據据 "
     "擔担 保保 險险 債债 貸贷 款款 欠欠 繳缴 納纳 稅税 發发 這这 個个 們们 "
     "來来 對对 從从 應应 為为 無无 後后 爲为 裏里 裡里 樣样 讓让 車车 長长 "
-    "淨净 節节 獲获 兩两 氣气 邊边 過过 禮礼 閱阅 約约 級级 積积 紀纪 組组"
+    "淨净 節节 獲获 兩两 氣气 邊边 過过 禮礼 閱阅 約约 級级 積积 紀纪 組组 "
+    # Japanese forms of the same characters
+    "値值 売卖 気气 円元 両两 残残 貯贮 換换 銭钱 金金 券券 圧压 証证"
 )
 _TRADITIONAL_FOLD = {pair[0]: pair[1] for pair in _TRADITIONAL.split() if pair[0] != pair[1]}
 
 _FOLD = str.maketrans({**_LOOK_ALIKES, **_TRADITIONAL_FOLD})
 
 
+# Letters (category Lo) that render as blank space: the Hangul fillers, the braille blank.
+_FILLERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
 def _visible(text: str) -> str:
-    return "".join(c for c in text if unicodedata.category(c) != "Cf")
+    return "".join(c for c in text if unicodedata.category(c) != "Cf" and c not in _FILLERS)
 
 
 def normalise(text: str) -> str:
@@ -142,4 +214,5 @@ def words(text: str) -> str:
     )
     folded = unicodedata.normalize("NFKC", bare).translate(_FOLD)
     spaced = "".join(" " if _break(c) else c for c in folded)
-    return _CJK_BREAK.sub("", _SPACE.sub(" ", spaced).strip())
+    joined = _LETTER_BY_LETTER.sub(lambda run: run.group(0).replace(" ", ""), spaced)
+    return _CJK_BREAK.sub("", _SPACE.sub(" ", joined).strip())

@@ -38,7 +38,7 @@ class Term:
     rule: str
 
 
-# The terms a new hub starts with (migrations 0015 and 0020 seed them; the operator edits
+# The terms a new hub starts with (migrations 0015, 0020 and 0030 seed them; the operator edits
 # them after). Latin terms match whole words, joined or not; Chinese ones anywhere.
 DEFAULT_TERMS = tuple(
     Term(term, rule)
@@ -66,15 +66,43 @@ DEFAULT_TERMS = tuple(
                 "prepaid",
                 "prepaid card",
                 "e-wallet",
+                "礼券",
+                "购物券",
+                "抵用券",
+                "返现",
+                "话费",
+                "利是",
+                "红封包",
+                "cashback",
+                "xianjin",
+                "chuzhi",
+                "chuzhika",
+                "ギフトカード",
+                "プリペイド",
             ),
         ),
         (
             "CR-07",
-            ("充值", "积分", "点券", "top-up", "topup", "reload", "recharge", "points"),
+            (
+                "充值",
+                "积分",
+                "点券",
+                "top-up",
+                "topup",
+                "reload",
+                "recharge",
+                "points",
+                "jifen",
+                "ポイント",
+            ),
         ),
     )
     for term in terms
 )
+
+
+# Explicit direction embeddings, overrides and isolates (they make text display reversed).
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def _pattern(term: str) -> re.Pattern[str]:
@@ -96,8 +124,11 @@ class Vocabulary:
         self.terms = [(term, _pattern(term.term)) for term in terms]
 
     def violation(self, text: str) -> Violation | None:
-        """The rule the first term found in ``text`` breaks, or None."""
+        """The rule the first term found in ``text`` breaks, or None. Text with a
+        direction override is read both ways: ``\u202edrac tfig`` shows as ``gift card``."""
         found = words(text)
+        if _BIDI_CONTROLS.intersection(text):
+            found = f"{found} {words(text[::-1])}"
         for term, pattern in self.terms:
             if pattern.search(found):
                 if term.rule == "CR-05":

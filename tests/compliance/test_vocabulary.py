@@ -14,6 +14,29 @@ from compliance.vocabulary import DEFAULT_TERMS, Term, Vocabulary
 VOCABULARY = Vocabulary(DEFAULT_TERMS)
 
 REFUSED = [
+    # A second outside attack: look-alike scripts, blank fillers, Japanese forms, letter by
+    # letter, and words the vocabulary lacked.
+    ("\u0261ift card 100元", "CR-05"),
+    ("\u1d04\u1d00\ua731\u029c 100元", "CR-05"),
+    ("\u13df\u13aa\u0405\u13bb \u13d9\u13be\u13cc\u13df\u13bb\u13ac\u13a1", "CR-05"),
+    ("1000 p\u0585ints", "CR-07"),
+    ("1000 \u2ca3oints pack", "CR-07"),
+    ("微信红\u3164包 100元", "CR-05"),
+    ("红\uffa0包", "CR-05"),
+    ("储値卡 100元", "CR-05"),
+    ("g i f t c a r d 100", "CR-05"),
+    ("c.a.s.h", "CR-05"),
+    ("\u202edrac tfig 001", "CR-05"),
+    ("ギフトカード", "CR-05"),
+    ("xianjin quan", "CR-05"),
+    ("chuzhika", "CR-05"),
+    ("购物券", "CR-05"),
+    ("抵用券", "CR-05"),
+    ("礼券", "CR-05"),
+    ("返现", "CR-05"),
+    ("话费 50元", "CR-05"),
+    ("利是 / 紅封包", "CR-05"),
+    ("cashback", "CR-05"),
     # Invisible characters (Unicode category Cf): zero width space, soft hyphen, word joiner.
     ("红\u200b包", "CR-05"),
     ("red pac\u00adket", "CR-05"),

@@ -728,7 +728,7 @@ async def test_an_item_published_before_its_term_is_refused_at_redemption(hub: H
     redemption is refused with the term's rule, ledger untouched, one audit row."""
     alliance = await Alliance(hub).setup()
     card = await _gql(
-        hub, PUBLISH_ONE, alliance.store, items=[_item("card", "话费卡", "phone", points=10)]
+        hub, PUBLISH_ONE, alliance.store, items=[_item("card", "游戏币卡", "phone", points=10)]
     )
     old = await _gql(
         hub, PUBLISH_ONE, alliance.store, items=[_item("old", "Old", "gifts", points=10)]
@@ -746,7 +746,7 @@ async def test_an_item_published_before_its_term_is_refused_at_redemption(hub: H
         )
 
     await hub.database.write(stored_before_the_fix)
-    await _gql(hub, TERM, alliance.operator, term="话费", rule="CR_05")
+    await _gql(hub, TERM, alliance.operator, term="游戏币", rule="CR_05")
 
     def redeem(item: str, key: str) -> Callable[[], Awaitable[dict]]:
         async def run() -> dict:
@@ -762,5 +762,5 @@ async def test_an_item_published_before_its_term_is_refused_at_redemption(hub: H
 
     await _blocked(alliance, "CR-05", redeem(card_id, "card"))
     await _blocked(alliance, "CR-05", redeem(old_id, "old"))
-    await _gql(hub, TERM, alliance.operator, term="话费")  # removed again
+    await _gql(hub, TERM, alliance.operator, term="游戏币")  # removed again
     await _allowed(alliance, redeem(card_id, "card-2"))
