@@ -12,6 +12,7 @@ Several uvicorn workers share their counts through prometheus-client's multiproc
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import event
@@ -71,20 +72,40 @@ _PENDING = "alliance_hub.metrics"
 
 
 def on_commit(session: Session, counter: Counter, *labels: str, amount: int = 1) -> None:
-    """Add ``amount`` to ``counter{labels}`` when ``session``'s transaction commits."""
+    """Add ``amount`` to ``counter{labels}`` when ``session``'s transaction commits (not if
+    it, or the savepoint the count was taken in, rolls back)."""
     if amount:
-        session.info.setdefault(_PENDING, []).append((counter, labels, amount))
+        taken_in = session.get_nested_transaction() or session.get_transaction()
+        session.info.setdefault(_PENDING, []).append((taken_in, counter, labels, amount))
 
 
 @event.listens_for(Session, "after_commit")
 def _count(session: Session) -> None:
-    for counter, labels, amount in session.info.pop(_PENDING, ()):
+    if session.in_nested_transaction():
+        return  # a savepoint released: the transaction around it may still roll back
+    for _, counter, labels, amount in session.info.pop(_PENDING, ()):
         counter.labels(*labels).inc(amount)
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+def _within(transaction: Any, ended: Any) -> bool:
+    while transaction is not None:
+        if transaction is ended:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget(session: Session, previous_transaction: Any) -> None:
+    """A rolled-back savepoint forgets only the counts taken inside it; the whole
+    transaction's rollback forgets them all."""
+    pending = session.info.get(_PENDING)
+    if not pending:
+        return
+    if not previous_transaction.nested:
+        session.info.pop(_PENDING, None)
+        return
+    pending[:] = [entry for entry in pending if not _within(entry[0], previous_transaction)]
 
 
 class BoundedLabels:

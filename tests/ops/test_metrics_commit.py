@@ -36,6 +36,31 @@ async def test_a_count_is_added_on_commit_and_dropped_on_rollback(db: Database) 
     assert value(metrics.REFUSALS, "TEST-RULE") - before == 2
 
 
+async def test_a_rolled_back_savepoint_forgets_only_its_own_counts(db: Database) -> None:
+    """Found by the demo's refused award (a savepoint rolled back): counts were added when
+    any savepoint was released and all forgotten when one rolled back, so /metrics
+    under-counted the demo's transfers."""
+    before = value(metrics.REFUSALS, "TEST-SAVEPOINT")
+
+    def around_a_refusal(session: Session) -> None:
+        metrics.on_commit(session, metrics.REFUSALS, "TEST-SAVEPOINT")  # kept
+        try:
+            with session.begin_nested():
+                metrics.on_commit(session, metrics.REFUSALS, "TEST-SAVEPOINT", amount=10)
+                with session.begin_nested():
+                    metrics.on_commit(session, metrics.REFUSALS, "TEST-SAVEPOINT", amount=100)
+                raise LookupError("refused")
+        except LookupError:
+            pass  # the savepoint rolled back, the transaction goes on
+        with session.begin_nested():
+            metrics.on_commit(session, metrics.REFUSALS, "TEST-SAVEPOINT", amount=2)  # kept
+        assert value(metrics.REFUSALS, "TEST-SAVEPOINT") == before  # nothing before the commit
+
+    await db.write(around_a_refusal)
+
+    assert value(metrics.REFUSALS, "TEST-SAVEPOINT") - before == 3
+
+
 async def test_ledger_transfers_are_counted_by_code(db: Database, now: datetime) -> None:
     world = await World(db, now).open()
     before = {code: value(metrics.LEDGER_TRANSFERS, code) for code in ("earn", "redeem")}
