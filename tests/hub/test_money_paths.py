@@ -222,6 +222,46 @@ async def test_bent_spellings_are_refused_at_every_entry_point(hub: Hub) -> None
     assert len(catalog["data"]["catalog"]["edges"]) == 1  # the lens alone
 
 
+# A third outside attack: each bent spelling next to an honest neighbour that must still
+# pass (numbers stay numbers, a term starts and ends where words do).
+SKELETON = [
+    ("红0包", "CR-05", "红枣 2 包"),
+    ("p0ints", "CR-07", "Top 10 snacks"),
+    ("g1ft card", "CR-05", "Coffee 3-in-1"),
+    ("c@sh", "CR-05", "Coffee @ home"),
+    ("ca$h", "CR-05", "$5 off coffee"),
+    ("7op-up", "CR-07", "Cinema ticket 2D"),
+    ("5tored va1u3", "CR-05", "100% cotton"),
+    ("eGiftCard", "CR-05", "iPhone 15 case"),
+    ("e-giftcard", "CR-05", "greeting cards"),
+    ("giftcards", "CR-05", "gift cardigans"),
+    ("top_up", "CR-07", "Top upholstery cleaner"),
+    ("re-charge", "CR-07", "recharged battery"),
+    ("pre-paid", "CR-05", "prepared meals"),
+    ("store-value", "CR-05", "Store valued customers"),
+    ("\ua4d1oints", "CR-07", "checkpoints"),  # Lisu letter pa
+    ("\ua4da\ua4ee\ua4e2\ua4e7", "CR-05", "cashew nuts"),  # Lisu C A S H
+    ("红\u00b7包", "CR-05", "红色背包"),
+    ("红_包", "CR-05", "2 小时免费停车"),
+    ("红 0 包", "CR-05", "积木 5 套"),
+    ("充 值", "CR-07", "充电宝 10000mAh"),
+]
+
+
+async def test_a_skeleton_reads_through_digits_glue_scripts_and_gaps(hub: Hub) -> None:
+    """Each spelling of the third attack refused with its rule as a catalogue title, a
+    catalogue category and an order line category (ledger untouched, one audit row each),
+    next to its honest neighbour, published and awarded."""
+    alliance = await Alliance(hub).setup()
+
+    for index, (text, rule, neighbour) in enumerate(SKELETON):
+        await _blocked(alliance, rule, _publish(alliance, text, sku=f"t{index}"))
+        await _blocked(alliance, rule, _publish(alliance, "Card", category=text, sku=f"c{index}"))
+        await _blocked(alliance, rule, alliance.award(**_order(text, f"b{index}")))
+        await _allowed(alliance, _publish(alliance, neighbour, category=neighbour, sku=f"n{index}"))
+        await _allowed(alliance, alliance.award(**_order(neighbour, f"a{index}")))
+
+
 async def test_a_new_hub_keeps_every_default_term(hub: Hub) -> None:
     alliance = await Alliance(hub).setup()
 
