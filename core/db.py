@@ -66,6 +66,7 @@ from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.types import TypeDecorator
 
 from core import metrics
+from core.clock import utcnow as utcnow  # the hub's one clock, travelled only by tests
 
 if TYPE_CHECKING:
     from core.config import Settings
@@ -251,10 +252,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class UnsupportedDatabase(ValueError):

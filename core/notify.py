@@ -13,16 +13,16 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 import urllib.error
 import urllib.request
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
+
+from core.clock import utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +51,7 @@ class OutboxNotifier:
         self._lock = threading.Lock()
 
     async def send(self, notification: Notification) -> None:
-        line = json.dumps({"at": time.time(), **asdict(notification)}, ensure_ascii=False)
+        line = json.dumps({"at": utcnow().timestamp(), **asdict(notification)}, ensure_ascii=False)
         await asyncio.to_thread(self._append, line)
 
     def _append(self, line: str) -> None:
@@ -87,7 +87,7 @@ class SmsWebhookNotifier:
             ensure_ascii=False,
         ).encode()
         message_id = f"msg_{uuid.uuid4().hex}"
-        now = datetime.now(UTC)
+        now = utcnow()
         timestamp = str(int(now.timestamp()))
         request = urllib.request.Request(  # noqa: S310 (the scheme is checked above)
             self.url,

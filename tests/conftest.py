@@ -4,11 +4,12 @@ import asyncio
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+import core.clock
 from core.config import get_settings
 from core.db import Database
 from tests.stores import STORE, TEST_SECRET_KEY, Templates, postgres_unreachable_reason
@@ -75,6 +76,27 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 @pytest.fixture
 def now() -> datetime:
     return datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    """The hub's clock for one test (core/clock.py). ``travel`` moves the whole hub's now
+    forward: every resolver, job, cache window and token lifetime follows."""
+
+    def now(self) -> datetime:
+        return core.clock.utcnow()
+
+    def travel(self, delta: timedelta) -> datetime:
+        """Forward by ``delta``; the hub's new now."""
+        return core.clock.travel(delta)
+
+
+@pytest.fixture
+def clock() -> Iterator[Clock]:
+    """The only way a test moves the hub's clock; back to the machine's clock after it."""
+    try:
+        yield Clock()
+    finally:
+        core.clock.reset()
 
 
 @pytest.fixture

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 
 import httpx2
 from standardwebhooks.webhooks import Webhook
 
+from core.clock import utcnow
 from webhooks.delivery import Job, Outcome
 from webhooks.destinations import parse_destination, resolve_destination
 from webhooks.errors import UnsafeDestination
@@ -55,7 +56,7 @@ async def send(client: httpx2.AsyncClient, job: Job, *, production: bool) -> Out
         "host": destination.host
         if destination.port in (80, 443)
         else f"{destination.host}:{destination.port}",
-        **signature_headers(job, datetime.now(UTC)),
+        **signature_headers(job, utcnow()),
     }
     extensions = {"sni_hostname": destination.host} if destination.scheme == "https" else {}
     try:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -119,7 +118,7 @@ def assertion(
     jti: str | None = None,
     alg: str = "ES256",
 ) -> str:
-    now = int(time.time()) if issued is None else issued
+    now = int(utcnow().timestamp()) if issued is None else issued  # the hub's clock
     claims = {
         "iss": client_id,
         "sub": client_id,
