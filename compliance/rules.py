@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from compliance.text import words
+from compliance.text import skeleton, words
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,14 +122,20 @@ def active_partner(status: str) -> Violation | None:
 
 POINTS_PURCHASE_CATEGORIES = frozenset({"points", "points-top-up", "top-up", "stored-value"})
 _JOINED_PURCHASE_CATEGORIES = frozenset(c.replace("-", "") for c in POINTS_PURCHASE_CATEGORIES)
+_PURCHASE_SKELETONS = frozenset(skeleton(c).letters for c in POINTS_PURCHASE_CATEGORIES)
 
 
 def no_points_purchase(categories: Iterable[str]) -> Violation | None:
     """CR-07 NO_FINANCIAL_ATTRIBUTES: members cannot buy points; an order line that sells
     points, a top-up or stored value earns nothing and is refused. ``categories`` are read
-    as every rule reads text (compliance.text.words), joined or not; this fixed floor holds
-    whatever the operator's vocabulary says."""
-    if any(words(c).replace(" ", "") in _JOINED_PURCHASE_CATEGORIES for c in categories):
+    as every rule reads text (compliance.text.words), joined or not, and as their skeleton
+    (compliance.text.skeleton: ``p0ints``, ``t0p_up``); this fixed floor holds whatever the
+    operator's vocabulary says."""
+    if any(
+        words(c).replace(" ", "") in _JOINED_PURCHASE_CATEGORIES
+        or skeleton(c).letters in _PURCHASE_SKELETONS
+        for c in categories
+    ):
         return Violation("CR-07", "members cannot buy points: a top-up earns no points")
     return None
 

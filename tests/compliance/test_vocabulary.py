@@ -6,6 +6,8 @@ neighbours that only look alike in spelling (cashmere, pointsettia) do not."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from compliance.rules import no_points_purchase
 from compliance.text import words
@@ -210,6 +212,10 @@ def test_a_term_the_operator_types_in_traditional_or_full_width_still_matches() 
         "topup",
         "stored_value",
         "STOREDVALUE",
+        "p0ints",
+        "t0p_up",
+        "\ua4d1oints",
+        "5tored-va1ue",
     ],
 )
 def test_the_fixed_floor_reads_the_same_way(category: str) -> None:
@@ -220,4 +226,74 @@ def test_the_fixed_floor_reads_the_same_way(category: str) -> None:
 
 
 def test_the_fixed_floor_leaves_other_categories() -> None:
-    assert no_points_purchase(["pointe shoes", "top hats", "stored goods"]) is None
+    assert no_points_purchase(["pointe shoes", "top hats", "stored goods", "checkpoints"]) is None
+
+
+# Every way the skeleton reads a letter, by the letter a term spells.
+STAND_INS = {
+    "a": "4@\u0430\ua4ee",
+    "b": "8",
+    "c": "\u0441\ua4da",
+    "e": "3\u0435",
+    "g": "9",
+    "i": "1\u0456",
+    "l": "1",
+    "o": "0\u043e\u0a66\u3007",
+    "p": "\u0440\ua4d1",
+    "s": "5$\ua4e2",
+    "t": "7",
+}
+SEPARATORS = ["", "", "", " ", "-", "_", ".", "\u00b7", "\u200b", "/"]
+LATIN_TERMS = [t for t in DEFAULT_TERMS if t.term.isascii()]
+CJK_TERMS = [t for t in DEFAULT_TERMS if all("\u4e00" <= c <= "\u9fff" for c in t.term)]
+
+
+@st.composite
+def bent_latin(draw: st.DrawFn) -> tuple[str, str]:
+    """A default Latin term with separators between its letters, any case, and up to half
+    its letters written as a digit, symbol or look-alike, inside an honest sentence."""
+    term = draw(st.sampled_from(LATIN_TERMS))
+    letters = [c for c in term.term if c.isalpha()]
+    budget = len(letters) // 2
+    out = []
+    for letter in letters:
+        choices = STAND_INS.get(letter, "")
+        if budget and choices and draw(st.booleans()):
+            letter = draw(st.sampled_from(choices))
+            budget -= 1
+        elif draw(st.booleans()):
+            letter = letter.upper()
+        out.append(letter + draw(st.sampled_from(SEPARATORS)))
+    before = draw(st.sampled_from(["", "Buy ", "100 ", "新品 ", "e-"]))
+    after = draw(st.sampled_from(["", " now", " 100元", "s", " (2 pack)"]))
+    return before + "".join(out).rstrip("-_./ \u00b7\u200b") + after, term.rule
+
+
+@given(bent_latin())
+def test_any_bent_latin_term_is_refused(case: tuple[str, str]) -> None:
+    text, rule = case
+
+    violation = VOCABULARY.violation(text)
+
+    assert violation is not None, text
+    assert violation.rule == rule
+
+
+@st.composite
+def gapped_chinese(draw: st.DrawFn) -> tuple[str, str]:
+    """A default Chinese term with up to three other characters between its characters."""
+    term = draw(st.sampled_from(CJK_TERMS))
+    filler = st.text(alphabet="0123456789abcxyz -_.\u00b7\u3000/*", max_size=3)
+    gaps = [draw(filler) for _ in term.term[1:]]
+    spelt = term.term[0] + "".join(g + c for g, c in zip(gaps, term.term[1:], strict=True))
+    return draw(st.sampled_from(["", "微信", "新年 "])) + spelt + " 100元", term.rule
+
+
+@given(gapped_chinese())
+def test_any_gapped_chinese_term_is_refused(case: tuple[str, str]) -> None:
+    text, rule = case
+
+    violation = VOCABULARY.violation(text)
+
+    assert violation is not None, text
+    assert violation.rule == rule

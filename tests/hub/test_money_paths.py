@@ -247,6 +247,9 @@ SKELETON = [
     ("充 值", "CR-07", "充电宝 10000mAh"),
 ]
 
+# An order line selling stored value meets the fixed CR-07 floor before the vocabulary.
+FLOOR_FIRST = {"5tored va1u3": "CR-07"}
+
 
 async def test_a_skeleton_reads_through_digits_glue_scripts_and_gaps(hub: Hub) -> None:
     """Each spelling of the third attack refused with its rule as a catalogue title, a
@@ -257,7 +260,8 @@ async def test_a_skeleton_reads_through_digits_glue_scripts_and_gaps(hub: Hub) -
     for index, (text, rule, neighbour) in enumerate(SKELETON):
         await _blocked(alliance, rule, _publish(alliance, text, sku=f"t{index}"))
         await _blocked(alliance, rule, _publish(alliance, "Card", category=text, sku=f"c{index}"))
-        await _blocked(alliance, rule, alliance.award(**_order(text, f"b{index}")))
+        on_line = FLOOR_FIRST.get(text, rule)
+        await _blocked(alliance, on_line, alliance.award(**_order(text, f"b{index}")))
         await _allowed(alliance, _publish(alliance, neighbour, category=neighbour, sku=f"n{index}"))
         await _allowed(alliance, alliance.award(**_order(neighbour, f"a{index}")))
 
