@@ -11,6 +11,7 @@ import pytest
 import ledger
 from core.db import utcnow
 from members.baskets import set_basket_bonus
+from tests.conftest import Clock
 from tests.hub.conftest import Hub
 from tests.hub.test_graphql_members import _award_input, _gql, _partner, _register
 
@@ -37,6 +38,9 @@ AWARD = """mutation($input: AwardPointsInput!) {
 
 
 async def _basket_in_force(hub: Hub, partner_code: str, **rule: Any) -> None:
+    """A basket in force since a moment ago, published through the service with a
+    back-dated ``now``: a shortcut for tests about other things (the acceptance test
+    publishes through GraphQL and travels)."""
     from partners.registry import find_partner
 
     now = utcnow()
@@ -77,9 +81,11 @@ def _basket_factor(body: dict) -> dict:
     return next(f for f in body["factors"] if f["kind"] == "BASKET_BONUS")
 
 
-async def test_a_partner_publishes_a_basket_ahead_and_anyone_reads_it(hub: Hub) -> None:
+async def test_a_partner_publishes_a_basket_ahead_and_anyone_reads_it(
+    hub: Hub, clock: Clock
+) -> None:
     store = await _partner(hub, "store")
-    later = (utcnow() + timedelta(days=2)).isoformat()
+    later = (utcnow() + timedelta(hours=2)).isoformat()
     rule = {
         "code": "SNACK_DRINK",
         "categories": ["Snacks", " DRINKS "],
@@ -92,7 +98,7 @@ async def test_a_partner_publishes_a_basket_ahead_and_anyone_reads_it(hub: Hub) 
     )
     published = await _gql(hub, SET, store, input={**rule, "effectiveAt": later})
     before = await _gql(hub, PUBLISHED, None, code="store")
-    await _basket_in_force(hub, "store")
+    clock.travel(timedelta(hours=2, minutes=1))
     after = await _gql(hub, PUBLISHED, None, code="store")
 
     assert [(e["code"], e["rule"]) for e in past["data"]["setBasketBonus"]["userErrors"]] == [
@@ -112,7 +118,16 @@ async def test_a_partner_publishes_a_basket_ahead_and_anyone_reads_it(hub: Hub) 
     assert before["data"]["partner"]["upcomingBasketBonuses"]["edges"] == [
         {"node": {"code": "SNACK_DRINK", "bonusPoints": 50}}
     ]
-    assert after["data"]["partner"]["earningRule"]["basketBonuses"][0]["code"] == "SNACK_DRINK"
+    assert after["data"]["partner"]["earningRule"]["basketBonuses"] == [
+        {
+            "code": "SNACK_DRINK",
+            "categories": ["drinks", "snacks"],
+            "minLineAmountFen": 300,
+            "bonusPoints": 50,
+            "multiplier": "1",
+        }
+    ]
+    assert after["data"]["partner"]["upcomingBasketBonuses"]["edges"] == []
 
 
 @pytest.mark.parametrize(
@@ -159,12 +174,33 @@ async def test_malformed_baskets_are_refused(
     assert [(e["field"], e["rule"]) for e in errors] == [(field, rule)]
 
 
-async def test_snacks_and_drinks_earn_the_bonus_and_snacks_alone_do_not(hub: Hub) -> None:
-    store = await _partner(hub, "store")
-    await _basket_in_force(hub, "store")
+async def test_snacks_and_drinks_earn_the_bonus_and_snacks_alone_do_not(
+    hub: Hub, clock: Clock
+) -> None:
+    """The acceptance, through GraphQL: the store publishes the basket an hour ahead; once
+    the clock has passed its effectiveAt, snacks and drinks in one order earn the bonus and
+    snacks alone do not."""
+    from tests.hub.test_programme_walk import graphql_partner, operator_client
+
+    operator = await hub.access_token(await operator_client(hub))
+    store_client = await graphql_partner(hub, operator, "store")
+    store = await hub.access_token(store_client)
+    rule = {
+        "code": "SNACK_DRINK",
+        "categories": ["snacks", "drinks"],
+        "minLineAmountFen": 300,
+        "bonusPoints": 50,
+        "effectiveAt": (utcnow() + timedelta(hours=1)).isoformat(),
+    }
+    published = await _gql(hub, SET, store, input=rule)
     member = await _register(hub, store)
     other = await _register(hub, store, ref="m-2", phone="139 0013 9000")
+    early = await _gql(
+        hub, AWARD, store, input=_basket(member, 0, ("snacks", 1000), ("drinks", 500))
+    )
 
+    clock.travel(timedelta(hours=1, minutes=1))
+    store = await hub.access_token(store_client)
     both = (
         await _gql(hub, AWARD, store, input=_basket(member, 1, ("snacks", 1000), ("drinks", 500)))
     )["data"]["awardPoints"]
@@ -172,6 +208,10 @@ async def test_snacks_and_drinks_earn_the_bonus_and_snacks_alone_do_not(hub: Hub
         "awardPoints"
     ]
 
+    assert published["data"]["setBasketBonus"]["userErrors"] == []
+    # Before its effectiveAt the basket is not in force: no bonus, no factor.
+    assert early["data"]["awardPoints"]["points"] == 15
+    assert "BASKET_BONUS" not in {f["kind"] for f in early["data"]["awardPoints"]["factors"]}
     assert both["points"] == 15 + 50
     assert _basket_factor(both) == {
         "kind": "BASKET_BONUS",

@@ -18,6 +18,7 @@ from core.db import utcnow
 from events.models import OutboxEvent
 from members.models import MemberTier, TierChange
 from members.tiers import TierInput, evaluate_batch, set_tier_schedule
+from tests.conftest import Clock
 from tests.hub.conftest import Hub
 from tests.hub.test_graphql_members import _award_input, _gql, _partner, _register
 
@@ -65,7 +66,10 @@ async def _operator(hub: Hub) -> str:
 
 
 async def _schedule_in_force(hub: Hub, tiers: list[TierInput] = TIERS, **extra: Any) -> None:
-    """A schedule the operator published eight days ago, in force since a moment ago."""
+    """A schedule the operator published eight days ago, in force since a moment ago: a
+    shortcut through the service (a back-dated ``now``) for tests about other things. The
+    acceptance walk (test_programme_walk.py) publishes through GraphQL and lets the clock
+    travel past the notice instead."""
     now = utcnow()
     await hub.database.write(
         set_tier_schedule,
@@ -97,7 +101,9 @@ def _tier_input(code: str, points: int, multiplier: str = "1", orders: int = 0) 
     }
 
 
-async def test_anyone_reads_the_schedule_in_force_and_the_one_to_come(hub: Hub) -> None:
+async def test_anyone_reads_the_schedule_in_force_and_the_one_to_come(
+    hub: Hub, clock: Clock
+) -> None:
     operator = await _operator(hub)
     before = await _gql(hub, SCHEDULE)  # anonymous
     later = utcnow() + timedelta(days=8)
@@ -112,6 +118,8 @@ async def test_anyone_reads_the_schedule_in_force_and_the_one_to_come(hub: Hub) 
         },
     )
     after = await _gql(hub, SCHEDULE)
+    clock.travel(timedelta(days=8, minutes=1))
+    travelled = await _gql(hub, SCHEDULE)
 
     # Until one is published, every member holds the alliance's one default tier.
     assert before["data"]["tierSchedule"]["inForce"]["version"] == 0
@@ -131,6 +139,11 @@ async def test_anyone_reads_the_schedule_in_force_and_the_one_to_come(hub: Hub) 
             }
         }
     ]
+    # Once its effectiveAt has passed, it is the schedule in force and no longer upcoming.
+    in_force = travelled["data"]["tierSchedule"]
+    assert in_force["inForce"]["version"] == 1
+    assert [t["code"] for t in in_force["inForce"]["tiers"]] == ["BASIC", "GOLD"]
+    assert in_force["upcoming"]["edges"] == []
 
 
 @pytest.mark.parametrize(

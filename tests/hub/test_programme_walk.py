@@ -1,20 +1,27 @@
-"""Issue 14's acceptance walk, through GraphQL: a member climbs from the base tier to the
-next by awards, sees the upgrade in the crossing award's payload, earns the multiplier
+"""Issue 14's acceptance walk, through GraphQL: the operator publishes the tier schedule a
+week ahead, the clock travels past the notice, and a member climbs from the base tier to
+the next by awards, sees the upgrade in the crossing award's payload, earns the multiplier
 from the next award on, finds the perk claimable and is charged the tier price. Perks and
-member prices on their own: limits, replays, races of claims, wrong tiers, notice."""
+member prices on their own: limits, replays, races of claims, wrong tiers, notice (these
+put a schedule in force through the service, a shortcut for tests about other things)."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 import ledger
+from core.db import utcnow
 from members.tiers import TierInput
+from partners.clients import IssuedClient
+from tests.conftest import Clock
 from tests.hub.conftest import Hub
-from tests.hub.test_graphql_members import PUBLISH, _gql, _partner, _register
-from tests.hub.test_programme_tiers import AWARD, _order, _schedule_in_force
+from tests.hub.test_graphql_members import ALL, PUBLISH, _gql, _partner, _register
+from tests.hub.test_programme_tiers import AWARD, SCHEDULE, _order, _schedule_in_force
+from tests.hub.test_programme_tiers import PUBLISH as PUBLISH_TIERS
 
 pytestmark = pytest.mark.anyio
 
@@ -29,7 +36,17 @@ CLAIM = """mutation($input: ClaimPerkInput!) {
   claimPerk(input: $input) { claim { perkCode used limitPerPeriod period }
     userErrors { code message field rule } } }"""
 PERKS = """query($id: ID!) { member(id: $id) {
-  balance tier { code } perks { edges { node { perk { code } partnerCode remaining } } } } }"""
+  balance tier { code } tierProgress { nextTier { code } pointsToNext }
+  perks { edges { node { perk { code } partnerCode remaining } } } } }"""
+TIER_HISTORY = """query($id: ID!) { member(id: $id) {
+  tierHistory { edges { node { fromTier toTier reason } } } } }"""
+CREATE_PARTNER = """mutation($code: String!) {
+  createPartner(input: {code: $code, name: $code, legalEntity: $code}) {
+    partner { code } userErrors { code message } } }"""
+SET_TERMS = """mutation($input: SetSettlementTermsInput!) {
+  setSettlementTerms(input: $input) { userErrors { code message } } }"""
+SET_BUDGET = """mutation($input: SetMarketingBudgetInput!) {
+  setMarketingBudget(input: $input) { userErrors { code message } } }"""
 REDEEM = """mutation($input: RedeemPointsInput!) {
   redeemPoints(input: $input) {
     redemption { status points memberPrice { tierCode creditLevel points } }
@@ -73,17 +90,87 @@ def _claim(member: str, key: str = "claim-1") -> dict[str, Any]:
     return {"idempotencyKey": key, "memberId": member, "perkCode": "FREE_PARKING"}
 
 
-async def test_a_member_walks_from_the_base_tier_to_the_next(hub: Hub) -> None:
-    await _schedule_in_force(hub, TIERS)
-    mall = await _partner(hub, "mall")
+async def graphql_partner(
+    hub: Hub, operator: str, code: str, scopes: tuple[str, ...] = ALL
+) -> IssuedClient:
+    """A partner the operator sets up through GraphQL (the partner, its first settlement
+    terms, a budget for 60 days), and its OAuth client (the CLI's ``clients create``)."""
+    created = await _gql(hub, CREATE_PARTNER, operator, code=code)
+    terms = await _gql(
+        hub,
+        SET_TERMS,
+        operator,
+        input={
+            "partnerCode": code,
+            "issuePricePerPointFen": "0.8",
+            "reimbursementPerPointFen": "0.75",
+            "operatorFeeRate": "0.02",
+            "cycle": "MONTHLY",
+        },
+    )
+    budget = await _gql(
+        hub,
+        SET_BUDGET,
+        operator,
+        input={
+            "partnerCode": code,
+            "amountFen": 1_000_000,
+            "periodEnd": (utcnow() + timedelta(days=60)).isoformat(),
+        },
+    )
+    for body, field in ((created, "createPartner"), (terms, "setSettlementTerms")):
+        assert body["data"][field]["userErrors"] == [], body
+    assert budget["data"]["setMarketingBudget"]["userErrors"] == [], budget
+    return await hub.client(partner=code, scopes=scopes)
+
+
+async def operator_client(hub: Hub) -> IssuedClient:
+    """The operator's OAuth client (the CLI's ``operator create-client``)."""
+    return await hub.client(partner=None, scopes=("operator:admin",))
+
+
+async def test_a_member_walks_from_the_base_tier_to_the_next(hub: Hub, clock: Clock) -> None:
+    """Issue 14's acceptance, through GraphQL only. Outside GraphQL: the two OAuth clients
+    (the CLI's ``clients create``, ``operator create-client``), their tokens from
+    /oauth/token, the registration code read from the member's phone (the outbox), the
+    clock travelling past the notice, and ``ledger verify`` at the end."""
+    operator = await hub.access_token(await operator_client(hub))
+    mall_client = await graphql_partner(hub, operator, "mall")
+    mall = await hub.access_token(mall_client)
+    member = await _register(hub, mall)
+    effective_at = utcnow() + timedelta(days=7, hours=1)  # the notice period, and an hour
+    published = await _gql(
+        hub,
+        PUBLISH_TIERS,
+        operator,
+        input={
+            "effectiveAt": effective_at.isoformat(),
+            "tiers": [
+                {"code": "BASIC", "name": "普通", "qualifyingPoints": 0, "earnMultiplier": "1"},
+                {
+                    "code": "SILVER",
+                    "name": "银卡",
+                    "qualifyingPoints": 100,
+                    "earnMultiplier": "2",
+                    "perks": ["2 小时免费停车"],
+                },
+            ],
+        },
+    )
+    announced = (await _gql(hub, SCHEDULE))["data"]["tierSchedule"]
+    waiting = (await _gql(hub, AWARD, mall, input=_order(member, 0, 60)))["data"]["awardPoints"]
+
+    # A week and an hour later: the schedule is in force, and the tokens of a week ago
+    # have long expired.
+    clock.travel(timedelta(days=7, hours=1, minutes=1))
+    expired = await _gql(hub, SCHEDULE, mall)
+    mall = await hub.access_token(mall_client)
+    in_force = (await _gql(hub, SCHEDULE))["data"]["tierSchedule"]
     perk = await _gql(hub, PERK, mall, input=_perk())
     item = await _publish_item(hub, mall, member_prices=[{"tierCode": "SILVER", "points": 50}])
-    member = await _register(hub, mall)
-
-    first = (await _gql(hub, AWARD, mall, input=_order(member, 1, 60)))["data"]["awardPoints"]
-    before = (await _gql(hub, PERKS, mall, id=member))["data"]["member"]
-    crossing = (await _gql(hub, AWARD, mall, input=_order(member, 2, 50)))["data"]["awardPoints"]
-    after = (await _gql(hub, AWARD, mall, input=_order(member, 3, 10)))["data"]["awardPoints"]
+    based = (await _gql(hub, PERKS, mall, id=member))["data"]["member"]
+    crossing = (await _gql(hub, AWARD, mall, input=_order(member, 1, 50)))["data"]["awardPoints"]
+    after = (await _gql(hub, AWARD, mall, input=_order(member, 2, 10)))["data"]["awardPoints"]
     claimable = (await _gql(hub, PERKS, mall, id=member))["data"]["member"]
     claimed = (await _gql(hub, CLAIM, mall, input=_claim(member)))["data"]["claimPerk"]
     replayed = (await _gql(hub, CLAIM, mall, input=_claim(member)))["data"]["claimPerk"]
@@ -96,18 +183,31 @@ async def test_a_member_walks_from_the_base_tier_to_the_next(hub: Hub) -> None:
         mall,
         input={"idempotencyKey": "r-1", "memberId": member, "catalogItemId": item},
     )
+    history = (await _gql(hub, TIER_HISTORY, mall, id=member))["data"]["member"]
 
+    # Published a week ahead, readable by anyone, not yet in force: the award waiting for
+    # it earns at the default tier.
+    assert published["data"]["setTierSchedule"]["userErrors"] == []
+    assert announced["inForce"]["version"] == 0
+    assert [e["node"]["version"] for e in announced["upcoming"]["edges"]] == [1]
+    assert (waiting["points"], waiting["tierChange"]) == (60, None)
+    assert waiting["member"]["tier"]["code"] == "MEMBER"
+    assert expired["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert in_force["inForce"]["version"] == 1
+    assert in_force["upcoming"]["edges"] == []
     assert perk["data"]["publishPerk"]["userErrors"] == []
-    assert (first["points"], first["tierChange"]) == (60, None)
-    assert before["tier"] == {"code": "BASIC"}
-    assert before["perks"]["edges"] == []
-    # The upgrade, in the crossing award's own payload.
+    # In force: the member holds the base tier, with the 60 points of a week ago counted.
+    assert based["tier"] == {"code": "BASIC"}
+    assert based["tierProgress"] == {"nextTier": {"code": "SILVER"}, "pointsToNext": 40}
+    assert based["perks"]["edges"] == []
+    # The upgrade, in the crossing award's own payload; that award earns at BASIC.
     assert crossing["points"] == 50
     assert crossing["tierChange"] == {"fromTier": "BASIC", "toTier": "SILVER", "reason": "UPGRADE"}
     assert crossing["member"]["tier"]["code"] == "SILVER"
-    # The multiplier from the next award on.
+    # The multiplier from the next award on, named by the schedule's version.
     assert after["points"] == 20
-    assert next(f for f in after["factors"] if f["kind"] == "TIER")["multiplier"] == "2"
+    tier_factor = next(f for f in after["factors"] if f["kind"] == "TIER")
+    assert (tier_factor["multiplier"], tier_factor["rule"]) == ("2", "tier schedule v1: SILVER")
     # The perk claimable, once a day as published, idempotently; no points move.
     assert claimable["perks"]["edges"] == [
         {"node": {"perk": {"code": "FREE_PARKING"}, "partnerCode": "mall", "remaining": 1}}
@@ -132,6 +232,9 @@ async def test_a_member_walks_from_the_base_tier_to_the_next(hub: Hub) -> None:
         "points": 50,
         "memberPrice": {"tierCode": "SILVER", "creditLevel": None, "points": 50},
     }
+    assert history["tierHistory"]["edges"] == [
+        {"node": {"fromTier": "BASIC", "toTier": "SILVER", "reason": "UPGRADE"}}
+    ]
     assert (await hub.database.read(ledger.verify)).clean
 
 
