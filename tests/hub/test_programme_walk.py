@@ -8,12 +8,13 @@ put a schedule in force through the service, a shortcut for tests about other th
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 import ledger
+from core.config import get_settings
 from core.db import utcnow
 from members.tiers import TierInput
 from partners.clients import IssuedClient
@@ -38,6 +39,7 @@ CLAIM = """mutation($input: ClaimPerkInput!) {
 PERKS = """query($id: ID!) { member(id: $id) {
   balance tier { code } tierProgress { nextTier { code } pointsToNext }
   perks { edges { node { perk { code } partnerCode remaining } } } } }"""
+PROGRESS = """query($id: ID!) { member(id: $id) { tier { code } tierProgress { heldUntil } } }"""
 TIER_HISTORY = """query($id: ID!) { member(id: $id) {
   tierHistory { edges { node { fromTier toTier reason } } } } }"""
 CREATE_PARTNER = """mutation($code: String!) {
@@ -234,6 +236,65 @@ async def test_a_member_walks_from_the_base_tier_to_the_next(hub: Hub, clock: Cl
     }
     assert history["tierHistory"]["edges"] == [
         {"node": {"fromTier": "BASIC", "toTier": "SILVER", "reason": "UPGRADE"}}
+    ]
+    assert (await hub.database.read(ledger.verify)).clean
+
+
+async def test_after_its_year_and_the_year_of_grace_the_worker_lowers_the_tier(
+    hub: Hub, clock: Clock
+) -> None:
+    """The way down, in the hub's own time: a tier earned through GraphQL is kept through
+    its qualifying year and the year of grace, and the worker's daily evaluation lowers it
+    the day after, recording why; nothing earlier."""
+    from hub.worker import Worker, schedule
+
+    # Start at noon UTC, so no step below lands near a midnight, where the days turn.
+    now = utcnow()
+    noon = now.replace(hour=12, minute=0, second=0, microsecond=0)
+    clock.travel(noon - now if noon > now else noon + timedelta(days=1) - now)
+    operating = await operator_client(hub)
+    operator = await hub.access_token(operating)
+    mall_client = await graphql_partner(hub, operator, "mall")
+    mall = await hub.access_token(mall_client)
+    member = await _register(hub, mall)
+    ahead = (utcnow() + timedelta(days=7, hours=1)).isoformat()
+    tiers = [
+        {"code": "BASIC", "name": "普通", "qualifyingPoints": 0},
+        {"code": "SILVER", "name": "银卡", "qualifyingPoints": 100, "earnMultiplier": "2"},
+    ]
+    published = await _gql(
+        hub, PUBLISH_TIERS, operator, input={"effectiveAt": ahead, "tiers": tiers}
+    )
+    clock.travel(timedelta(days=7, hours=1, minutes=1))
+    mall = await hub.access_token(mall_client)
+    climbed = (await _gql(hub, AWARD, mall, input=_order(member, 1, 120)))["data"]["awardPoints"]
+    held_until = (await _gql(hub, PROGRESS, mall, id=member))["data"]["member"]["tierProgress"][
+        "heldUntil"
+    ]
+    worker = Worker(hub.database, get_settings(), jobs=schedule(get_settings()))
+
+    async def a_day_of_the_worker_then_the_tier(later: timedelta) -> str:
+        clock.travel(later)
+        await worker.run_due_jobs()
+        token = await hub.access_token(mall_client)
+        return str((await _gql(hub, PROGRESS, token, id=member))["data"]["member"]["tier"]["code"])
+
+    after_a_year = await a_day_of_the_worker_then_the_tier(timedelta(days=366))
+    # The evaluation of a day looks at that day's start (UTC): held on heldUntil's day.
+    on_the_last_day = await a_day_of_the_worker_then_the_tier(
+        datetime.fromisoformat(held_until) - utcnow()
+    )
+    the_day_after = await a_day_of_the_worker_then_the_tier(timedelta(days=1))
+    history = (await _gql(hub, TIER_HISTORY, await hub.access_token(mall_client), id=member))[
+        "data"
+    ]["member"]["tierHistory"]["edges"]
+
+    assert published["data"]["setTierSchedule"]["userErrors"] == []
+    assert climbed["tierChange"] == {"fromTier": "BASIC", "toTier": "SILVER", "reason": "UPGRADE"}
+    assert (after_a_year, on_the_last_day, the_day_after) == ("SILVER", "SILVER", "BASIC")
+    assert [e["node"] for e in history] == [
+        {"fromTier": "SILVER", "toTier": "BASIC", "reason": "DOWNGRADE"},
+        {"fromTier": "BASIC", "toTier": "SILVER", "reason": "UPGRADE"},
     ]
     assert (await hub.database.read(ledger.verify)).clean
 
