@@ -3,8 +3,9 @@
 plain ``GROUP BY member_id`` over the same earnings through the raw driver.
 
 Times, in the same run, on SQLite (and PostgreSQL with ``--postgres-url``):
-- the evaluation as the command runs it (batches of 1,000, one transaction each, the
-  hub's unit of work), in a child process that also reports its peak RSS;
+- the evaluation as the command runs it (batches of ``EVALUATION_BATCH`` members, the
+  command's default, one transaction each, the hub's unit of work), in a child process
+  that also reports its peak RSS;
 - the same evaluation over a quarter of the members, for the memory comparison (bounded
   memory: the peak should not grow with the members);
 - the baseline: ``SELECT member_id, SUM(points - reversed_points), COUNT(*) ... GROUP BY
@@ -174,14 +175,16 @@ async def baseline_postgres(url: str) -> float:
 def child_evaluate(url: str) -> None:
     """In its own process: the command's loop, timed; prints seconds, members, peak RSS."""
     from core.db import Database
-    from members.tiers import evaluate_batch
+    from members.tiers import EVALUATION_BATCH, evaluate_batch
 
     async def run() -> tuple[float, int, int]:
         database = Database(url)
         try:
             start = time.perf_counter()
             seen = moved = last = 0
-            while (batch := await database.write(evaluate_batch, DAY, last, 1000)).members:
+            while (
+                batch := await database.write(evaluate_batch, DAY, last, EVALUATION_BATCH)
+            ).members:
                 seen += batch.members
                 moved += batch.downgraded
                 last = batch.last_member

@@ -30,6 +30,7 @@ The boundary also keeps the store healthy under load (docs/operations.md):
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import contextvars
 import functools
@@ -336,6 +337,13 @@ def _refuse_dml(state: ORMExecuteState) -> None:
         raise ReadOnlyWrite("a read unit executed a write")
 
 
+def sqlite_base64(value: str | None) -> str | None:
+    """``hub_base64(text)`` on the hub's SQLite connections: the standard base64 of the
+    text's UTF-8 bytes, as PostgreSQL's ``encode(convert_to(text, 'UTF8'), 'base64')``
+    without its line breaks (for statements that build ids in SQL, events.outbox)."""
+    return None if value is None else base64.b64encode(value.encode()).decode()
+
+
 def _configure_sqlite(engine: Engine, *, begin: str, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -347,6 +355,8 @@ def _configure_sqlite(engine: Engine, *, begin: str, busy_timeout_ms: int) -> No
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.close()
+        # PostgreSQL has encode(..., 'base64'); SQLite has no base64 of its own.
+        dbapi_connection.create_function("hub_base64", 1, sqlite_base64, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:

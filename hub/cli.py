@@ -835,6 +835,8 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_reconcile,
     )
 
+    from members.tiers import EVALUATION_BATCH
+
     tiers = commands.add_parser("tiers", help="members' tiers (docs/programme.md)")
     tier_commands = tiers.add_subparsers(dest="tiers_command", required=True)
     evaluate = tier_commands.add_parser(
@@ -843,7 +845,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="lower the tiers of members whose qualifying year and year of grace ended",
     )
     evaluate.add_argument("--day", help="the day evaluated, YYYY-MM-DD (default: today, UTC)")
-    evaluate.add_argument("--batch-size", type=int, default=1000)
+    evaluate.add_argument("--batch-size", type=int, default=EVALUATION_BATCH)
     evaluate.set_defaults(handler=cmd_tiers_evaluate)
 
     ledger = commands.add_parser("ledger", help="points ledger tools")

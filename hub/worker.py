@@ -81,7 +81,7 @@ async def evaluate_tiers(database: Database, now: datetime) -> int:
     """The day's tier evaluation (members.tiers), as ``alliance-hub tiers evaluate`` runs
     it: idempotent for a day, so running it every hour moves each member once."""
     moved, after = 0, 0
-    while (batch := await database.write(evaluate_batch, now.date(), after, BATCH)).members:
+    while (batch := await database.write(evaluate_batch, now.date(), after)).members:
         moved, after = moved + batch.downgraded, batch.last_member
     return moved
 

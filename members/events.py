@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from events import EventType, emit, global_id
-from events.outbox import Payload
+from events.outbox import Payload, sql_json_int_list
 from members.models import Consent
 
 
@@ -21,6 +21,16 @@ def consenting_partners(session: Session, member_id: int) -> list[int]:
                 Consent.member_id == member_id, Consent.revoked_at.is_(None)
             )
         ).scalars()
+    )
+
+
+def sql_consenting_partners(dialect: str, member_id_sql: str) -> str:
+    """SQL for the audience ``emit_member_event`` writes (the JSON list of the partners the
+    member consents to now), of a member id column, for events built by the database."""
+    return sql_json_int_list(
+        dialect,
+        "partner_id",
+        f"FROM member_consents WHERE member_id = {member_id_sql} AND revoked_at IS NULL",
     )
 
 

@@ -17,21 +17,34 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    CursorResult,
+    Date,
+    Integer,
+    Result,
+    String,
+    Table,
+    bindparam,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 from compliance.errors import ComplianceViolation
 from compliance.rules import Violation, no_retroactive_change
-from core.db import insert_if_absent
-from events import EventType, emit_many, global_id
+from core.db import UTCDateTime, insert_if_absent
+from events import EventType
+from events.outbox import bound_text, emit_from_select, sql_global_id, sql_json_object
 from ledger.models import Lot
 from members.errors import MemberError
-from members.events import emit_member_event
+from members.events import emit_member_event, sql_consenting_partners
 from members.models import (
     Award,
-    Consent,
     CreditSchedule,
     Member,
     MemberTier,
@@ -660,118 +673,194 @@ def members_due(session: Session, day: date) -> int:
     )
 
 
+# Members per batch of ``alliance-hub tiers evaluate``: each batch is a handful of statements
+# whatever its size (nothing per member passes through Python), so memory stays bounded.
+EVALUATION_BATCH = 5000
+
+
+def _case(subject: str, pairs: Sequence[tuple[str, str]], default: str | None = None) -> str:
+    whens = " ".join(f"WHEN {when} THEN {then}" for when, then in pairs)
+    return f"CASE {subject} {whens}" + ("" if default is None else f" ELSE {default}") + " END"
+
+
+def _rowcount(result: Result[Any]) -> int:
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
 def evaluate_batch(
-    session: Session, day: date, after_member: int = 0, limit: int = 1000
+    session: Session, day: date, after_member: int = 0, limit: int = EVALUATION_BATCH
 ) -> EvaluationBatch:
-    """One batch of the evaluation of ``day``: members above the base tier whose
-    qualifying year and year of grace ended by that day. Set-based: their earnings over
-    the window are read in one GROUP BY, the members who keep their tier restart their
-    qualifying year in one UPDATE, those who move down move in one UPDATE per target
-    tier, and their history rows and ``member.tier_changed`` events are written in one
-    statement each. Each moves to the tier their figures reach (never up: only awards
-    upgrade). Idempotent for a day: a member evaluated on ``day`` is not due again until
-    two years later."""
+    """One batch of the evaluation of ``day``: the next ``limit`` members (by id, after
+    ``after_member``) above the base tier whose qualifying year and year of grace ended by
+    that day. Each moves to the tier their figures over the window reach (never up: only
+    awards upgrade); the others keep their tier and restart their qualifying year.
+    Idempotent for a day: a member evaluated on ``day`` is not due again until two years
+    later.
+
+    Set-based in the database, a few statements per batch whatever its size: one locks the
+    batch's due members (PostgreSQL) and finds its id range; an ``INSERT ... SELECT``
+    computes every due member's earnings (one GROUP BY over the range), current and reached
+    tier, and writes the history rows of those who move down; an ``UPDATE ... FROM`` those
+    rows moves them; an ``INSERT ... SELECT`` writes their ``member.tier_changed`` events
+    (payload and consenting audience built by the database, byte for byte what
+    ``emit_member_event`` writes); one UPDATE restarts the qualifying year of the rest.
+    The SQL is put together from constants here (tier codes, figures and instants are bound
+    parameters), hence the S608 waivers."""
     at = evaluation_instant(day)
     cutoff = at - QUALIFYING_WINDOW - GRACE
-    due = session.execute(
-        select(MemberTier.member_id, MemberTier.tier_code, MemberTier.tier_rank)
-        .where(
-            MemberTier.tier_rank > 0,
-            MemberTier.qualified_at <= cutoff,
-            MemberTier.member_id > after_member,
-        )
-        .order_by(MemberTier.member_id)
-        .limit(limit)
-    ).all()
-    if not due:
+    dialect = session.get_bind().dialect.name
+    lock = " FOR UPDATE" if dialect == "postgresql" else ""
+    params: dict[str, object] = {"cutoff": cutoff, "after": after_member, "limit": limit}
+    binds: list[BindParameter[Any]] = [
+        bindparam("cutoff", type_=UTCDateTime()),
+        bindparam("after", type_=BigInteger()),
+        bindparam("limit", type_=Integer()),
+    ]
+    found = session.execute(
+        bound_text(
+            "SELECT COUNT(*), MAX(member_id) FROM (SELECT member_id FROM member_tiers "  # noqa: S608
+            "WHERE tier_rank > 0 AND qualified_at <= :cutoff AND member_id > :after "
+            f"ORDER BY member_id LIMIT :limit{lock}) AS due",
+            binds,
+        ),
+        params,
+    ).one()
+    members = int(found[0])
+    if members == 0:
         return EvaluationBatch(0, 0, 0, after_member)
-    first, last = due[0].member_id, due[-1].member_id
-    net = Lot.points - Lot.reversed_points
-    # By id range (the batch's members are consecutive among the due ones), not a list of
-    # ids: one indexed range scan of the awards.
-    earned = {
-        row[0]: (int(row[1]), int(row[2]))
-        for row in session.execute(
-            select(Award.member_id, func.sum(net), func.count(Award.id).filter(net > 0))
-            .join(Lot, Lot.id == Award.lot_id)
-            .where(
-                Award.member_id >= first,
-                Award.member_id <= last,
-                Award.created_at > at - QUALIFYING_WINDOW,
-                Award.created_at <= at,
-            )
-            .group_by(Award.member_id)
-        )
-    }
+    last = int(found[1])
     schedule = schedule_in_force(session, at)
-    kept: list[int] = []
-    moves: dict[str, list[int]] = {}
-    changes = []
-    for member_id, code, rank in due:
-        current = schedule.tier(code, rank)
-        points, orders = earned.get(member_id, (0, 0))
-        reached = schedule.qualifying(points, orders)
-        if reached.rank >= current.rank:
-            kept.append(member_id)
-            continue
-        moves.setdefault(reached.code, []).append(member_id)
-        changes.append((member_id, current, reached, points, orders))
-    if kept:
-        session.execute(
-            update(MemberTier).where(MemberTier.member_id.in_(kept)).values(qualified_at=at)
+    tiers = schedule.tiers
+    top = len(tiers) - 1
+    reason = TierChangeReason.DOWNGRADE.value
+    params |= {
+        "last": last,
+        "start": at - QUALIFYING_WINDOW,
+        "at": at,
+        "day": day,
+        "reason": reason,
+        "version": schedule.version,
+    }
+    binds += [
+        bindparam("last", type_=BigInteger()),
+        bindparam("start", type_=UTCDateTime()),
+        bindparam("at", type_=UTCDateTime()),
+        bindparam("day", type_=Date()),
+        bindparam("reason", type_=String()),
+        bindparam("version", type_=Integer()),
+    ]
+    for tier in tiers:
+        params |= {
+            f"code{tier.rank}": tier.code,
+            f"points{tier.rank}": tier.qualifying_points,
+            f"orders{tier.rank}": tier.qualifying_orders,
+        }
+        binds += [
+            bindparam(f"code{tier.rank}", type_=String()),
+            bindparam(f"points{tier.rank}", type_=BigInteger()),
+            bindparam(f"orders{tier.rank}", type_=BigInteger()),
+        ]
+
+    def code_of(rank: str) -> str:
+        return _case(rank, [(str(t.rank), f":code{t.rank}") for t in tiers])
+
+    def rank_of(code: str, otherwise: str = "NULL") -> str:
+        return _case(code, [(f":code{t.rank}", str(t.rank)) for t in tiers], otherwise)
+
+    # The member's tier under the schedule in force (ScheduleView.tier: by code, else by
+    # rank, at most the top) and the highest tier their figures meet (.qualifying).
+    current = rank_of(
+        "t.tier_code", f"CASE WHEN t.tier_rank < {top} THEN t.tier_rank ELSE {top} END"
+    )
+    reached = _case(
+        "",
+        [
+            (f"s.points >= :points{t.rank} AND s.orders >= :orders{t.rank}", str(t.rank))
+            for t in reversed(tiers[1:])
+        ],
+        "0",
+    )
+    mark = session.execute(
+        select(func.coalesce(func.max(TierChange.id), 0)).where(
+            TierChange.member_id > after_member, TierChange.member_id <= last
         )
-    for code, member_ids in moves.items():
-        target = schedule.tier(code, 0)
+    ).scalar_one()
+    net = "l.points - l.reversed_points"
+    # The lots too by member range (an award's lot is its member's): PostgreSQL reads the
+    # batch's lots by index instead of scanning them all for each batch.
+    moved = _rowcount(
         session.execute(
-            update(MemberTier)
-            .where(MemberTier.member_id.in_(member_ids))
-            .values(tier_code=target.code, tier_rank=target.rank, since=at, qualified_at=at)
+            bound_text(
+                "INSERT INTO member_tier_changes (member_id, from_code, to_code, reason, "  # noqa: S608
+                "schedule_version, qualifying_points, qualifying_orders, award_id, evaluated_on, "
+                f"at) SELECT r.member_id, {code_of('r.current_rank')}, "
+                f"{code_of('r.reached_rank')}, :reason, :version, r.points, r.orders, NULL, :day, "
+                ":at FROM (SELECT s.member_id, s.current_rank, s.points, s.orders, "
+                f"{reached} AS reached_rank FROM (SELECT t.member_id, {current} AS current_rank, "
+                "COALESCE(e.points, 0) AS points, COALESCE(e.orders, 0) AS orders "
+                "FROM member_tiers AS t LEFT OUTER JOIN ("
+                f"SELECT a.member_id AS member_id, SUM({net}) AS points, "
+                f"COUNT(a.id) FILTER (WHERE {net} > 0) AS orders "
+                "FROM member_awards AS a JOIN ledger_lots AS l ON l.id = a.lot_id "
+                "WHERE a.member_id > :after AND a.member_id <= :last AND a.created_at > :start "
+                "AND l.member_id > :after AND l.member_id <= :last "
+                "AND a.created_at <= :at GROUP BY a.member_id) AS e ON e.member_id = t.member_id "
+                "WHERE t.tier_rank > 0 AND t.qualified_at <= :cutoff AND t.member_id > :after "
+                "AND t.member_id <= :last) AS s) AS r "
+                "WHERE r.reached_rank < r.current_rank ORDER BY r.member_id",
+                binds,
+            ),
+            params,
         )
-    if changes:
-        reason = TierChangeReason.DOWNGRADE.value
+    )
+    params["mark"] = mark
+    binds.append(bindparam("mark", type_=BigInteger()))
+    written = (
+        "c.member_id > :after AND c.member_id <= :last AND c.id > :mark "
+        "AND c.reason = :reason AND c.evaluated_on = :day"
+    )
+    if moved:
         session.execute(
-            insert(_tier_changes),
-            [
-                {
-                    "member_id": member_id,
-                    "from_code": current.code,
-                    "to_code": reached.code,
-                    "reason": reason,
-                    "schedule_version": schedule.version,
-                    "qualifying_points": points,
-                    "qualifying_orders": orders,
-                    "award_id": None,
-                    "evaluated_on": day,
-                    "at": at,
-                }
-                for member_id, current, reached, points, orders in changes
-            ],
+            bound_text(
+                f"UPDATE member_tiers SET tier_code = c.to_code, tier_rank = "  # noqa: S608
+                f"{rank_of('c.to_code')}, since = :at, qualified_at = :at "
+                f"FROM member_tier_changes AS c WHERE c.member_id = member_tiers.member_id "
+                f"AND {written}",
+                binds,
+            ),
+            params,
         )
-        audiences: dict[int, list[int]] = {}
-        for member_id, partner_id in session.execute(
-            select(Consent.member_id, Consent.partner_id).where(
-                Consent.member_id.in_([change[0] for change in changes]),
-                Consent.revoked_at.is_(None),
-            )
-        ):
-            audiences.setdefault(member_id, []).append(partner_id)
-        emit_many(
+        payload = sql_json_object(
+            dialect,
+            {
+                "memberId": sql_global_id(dialect, "Member", "c.member_id"),
+                "fromTier": "c.from_code",
+                "toTier": "c.to_code",
+                "reason": "c.reason",
+                "scheduleVersion": "c.schedule_version",
+            },
+        )
+        audience = sql_consenting_partners(dialect, "c.member_id")
+        emit_from_select(
             session,
             EventType.MEMBER_TIER_CHANGED,
             now=at,
-            events=[
-                (
-                    member_id,
-                    {
-                        "memberId": global_id("Member", member_id),
-                        "fromTier": current.code,
-                        "toTier": reached.code,
-                        "reason": reason,
-                        "scheduleVersion": schedule.version,
-                    },
-                    audiences.get(member_id, []),
-                )
-                for member_id, current, reached, *_ in changes
-            ],
+            rows=(
+                f"SELECT c.id AS seq, c.member_id AS member_id, {audience} AS audience, "  # noqa: S608
+                f"{payload} AS payload FROM member_tier_changes AS c WHERE {written}"
+            ),
+            params=params,
+            types=binds,
+            order_by="seq",
         )
-    return EvaluationBatch(len(due), len(changes), len(kept), last)
+    kept = _rowcount(
+        session.execute(
+            bound_text(
+                "UPDATE member_tiers SET qualified_at = :at WHERE tier_rank > 0 AND "
+                "qualified_at <= :cutoff AND member_id > :after AND member_id <= :last",
+                binds,
+            ),
+            params,
+        )
+    )
+    return EvaluationBatch(members, moved, kept, last)
