@@ -6,6 +6,7 @@ events, payload and audience byte for byte."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import date, timedelta
 from typing import Any
@@ -269,3 +270,39 @@ async def test_the_set_based_evaluation_writes_what_a_member_by_member_one_write
     assert audiences["little"] == "[]"  # withdrew the consent: only the operator hears
     assert audiences["one_order"] == audiences["renamed"] == "[1, 2]"
     assert audiences["silent"] == "[1]"
+
+
+async def test_two_evaluations_of_a_day_at_once_move_each_member_once(hub: Hub) -> None:
+    """The worker's hourly run and a backfill by hand racing over the same day: the due
+    members are locked per batch (PostgreSQL; SQLite has one writer), and a member the
+    other run moved is no longer due, so each moves once, with one history row and one
+    event."""
+    ids = await _population(hub)
+    day = utcnow().date() + timedelta(days=1)
+
+    async def run() -> int:
+        moved, last = 0, 0
+        while (batch := await hub.database.write(evaluate_batch, day, last, 2)).members:
+            moved, last = moved + batch.downgraded, batch.last_member
+        return moved
+
+    first, second = await asyncio.gather(run(), run())
+
+    def counts(session: Session) -> tuple[list[int], list[int]]:
+        history = session.execute(
+            select(TierChange.member_id).where(TierChange.reason == "DOWNGRADE")
+        ).scalars()
+        events = session.execute(
+            select(OutboxEvent.member_id).where(
+                OutboxEvent.type == "member.tier_changed",
+                OutboxEvent.payload.contains('"reason":"DOWNGRADE"'),
+            )
+        ).scalars()
+        return sorted(history), sorted(events)
+
+    history, events = await hub.database.read(counts)
+    moved = sorted(
+        ids[name] for name in ("one_order", "little", "lapsed", "refunded", "renamed", "silent")
+    )
+    assert first + second == 6
+    assert history == events == moved
