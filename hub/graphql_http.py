@@ -18,6 +18,8 @@ from __future__ import annotations
 import functools
 import json
 import re
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -37,13 +39,14 @@ from hub.oauth2.bearer import PrincipalUser
 from hub.public_cache import (
     PERSISTED_QUERY_NOT_FOUND,
     CachedAnswer,
+    CacheKey,
     PersistedQueries,
     PersistedQueryError,
     PublicCache,
     etag_matches,
-    etag_of,
 )
 from hub.unexpected import log_unexpected, new_error_id, record_error_id
+from partners.freshness import CatalogueState
 from resolvers.context import ANONYMOUS, HubContext
 from resolvers.loaders import Loaders
 from schema.limits import MAX_TOKENS
@@ -235,7 +238,10 @@ class HubGraphQL(GraphQL[HubContext, None]):
             raise HTTPException(405, "GraphQL only supports GET and POST requests.")
         if self.should_render_graphql_ide(adapter):
             raise HTTPException(404, "Not Found")
-        request_data = await self.parse_http_body(adapter)
+        miss = getattr(request.state, "public_miss", None)
+        request_data = await self.parse_http_body(
+            adapter, miss if isinstance(miss, PublicMiss) else None
+        )
         cache = self.public_cache
         public = None
         if (
@@ -244,7 +250,12 @@ class HubGraphQL(GraphQL[HubContext, None]):
             and request_data.query is not None
             and "authorization" not in request.headers
         ):
-            document = cache.normalised(request_data.query, request_data.operation_name)
+            if isinstance(miss, PublicMiss) and miss.same(request_data, request.state.media_type):
+                # PublicFront looked this very request up a moment ago and missed: its
+                # version, read before anything ran, keys the answer.
+                document, public = None, (miss.key, miss.state, miss.now)
+            else:
+                document = cache.normalised(request_data.query, request_data.operation_name)
             if document is not None:
                 now = utcnow()
                 state = await cache.freshness.state(now)
@@ -283,9 +294,7 @@ class HubGraphQL(GraphQL[HubContext, None]):
             after = await cache.freshness.state(utcnow())
             if after.version == before.version:  # nothing changed while it ran
                 body = bytes(response.body)
-                answer = CachedAnswer(
-                    body, JSON, etag_of(body), min(before.boundary, after.boundary)
-                )
+                answer = CachedAnswer(body, JSON, min(before.boundary, after.boundary))
                 cache.store(key, answer)
                 return self._public(request, answer, now)
         return response
@@ -309,13 +318,18 @@ class HubGraphQL(GraphQL[HubContext, None]):
     def parse_json(self, data: str | bytes) -> Any:
         return strict_json(data)
 
-    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter, parsed: PublicMiss | None = None
+    ) -> GraphQLRequestData:
         """One operation as a JSON object (POST) or query parameters (GET); every member
         of its documented type (GraphQL over HTTP §5.1)."""
         if request.method == "GET":
             data = self.parse_query_params(request.query_params)
         elif (request.content_type or "").split(";")[0].strip().lower() == JSON:
-            data = self.parse_json(await request.get_body())
+            body = await request.get_body()
+            # The body PublicFront already parsed (the same bytes): not parsed again.
+            known = parsed is not None and parsed.body == body
+            data = parsed.data if parsed is not None and known else self.parse_json(body)
         else:
             raise HTTPException(415, f"send the operation as {JSON}")
         if isinstance(data, list):
@@ -418,6 +432,29 @@ def public_response(
     return Response(answer.body, media_type=answer.media_type, headers=headers)
 
 
+@dataclass(frozen=True, slots=True)
+class PublicMiss:
+    """What PublicFront read of a public request it could not answer, for the view."""
+
+    body: bytes | None  # a POST's body, as parsed into ``data``
+    data: dict[str, Any]
+    query: str
+    operation_name: str | None
+    variables: dict[str, Any] | None
+    media_type: str
+    key: CacheKey
+    state: CatalogueState
+    now: datetime
+
+    def same(self, request: GraphQLRequestData, media_type: str) -> bool:
+        return (
+            request.query == self.query
+            and request.operation_name == self.operation_name
+            and request.variables == self.variables
+            and media_type == self.media_type
+        )
+
+
 class PublicFront:
     """A repeated public query answered from the public cache before routing, the bearer
     check and the GraphQL view run: the same answer, headers included, that the view would
@@ -503,10 +540,21 @@ class PublicFront:
             return None
         now = utcnow()
         state = await cache.freshness.state(now)
-        found = cache.lookup(
-            cache.key(document, operation_name, variables, media, state.version), now
-        )
+        key = cache.key(document, operation_name, variables, media, state.version)
+        found = cache.lookup(key, now)
         if found is None:
+            # The view runs it, from what was read here: not parsed or looked up again.
+            scope.setdefault("state", {})["public_miss"] = PublicMiss(
+                body if scope["method"] == "POST" else None,
+                data,
+                query,
+                operation_name,
+                variables,
+                media,
+                key,
+                state,
+                now,
+            )
             return None
         state_of_scope = scope.setdefault("state", {})
         state_of_scope["operation_name"] = logged_operation_name(operation_name, query)

@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import OrderedDict
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -217,12 +216,23 @@ def public_document(schema: GraphQLSchema, query: str, operation_name: str | Non
     return print_ast(document) if checker.public else None
 
 
-@dataclass(frozen=True, slots=True)
 class CachedAnswer:
-    body: bytes
-    media_type: str
-    etag: str
-    valid_until: datetime
+    """A public answer as kept. Its ``ETag`` is computed when a GET first needs it: most
+    answers stored (a page with arguments of its own) are never asked for one."""
+
+    __slots__ = ("_etag", "body", "media_type", "valid_until")
+
+    def __init__(self, body: bytes, media_type: str, valid_until: datetime) -> None:
+        self.body = body
+        self.media_type = media_type
+        self.valid_until = valid_until
+        self._etag: str | None = None
+
+    @property
+    def etag(self) -> str:
+        if self._etag is None:
+            self._etag = etag_of(self.body)
+        return self._etag
 
 
 def etag_of(body: bytes) -> str:

@@ -18,6 +18,7 @@ differently; the database is the reference).
 from __future__ import annotations
 
 import bisect
+import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -75,10 +76,9 @@ class CatalogueSnapshot:
         if query.search:
             return None
         wanted = _matcher(query)
-        found: list[ItemWithPartner] = []
         if sort == "POINTS_ASC":
             start = 0 if after is None else bisect.bisect_right(self.points_keys, tuple(after))
-            rows: Any = (self.by_points[i] for i in range(start, len(self.by_points)))
+            rows: Any = itertools.islice(self.by_points, start, None)
         elif sort == "POINTS_DESC":
             end = (
                 len(self.points_keys)
@@ -93,15 +93,16 @@ class CatalogueSnapshot:
                 created = datetime.fromisoformat(str(after[0]))
                 key = (-_micros(created), -int(after[1]))
                 start = bisect.bisect_right(self.newest_keys, key)
-            rows = (self.by_newest[i] for i in range(start, len(self.by_newest)))
+            rows = itertools.islice(self.by_newest, start, None)
         cap = query.max_points
         ascending = sort == "POINTS_ASC"
+        found: list[ItemWithPartner] = []
         for row in rows:
             if cap is not None and row[0].points > cap:
                 if ascending:
                     break  # every later item costs more
                 continue
-            if wanted(row):
+            if wanted is None or wanted(row):
                 found.append(row)
                 if len(found) > limit:
                     break
@@ -109,6 +110,7 @@ class CatalogueSnapshot:
 
 
 def _matcher(query: CatalogQuery) -> Any:
+    """The filter's conditions as one test of a row; None when there are none."""
     codes = None if query.partner_codes is None else frozenset(query.partner_codes)
     categories = (
         None
@@ -116,6 +118,8 @@ def _matcher(query: CatalogQuery) -> Any:
         else frozenset(normalise(category) for category in query.categories)
     )
     green = query.green
+    if codes is None and categories is None and green is None:
+        return None
 
     def wanted(row: ItemWithPartner) -> bool:
         item, partner = row

@@ -31,6 +31,7 @@ from resolvers.pagination import (
     PageRequest,
     bad_input,
     cursor_prefix,
+    cursor_tail,
     encode_cursor,
     extend_cursor,
     page_request,
@@ -138,13 +139,23 @@ async def list_catalog(
     rows = [item for item, _ in found]
     shown = rows[: page.limit]
     prefix = cursor_prefix(kind, [as_of.isoformat()])
-    if sort == "NEWEST":
-        edges = [
-            (extend_cursor(prefix, item.created_at.isoformat(), item.id), item) for item in shown
-        ]
+    if snapshot is not None:
+        # A cursor's tail depends only on the item's sort key, fixed in a snapshot.
+        tails: dict[int, str] = snapshot.memo.setdefault(("cursor tails", sort == "NEWEST"), {})
+        edges = []
+        for item in shown:
+            tail = tails.get(item.id)
+            if tail is None:
+                tail = tails[item.id] = cursor_tail(_sort_key(item, sort), item.id)
+            edges.append((prefix[0] + tail, item))
     else:
-        edges = [(extend_cursor(prefix, item.points, item.id), item) for item in shown]
+        edges = [(extend_cursor(prefix, _sort_key(item, sort), item.id), item) for item in shown]
     return CatalogPage(edges, len(rows) > page.limit, as_of, snapshot)
+
+
+def _sort_key(item: ItemView, sort: str) -> int | str:
+    """What a cursor of this sort holds before the item's id."""
+    return item.created_at.isoformat() if sort == "NEWEST" else item.points
 
 
 def _catalog_key(page: PageRequest, sort: str) -> tuple[Any, ...]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from functools import cached_property
 from typing import TypeVar
 
 from aiodataloader import DataLoader
@@ -66,52 +67,80 @@ class BatchLoader(DataLoader[K, V | None]):
 
 
 class Loaders:
+    """The request's loaders, each made when a field first asks for it (a page of the
+    catalogue from memory needs one of them, not eighteen)."""
+
     def __init__(self, database: Database) -> None:
-        self.partner: BatchLoader[int, PartnerView] = BatchLoader(database, partners_by_ids)
-        self.partner_by_code: BatchLoader[str, PartnerView] = BatchLoader(
-            database, partners_by_codes
-        )
-        self.item: BatchLoader[tuple[int, datetime], ItemWithPartner] = BatchLoader(
-            database, items_by_ids
-        )
-        self.item_by_sku: BatchLoader[tuple[str, str, datetime], ItemWithPartner] = BatchLoader(
-            database, items_by_partner_skus
-        )
-        self.promotion: BatchLoader[tuple[int, datetime], PromotionView] = BatchLoader(
-            database, running_promotions
-        )
-        self.scheduled_prices: BatchLoader[tuple[int, datetime], list[PriceView]] = BatchLoader(
-            database, scheduled_prices
-        )
-        self.balances: BatchLoader[int, Balances] = BatchLoader(database, balances)
-        self.marketing_choices: BatchLoader[int, MarketingChoices] = BatchLoader(
-            database, marketing_choices
-        )
-        self.partner_catalog: BatchLoader[CatalogSlice, list[ItemView]] = BatchLoader(
-            database, partner_catalogs
-        )
-        self.earning_rules: BatchLoader[tuple[int, datetime], PublishedRules] = BatchLoader(
-            database, published_rules
-        )
-        self.statements: BatchLoader[int, PeriodStatements] = BatchLoader(database, statements_for)
-        self.activity_elsewhere: BatchLoader[tuple[int, int], ActivityTotals] = BatchLoader(
-            database, activity_elsewhere
-        )
-        self.visible_member: BatchLoader[tuple[int | None, int], VisibleMember] = BatchLoader(
-            database, visible_members
-        )
-        self.baskets: BatchLoader[tuple[int, datetime], PublishedBaskets] = BatchLoader(
-            database, published_baskets
-        )
-        self.member_prices: BatchLoader[tuple[int, datetime], list[PriceRow]] = BatchLoader(
-            database, member_prices
-        )
-        self.award_explanation: BatchLoader[tuple[int, str], AwardExplanation] = BatchLoader(
-            database, award_explanations
-        )
-        self.tier_standing: BatchLoader[tuple[int, datetime], Standing] = BatchLoader(
-            database, standings
-        )
-        self.tier_progress: BatchLoader[tuple[int, datetime], Progress] = BatchLoader(
-            database, progresses
-        )
+        self.database = database
+
+    @cached_property
+    def partner(self) -> BatchLoader[int, PartnerView]:
+        return BatchLoader(self.database, partners_by_ids)
+
+    @cached_property
+    def partner_by_code(self) -> BatchLoader[str, PartnerView]:
+        return BatchLoader(self.database, partners_by_codes)
+
+    @cached_property
+    def item(self) -> BatchLoader[tuple[int, datetime], ItemWithPartner]:
+        return BatchLoader(self.database, items_by_ids)
+
+    @cached_property
+    def item_by_sku(self) -> BatchLoader[tuple[str, str, datetime], ItemWithPartner]:
+        return BatchLoader(self.database, items_by_partner_skus)
+
+    @cached_property
+    def promotion(self) -> BatchLoader[tuple[int, datetime], PromotionView]:
+        return BatchLoader(self.database, running_promotions)
+
+    @cached_property
+    def scheduled_prices(self) -> BatchLoader[tuple[int, datetime], list[PriceView]]:
+        return BatchLoader(self.database, scheduled_prices)
+
+    @cached_property
+    def balances(self) -> BatchLoader[int, Balances]:
+        return BatchLoader(self.database, balances)
+
+    @cached_property
+    def marketing_choices(self) -> BatchLoader[int, MarketingChoices]:
+        return BatchLoader(self.database, marketing_choices)
+
+    @cached_property
+    def partner_catalog(self) -> BatchLoader[CatalogSlice, list[ItemView]]:
+        return BatchLoader(self.database, partner_catalogs)
+
+    @cached_property
+    def earning_rules(self) -> BatchLoader[tuple[int, datetime], PublishedRules]:
+        return BatchLoader(self.database, published_rules)
+
+    @cached_property
+    def statements(self) -> BatchLoader[int, PeriodStatements]:
+        return BatchLoader(self.database, statements_for)
+
+    @cached_property
+    def activity_elsewhere(self) -> BatchLoader[tuple[int, int], ActivityTotals]:
+        return BatchLoader(self.database, activity_elsewhere)
+
+    @cached_property
+    def visible_member(self) -> BatchLoader[tuple[int | None, int], VisibleMember]:
+        return BatchLoader(self.database, visible_members)
+
+    @cached_property
+    def baskets(self) -> BatchLoader[tuple[int, datetime], PublishedBaskets]:
+        return BatchLoader(self.database, published_baskets)
+
+    @cached_property
+    def member_prices(self) -> BatchLoader[tuple[int, datetime], list[PriceRow]]:
+        return BatchLoader(self.database, member_prices)
+
+    @cached_property
+    def award_explanation(self) -> BatchLoader[tuple[int, str], AwardExplanation]:
+        return BatchLoader(self.database, award_explanations)
+
+    @cached_property
+    def tier_standing(self) -> BatchLoader[tuple[int, datetime], Standing]:
+        return BatchLoader(self.database, standings)
+
+    @cached_property
+    def tier_progress(self) -> BatchLoader[tuple[int, datetime], Progress]:
+        return BatchLoader(self.database, progresses)

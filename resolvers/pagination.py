@@ -70,8 +70,14 @@ def cursor_prefix(kind: str, key: Sequence[Any]) -> tuple[str, str]:
 def extend_cursor(prefix: tuple[str, str], first: int | str, last: int) -> str:
     """A cursor of ``prefix`` followed by ``first`` (an integer, or a string that needs no
     JSON escaping, such as an ISO instant) and the integer ``last``."""
+    return prefix[0] + cursor_tail(first, last)
+
+
+def cursor_tail(first: int | str, last: int) -> str:
+    """The part of :func:`extend_cursor`'s cursor after any prefix: the same for every
+    prefix, so a caller may keep it."""
     rest = f"{first},{last}]" if type(first) is int else f'"{first}",{last}]'
-    return prefix[0] + base64.urlsafe_b64encode(rest.encode()).decode().rstrip("=")
+    return base64.urlsafe_b64encode(rest.encode()).decode().rstrip("=")
 
 
 def page_request(first: int | None, after: str | None, kind: str) -> PageRequest:

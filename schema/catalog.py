@@ -129,6 +129,21 @@ class CatalogItem(relay.Node):
         )
 
     @classmethod
+    def is_type_of(cls, obj: Any, _info: Any) -> bool:
+        """Asked by graphql-core of every CatalogItem it completes: an instance check, where
+        strawberry's generic one for a type with interfaces also looks for casts and
+        interface instances (a CatalogItem is always built as one)."""
+        return isinstance(obj, cls)
+
+    def priced(self, priced_at: datetime) -> CatalogItem:
+        """This item read at another instant of the same prices: a shallow copy (cheaper
+        than building it again) whose nested fields read at ``priced_at``."""
+        copy = object.__new__(CatalogItem)
+        copy.__dict__.update(self.__dict__)
+        copy.priced_at = priced_at
+        return copy
+
+    @classmethod
     async def page(
         cls, info: Info[HubContext, Any], views: list[ItemView], priced_at: datetime
     ) -> list[CatalogItem]:
@@ -241,23 +256,34 @@ async def catalog(
     )
     page = await resolve.list_catalog(info.context, query, sort.value, first, after)
     if page.snapshot is not None:
-        edges = [(cursor, _held(page.snapshot, view, page.as_of)) for cursor, view in page.edges]
+        edges = _held(page.snapshot, page.edges, page.as_of)
         return connection(edges, page.has_next, after)  # type: ignore[no-any-return]
     items = await CatalogItem.page(info, [view for _, view in page.edges], page.as_of)
     edges = [(cursor, item) for (cursor, _), item in zip(page.edges, items, strict=True)]
     return connection(edges, page.has_next, after)  # type: ignore[no-any-return]
 
 
-def _held(snapshot: CatalogueSnapshot, view: ItemView, as_of: datetime) -> CatalogItem:
-    """The item at this in-memory snapshot, priced at the request's instant ``as_of`` (its
-    nested fields, such as member prices, read at that instant); its partner's object is
-    built once per snapshot."""
-    partner = snapshot.memo.get(view.partner_id)
-    if partner is None:
-        partner = snapshot.memo[view.partner_id] = Partner.from_view(
-            snapshot.partners[view.partner_id]
-        )
-    return CatalogItem.from_view(view, as_of, partner)
+def _held(
+    snapshot: CatalogueSnapshot, edges: list[tuple[str, ItemView]], as_of: datetime
+) -> list[tuple[str, CatalogItem]]:
+    """The page's items from an in-memory snapshot, priced at the request's instant
+    ``as_of`` (their nested fields, such as member prices, read at that instant). Each
+    item's object is built once per snapshot, with its partner's, and copied per request
+    with its instant: within the snapshot's window every other field is the same."""
+    built: dict[int, CatalogItem] = snapshot.memo.setdefault(CatalogItem, {})
+    partners: dict[int, Partner] = snapshot.memo.setdefault(Partner, {})
+    held = []
+    for cursor, view in edges:
+        item = built.get(view.id)
+        if item is None:
+            partner = partners.get(view.partner_id)
+            if partner is None:
+                partner = partners[view.partner_id] = Partner.from_view(
+                    snapshot.partners[view.partner_id]
+                )
+            item = built[view.id] = CatalogItem.from_view(view, snapshot.priced_at, partner)
+        held.append((cursor, item.priced(as_of)))
+    return held
 
 
 @strawberry.input(description="A service's terms (CR-13).")

@@ -21,11 +21,10 @@ client's, and is not counted (see docs/federation.md).
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from graphql import (
     DocumentNode,
@@ -108,10 +107,16 @@ class _Measurer:
         self.schema = schema
         self.fragments = fragments
         self.variables = dict(variables)
+        self.defaults: dict[str, Any] = {}
         for definition in operation.variable_definitions or ():
             name = definition.variable.name.value
-            if name not in self.variables and definition.default_value is not None:
-                self.variables[name] = _literal(definition.default_value)
+            if definition.default_value is not None:
+                self.defaults[name] = _literal(definition.default_value)
+            if name not in self.variables and name in self.defaults:
+                self.variables[name] = self.defaults[name]
+        # Every variable the measure read, how it used it and its value when omitted:
+        # the measure depends on the variables only through these (see ``measure``).
+        self.readings: list[_Reading] = []
         self.roots = {
             root.name
             for root in (schema.query_type, schema.mutation_type, schema.subscription_type)
@@ -214,30 +219,103 @@ class _Measurer:
                 return True
         return False
 
-    def _value(self, value: ValueNode) -> Any:
+    def _figure(self, value: ValueNode, use: str) -> int:
         if isinstance(value, VariableNode):
-            return self.variables.get(value.name.value)
-        return _literal(value)
+            name = value.name.value
+            self.readings.append(_Reading(name, use, self.defaults.get(name)))
+            return _FIGURES[use](self.variables.get(name))
+        return _FIGURES[use](_literal(value))
 
     def _page_size(self, node: FieldNode) -> int:
         for argument in node.arguments or ():
             if argument.name.value in ("first", "last"):
-                size = self._value(argument.value)
-                if size is None:
-                    return DEFAULT_PAGE_SIZE
-                if isinstance(size, int) and not isinstance(size, bool):
-                    return max(1, min(size, MAX_PAGE_SIZE))
-                return MAX_PAGE_SIZE  # not an Int: refused later, counted at the worst
+                return self._figure(argument.value, "page")
         return DEFAULT_PAGE_SIZE
 
     def _representations(self, node: FieldNode) -> int:
         for argument in node.arguments or ():
             if argument.name.value == "representations":
-                value = self._value(argument.value)
-                if isinstance(value, list):
-                    return len(value)
-                return 0 if value is None else 1  # a single value coerces to a list of one
+                return self._figure(argument.value, "representations")
         return 0
+
+
+def _page_figure(size: Any) -> int:
+    """The page size a ``first``/``last`` value counts for."""
+    if size is None:
+        return DEFAULT_PAGE_SIZE
+    if isinstance(size, int) and not isinstance(size, bool):
+        return max(1, min(size, MAX_PAGE_SIZE))
+    return MAX_PAGE_SIZE  # not an Int: refused later, counted at the worst
+
+
+def _representations_figure(value: Any) -> int:
+    """The number of entity representations a ``representations`` value counts for."""
+    if isinstance(value, list):
+        return len(value)
+    return 0 if value is None else 1  # a single value coerces to a list of one
+
+
+_FIGURES = {"page": _page_figure, "representations": _representations_figure}
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    variable: str
+    use: str  # a key of _FIGURES
+    default: Any  # the value when the request does not give the variable
+
+
+def _figures(readings: tuple[_Reading, ...], variables: Mapping[str, Any]) -> tuple[int, ...]:
+    """The figures the readings take from this request's variables, as the measurer would
+    take them."""
+    return tuple(_FIGURES[r.use](variables.get(r.variable, r.default)) for r in readings)
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _LRU(Generic[K, V]):
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self.entries: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        found = self.entries.get(key)
+        if found is not None:
+            self.entries.move_to_end(key)
+        return found
+
+    def put(self, key: K, value: V) -> None:
+        self.entries[key] = value
+        self.entries.move_to_end(key)
+        while len(self.entries) > self.max_entries:
+            self.entries.popitem(last=False)
+
+
+class _Same:
+    """A document as a cache key by identity: graphql-core's nodes are frozen dataclasses
+    whose hash walks the whole tree (about 20 microseconds for a catalogue page's
+    document, on every lookup)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: DocumentNode) -> None:
+        self.value = value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.value is self.value
+
+
+Measured = list[tuple[OperationDefinitionNode, Measure]]
+# Per document object (the parser cache hands the same one back for the same text) and
+# operation name: the variables the measure reads; and per those and the figures read from
+# them, the measure. Held strongly, so a document's identity is never reused while cached.
+_READINGS: _LRU[tuple[GraphQLSchema, _Same, str | None], tuple[_Reading, ...]] = _LRU(512)
+_MEASURES: _LRU[tuple[GraphQLSchema, _Same, str | None, tuple[int, ...]], Measured] = _LRU(4096)
 
 
 def _literal(value: ValueNode) -> Any:
@@ -274,9 +352,21 @@ def measure(
     document: DocumentNode,
     operation_name: str | None,
     variables: Mapping[str, Any] | None,
-) -> list[tuple[OperationDefinitionNode, Measure]]:
+) -> Measured:
     """The measure of the operation that will run (of every operation when the name does
-    not pick one: the request fails anyway, and no limit is skipped)."""
+    not pick one: the request fails anyway, and no limit is skipped).
+
+    Cached per document: the walk, and so which variables it reads and how, depends only
+    on the document and the operation name; the figures it takes from the variables (page
+    sizes, numbers of representations) are read from every request's own values and are
+    part of the key, so a cached measure is always the one this request's values give."""
+    values = variables if isinstance(variables, Mapping) else {}
+    document_key = (schema, _Same(document), operation_name)
+    readings = _READINGS.get(document_key)
+    if readings is not None:
+        found = _MEASURES.get((*document_key, _figures(readings, values)))
+        if found is not None:
+            return found
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
@@ -286,11 +376,15 @@ def measure(
         for operation in operations
         if operation_name is None or (operation.name and operation.name.value == operation_name)
     ]
-    values = variables if isinstance(variables, Mapping) else {}
-    return [
-        (operation, _Measurer(schema, fragments, operation, values).operation(operation))
-        for operation in (chosen if len(chosen) == 1 else operations)
-    ]
+    found, read = [], []
+    for operation in chosen if len(chosen) == 1 else operations:
+        measurer = _Measurer(schema, fragments, operation, values)
+        found.append((operation, measurer.operation(operation)))
+        read.extend(measurer.readings)
+    readings = tuple(read)
+    _READINGS.put(document_key, readings)
+    _MEASURES.put((*document_key, _figures(readings, values)), found)
+    return found
 
 
 def limit_errors(
@@ -312,8 +406,17 @@ def limit_errors(
 def _first_breach(
     operation: OperationDefinitionNode, found: Measure, max_representations: int
 ) -> GraphQLError | None:
-    name = operation.name.value if operation.name else "anonymous"
     depth = found.depth - 1  # the root fields are at depth 0
+    if (
+        found.nodes <= MAX_FIELD_NODES
+        and found.repeats <= MAX_REPEATS
+        and depth <= MAX_DEPTH
+        and found.aliases <= MAX_ALIASES
+        and found.representations <= max_representations
+        and found.cost <= MAX_COST
+    ):
+        return None  # within every limit below: no messages to build
+    name = operation.name.value if operation.name else "anonymous"
     checks = [
         # (code, the figure's key, its value, the limit, the message)
         (
@@ -371,15 +474,25 @@ def _first_breach(
     return None
 
 
-@lru_cache(maxsize=512)
-def _validate(schema: GraphQLSchema, document: DocumentNode, rules: tuple[Any, ...]) -> Any:
-    return validate(schema, document, rules)
+_VALIDATED: _LRU[tuple[GraphQLSchema, _Same, tuple[Any, ...]], list[GraphQLError]] = _LRU(512)
+
+
+def _validate(
+    schema: GraphQLSchema, document: DocumentNode, rules: tuple[Any, ...]
+) -> list[GraphQLError]:
+    key = (schema, _Same(document), rules)
+    found = _VALIDATED.get(key)
+    if found is None:
+        found = validate(schema, document, rules)
+        _VALIDATED.put(key, found)
+    return found
 
 
 class RequestLimits(SchemaExtension):
     """The limits, then graphql-core's validation (cached by document: the parser cache
     hands the same document object back for the same text). The limits depend on the
-    variables, so they run on every request; they are linear and cheap."""
+    variables, so they are checked on every request, against the measure its own values
+    give (the measure is cached per document and per the figures read from the values)."""
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context

@@ -128,6 +128,57 @@ async def test_every_walk_through_pages_is_the_same_from_memory_and_from_the_dat
     assert sum(len(page) for page in from_memory[0]) == 74  # 3 partners x 25, one withdrawn
 
 
+CURSORS = """query($sort: CatalogSort, $after: String) {
+  catalog(sort: $sort, first: 30, after: $after) {
+    edges { cursor node { sku points promotion { points } scheduledPrices { points } } }
+  }
+}"""
+
+
+async def test_pages_from_memory_carry_the_databases_cursors_and_nested_prices(
+    hub: Hub,
+) -> None:
+    """Cursors built from the tails a snapshot keeps, and items copied from the objects it
+    keeps, priced at each request's own instant: the same as the database's answer for the
+    same ``after`` (which fixes the instant), on first use and when reused."""
+    await _alliance(hub)
+    memory = hub.app.state.catalogue
+    await _walk(hub, {})
+    await memory.settled()
+    snapshot = memory.snapshot
+    assert snapshot is not None
+    hub.app.state.public_cache.enabled = False
+
+    async def pages() -> list[Any]:
+        found = []
+        for sort in ("POINTS_ASC", "POINTS_DESC", "NEWEST"):
+            variables = {"sort": sort, "after": afters[sort]}
+            body = (
+                await hub.http.post("/graphql", json={"query": CURSORS, "variables": variables})
+            ).json()
+            assert "errors" not in body, body
+            found.append(body["data"]["catalog"]["edges"])
+        return found
+
+    afters = {}
+    for sort in ("POINTS_ASC", "POINTS_DESC", "NEWEST"):
+        first = await hub.http.post(
+            "/graphql", json={"query": CURSORS, "variables": {"sort": sort, "after": None}}
+        )
+        afters[sort] = first.json()["data"]["catalog"]["edges"][0]["cursor"]
+    from_memory = [await pages(), await pages()]
+    assert memory.snapshot is snapshot  # every page above came from this snapshot
+    memory.snapshot, memory.max_items = None, 0
+    from_database = await pages()
+
+    assert from_memory == [from_database, from_database]
+    assert [len(page) for page in from_database] == [30, 30, 30]
+    # The objects a snapshot keeps are copied per request, never priced in place.
+    from schema.catalog import CatalogItem
+
+    assert {item.priced_at for item in snapshot.memo[CatalogItem].values()} == {snapshot.priced_at}
+
+
 async def test_a_change_is_seen_at_once_by_authenticated_and_anonymous_readers(
     hub: Hub,
 ) -> None:

@@ -183,6 +183,37 @@ def test_a_page_size_costs_its_actual_value_inline_or_as_a_variable() -> None:
     assert _measure(variables, first=500, inner=500).cost == 1 + 100 * (3 + 100 * 3)
 
 
+def test_a_cached_measure_still_counts_each_requests_own_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One document object (as the parser cache hands back) measured with different values:
+    each answer is the one its own values give, whether it was walked or cached."""
+    walked: list[int] = []
+    original = limits._Measurer.operation
+
+    def counting(self: Any, operation: Any) -> Measure:
+        walked.append(1)
+        return original(self, operation)
+
+    monkeypatch.setattr(limits._Measurer, "operation", counting)
+    document = parse("""query($first: Int = 3, $inner: Int, $reps: [_Any!]!) {
+        partners(first: $first) { edges { node { catalog(first: $inner) { edges { node {
+        sku } } } } } } _entities(representations: $reps) { ... on Partner { code } } }""")
+
+    def cost(**variables: Any) -> tuple[int, int]:
+        [(_, found)] = measure(SCHEMA, document, None, variables)
+        return found.cost, found.representations
+
+    assert cost(inner=100, reps=[1]) == (1 + 3 * 303 + 1 + 1, 1)  # the default 3
+    assert cost(inner=100, reps=[1]) == (1 + 3 * 303 + 1 + 1, 1)  # cached
+    assert cost(first=None, inner=100, reps=[1]) == (1 + 20 * 303 + 1 + 1, 1)  # null: 20
+    assert cost(first=100, inner=100, reps=[1, 2]) == (1 + 100 * 303 + 1 + 2, 2)
+    assert cost(first=100, inner=500, reps=[1, 2]) == (1 + 100 * 303 + 1 + 2, 2)  # clamped
+    assert cost(inner=100, reps=[1] * 3000) == (1 + 3 * 303 + 1 + 3000, 3000)
+    assert cost(inner=100, reps=[1]) == (1 + 3 * 303 + 2, 1)
+    assert len(walked) == 4  # each distinct set of figures walked once, never reused wrongly
+
+
 async def test_the_gateways_variable_page_sizes_pass_like_inline_ones(hub: Hub) -> None:
     query = """query($first: Int, $inner: Int) { partners(first: $first) {
         edges { node { catalog(first: $inner) { edges { node { sku } } } } } } }"""
