@@ -119,6 +119,87 @@ def _worse_for_someone(old: list[PriceRow], new: Sequence[PriceRowInput]) -> boo
     )
 
 
+def _key(rows: Sequence[PriceRow] | Sequence[PriceRowInput]) -> list[tuple[str, str, int]]:
+    return sorted((r.tier_code or "", r.credit_level or "", r.points) for r in rows)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingSet:
+    set_id: int
+    item_id: int
+    effective_at: datetime
+    rows: list[PriceRow]
+
+
+def _pending_sets(
+    session: Session, item_ids: Sequence[int], at: datetime
+) -> dict[int, list[PendingSet]]:
+    """Each item's member-price sets published to take effect after ``at``, soonest first
+    (an empty set is a pending removal)."""
+    sets: dict[int, PendingSet] = {}
+    for found in session.execute(
+        select(MemberPriceSet)
+        .where(MemberPriceSet.item_id.in_(list(item_ids)), MemberPriceSet.effective_at > at)
+        .order_by(MemberPriceSet.item_id, MemberPriceSet.effective_at, MemberPriceSet.id)
+    ).scalars():
+        sets[found.id] = PendingSet(found.id, found.item_id, found.effective_at, [])
+    if sets:
+        for row in session.execute(
+            select(MemberPrice)
+            .where(MemberPrice.set_id.in_(list(sets)))
+            .order_by(MemberPrice.set_id, MemberPrice.id)
+        ).scalars():
+            sets[row.set_id].rows.append(
+                PriceRow(row.id, row.tier_code, row.credit_level, row.points)
+            )
+    by_item: dict[int, list[PendingSet]] = {}
+    for pending in sets.values():
+        by_item.setdefault(pending.item_id, []).append(pending)
+    return by_item
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledRow:
+    """A member price published to take effect at ``effective_at``; ``points`` None when
+    the row is withdrawn then (a pending removal)."""
+
+    tier_code: str | None
+    credit_level: str | None
+    points: int | None
+    effective_at: datetime
+
+
+def scheduled_member_prices(
+    session: Session, keys: Sequence[tuple[int, datetime]]
+) -> dict[tuple[int, datetime], list[ScheduledRow]]:
+    """Batched for the loaders: each ``(item id, as of)``'s member prices published to
+    take effect later (CR-07), soonest first: every row of each pending set, and each row
+    of the set before it that the pending set drops, with no points."""
+    found: dict[tuple[int, datetime], list[ScheduledRow]] = {key: [] for key in keys}
+    by_time: dict[datetime, list[int]] = {}
+    for item_id, at in keys:
+        by_time.setdefault(at, []).append(item_id)
+    for at, item_ids in by_time.items():
+        pending = _pending_sets(session, item_ids, at)
+        in_force = _rows_in_force(session, list(pending), at) if pending else {}
+        for item_id, sets in pending.items():
+            before = in_force[item_id]
+            shown = found[(item_id, at)]
+            for upcoming in sets:
+                kept = {(row.tier_code, row.credit_level) for row in upcoming.rows}
+                shown.extend(
+                    ScheduledRow(row.tier_code, row.credit_level, row.points, upcoming.effective_at)
+                    for row in upcoming.rows
+                )
+                shown.extend(
+                    ScheduledRow(row.tier_code, row.credit_level, None, upcoming.effective_at)
+                    for row in before
+                    if (row.tier_code, row.credit_level) not in kept
+                )
+                before = upcoming.rows
+    return found
+
+
 def set_member_prices(
     session: Session,
     item_id: int,
@@ -126,26 +207,24 @@ def set_member_prices(
     now: datetime,
     notice: timedelta,
 ) -> None:
+    """Publish an item's member prices. A new publication replaces whatever was still
+    pending: a set equal to the one in force cancels a pending change (an increase or a
+    removal), publishing the pending set again keeps its date, any other set is scheduled
+    afresh (at once when it is no worse for anyone than the set in force, else after the
+    notice, CR-07)."""
     old = _rows_in_force(session, [item_id], now)[item_id]
-    if not old and not rows:
-        return
-    if sorted((r.tier_code or "", r.credit_level or "", r.points) for r in old) == sorted(
-        (r.tier_code or "", r.credit_level or "", r.points) for r in rows
-    ):
-        return  # unchanged
-    effective = now + notice if _worse_for_someone(old, rows) else now
-    # A new publication replaces what was still pending.
-    pending = [
-        set_id
-        for set_id in session.execute(
-            select(MemberPriceSet.id).where(
-                MemberPriceSet.item_id == item_id, MemberPriceSet.effective_at > now
-            )
-        ).scalars()
-    ]
+    pending = _pending_sets(session, [item_id], now).get(item_id, [])
+    wanted = _key(rows)
+    if pending and len(pending) == 1 and _key(pending[0].rows) == wanted:
+        return  # the pending change published again: it keeps its date
     if pending:
-        session.execute(delete(MemberPrice).where(MemberPrice.set_id.in_(pending)))
-        session.execute(delete(MemberPriceSet).where(MemberPriceSet.id.in_(pending)))
+        ids = [found.set_id for found in pending]
+        session.execute(delete(MemberPrice).where(MemberPrice.set_id.in_(ids)))
+        session.execute(delete(MemberPriceSet).where(MemberPriceSet.id.in_(ids)))
+        session.flush()
+    if _key(old) == wanted:
+        return  # unchanged, and nothing pending any longer
+    effective = now + notice if _worse_for_someone(old, rows) else now
     published = MemberPriceSet(item_id=item_id, effective_at=effective, created_at=now)
     session.add(published)
     session.flush()

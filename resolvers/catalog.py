@@ -12,7 +12,12 @@ from typing import Any
 
 from core.config import get_settings
 from core.db import Database, utcnow
-from members.member_prices import PriceRow, PriceRowInput, upsert_items_with_member_prices
+from members.member_prices import (
+    PriceRow,
+    PriceRowInput,
+    ScheduledRow,
+    upsert_items_with_member_prices,
+)
 from partners.catalog import (
     CatalogQuery,
     ItemInput,
@@ -246,6 +251,15 @@ async def upsert_catalog_items(
 
 async def member_prices_of(context: HubContext, item_id: int, as_of: datetime) -> list[PriceRow]:
     found: list[PriceRow] | None = await context.loaders.member_prices.load((item_id, as_of))
+    return found or []
+
+
+async def scheduled_member_prices_of(
+    context: HubContext, item_id: int, as_of: datetime
+) -> list[ScheduledRow]:
+    found: list[ScheduledRow] | None = await context.loaders.scheduled_member_prices.load(
+        (item_id, as_of)
+    )
     return found or []
 
 

@@ -21,7 +21,12 @@ from members.earning import (
     award_explanations,
     published_rules,
 )
-from members.member_prices import PriceRow, member_prices
+from members.member_prices import (
+    PriceRow,
+    ScheduledRow,
+    member_prices,
+    scheduled_member_prices,
+)
 from members.registration import VisibleMember, visible_members
 from members.self_service import MarketingChoices, marketing_choices
 from members.tiers import Progress, Standing, progresses, standings
@@ -132,6 +137,10 @@ class Loaders:
     @cached_property
     def member_prices(self) -> BatchLoader[tuple[int, datetime], list[PriceRow]]:
         return BatchLoader(self.database, member_prices)
+
+    @cached_property
+    def scheduled_member_prices(self) -> BatchLoader[tuple[int, datetime], list[ScheduledRow]]:
+        return BatchLoader(self.database, scheduled_member_prices)
 
     @cached_property
     def award_explanation(self) -> BatchLoader[tuple[int, str], AwardExplanation]:

@@ -60,6 +60,17 @@ class ScheduledPrice:
 
 
 @strawberry.type(
+    description="A member price published to take effect later (CR-07); `points` null when "
+    "the row is withdrawn then."
+)
+class ScheduledMemberPrice:
+    tier_code: str | None
+    credit_level: CreditLevel | None
+    points: int | None
+    effective_at: datetime
+
+
+@strawberry.type(
     description="A service's terms (CR-13): a points redemption is usable in the same time "
     "slots and dates as a paid one."
 )
@@ -179,6 +190,26 @@ class CatalogItem(relay.Node):
                 tier_code=row.tier_code,
                 credit_level=None if row.credit_level is None else CreditLevel(row.credit_level),
                 points=row.points,
+            )
+            for row in found
+        ]
+
+    @strawberry.field(
+        description="Member prices published to take effect later, soonest first (CR-07): "
+        "a higher or withdrawn member price waits the operator's notice period. Each row of "
+        "the set coming into force, and each row it withdraws with `points` null. Publishing "
+        "the member prices in force again cancels what is pending."
+    )
+    async def scheduled_member_prices(
+        self, info: Info[HubContext, Any]
+    ) -> list[ScheduledMemberPrice]:
+        found = await resolve.scheduled_member_prices_of(info.context, self.id, self.priced_at)
+        return [
+            ScheduledMemberPrice(
+                tier_code=row.tier_code,
+                credit_level=None if row.credit_level is None else CreditLevel(row.credit_level),
+                points=row.points,
+                effective_at=row.effective_at,
             )
             for row in found
         ]

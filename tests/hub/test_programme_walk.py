@@ -393,6 +393,122 @@ async def test_a_higher_member_price_waits_the_notice_and_a_lower_applies_at_onc
     assert [e["code"] for e in errors] == ["BAD_USER_INPUT"]  # not below the base price
 
 
+SCHEDULED = """query($id: ID!) { node(id: $id) { ... on CatalogItem {
+  memberPrices { tierCode points }
+  scheduledMemberPrices { tierCode creditLevel points effectiveAt } } } }"""
+
+
+async def _token(hub: Hub, code: str) -> str:
+    """A fresh token of the partner's (the one of a week ago has expired)."""
+    return await hub.access_token(await hub.client(partner=code, scopes=ALL))
+
+
+async def _member_prices(hub: Hub, item: str) -> dict[str, Any]:
+    node: dict[str, Any] = (await _gql(hub, SCHEDULED, None, id=item))["data"]["node"]
+    return node
+
+
+async def test_republishing_the_member_price_in_force_cancels_a_pending_increase(
+    hub: Hub, clock: Clock
+) -> None:
+    """Found by an outside attack (F4): BASIC 50 in force, BASIC 70 published (waits the
+    notice), BASIC 50 published again to cancel: a week later the member still pays 50.
+    The pending 70 is shown to anyone while it waits, and no longer once cancelled."""
+    await _schedule_in_force(hub, TIERS)
+    mall = await _partner(hub, "mall")
+    member = await _register(hub, mall)
+    await _gql(hub, AWARD, mall, input=_order(member, 1, 1000))
+    item = await _publish_item(hub, mall, member_prices=[{"tierCode": "BASIC", "points": 50}])
+    published_at = utcnow()
+    await _publish_item(hub, mall, member_prices=[{"tierCode": "BASIC", "points": 70}])
+    waiting = await _member_prices(hub, item)
+    await _publish_item(hub, mall, member_prices=[{"tierCode": "BASIC", "points": 50}])
+    cancelled = await _member_prices(hub, item)
+    clock.travel(timedelta(days=7, minutes=1))
+    mall = await _token(hub, "mall")
+    later = await _member_prices(hub, item)
+    redeemed = await _gql(
+        hub,
+        REDEEM,
+        mall,
+        input={"idempotencyKey": "r-1", "memberId": member, "catalogItemId": item},
+    )
+
+    assert waiting["memberPrices"] == [{"tierCode": "BASIC", "points": 50}]
+    [pending] = waiting["scheduledMemberPrices"]
+    assert (pending["tierCode"], pending["creditLevel"], pending["points"]) == ("BASIC", None, 70)
+    notice = datetime.fromisoformat(pending["effectiveAt"]) - published_at
+    assert timedelta(days=7) <= notice < timedelta(days=7, minutes=1)
+    assert cancelled == {
+        "memberPrices": [{"tierCode": "BASIC", "points": 50}],
+        "scheduledMemberPrices": [],
+    }
+    assert later == cancelled
+    assert redeemed["data"]["redeemPoints"]["redemption"]["points"] == 50
+
+
+async def test_a_pending_removal_is_shown_and_cancelled_by_the_prices_in_force(
+    hub: Hub, clock: Clock
+) -> None:
+    """A removal ([]) waits the notice and is shown as rows without points; publishing the
+    rows in force again cancels it. Publishing the pending change again keeps its date."""
+    await _schedule_in_force(hub, TIERS)
+    mall = await _partner(hub, "mall")
+    member = await _register(hub, mall)
+    await _gql(hub, AWARD, mall, input=_order(member, 1, 1000))
+    item = await _publish_item(hub, mall, member_prices=[{"tierCode": "BASIC", "points": 50}])
+    await _publish_item(hub, mall, member_prices=[])
+    removal = await _member_prices(hub, item)
+    clock.travel(timedelta(days=1))
+    mall = await _token(hub, "mall")
+    await _publish_item(hub, mall, member_prices=[])
+    again = await _member_prices(hub, item)
+    await _publish_item(hub, mall, member_prices=[{"tierCode": "BASIC", "points": 50}])
+    cancelled = await _member_prices(hub, item)
+    clock.travel(timedelta(days=7))
+    mall = await _token(hub, "mall")
+    redeemed = await _gql(
+        hub,
+        REDEEM,
+        mall,
+        input={"idempotencyKey": "r-1", "memberId": member, "catalogItemId": item},
+    )
+
+    [withdrawn] = removal["scheduledMemberPrices"]
+    assert (withdrawn["tierCode"], withdrawn["points"]) == ("BASIC", None)
+    # The same removal published a day later keeps the date it was given first.
+    assert again["scheduledMemberPrices"] == removal["scheduledMemberPrices"]
+    assert cancelled["scheduledMemberPrices"] == []
+    assert redeemed["data"]["redeemPoints"]["redemption"]["points"] == 50
+
+
+async def test_a_new_member_price_set_replaces_the_pending_one(hub: Hub, clock: Clock) -> None:
+    """BASIC 50 in force, 70 pending; publishing 40 applies at once and drops the 70;
+    publishing 60 then waits a fresh notice and replaces nothing else."""
+    await _schedule_in_force(hub, TIERS)
+    mall = await _partner(hub, "mall")
+    item = await _publish_item(hub, mall, member_prices=[{"tierCode": "BASIC", "points": 50}])
+    await _publish_item(hub, mall, member_prices=[{"tierCode": "BASIC", "points": 70}])
+    await _publish_item(hub, mall, member_prices=[{"tierCode": "BASIC", "points": 40}])
+    lowered = await _member_prices(hub, item)
+    await _publish_item(
+        hub,
+        mall,
+        member_prices=[{"tierCode": "BASIC", "points": 60}, {"tierCode": "SILVER", "points": 30}],
+    )
+    raised = await _member_prices(hub, item)
+
+    assert lowered == {
+        "memberPrices": [{"tierCode": "BASIC", "points": 40}],
+        "scheduledMemberPrices": [],
+    }
+    assert raised["memberPrices"] == [{"tierCode": "BASIC", "points": 40}]
+    assert sorted((r["tierCode"], r["points"]) for r in raised["scheduledMemberPrices"]) == [
+        ("BASIC", 60),
+        ("SILVER", 30),
+    ]
+
+
 async def test_a_credit_price_needs_the_members_consent_and_hides_the_level(hub: Hub) -> None:
     from tests.hub.test_programme_credit import SET_LEVEL
     from tests.hub.test_programme_tiers import _operator
