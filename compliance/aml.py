@@ -20,7 +20,7 @@ from compliance.errors import CaseNotFound, ComplianceSettingError, ComplianceVi
 from compliance.models import AmlCase, AmlThreshold, PartnerDailyIssuance
 from compliance.rules import aml_limit
 from core import metrics
-from core.db import dialect_insert
+from core.db import dialect_insert, forget_memo, unit_memo
 from events import EventType, emit, global_id
 from ledger import accounts
 from ledger.models import Hold, Transfer
@@ -56,9 +56,26 @@ MIN_HISTORY_DAYS = 7  # a partner's average means something after a week of issu
 MAX_EVIDENCE = 100
 
 
+_THRESHOLDS = "aml.thresholds"
+
+
+def _all_thresholds(session: Session) -> dict[str, tuple[int, int]]:
+    """Every pattern's (soft, hard), the operator's where set, else the default: one
+    statement, once per unit of work (an award screens four patterns)."""
+
+    def read() -> dict[str, tuple[int, int]]:
+        found = {pattern.value: limits for pattern, limits in DEFAULTS.items()}
+        rows = session.execute(select(AmlThreshold.pattern, AmlThreshold.soft, AmlThreshold.hard))
+        for pattern, soft, hard in rows:
+            if pattern in found:
+                found[pattern] = (int(soft), int(hard))
+        return found
+
+    return unit_memo(session, _THRESHOLDS, read)
+
+
 def thresholds(session: Session, pattern: Pattern) -> tuple[int, int]:
-    row = session.get(AmlThreshold, pattern.value)
-    return DEFAULTS[pattern] if row is None else (row.soft, row.hard)
+    return _all_thresholds(session)[pattern.value]
 
 
 def set_threshold(
@@ -68,6 +85,7 @@ def set_threshold(
         raise ComplianceSettingError(f"unknown pattern {pattern!r}", ["pattern"])
     if not 0 < soft <= hard:
         raise ComplianceSettingError("thresholds need 0 < soft <= hard", ["soft"])
+    forget_memo(session, _THRESHOLDS)
     row = session.get(AmlThreshold, pattern)
     if row is None:
         session.add(AmlThreshold(pattern=pattern, soft=soft, hard=hard, updated_at=now))

@@ -3,6 +3,7 @@ on normalised text (see compliance.text)."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -177,7 +178,7 @@ def _matcher(term: str) -> _Latin | _Written:
 
 
 class Vocabulary:
-    """The terms, compiled once per operation."""
+    """The terms, compiled."""
 
     def __init__(self, terms: Sequence[Term]) -> None:
         self.terms = [(term, _matcher(term.term)) for term in terms]
@@ -202,9 +203,20 @@ class Vocabulary:
         return None
 
 
+@functools.lru_cache(maxsize=8)
+def _compiled(terms: tuple[Term, ...]) -> Vocabulary:
+    """The vocabulary of exactly these terms, compiled once per worker: keyed by the terms
+    themselves, as read in the operation, so an edit is never missed (a new list compiles
+    anew)."""
+    return Vocabulary(terms)
+
+
 def vocabulary(session: Session) -> Vocabulary:
-    rows = session.execute(select(VocabularyTerm).order_by(VocabularyTerm.term)).scalars()
-    return Vocabulary([Term(row.term, row.rule) for row in rows])
+    """The operator's terms as they stand in this transaction (one statement)."""
+    rows = session.execute(
+        select(VocabularyTerm.term, VocabularyTerm.rule).order_by(VocabularyTerm.term)
+    )
+    return _compiled(tuple(Term(term, rule) for term, rule in rows))
 
 
 def terms_page(session: Session, *, limit: int, after: str | None) -> list[Term]:

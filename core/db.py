@@ -308,6 +308,36 @@ def insert_if_absent(
     return session.execute(statement.returning(key), dict(row)).first() is not None
 
 
+_MEMO = "alliance_hub.unit_memo"
+
+
+def unit_memo(session: Session, key: Hashable, compute: Callable[[], T]) -> T:
+    """``compute()``, once per transaction of ``session``: a read that one unit of work
+    asks for several times (the AML thresholds of an award) is sent once. The answer is
+    the same the second read would give, since the unit's own writes to what it read go
+    through ``forget_memo``; a new transaction (a retry, the session's next unit) starts
+    empty."""
+    transaction = session.get_transaction()
+    held = session.info.get(_MEMO)
+    if held is None or held[0] is not transaction:
+        held = (transaction, {})
+        session.info[_MEMO] = held
+    memo: dict[Hashable, Any] = held[1]
+    if key in memo:
+        found: T = memo[key]
+        return found
+    value = compute()
+    memo[key] = value
+    return value
+
+
+def forget_memo(session: Session, key: Hashable) -> None:
+    """Drop what ``unit_memo`` holds under ``key`` (the unit is changing it)."""
+    held = session.info.get(_MEMO)
+    if held is not None:
+        held[1].pop(key, None)
+
+
 class ReadOnlyWrite(RuntimeError):
     """A read unit tried to write: a bug (the write would be rolled back silently). Masked
     as an internal error by the API."""

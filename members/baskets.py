@@ -142,7 +142,7 @@ def set_basket_bonus(
 def rules_in_force(session: Session, partner_id: int, at: datetime) -> list[BasketRule]:
     """The partner's basket bonuses in force at ``at``, by code (the evaluation order)."""
     return (
-        published_baskets(session, [(partner_id, at)])
+        published_baskets(session, [(partner_id, at)], upcoming=False)
         .get((partner_id, at), PublishedBaskets([], []))
         .in_force
     )
@@ -155,9 +155,10 @@ class PublishedBaskets:
 
 
 def published_baskets(
-    session: Session, keys: Sequence[tuple[int, datetime]]
+    session: Session, keys: Sequence[tuple[int, datetime]], *, upcoming: bool = True
 ) -> dict[tuple[int, datetime], PublishedBaskets]:
-    """Each ``(partner id, as of)``'s basket bonuses, in two statements per instant."""
+    """Each ``(partner id, as of)``'s basket bonuses, in two statements per instant (one,
+    and no upcoming rules, with ``upcoming=False``: what an award needs)."""
     found: dict[tuple[int, datetime], PublishedBaskets] = {}
     by_time: dict[datetime, list[int]] = {}
     for partner_id, at in keys:
@@ -189,16 +190,17 @@ def published_baskets(
             rule = _rule(row)
             if not rule.withdrawn:
                 in_force.setdefault(row.partner_id, []).append(rule)
-        upcoming: dict[int, list[BasketRule]] = {}
-        for row in session.execute(
-            select(BasketBonus)
-            .where(BasketBonus.partner_id.in_(partner_ids), BasketBonus.effective_at > at)
-            .order_by(BasketBonus.partner_id, BasketBonus.effective_at, BasketBonus.code)
-        ).scalars():
-            upcoming.setdefault(row.partner_id, []).append(_rule(row))
+        later: dict[int, list[BasketRule]] = {}
+        if upcoming:
+            for row in session.execute(
+                select(BasketBonus)
+                .where(BasketBonus.partner_id.in_(partner_ids), BasketBonus.effective_at > at)
+                .order_by(BasketBonus.partner_id, BasketBonus.effective_at, BasketBonus.code)
+            ).scalars():
+                later.setdefault(row.partner_id, []).append(_rule(row))
         for partner_id in partner_ids:
             found[(partner_id, at)] = PublishedBaskets(
-                in_force.get(partner_id, []), upcoming.get(partner_id, [])
+                in_force.get(partner_id, []), later.get(partner_id, [])
             )
     return found
 

@@ -391,7 +391,7 @@ def award(
 
     def body(operation_id: int) -> AwardResult:
         require_active(session, partner_id)
-        identified(session, partner_id, member_id)
+        member = identified(session, partner_id, member_id)
         violation = no_points_purchase(normalise(line.category) for line in lines)
         if violation is not None:
             raise ComplianceViolation(violation, ["lines"])
@@ -421,7 +421,7 @@ def award(
             field = "paidAmountFen" if paid_amount_fen <= 0 else "orderRef"
             raise ComplianceViolation(violation, [field])
         claimed = [line.sku for line in lines if line.green]
-        held = tiers.standing(session, member_id, now)
+        held = tiers.standing(session, member_id, now, joined=member.created_at)
         benefit = member_benefit(session, member_id, now)
         programme = Programme(
             (

@@ -354,10 +354,13 @@ def _standing(schedule: ScheduleView, row: MemberTier | None, joined: datetime |
     )
 
 
-def standing(session: Session, member_id: int, at: datetime) -> Standing:
+def standing(
+    session: Session, member_id: int, at: datetime, *, joined: datetime | None = None
+) -> Standing:
+    """The member's standing at ``at``; ``joined``, the member's ``created_at`` when the
+    caller has it already (it never changes), spares its read."""
     row = session.get(MemberTier, member_id)
-    joined = None
-    if row is None:
+    if row is None and joined is None:
         joined = session.execute(
             select(Member.created_at).where(Member.id == member_id)
         ).scalar_one_or_none()

@@ -1,9 +1,20 @@
 """The resource side: verify the bearer token of each GraphQL request (RFC 6750, RFC 9068).
 
 The signature, issuer, audience and lifetime are checked against the published JWKS
-(cached briefly, refreshed at once for an unknown ``kid``). Revocation and the
-client's and partner's status are read from the database on every request, so a
-revocation or a suspension stops live tokens at once.
+(cached briefly, refreshed at once for an unknown ``kid``). A revocation or a suspension
+stops live tokens at once, on every worker:
+
+- a partner's or the operator's token: whether it is revoked and the client's and
+  partner's status and scopes are the **client state**. Each worker keeps the states it
+  read in memory, tagged with the credentials' version (migration 0033: a trigger bumps it
+  in the same transaction as any revocation, client or partner change), and reads that
+  one-row version on every request (``Database.peek``: microseconds on SQLite's own
+  connection, one primary-key statement on PostgreSQL). A state is used only while the
+  version it was read under is still the version, and for at most
+  ``STATE_FRESH_SECONDS``; otherwise it is read again. A change committed on any worker
+  moves the version, so the very next request on every worker reads the state anew.
+- a member's token: its revocation, its sign-in session and the member's and app's
+  status are read from the database on every request.
 """
 
 from __future__ import annotations
@@ -42,6 +53,11 @@ from resolvers.context import Principal
 
 KEYS_FRESH_SECONDS = 30.0
 KEYS_MIN_REFRESH_SECONDS = 1.0
+# How long a worker keeps a client state read under the version still in force, and how
+# many it keeps (the version moving forgets them all).
+STATE_FRESH_SECONDS = 30.0
+MAX_STATES = 10_000
+CREDENTIAL_VERSION_SQL = "SELECT version FROM credential_version WHERE id = 1"
 T = TypeVar("T")
 log = logging.getLogger("alliance_hub.auth")
 
@@ -104,12 +120,59 @@ def _client_state(session: Session, client_id: str, jti: str) -> _ClientState | 
     return None if row is None else _ClientState(*row)
 
 
+@dataclass(frozen=True, slots=True)
+class _Remembered:
+    state: _ClientState | None
+    read_at: float  # time.monotonic()
+
+
+class ClientStates:
+    """The client states this worker read, valid only under the credentials' version they
+    were read at (see the module). Held on the event loop's thread; no lock needed."""
+
+    def __init__(self) -> None:
+        self.version = -1
+        self._held: dict[tuple[str, str], _Remembered] = {}
+
+    def get(self, version: int, key: tuple[str, str]) -> _Remembered | None:
+        if version != self.version:
+            return None
+        held = self._held.get(key)
+        if held is None or time.monotonic() - held.read_at >= STATE_FRESH_SECONDS:
+            return None
+        return held
+
+    def put(self, version: int, key: tuple[str, str], state: _ClientState | None) -> None:
+        """Keep ``state``, read after the version ``version`` was read: it is at least as
+        fresh as that version. A version older than one already seen is not kept (a change
+        may lie between them)."""
+        if version < self.version:
+            return
+        if version > self.version or len(self._held) >= MAX_STATES:
+            self._held.clear()
+            self.version = version
+        self._held[key] = _Remembered(state, time.monotonic())
+
+
 class BearerTokens(AuthenticationBackend):
     def __init__(self, database: Database, settings: Settings) -> None:
         self.database = database
         self.settings = settings
         self._keys: list[keys.PublishedKey] = []
         self._loaded_at = float("-inf")
+        self.states = ClientStates()
+
+    async def _client_state(self, client_id: str, jti: str) -> _ClientState | None:
+        """The client state, from this worker's memory while the credentials' version
+        stands, else from the database."""
+        version = int((await _checked(lambda: self.database.peek(CREDENTIAL_VERSION_SQL)))[0])
+        key = (client_id, jti)
+        held = self.states.get(version, key)
+        if held is not None:
+            return held.state
+        state = await _checked(lambda: self.database.read(_client_state, client_id, jti))
+        self.states.put(version, key, state)
+        return state
 
     async def _published(self, kid: object) -> list[keys.PublishedKey]:
         age = time.monotonic() - self._loaded_at
@@ -150,9 +213,7 @@ class BearerTokens(AuthenticationBackend):
             raise AuthenticationError(error.reason) from error
         if claims.scopes == (MEMBER_SCOPE,):
             return await self._member(claims)
-        state = await _checked(
-            lambda: self.database.read(_client_state, claims.client_id, claims.jti)
-        )
+        state = await self._client_state(claims.client_id, claims.jti)
         if state is None:
             raise AuthenticationError("the client or its partner is no longer active")
         if state.revoked:

@@ -1,10 +1,11 @@
-"""The authorization server's own state: signing keys, revoked tokens, used assertion ids."""
+"""The authorization server's own state: signing keys, revoked tokens, used assertion ids,
+and the credentials' version."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime
@@ -47,3 +48,17 @@ class UsedAssertion(Base):
     client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     jti: Mapped[str] = mapped_column(String(255), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CredentialVersion(Base):
+    """One row whose ``version`` grows with every committed change to what the bearer
+    check reads about a partner's or the operator's token: a trigger on revoked tokens,
+    clients and partners bumps it in the changing transaction itself (migration 0033),
+    whatever code path writes. Each worker reads it per request and keeps the check's
+    answers only while it stands (hub.oauth2.bearer)."""
+
+    __tablename__ = "credential_version"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger)

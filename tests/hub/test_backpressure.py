@@ -76,6 +76,9 @@ async def test_a_failing_bearer_check_is_unavailable_not_a_500(
     async def broken(*args: object, **kwargs: object) -> None:
         raise OSError("connection reset")
 
+    # The check reads the credentials' version on every request (its client state may be
+    # held in memory) and the state when it is not: either failing is unavailable.
+    monkeypatch.setattr(hub.database, "peek", broken)
     monkeypatch.setattr(hub.database, "read", broken)
     response = await hub.http.post(
         "/graphql", json={"query": CATALOG}, headers={"Authorization": f"Bearer {cinema}"}
