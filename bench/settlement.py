@@ -44,11 +44,13 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import asyncpg
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import ledger
 from core.db import Database
 from hub.migrate import upgrade
+from ledger.models import Transfer
 from partners.registry import add_partner
 from partners.terms import set_settlement_terms
 from settlement.export import write_export
@@ -75,11 +77,13 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-async def prepare(database: Database, partners: int) -> int:
+async def prepare(database: Database, partners: int) -> tuple[int, int]:
     """Partners with monthly terms, members with accounts; one real operation whose id the
-    synthetic transfers share (the foreign key needs one)."""
+    synthetic transfers share (the foreign key needs one), and the first free transfer id
+    (the synthetic ones are numbered from it, so refunds and clawbacks can name their
+    originals)."""
 
-    def run(session: Session) -> int:
+    def run(session: Session) -> tuple[int, int]:
         for n in range(1, partners + 1):
             add_partner(session, code=f"p{n:03d}", name=f"Partner {n}", legal_entity="", now=START)
             set_settlement_terms(
@@ -104,44 +108,65 @@ async def prepare(database: Database, partners: int) -> int:
             expires_at=END + timedelta(days=365),
             now=START - timedelta(days=1),
         )
-        return earned.operation_id
+        last = session.execute(select(func.max(Transfer.id))).scalar_one()
+        return earned.operation_id, int(last) + 1
 
     return await database.write(run)
 
 
-def transfers(count: int, partners: int, operation_id: int) -> Iterator[tuple[Any, ...]]:
-    """Earn 50 %, redeem 40 %, refund 5 %, clawback 5 %, spread evenly over the month."""
+def transfers(
+    count: int, partners: int, operation_id: int, first_id: int
+) -> Iterator[tuple[Any, ...]]:
+    """Earn 50 %, redeem 40 %, refund 5 %, clawback 5 %, spread evenly over the month. A
+    clawback names the earn it reverses (19 rows before), a refund a redemption (8 rows
+    before; of another partner, which settlement does not look at: it prices the refund at
+    the refunding partner's terms at that redemption's time)."""
     step = (END - START) / count
     for i in range(count):
         partner, member = i % partners + 1, i % MEMBERS + 1
         kind = i % 20
         at = START + step * i
         amount = 1 + i % 500
+        original = None
         if kind < 10:
             row = ("earn", f"partner:{partner}:issued", f"member:{member}", f"o{i}", partner)
         elif kind < 18:
             row = ("redeem", f"member:{member}", f"partner:{partner}:redeemed", None, partner)
         elif kind == 18:
             row = ("refund", f"partner:{partner}:redeemed", f"member:{member}", None, partner)
+            original = first_id + i - 8
         else:
             origin = (i - 19) % partners + 1
             row = ("clawback", f"member:{member}", f"partner:{origin}:issued", f"o{i - 19}", origin)
+            original = first_id + i - 19
         code, debit, credit, order_ref, owner = row
-        yield (operation_id, debit, credit, amount, code, owner, member, order_ref, at)
+        yield (
+            first_id + i,
+            operation_id,
+            debit,
+            credit,
+            amount,
+            code,
+            owner,
+            member,
+            order_ref,
+            original,
+            at,
+        )
 
 
 COLUMNS = (
-    "operation_id, debit_account_id, credit_account_id, amount, code, partner_id, "
-    "member_id, order_ref, created_at"
+    "id, operation_id, debit_account_id, credit_account_id, amount, code, partner_id, "
+    "member_id, order_ref, original_transfer_id, created_at"
 )
 
 
-def load_sqlite(path: str, count: int, partners: int, operation_id: int) -> None:
+def load_sqlite(path: str, count: int, partners: int, ids: tuple[int, int]) -> None:
     connection = sqlite3.connect(path)
-    rows = transfers(count, partners, operation_id)
-    sql = f"INSERT INTO ledger_transfers ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    rows = transfers(count, partners, *ids)
+    sql = f"INSERT INTO ledger_transfers ({COLUMNS}) VALUES ({', '.join('?' * 11)})"
     while chunk := [
-        (*row[:8], row[8].strftime("%Y-%m-%d %H:%M:%S.%f"))
+        (*row[:10], row[10].strftime("%Y-%m-%d %H:%M:%S.%f"))
         for row in (next(rows, None) for _ in range(CHUNK))
         if row is not None
     ]:
@@ -152,14 +177,18 @@ def load_sqlite(path: str, count: int, partners: int, operation_id: int) -> None
     connection.close()
 
 
-async def load_postgres(dsn: str, count: int, partners: int, operation_id: int) -> None:
+async def load_postgres(dsn: str, count: int, partners: int, ids: tuple[int, int]) -> None:
     connection = await asyncpg.connect(dsn)
     try:
-        rows = transfers(count, partners, operation_id)
+        rows = transfers(count, partners, *ids)
         while chunk := [row for row in (next(rows, None) for _ in range(CHUNK)) if row]:
             await connection.copy_records_to_table(
                 "ledger_transfers", records=chunk, columns=[c.strip() for c in COLUMNS.split(",")]
             )
+        await connection.execute(
+            "SELECT setval(pg_get_serial_sequence('ledger_transfers', 'id'), "
+            "(SELECT max(id) FROM ledger_transfers))"
+        )
         await connection.execute("ANALYZE")
     finally:
         await connection.close()
@@ -263,8 +292,8 @@ async def bench_sqlite(args: Any) -> None:
         url = f"sqlite:///{path}"
         upgrade(url)
         database = Database(url)
-        operation_id = await prepare(database, args.partners)
-        await asyncio.to_thread(load_sqlite, path, args.transfers, args.partners, operation_id)
+        ids = await prepare(database, args.partners)
+        await asyncio.to_thread(load_sqlite, path, args.transfers, args.partners, ids)
         raw = sqlite3.connect(path, check_same_thread=False)
         sql = BASELINE_SQL.format(a="?", b="?")
         bounds = (START.strftime("%Y-%m-%d %H:%M:%S.%f"), END.strftime("%Y-%m-%d %H:%M:%S.%f"))
@@ -293,8 +322,8 @@ async def bench_postgres(args: Any) -> None:
         url = target.replace("postgresql://", "postgresql+asyncpg://")
         upgrade(url)
         database = Database(url)
-        operation_id = await prepare(database, args.partners)
-        await load_postgres(target, args.transfers, args.partners, operation_id)
+        ids = await prepare(database, args.partners)
+        await load_postgres(target, args.transfers, args.partners, ids)
         raw = await asyncpg.connect(target)
         sql = BASELINE_SQL.format(a="$1", b="$2")
 

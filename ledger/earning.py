@@ -128,8 +128,10 @@ def reverse_earn(
     The points come from the purchase's own lot first (and the lots a refund restored
     from it), then from the member's other live lots first-to-expire first. What the
     member has already spent becomes a clawback debt: the debt account owes the issuer,
-    redemptions are blocked, and later earnings repay it. ``partner_id`` scopes the call
-    to the lot's issuer; ``points`` defaults to everything not yet reversed.
+    redemptions are blocked, and later earnings repay it; the issuer is credited in
+    settlement for the points taken back now, and for the debt as it is repaid.
+    ``partner_id`` scopes the call to the lot's issuer; ``points`` defaults to everything
+    not yet reversed.
     """
     if points is not None:
         require_points("points", points)
@@ -165,6 +167,9 @@ def reverse_earn(
 
         transfer_ids = []
         issued = accounts.partner_issued(issuer)
+        # Both parts name the earn they reverse: settlement credits the points taken back
+        # at that earn's price, and the debt only as it is repaid (docs/settlement.md).
+        original = repository.original_issue(session, lot_id)
         for debit, points_moved, allocated in (
             (accounts.member(member_id), amount - shortfall, taken),
             (accounts.member_debt(member_id), shortfall, []),
@@ -182,6 +187,7 @@ def reverse_earn(
                 partner_id=issuer,
                 member_id=member_id,
                 order_ref=order_ref,
+                original_transfer_id=original,
             )
             repository.record_allocations(session, transfer_id, allocated)
             transfer_ids.append(transfer_id)

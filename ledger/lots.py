@@ -131,6 +131,9 @@ class Restore:
     now: datetime
     partner_id: int | None = None
     hold_id: int | None = None
+    # What settlement prices the give-back at (the redemption a refund reverses); by
+    # default the transfer that consumed the points.
+    original_transfer_id: int | None = None
 
 
 def restore(session: Session, restore: Restore) -> int:
@@ -172,6 +175,7 @@ def restore(session: Session, restore: Restore) -> int:
             partner_id=restore.partner_id,
             member_id=restore.member_id,
             hold_id=restore.hold_id,
+            original_transfer_id=restore.original_transfer_id or restore.consumed_transfer_id,
         )
         transfer_ids.append(transfer_id)
         repository.record_allocations(session, transfer_id, [(lot.lot_id, -lot.points)])
@@ -219,15 +223,48 @@ def repay_debt(
     if not repaid:
         return 0
     member, owed = accounts.member(member_id), accounts.member_debt(member_id)
-    transfer_id, _ = repository.post_transfer(
-        session,
-        operation_id=operation_id,
-        debit=member,
-        credit=owed,
-        amount=repaid,
-        code=TransferCode.CLAWBACK,
-        now=now,
-        member_id=member_id,
-    )
-    repository.record_allocations(session, transfer_id, taken)
+    left = repaid
+    # Oldest debt first, one transfer per debt repaid: each names its issuer and the earn
+    # it reverses, so settlement credits the issuer now, at that earn's price. A debt
+    # recorded before migration 0037 names no earn: its issuer was credited when it was
+    # recorded, so its repayment names no partner and settles nothing.
+    for debt_owed in repository.outstanding_debts(session, member_id):
+        if not left:
+            break
+        points = min(left, debt_owed.owed)
+        part, taken = split_allocations(taken, points)
+        transfer_id, _ = repository.post_transfer(
+            session,
+            operation_id=operation_id,
+            debit=member,
+            credit=owed,
+            amount=points,
+            code=TransferCode.CLAWBACK,
+            now=now,
+            partner_id=(
+                debt_owed.partner_id if debt_owed.original_transfer_id is not None else None
+            ),
+            member_id=member_id,
+            original_transfer_id=debt_owed.original_transfer_id,
+        )
+        repository.record_allocations(session, transfer_id, part)
+        left -= points
+    if left:
+        raise LotsOutOfBalance(member_id, repaid, repaid - left)
     return repaid
+
+
+def split_allocations(
+    taken: Sequence[tuple[int, int]], points: int
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """The first ``points`` of ``(lot_id, points)`` allocations, and the rest."""
+    head: list[tuple[int, int]] = []
+    rest: list[tuple[int, int]] = []
+    for lot_id, available in taken:
+        used = min(available, points)
+        if used:
+            head.append((lot_id, used))
+            points -= used
+        if available > used:
+            rest.append((lot_id, available - used))
+    return head, rest

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -139,6 +140,14 @@ class Transfer(Base):
         Index(None, "hold_id"),
         Index(None, "partner_id", "order_ref"),
         Index(None, "created_at"),
+        # Settlement reads the transfers that give back or take back an earlier one apart
+        # (few): through this index, never a second scan of the period.
+        Index(
+            "ix_ledger_transfers_linked_created_at",
+            "created_at",
+            sqlite_where=text("original_transfer_id IS NOT NULL"),
+            postgresql_where=text("original_transfer_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -151,6 +160,13 @@ class Transfer(Base):
     member_id: Mapped[int | None] = mapped_column(BigInteger)
     order_ref: Mapped[str | None] = mapped_column(String(128))
     hold_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_holds.id"))
+    # The transfer this one gives back or takes back, whose settlement price it is settled
+    # at: for a clawback (points taken back, debt recorded or debt repaid) the earn (or
+    # compensation) of the reversed lot's first lot; for a refund or a void the transfer
+    # that spent the points. None for everything else.
+    original_transfer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ledger_transfers.id"), default=None
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -236,6 +236,11 @@ def _give_back(
             now=now,
             partner_id=hold.partner_id,
             hold_id=hold.id,
+            original_transfer_id=(
+                repository.settled_redemption(session, hold.id)
+                if code is TransferCode.REFUND
+                else None
+            ),
         ),
     )
 

@@ -33,6 +33,7 @@ from core import metrics
 from ledger.accounts import (
     MEMBER_BALANCE_MAX,
     member,
+    member_debt,
     member_held,
     member_owner,
     never_refuses,
@@ -346,6 +347,7 @@ def insert_transfer(
     member_id: int | None = None,
     order_ref: str | None = None,
     hold_id: int | None = None,
+    original_transfer_id: int | None = None,
 ) -> int:
     metrics.on_commit(session, metrics.LEDGER_TRANSFERS, code)
     return int(
@@ -361,6 +363,7 @@ def insert_transfer(
                 "member_id": member_id,
                 "order_ref": order_ref,
                 "hold_id": hold_id,
+                "original_transfer_id": original_transfer_id,
                 "created_at": now,
             },
         ).scalar_one()
@@ -381,6 +384,7 @@ def post_transfer(
     order_ref: str | None = None,
     hold_id: int | None = None,
     debt_account: str = "",
+    original_transfer_id: int | None = None,
 ) -> tuple[int, AppliedBalances]:
     """Apply both balances and record the transfer; returns (transfer id, what was applied).
     A posting between two members' accounts is refused before anything is written (CR-06)."""
@@ -400,6 +404,7 @@ def post_transfer(
         member_id=member_id,
         order_ref=order_ref,
         hold_id=hold_id,
+        original_transfer_id=original_transfer_id,
     )
     return transfer_id, applied
 
@@ -752,3 +757,60 @@ def consuming_transfer(session: Session, hold_id: int) -> tuple[int, datetime]:
         )
     ).one()
     return int(row.id), row.created_at
+
+
+def settled_redemption(session: Session, hold_id: int) -> int:
+    """The transfer that paid a redemption's points to its partner (a redeem or a capture):
+    the price a refund of it is settled at."""
+    return int(
+        session.execute(
+            select(transfers.c.id).where(
+                transfers.c.hold_id == hold_id, transfers.c.code.in_(["redeem", "capture"])
+            )
+        ).scalar_one()
+    )
+
+
+def original_issue(session: Session, lot_id: int) -> int:
+    """The earn (or compensation) that first issued a lot's points: a lot a refund restored
+    came from another lot, back to the first one."""
+    while True:
+        earn_transfer_id, restored_from = session.execute(
+            select(lots.c.earn_transfer_id, lots.c.restored_from_lot_id).where(lots.c.id == lot_id)
+        ).one()
+        if restored_from is None:
+            return int(earn_transfer_id)
+        lot_id = int(restored_from)
+
+
+@dataclass(frozen=True, slots=True)
+class Debt:
+    """What is still owed of one recorded clawback debt, to its issuer, for its earn."""
+
+    partner_id: int | None
+    original_transfer_id: int | None
+    owed: int
+
+
+def outstanding_debts(session: Session, member_id: int) -> list[Debt]:
+    """The member's clawback debts still owed, oldest first: every repayment so far paid
+    the oldest debts first (CR-12). Read after the debt account is locked."""
+    debt = member_debt(member_id)
+    repaid = int(
+        session.execute(
+            select(func.coalesce(func.sum(transfers.c.amount), 0)).where(
+                transfers.c.credit_account_id == debt
+            )
+        ).scalar_one()
+    )
+    owed = []
+    for partner_id, original, amount in session.execute(
+        select(transfers.c.partner_id, transfers.c.original_transfer_id, transfers.c.amount)
+        .where(transfers.c.debit_account_id == debt)
+        .order_by(transfers.c.id)
+    ):
+        paid = min(repaid, int(amount))
+        repaid -= paid
+        if int(amount) > paid:
+            owed.append(Debt(partner_id, original, int(amount) - paid))
+    return owed

@@ -134,6 +134,25 @@ _CHECK_TEMPLATES: tuple[tuple[str, str], ...] = (
                   AND a.total IS NOT NULL)""",
     ),
     (
+        "reversal_names_its_original",
+        """SELECT 'transfer ' || CAST(t.id AS VARCHAR(20)),
+                  t.code || ' names original '
+                  || COALESCE(CAST(o.id AS VARCHAR(20)), 'none')
+           FROM ledger_transfers t
+           LEFT JOIN ledger_transfers o ON o.id = t.original_transfer_id
+           WHERE (t.code = 'refund'
+                  AND (o.id IS NULL OR o.code NOT IN ('redeem', 'capture')
+                       OR o.hold_id <> t.hold_id))
+              OR (t.code = 'clawback' AND t.debit_account_id NOT LIKE '%\\:debt'
+                  AND t.credit_account_id LIKE 'partner\\:%' AND o.id IS NULL)
+              OR (t.code = 'clawback' AND o.id IS NOT NULL
+                  AND (o.code NOT IN ('earn', 'compensate') OR o.member_id <> t.member_id
+                       OR o.partner_id <> t.partner_id))
+              OR (t.original_transfer_id IS NOT NULL
+                  AND (t.code NOT IN ('clawback', 'refund', 'void')
+                       OR o.created_at > t.created_at))""",
+    ),
+    (
         "held_equals_pending_holds",
         """SELECT a.id,
                   'held ' || CAST(COALESCE(c.total, 0) - COALESCE(d.total, 0) AS VARCHAR(24))

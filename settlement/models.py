@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -177,6 +178,7 @@ class PriceWindow(Base):
     hub's line amounts are computed in SQL with integer arithmetic."""
 
     __tablename__ = "settlement_price_windows"
+    __table_args__ = (Index(None, "period_id", "partner_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     period_id: Mapped[int] = mapped_column(ForeignKey("settlement_periods.id"), index=True)
@@ -185,3 +187,7 @@ class PriceWindow(Base):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     issue_micro: Mapped[int] = mapped_column(BigInteger)
     reimbursement_micro: Mapped[int] = mapped_column(BigInteger)
+    # A window of a partner's terms at any time before the period's end (every version),
+    # for pricing a refund or a clawback at the terms its original was settled at; not a
+    # window the partner settles in during the period.
+    for_originals: Mapped[bool] = mapped_column(Boolean, server_default=false())

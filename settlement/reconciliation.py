@@ -21,6 +21,7 @@ from sqlalchemy import (
     literal,
     select,
     text,
+    union_all,
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session, aliased
@@ -41,7 +42,7 @@ from settlement.models import (
 )
 from settlement.periods import begin_reconciliation, get_period
 from settlement.reports import display_reference
-from settlement.statements import price_windows
+from settlement.statements import MICRO, price_windows, term_versions
 
 _recon = cast(Table, ReconLine.__table__)
 _windows = cast(Table, PriceWindow.__table__)
@@ -88,21 +89,39 @@ def reconcile(
     for table in (_recon, _windows):
         session.execute(delete(table).where(table.c.period_id == period_id))
     windows = price_windows(session, period.cycle, period.starts_at, period.ends_at)
-    if windows:
-        session.execute(
-            insert(_windows),
-            [
-                {
-                    "period_id": period_id,
-                    "partner_id": w.partner_id,
-                    "starts_at": w.starts_at,
-                    "ends_at": w.ends_at,
-                    "issue_micro": w.issue_micro,
-                    "reimbursement_micro": w.reimbursement_micro,
-                }
-                for w in windows
-            ],
-        )
+    rows = [
+        {
+            "period_id": period_id,
+            "partner_id": w.partner_id,
+            "starts_at": w.starts_at,
+            "ends_at": w.ends_at,
+            "issue_micro": w.issue_micro,
+            "reimbursement_micro": w.reimbursement_micro,
+            "for_originals": False,
+        }
+        for w in windows
+    ]
+    # Every version of every partner's terms, for the refunds and clawbacks: each is priced
+    # at the terms its original was settled at, whenever that was.
+    for partner_id, versions in term_versions(session, period.ends_at).items():
+        for index, version in enumerate(versions):
+            until = (
+                versions[index + 1].effective_at if index + 1 < len(versions) else period.ends_at
+            )
+            if version.effective_at < until:
+                rows.append(
+                    {
+                        "period_id": period_id,
+                        "partner_id": partner_id,
+                        "starts_at": version.effective_at,
+                        "ends_at": until,
+                        "issue_micro": int(version.issue_price * MICRO),
+                        "reimbursement_micro": int(version.reimbursement * MICRO),
+                        "for_originals": True,
+                    }
+                )
+    if rows:
+        session.execute(insert(_windows), rows)
     _analyze(session, _windows)
     progress("matching the hub's lines with the partners'")
     hub = _hub_lines(period_id).subquery("hub")
@@ -195,7 +214,9 @@ def _analyze(session: Session, table: Table) -> None:
 
 def _hub_lines(period_id: int) -> Any:
     """The hub's line per (partner, kind, reference): the transfers of each partner's
-    price windows in the period, with each line's money from its own transfers' prices."""
+    price windows in the period, with each line's money from its own transfers' prices,
+    or for a refund or clawback, from the prices its original was settled at. A clawback
+    debt recorded is no line: its repayments are, as they come."""
     t, w = Transfer, PriceWindow
     kind = case(*((t.code == code, kind.value) for code, kind in KIND_OF_CODE.items()))
     key = case(
@@ -207,27 +228,64 @@ def _hub_lines(period_id: int) -> Any:
         # A donation, or points moved without an order: the transfer itself.
         else_=literal("transfer:") + sql_cast(t.id, String),
     )
-    price = case((t.code.in_(ISSUE_PRICED), w.issue_micro), else_=w.reimbursement_micro)
-    grouped = (
-        select(
-            t.partner_id.label("partner_id"),
-            kind.label("kind"),
-            key.label("ref_key"),
-            sql_cast(func.sum(t.amount), BigInteger).label("points"),
-            # PostgreSQL sums bigints as numeric: back to an integer for exact division.
-            sql_cast(func.sum(t.amount * price), BigInteger).label("micro"),
+
+    def priced(window: Any) -> Any:
+        return case(
+            (t.code.in_(ISSUE_PRICED), window.issue_micro), else_=window.reimbursement_micro
         )
+
+    in_period = and_(
+        w.period_id == period_id,
+        w.partner_id == t.partner_id,
+        w.for_originals.is_(False),
+        t.created_at >= w.starts_at,
+        t.created_at < w.ends_at,
+    )
+    columns = (
+        t.partner_id.label("partner_id"),
+        kind.label("kind"),
+        key.label("ref_key"),
+        t.amount.label("points"),
+    )
+    # Transfers that name no original: priced at their own time (a clawback debt recorded
+    # before migration 0037 among them, settled as it was then).
+    own = (
+        select(*columns, (t.amount * priced(w)).label("micro"))
+        .join(w, in_period)
+        .where(t.code.in_(tuple(KIND_OF_CODE)), t.original_transfer_id.is_(None))
+    )
+    original, then = aliased(Transfer), aliased(PriceWindow)
+    linked = (
+        select(*columns, (t.amount * priced(then)).label("micro"))
+        .join(w, in_period)
+        .join(original, original.id == t.original_transfer_id)
         .join(
-            w,
+            then,
             and_(
-                w.period_id == period_id,
-                w.partner_id == t.partner_id,
-                t.created_at >= w.starts_at,
-                t.created_at < w.ends_at,
+                then.period_id == period_id,
+                then.partner_id == t.partner_id,
+                then.for_originals.is_(True),
+                original.created_at >= then.starts_at,
+                original.created_at < then.ends_at,
             ),
         )
-        .where(t.code.in_(tuple(KIND_OF_CODE)))
-        .group_by(t.partner_id, kind, key)
+        .where(
+            t.code.in_(tuple(KIND_OF_CODE)),
+            t.original_transfer_id.is_not(None),
+            t.debit_account_id.not_like("%:debt"),
+        )
+    )
+    both = union_all(own, linked).subquery("moved")
+    grouped = (
+        select(
+            both.c.partner_id,
+            both.c.kind,
+            both.c.ref_key,
+            sql_cast(func.sum(both.c.points), BigInteger).label("points"),
+            # PostgreSQL sums bigints as numeric: back to an integer for exact division.
+            sql_cast(func.sum(both.c.micro), BigInteger).label("micro"),
+        )
+        .group_by(both.c.partner_id, both.c.kind, both.c.ref_key)
         .subquery()
     )
     return select(

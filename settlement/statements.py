@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, literal, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from ledger import accounts
 from ledger.models import Allocation, Hold, HoldStatus, Lot, Transfer
@@ -75,6 +75,48 @@ def price_windows(
                     )
                 )
     return windows
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """One version of a partner's terms, in force from ``effective_at``."""
+
+    effective_at: datetime
+    issue_price: Decimal
+    reimbursement: Decimal
+    fee_rate: Decimal
+
+
+def term_versions(session: Session, ends_at: datetime) -> dict[int, list[Version]]:
+    """Every partner's terms that took effect before ``ends_at``, oldest first: the prices
+    an earlier earn or redemption was settled at, whatever cycle or period it fell in."""
+    rows = session.execute(
+        select(
+            SettlementTerms.partner_id,
+            SettlementTerms.effective_at,
+            SettlementTerms.issue_price_per_point_fen,
+            SettlementTerms.reimbursement_per_point_fen,
+            SettlementTerms.operator_fee_rate,
+        )
+        .where(SettlementTerms.effective_at < ends_at)
+        .order_by(SettlementTerms.partner_id, SettlementTerms.effective_at, SettlementTerms.id)
+    ).all()
+    versions: dict[int, list[Version]] = defaultdict(list)
+    for partner_id, at, issue, reimbursement, fee in rows:
+        versions[partner_id].append(
+            Version(at, Decimal(issue), Decimal(reimbursement), Decimal(fee))
+        )
+    return versions
+
+
+def version_at(versions: Sequence[Version], at: datetime) -> Version | None:
+    """The version in force at ``at`` (None before the first)."""
+    found = None
+    for version in versions:
+        if version.effective_at > at:
+            break
+        found = version
+    return found
 
 
 def segment_of(created_at: Any, bounds: Sequence[datetime]) -> ColumnElement[int]:
@@ -164,7 +206,12 @@ ADJUST_CHARGE_ISSUED, ADJUST_CHARGE_REDEEMED, ADJUST_CREDIT_ISSUED, ADJUST_CREDI
 )
 
 
-def _apply(tally: Tally, window: Window, code: str, adjust_side: int, points: int) -> None:
+def _apply(
+    tally: Tally, window: Window | Version, code: str, adjust_side: int, points: int
+) -> None:
+    """Add ``points`` moved under ``code`` at ``window``'s prices: the prices in force when
+    they moved, or for a transfer that gives back or takes back an earlier one, the prices
+    that one was settled at."""
     issue, reimburse = window.issue_price, window.reimbursement
     if code == "earn":
         tally.issued += points
@@ -239,6 +286,7 @@ def compute_statements(
         .where(Transfer.created_at >= starts_at, Transfer.created_at < ends_at)
         .group_by(Transfer.partner_id, Transfer.code)
     ).all()
+    linked = _linked(session, bounds, starts_at, ends_at)
     # Adjustments are few and all touch alliance:adjustments (indexed): read their sides.
     segment = segment_of(Transfer.created_at, bounds)
     adjustments = session.execute(
@@ -271,13 +319,30 @@ def compute_statements(
         own = by_partner.get(partner_id, ()) if partner_id is not None else ()
         return next((w for w in own if w.starts_at <= at < w.ends_at), None)
 
+    # What the linked transfers (refunds, clawbacks) moved, per partner, code and segment:
+    # the GROUP BY's sums less these are the unlinked ones (a clawback debt recorded
+    # before migration 0037), priced at their own time as before.
+    linked_points: dict[tuple[int | None, str, int], int] = defaultdict(int)
+    for row in linked.rows:
+        linked_points[(row.partner_id, row.code, row.segment)] += row.points
     for partner_id, code, *per_segment in rows:
         if code not in SETTLED_CODES or code == "adjust":
             continue  # expiry, holds and voids; adjustments are read apart
         for segment_index, points in enumerate(per_segment):
             found = window_at(partner_id, segment_index)
+            points = int(points or 0) - linked_points[(partner_id, code, segment_index)]
             if points and found is not None:  # else: no partner, or another cycle
-                _apply(tallies[found.partner_id], found, code, 0, int(points))
+                _apply(tallies[found.partner_id], found, code, 0, points)
+    # A refund or a clawback lands in the period it happens in (if its partner settles in
+    # this cycle then), priced at the terms its original was settled at. A clawback debt
+    # recorded settles nothing: its repayments do, as they come.
+    for row in linked.rows:
+        found = window_at(row.partner_id, row.segment)
+        if found is None or row.debt_recorded or row.code not in ("clawback", "refund"):
+            continue
+        price = linked.price(row.partner_id, row.original_segment)
+        if price is not None:  # else: its original was never priced either
+            _apply(tallies[found.partner_id], price, row.code, 0, row.points)
     for partner_id, debit, credit, segment_index, points in adjustments:
         found = window_at(partner_id, int(segment_index))
         if found is not None:
@@ -285,6 +350,79 @@ def compute_statements(
     statements = [_finish(partner_id, tallies[partner_id]) for partner_id in sorted(tallies)]
     statements = [s for s in statements if _active(s)]
     return Statements(statements, -sum(s.net_fen for s in statements), windows=windows)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedRow:
+    partner_id: int | None
+    code: str
+    debt_recorded: bool
+    segment: int
+    original_segment: int
+    points: int
+
+
+@dataclass(frozen=True, slots=True)
+class Linked:
+    """The period's transfers that name an original, grouped by the price segment they
+    happen in and the one their original happened in (split at every terms change of
+    any partner, so one version of each partner's terms holds in each)."""
+
+    rows: list[LinkedRow]
+    versions: dict[int, list[Version]]
+    original_bounds: list[datetime]
+
+    def price(self, partner_id: int | None, original_segment: int) -> Version | None:
+        if partner_id is None or original_segment == 0:
+            return None  # before any partner's first terms
+        return version_at(
+            self.versions.get(partner_id, ()), self.original_bounds[original_segment - 1]
+        )
+
+
+def _linked(
+    session: Session, bounds: Sequence[datetime], starts_at: datetime, ends_at: datetime
+) -> Linked:
+    versions = term_versions(session, ends_at)
+    original_bounds = sorted({v.effective_at for found in versions.values() for v in found})
+    original = aliased(Transfer)
+    segment = segment_of(Transfer.created_at, bounds)
+    # The original segment counts the bounds at or before the original's time: 0 before
+    # every version, k from the k-th bound on.
+    original_segment = (
+        case(
+            *((original.created_at < bound, index) for index, bound in enumerate(original_bounds)),
+            else_=len(original_bounds),
+        )
+        if original_bounds
+        else literal(0)
+    )
+    debt_recorded = case((Transfer.debit_account_id.like("%:debt"), 1), else_=0)
+    rows = session.execute(
+        select(
+            Transfer.partner_id,
+            Transfer.code,
+            debt_recorded,
+            segment,
+            original_segment,
+            func.sum(Transfer.amount),
+        )
+        .join(original, original.id == Transfer.original_transfer_id)
+        .where(
+            Transfer.original_transfer_id.is_not(None),
+            Transfer.created_at >= starts_at,
+            Transfer.created_at < ends_at,
+        )
+        .group_by(Transfer.partner_id, Transfer.code, debt_recorded, segment, original_segment)
+    ).all()
+    return Linked(
+        [
+            LinkedRow(partner, code, bool(debt), int(seg), int(orig), int(points))
+            for partner, code, debt, seg, orig, points in rows
+        ],
+        versions,
+        original_bounds,
+    )
 
 
 def _side(debit: str, credit: str) -> int:

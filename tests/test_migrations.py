@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -52,3 +54,101 @@ def test_an_unmigrated_database_differs_from_the_models(templates: Templates) ->
     url = templates.empty_database()
 
     assert len(_differences(url)) > 0
+
+
+def test_migration_0037_links_refunds_and_clawbacks_to_their_originals(
+    templates: Templates,
+) -> None:
+    """Rows written before 0037 get the links the ledger now writes: a refund names its
+    redemption, a void the transfer that held the points, a clawback that took points back
+    the earn of the reversed lot; a
+    clawback debt recorded before stays unlinked, settled as it was (docs/settlement.md)."""
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    import ledger
+    from core.db import Database
+    from ledger.models import Transfer
+    from partners.registry import add_partner
+
+    url = templates.empty_database()
+    upgrade(url)
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    later = at + timedelta(days=365)
+
+    def key(name: str) -> ledger.IdempotencyKey:
+        return ledger.IdempotencyKey("test", name)
+
+    def setup(session: Session) -> int:
+        ledger.open_member_accounts(session, 1, at)
+        return add_partner(session, code="p1", name="P", legal_entity="", now=at).id
+
+    async def play(database: Database) -> None:
+        partner = await database.write(setup)
+        step = database.write
+        first = await step(
+            ledger.earn, key("e1"), member_id=1, partner_id=partner, points=100,
+            order_ref="o1", expires_at=later, now=at,
+        )  # fmt: skip
+        spent = await step(
+            ledger.redeem, key("r1"), member_id=1, partner_id=partner, amount=60, now=at
+        )
+        await step(ledger.refund, key("f1"), hold_id=spent.hold_id, now=at + timedelta(hours=1))
+        held = await step(
+            ledger.reserve, key("h1"), member_id=1, partner_id=partner, amount=10,
+            now=at + timedelta(hours=1), deadline=at + timedelta(hours=2),
+        )  # fmt: skip
+        await step(ledger.void, key("v1"), hold_id=held.hold_id, now=at + timedelta(hours=1))
+        await step(ledger.reverse_earn, key("c1"), lot_id=first.lot_id, now=at + timedelta(hours=2))
+        second = await step(
+            ledger.earn, key("e2"), member_id=1, partner_id=partner, points=50,
+            order_ref="o2", expires_at=later, now=at + timedelta(hours=3),
+        )  # fmt: skip
+        await step(
+            ledger.redeem, key("r2"), member_id=1, partner_id=partner, amount=50,
+            now=at + timedelta(hours=3),
+        )  # fmt: skip
+        await step(
+            ledger.reverse_earn, key("c2"), lot_id=second.lot_id, now=at + timedelta(hours=4)
+        )
+
+    def links(session: Session) -> dict[int, tuple[str, str, int | None]]:
+        rows = session.execute(
+            select(
+                Transfer.id, Transfer.code, Transfer.debit_account_id,
+                Transfer.original_transfer_id,
+            )
+        )  # fmt: skip
+        return {id_: (code, debit, original) for id_, code, debit, original in rows}
+
+    async def write() -> dict[int, Any]:
+        database = Database(url, pool_size=1)
+        try:
+            await play(database)
+            return await database.read(links)
+        finally:
+            await database.dispose()
+
+    async def read() -> dict[int, Any]:
+        database = Database(url, pool_size=1)
+        try:
+            return await database.read(links)
+        finally:
+            await database.dispose()
+
+    written = asyncio.run(write())
+    command.downgrade(alembic_config(url), "0037-1")  # the links go with their column
+    upgrade(url)
+    backfilled = asyncio.run(read())
+    linked = {i for i, (code, _, original) in written.items() if original is not None}
+    codes = sorted(written[i][0] for i in linked)
+    assert codes == ["clawback", "clawback", "refund", "void"], written
+    debt = {i for i, (code, debit, _) in written.items() if debit.endswith(":debt")}
+    assert len(debt) == 1  # the second reversal's debt, with its own link
+    assert backfilled == {
+        i: (code, debit, None if i in debt else original)
+        for i, (code, debit, original) in written.items()
+    }

@@ -40,7 +40,7 @@ def test_migrate_creates_the_schema(
     assert capsys.readouterr().out.splitlines() == [
         "database migrated to the latest revision",
         "ledger clean: 1 accounts, 0 transfers, 0 lots; members hold 0 points, 0 held, "
-        "0 owed as clawback debt; 10 invariants hold",
+        "0 owed as clawback debt; 11 invariants hold",
     ]
 
 

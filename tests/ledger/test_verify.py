@@ -133,3 +133,32 @@ async def test_a_member_balance_cannot_go_negative_even_by_direct_sql(
 
     with pytest.raises(DBAPIError, match="debits_within_credits"):
         await db.write(overdraw)
+
+
+async def test_verify_detects_a_reversal_without_its_original_or_with_a_wrong_one(
+    db: Database, now: datetime
+) -> None:
+    """Settlement prices a clawback or a refund at its original's terms
+    (docs/settlement.md): one naming none, or a redemption, is a breach."""
+    world = await _populated(db, now)
+
+    def corrupt(session: Session) -> None:
+        for original in ("NULL", "id"):
+            session.execute(
+                text(
+                    "INSERT INTO ledger_transfers (operation_id, debit_account_id, "
+                    "credit_account_id, amount, code, partner_id, member_id, "
+                    "original_transfer_id, created_at) "
+                    "SELECT operation_id, 'member:1', 'partner:10:issued', 1, 'clawback', 10, "
+                    f"1, {original}, created_at FROM ledger_transfers WHERE code = 'redeem'"
+                )
+            )
+
+    await db.write(corrupt)
+    report = await world.verify()
+
+    named = [b for b in report.breaches if b.invariant == "reversal_names_its_original"]
+    assert sorted(b.detail for b in named) == [
+        "clawback names original 3",
+        "clawback names original none",
+    ]

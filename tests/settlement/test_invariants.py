@@ -1,7 +1,8 @@
 """Settlement invariants on random ledgers: the nets plus the operator's revenue sum to
 zero, each statement equals what a per-transfer oracle computes from the ledger (prices
-changing mid-period included), the hub's reconciliation lines add up to the statements'
-points, and closing freezes exactly the computed statements."""
+changing mid-period included; refunds and clawbacks priced at their originals' terms, a
+clawback debt credited only as it is repaid), the hub's reconciliation lines add up to the
+statements' points, and closing freezes exactly the computed statements."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,6 +24,7 @@ import ledger
 from core.db import Database
 from ledger.errors import LedgerError
 from ledger.models import Transfer
+from ledger.queries import balances
 from partners.registry import add_partner
 from partners.terms import set_settlement_terms
 from settlement.closing import close_period
@@ -59,7 +61,17 @@ def scenarios(draw: Any) -> dict[str, Any]:
         st.lists(
             st.tuples(
                 st.sampled_from(
-                    ["earn", "redeem", "refund", "reverse", "earn", "redeem", "donate"]
+                    [
+                        "earn",
+                        "redeem",
+                        "refund",
+                        "reverse",
+                        "earn",
+                        "redeem",
+                        "donate",
+                        "debt",
+                        "refund",
+                    ]
                 ),
                 st.integers(0, 2),
                 st.integers(1, 400),
@@ -76,17 +88,34 @@ def _fen(amount: Decimal) -> int:
     return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
 
 
+def _price(
+    t: Any, transfers: dict[int, Any], terms: dict[int, list[tuple[datetime, Terms]]]
+) -> Terms | None:
+    """The terms a transfer is settled at: those in force at its time, or for a refund or a
+    clawback (points taken back or a debt repaid), those its original was settled at; None
+    for a clawback debt recorded, which settles nothing until repaid."""
+    if t.code in ("refund", "clawback"):
+        assert t.original_transfer_id is not None, t  # every one names its original now
+        if t.debit_account_id.endswith(":debt"):
+            return None
+        at = transfers[t.original_transfer_id].created_at
+    else:
+        at = t.created_at
+    return [p for since, p in terms[t.partner_id] if since <= at][-1]
+
+
 def _oracle(
     transfers: list[Any], terms: dict[int, list[tuple[datetime, Terms]]]
 ) -> dict[int, dict[str, int]]:
-    """Each transfer priced on its own at the terms in force at its time."""
+    """Each transfer priced on its own (``_price``)."""
+    by_id = {t.id: t for t in transfers}
     money: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for t in transfers:
         if t.partner_id not in terms or not BASE <= t.created_at < END:
             continue
-        if t.code == "clawback" and not t.credit_account_id.startswith("partner:"):
+        price = _price(t, by_id, terms)
+        if price is None:
             continue
-        price = [p for at, p in terms[t.partner_id] if at <= t.created_at][-1]
         m = money[t.partner_id]
         if t.code == "earn":
             m["issue"] += t.amount * price.issue
@@ -131,10 +160,14 @@ def _line_oracle(
 ) -> dict[tuple[int, str, str], tuple[int, int]]:
     """The hub's lines: per partner, kind and reference, the points and the money of their
     own transfers' prices, half-even once per line."""
+    by_id = {t.id: t for t in transfers}
     points: dict[tuple[int, str, str], int] = defaultdict(int)
     money: dict[tuple[int, str, str], Decimal] = defaultdict(Decimal)
     for t in transfers:
         if t.partner_id not in terms or not BASE <= t.created_at < END or t.code not in KINDS:
+            continue
+        price = _price(t, by_id, terms)
+        if price is None:
             continue
         if t.code in ("earn", "clawback") and t.order_ref is not None:
             reference = f"order:{t.order_ref}"
@@ -142,7 +175,6 @@ def _line_oracle(
             reference = f"hold:{t.hold_id}"
         else:
             reference = f"transfer:{t.id}"
-        price = [p for at, p in terms[t.partner_id] if at <= t.created_at][-1]
         each = price.issue if t.code in ("earn", "clawback", "compensate") else price.reimbursement
         key = (t.partner_id, KINDS[t.code], reference)
         points[key] += t.amount
@@ -226,6 +258,32 @@ async def _play(database: Database, scenario: dict[str, Any]) -> None:
                     now=at,
                     partner_id=partner_id,
                 )
+            elif kind == "debt":
+                # Earned here, spent at the next partner, reversed: a clawback debt owed to
+                # this partner, repaid by the member's later earnings and refunds.
+                earned = await database.write(
+                    ledger.earn,
+                    ledger.IdempotencyKey("test", f"op-{n}-earn"),
+                    member_id=1,
+                    partner_id=partner_id,
+                    points=points,
+                    order_ref=f"o{n}",
+                    expires_at=at + timedelta(days=365),
+                    now=at,
+                )
+                spendable = await database.read(lambda s: balances(s, [1])[1].balance)
+                taken = await database.write(
+                    ledger.redeem,
+                    ledger.IdempotencyKey("test", f"op-{n}-spend"),
+                    member_id=1,
+                    partner_id=ids[(index + 1) % 3],
+                    amount=spendable,
+                    now=at,
+                )
+                holds.append((taken.hold_id, ids[(index + 1) % 3]))
+                await database.write(
+                    ledger.reverse_earn, key, lot_id=earned.lot_id, now=at, partner_id=partner_id
+                )
             elif kind == "reverse" and lots:
                 lot_id, owner = lots.pop(points % len(lots))
                 await database.write(
@@ -246,10 +304,22 @@ async def _play(database: Database, scenario: dict[str, Any]) -> None:
                 Transfer.credit_account_id,
                 Transfer.order_ref,
                 Transfer.hold_id,
+                Transfer.debit_account_id,
+                Transfer.original_transfer_id,
             )
         ).all()
     )
     expected = _oracle(list(transfers), terms)
+    by_id = {t.id: t for t in transfers}
+    for t in transfers:  # what the generated ledgers hold (--hypothesis-show-statistics)
+        if t.code == "clawback" and t.debit_account_id.endswith(":debt"):
+            event("a clawback debt recorded")
+        elif t.code == "clawback" and t.credit_account_id.endswith(":debt"):
+            event("a clawback debt repaid")
+        if t.original_transfer_id is not None:
+            then = [at for at, _ in terms.get(t.partner_id, []) if at <= t.created_at]
+            if then and by_id[t.original_transfer_id].created_at < then[-1]:
+                event(f"a {t.code} across a change of terms")
 
     assert sum(s.net_fen for s in computed.statements) + computed.operator_revenue_fen == 0
     got = {
