@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from compliance.text import skeleton, words
 
@@ -145,6 +145,23 @@ def no_retroactive_change(effective_at: datetime, now: datetime) -> Violation | 
     carry an effective time in the future and never apply retroactively."""
     if effective_at <= now:
         return Violation("CR-07", "a rate change must take effect in the future")
+    return None
+
+
+def cut_needs_notice(
+    what: str, effective_at: datetime, now: datetime, notice: timedelta
+) -> Violation | None:
+    """CR-07 NO_FINANCIAL_ATTRIBUTES: a change that lowers what members earn (a lower rate,
+    multiplier or bonus, or one withdrawn) is published the operator's notice period ahead,
+    as a catalogue price increase is; a change in the members' favour may apply at once."""
+    if effective_at < now + notice:
+        days = notice.total_seconds() / 86_400
+        period = f"{days:g} days" if days != 1 else "1 day"
+        return Violation(
+            "CR-07",
+            f"{what} lowers what members earn: it takes effect at the earliest after the "
+            f"operator's notice period of {period}, from {(now + notice).isoformat()}",
+        )
     return None
 
 

@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import cast
 
@@ -19,13 +19,15 @@ from sqlalchemy import Table, and_, func, select
 from sqlalchemy.orm import Session
 
 from compliance.errors import ComplianceViolation
-from compliance.rules import no_points_purchase, no_retroactive_change
+from compliance.rules import cut_needs_notice, no_points_purchase, no_retroactive_change
 from compliance.vocabulary import normalise
 from core.db import insert_if_absent
 from members.errors import MemberError
 from members.models import BasketBonus, BasketBonusUse
 from members.tiers import MAX_PROGRAMME_MULTIPLIER
+from partners.catalog import DEFAULT_PRICE_NOTICE
 from partners.errors import PartnerError
+from partners.models import Partner
 from partners.terms import exact_decimal, plain
 
 MAX_CATEGORIES = 5
@@ -64,6 +66,22 @@ def _rule(row: BasketBonus) -> BasketRule:
     )
 
 
+def basket_lowers(old: BasketRule, new: BasketRule) -> bool:
+    """Whether ``new`` gives some order less than ``old``: withdrawn, a smaller bonus or
+    multiplier (a bonus turned into a multiplier or back counts as lower), a higher
+    minimum line, or a category the old basket did not ask for. A withdrawn ``old`` gives
+    nothing, so nothing is lower than it."""
+    if old.withdrawn:
+        return False
+    return (
+        new.withdrawn
+        or new.bonus_points < old.bonus_points
+        or new.multiplier < old.multiplier
+        or new.min_line_amount_fen > old.min_line_amount_fen
+        or not set(new.categories) <= set(old.categories)
+    )
+
+
 def set_basket_bonus(
     session: Session,
     *,
@@ -75,10 +93,15 @@ def set_basket_bonus(
     multiplier: object,
     effective_at: datetime,
     now: datetime,
+    notice: timedelta = DEFAULT_PRICE_NOTICE,
 ) -> BasketRule:
     """Publish (a new version of) the basket bonus ``code`` from ``effective_at``, which
     must be in the future (CR-07), like every earning term. Either ``bonus_points`` or
-    ``multiplier`` (not both); neither withdraws the code from ``effective_at``."""
+    ``multiplier`` (not both); neither withdraws the code from ``effective_at``. A version
+    that lowers what the basket gives (a smaller bonus or multiplier, a withdrawal, a
+    higher minimum, categories that are not a subset of the ones before) takes effect at
+    the earliest after the operator's notice period ``notice`` (CR-07), and so does a
+    later published version that would then lower this one; a rise may apply at once."""
     violation = no_retroactive_change(effective_at, now)
     if violation is not None:
         raise ComplianceViolation(violation, ["effectiveAt"])
@@ -112,6 +135,9 @@ def set_basket_bonus(
         )
     if bonus_points > 0 and factor != 1:
         raise MemberError("a basket adds bonusPoints or multiplies, not both", ["multiplier"])
+    # One partner's publications one after the other (two racing ones could each pass
+    # against the versions the other has not yet written).
+    session.execute(select(Partner.id).where(Partner.id == partner_id).with_for_update())
     live = {rule.code for rule in rules_in_force(session, partner_id, effective_at)}
     if code not in live and len(live) >= MAX_RULES:
         raise MemberError(f"at most {MAX_RULES} basket bonuses at a time", ["code"])
@@ -124,6 +150,36 @@ def set_basket_bonus(
     ).first()
     if taken is not None:
         raise MemberError("this basket already changes at that time", ["effectiveAt"])
+    published = BasketRule(
+        code, tuple(names), min_line_amount_fen, bonus_points, factor, effective_at
+    )
+    versions = select(BasketBonus).where(
+        BasketBonus.partner_id == partner_id, BasketBonus.code == code
+    )
+    before = session.execute(
+        versions.where(BasketBonus.effective_at < effective_at)
+        .order_by(BasketBonus.effective_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if before is not None and basket_lowers(_rule(before), published):
+        violation = cut_needs_notice(f"this version of {code}", effective_at, now, notice)
+        if violation is not None:
+            raise ComplianceViolation(violation, ["effectiveAt"])
+    after = session.execute(
+        versions.where(BasketBonus.effective_at > effective_at)
+        .order_by(BasketBonus.effective_at)
+        .limit(1)
+    ).scalar_one_or_none()
+    if after is not None and basket_lowers(published, _rule(after)):
+        violation = cut_needs_notice(
+            f"the version of {code} published for {after.effective_at.isoformat()}, after "
+            "this one,",
+            after.effective_at,
+            now,
+            notice,
+        )
+        if violation is not None:
+            raise ComplianceViolation(violation, ["effectiveAt"])
     row = BasketBonus(
         partner_id=partner_id,
         code=code,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Context, Decimal
 from typing import Any, cast
 
@@ -15,7 +15,12 @@ from sqlalchemy.orm import Session
 import ledger
 from compliance.aml import open_cases, record_issuance, screen_award
 from compliance.errors import ComplianceViolation
-from compliance.rules import no_points_purchase, no_retroactive_change, real_consumption
+from compliance.rules import (
+    cut_needs_notice,
+    no_points_purchase,
+    no_retroactive_change,
+    real_consumption,
+)
 from compliance.vocabulary import normalise, vocabulary
 from core.db import insert_if_absent
 from events import EventType, global_id
@@ -27,6 +32,7 @@ from members.errors import MemberError
 from members.events import emit_partner_event
 from members.models import Award, EarningRule
 from members.registration import identified
+from partners.catalog import DEFAULT_PRICE_NOTICE
 from partners.errors import PartnerError
 from partners.green import verified_green
 from partners.models import Partner
@@ -587,9 +593,13 @@ def set_earning_rule(
     green_bonus_multiplier: object,
     effective_at: datetime,
     now: datetime,
+    notice: timedelta = DEFAULT_PRICE_NOTICE,
 ) -> RuleSet:
     """Publish how purchases earn points from ``effective_at``, which must be in the future
-    (CR-07): members always know the rule they earn under."""
+    (CR-07): members always know the rule they earn under. A rule that lowers what members
+    earn on some purchase, against the rule it follows, takes effect at the earliest after
+    the operator's notice period ``notice`` (CR-07), and so does a published later rule
+    that would then lower what this one gives; a rise may apply at once."""
     violation = no_retroactive_change(effective_at, now)
     if violation is not None:
         raise ComplianceViolation(violation, ["effectiveAt"])
@@ -599,6 +609,37 @@ def set_earning_rule(
         normalise(category): _multiplier(f"categoryMultipliers.{category}", value)
         for category, value in category_multipliers.items()
     }
+    # One partner's publications one after the other (two racing ones could each pass
+    # against the rules the other has not yet written).
+    session.execute(select(Partner.id).where(Partner.id == partner_id).with_for_update())
+    taken = session.execute(
+        select(EarningRule.id).where(
+            EarningRule.partner_id == partner_id, EarningRule.effective_at == effective_at
+        )
+    ).first()
+    if taken is not None:
+        raise MemberError("a rule already takes effect at that time", ["effectiveAt"])
+    published = Rule(per_yuan, categories, green, effective_at)
+    before = rule_in_force(session, partner_id, effective_at - timedelta(microseconds=1))
+    if lowers(before, published):
+        violation = cut_needs_notice("this earning rule", effective_at, now, notice)
+        if violation is not None:
+            raise ComplianceViolation(violation, ["effectiveAt"])
+    after = session.execute(
+        select(EarningRule)
+        .where(EarningRule.partner_id == partner_id, EarningRule.effective_at > effective_at)
+        .order_by(EarningRule.effective_at)
+        .limit(1)
+    ).scalar_one_or_none()
+    if after is not None and lowers(published, _rule(after)):
+        violation = cut_needs_notice(
+            f"the rule published for {after.effective_at.isoformat()}, after this one,",
+            after.effective_at,
+            now,
+            notice,
+        )
+        if violation is not None:
+            raise ComplianceViolation(violation, ["effectiveAt"])
     session.add(
         EarningRule(
             partner_id=partner_id,
@@ -612,6 +653,21 @@ def set_earning_rule(
     session.flush()
     return RuleSet(
         str(per_yuan), {k: str(v) for k, v in categories.items()}, str(green), effective_at
+    )
+
+
+def _rate(rule: Rule, category: str | None, green: bool) -> Decimal:
+    factor = Decimal(1) if category is None else rule.category_multipliers.get(category, Decimal(1))
+    return rule.points_per_yuan * factor * (rule.green_bonus_multiplier if green else Decimal(1))
+
+
+def lowers(old: Rule, new: Rule) -> bool:
+    """Whether ``new`` earns less than ``old`` on some purchase: a yuan in any category
+    either names (or in none of them), green or not."""
+    return any(
+        _rate(new, category, green) < _rate(old, category, green)
+        for category in {*old.category_multipliers, *new.category_multipliers, None}
+        for green in (False, True)
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from core.config import get_settings
 from core.db import utcnow
 from members.baskets import BasketRule, set_basket_bonus
 from members.earning import RuleSet, set_earning_rule
@@ -125,6 +126,7 @@ async def earning_rule(
         green_bonus_multiplier=green_bonus_multiplier,
         effective_at=effective_at,
         now=utcnow(),
+        notice=get_settings().price_notice,
     )
 
 
@@ -153,6 +155,7 @@ async def basket_bonus(
         multiplier=multiplier,
         effective_at=effective_at,
         now=utcnow(),
+        notice=get_settings().price_notice,
     )
 
 

@@ -208,7 +208,10 @@ class SetEarningRuleInput:
     points_per_yuan: Decimal
     category_multipliers: list[CategoryMultiplierInput] = strawberry.field(default_factory=list)
     green_bonus_multiplier: Decimal = Decimal(1)
-    effective_at: datetime = strawberry.field(description="Must be in the future (CR-07).")
+    effective_at: datetime = strawberry.field(
+        description="In the future (CR-07); at least the operator's notice period ahead (7 "
+        "days by default) when the change lowers what members earn on some purchase."
+    )
 
 
 @strawberry.type
@@ -255,7 +258,10 @@ class SetBasketBonusInput:
     multiplier: Decimal = strawberry.field(
         default=Decimal(1), description="For the matched lines, instead of bonusPoints."
     )
-    effective_at: datetime = strawberry.field(description="Must be in the future (CR-07).")
+    effective_at: datetime = strawberry.field(
+        description="In the future (CR-07); at least the operator's notice period ahead (7 "
+        "days by default) when the change lowers what members earn on some purchase."
+    )
 
 
 @strawberry.type

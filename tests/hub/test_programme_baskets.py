@@ -3,6 +3,7 @@ order, in the breakdown, funded from its budget; splitting, tiny lines, replays.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +14,7 @@ from core.db import utcnow
 from members.baskets import set_basket_bonus
 from tests.conftest import Clock
 from tests.hub.conftest import Hub
-from tests.hub.test_graphql_members import _award_input, _gql, _partner, _register
+from tests.hub.test_graphql_members import ALL, _award_input, _gql, _partner, _register
 
 pytestmark = pytest.mark.anyio
 
@@ -296,19 +297,114 @@ async def test_the_basket_bonus_is_funded_from_the_partners_budget(hub: Hub) -> 
     assert plain["data"]["awardPoints"]["points"] == 15
 
 
-async def test_a_withdrawn_basket_no_longer_applies(hub: Hub) -> None:
+WITHDRAW = {
+    "code": "SNACK_DRINK",
+    "categories": ["snacks", "drinks"],
+    "minLineAmountFen": 300,
+    "bonusPoints": 0,
+}
+
+
+def _refusal(body: dict) -> list[tuple[str, list[str], str]]:
+    return [
+        (e["code"], e["field"], e["rule"]) for e in body["data"]["setBasketBonus"]["userErrors"]
+    ]
+
+
+async def test_a_withdrawn_basket_no_longer_applies_after_the_notice(
+    hub: Hub, clock: Clock
+) -> None:
+    """Withdrawing a basket lowers what members earn: published sooner than the notice
+    period (7 days) it is refused (CR-07, as an outside attack cut an earning rate a
+    second ahead); published a week ahead it applies from then."""
     store = await _partner(hub, "store")
     await _basket_in_force(hub, "store")
-    await _basket_in_force(hub, "store", bonus_points=0)  # a later version: neither
     member = await _register(hub, store)
+    week = timedelta(days=7)
 
-    body = await _gql(
+    too_soon = await _gql(
+        hub, SET, store, input={**WITHDRAW, "effectiveAt": (utcnow() + week / 2).isoformat()}
+    )
+    ahead = await _gql(
+        hub,
+        SET,
+        store,
+        input={**WITHDRAW, "effectiveAt": (utcnow() + week + timedelta(minutes=1)).isoformat()},
+    )
+    still = await _gql(
         hub, AWARD, store, input=_basket(member, 1, ("snacks", 1000), ("drinks", 500))
+    )
+    clock.travel(week + timedelta(minutes=2))
+    store = await hub.access_token(await hub.client(partner="store", scopes=ALL))
+    body = await _gql(
+        hub, AWARD, store, input=_basket(member, 2, ("snacks", 1000), ("drinks", 500))
     )
     published = await _gql(hub, PUBLISHED, None, code="store")
 
+    assert _refusal(too_soon) == [("COMPLIANCE_VIOLATION", ["effectiveAt"], "CR-07")]
+    assert (
+        "notice period of 7 days" in too_soon["data"]["setBasketBonus"]["userErrors"][0]["message"]
+    )
+    assert _refusal(ahead) == []
+    assert still["data"]["awardPoints"]["points"] == 65
     assert body["data"]["awardPoints"]["points"] == 15
     assert published["data"]["partner"]["earningRule"]["basketBonuses"] == []
+
+
+@pytest.mark.parametrize(
+    ("change", "lowers"),
+    [
+        ({"bonusPoints": 30}, True),
+        ({"bonusPoints": 0, "multiplier": "1.5"}, True),
+        ({"minLineAmountFen": 500}, True),
+        ({"categories": ["snacks", "drinks", "fruit"]}, True),
+        ({"categories": ["snacks", "fruit"]}, True),
+        ({"bonusPoints": 80}, False),
+        ({"minLineAmountFen": 100}, False),
+        ({"code": "FRUIT_DRINK", "categories": ["fruit", "drinks"]}, False),
+    ],
+    ids=[
+        "smaller bonus",
+        "bonus to multiplier",
+        "higher minimum",
+        "one more category",
+        "other categories",
+        "bigger bonus",
+        "lower minimum",
+        "a new basket",
+    ],
+)
+async def test_a_basket_cut_waits_the_notice_and_a_rise_applies_at_once(
+    hub: Hub, change: dict, lowers: bool
+) -> None:
+    store = await _partner(hub, "store")
+    await _basket_in_force(hub, "store")
+    soon = (utcnow() + timedelta(seconds=1)).isoformat()
+
+    body = await _gql(
+        hub, SET, store, input={**WITHDRAW, "bonusPoints": 50, **change, "effectiveAt": soon}
+    )
+
+    assert _refusal(body) == (
+        [("COMPLIANCE_VIOLATION", ["effectiveAt"], "CR-07")] if lowers else []
+    )
+
+
+async def test_a_rise_cannot_be_slipped_in_before_a_published_return(hub: Hub) -> None:
+    """A version of 50 published for an hour ahead (no change), then one of 500 for a
+    second ahead: the 50 would then be a cut an hour later, within the notice; refused."""
+    store = await _partner(hub, "store")
+    await _basket_in_force(hub, "store")
+    hour = (utcnow() + timedelta(hours=1)).isoformat()
+    second = (utcnow() + timedelta(seconds=1)).isoformat()
+
+    same = await _gql(hub, SET, store, input={**WITHDRAW, "bonusPoints": 50, "effectiveAt": hour})
+    rise = await _gql(
+        hub, SET, store, input={**WITHDRAW, "bonusPoints": 500, "effectiveAt": second}
+    )
+
+    assert _refusal(same) == []
+    assert _refusal(rise) == [("COMPLIANCE_VIOLATION", ["effectiveAt"], "CR-07")]
 
 
 async def test_aml_sees_the_bonus_points_like_base_points(hub: Hub) -> None:
@@ -329,3 +425,26 @@ async def test_aml_sees_the_bonus_points_like_base_points(hub: Hub) -> None:
     errors = body["data"]["awardPoints"]["userErrors"]
     assert [(e["code"], e["rule"]) for e in errors] == [("COMPLIANCE_VIOLATION", "CR-08")]
     assert plain["data"]["awardPoints"]["points"] == 15
+
+
+async def test_racing_versions_never_make_a_cut_without_notice(hub: Hub) -> None:
+    """The basket of 50 again for an hour ahead, and 500 for a second ahead, racing: each
+    alone passes, together one is refused (a partner's publications are serialised)."""
+    store = await _partner(hub, "store")
+    await _basket_in_force(hub, "store")
+    hour = (utcnow() + timedelta(hours=1)).isoformat()
+    second = (utcnow() + timedelta(seconds=1)).isoformat()
+
+    bodies = await asyncio.gather(
+        *(
+            _gql(hub, SET, store, input={**WITHDRAW, "bonusPoints": points, "effectiveAt": at})
+            for points, at in ((50, hour), (500, second)) * 3
+        )
+    )
+
+    passed = {
+        b["data"]["setBasketBonus"]["basketBonus"]["bonusPoints"]
+        for b in bodies
+        if b["data"]["setBasketBonus"]["basketBonus"] is not None
+    }
+    assert passed in ({50}, {500})

@@ -3,14 +3,23 @@ through GraphQL."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from core.db import utcnow
+from tests.conftest import Clock
 from tests.hub.conftest import Hub
-from tests.hub.test_graphql_members import AWARD, _award_input, _gql, _partner, _register
+from tests.hub.test_graphql_members import (
+    ALL,
+    AWARD,
+    _award_input,
+    _gql,
+    _partner,
+    _register,
+)
 from tests.statements import counting_statements
 
 pytestmark = pytest.mark.anyio
@@ -191,3 +200,157 @@ async def test_an_award_costs_the_same_statements_for_1_or_20_lines_and_after_ma
     assert sum("FROM aml_thresholds" in s for s in statements) == 1
     assert sum("FROM partner_basket_bonuses" in s for s in statements) == 1
     assert sum("FROM compliance_vocabulary" in s for s in statements) == 1
+
+
+REFUSAL = """mutation($input: SetEarningRuleInput!) {
+  setEarningRule(input: $input) { rule { pointsPerYuan } userErrors { code message field rule } }
+}"""
+
+
+def _order(member: str, n: int, amount_fen: int = 12_345, category: str = "daily") -> dict:
+    return _award_input(
+        member,
+        key=f"award-{n}",
+        order=f"order-{n}",
+        paidAmountFen=amount_fen,
+        lines=[{"sku": f"sku-{n}", "category": category, "amountFen": amount_fen}],
+    )
+
+
+async def _in_force(hub: Hub, clock: Clock, token: str, rule: dict[str, Any]) -> str:
+    """Publish ``rule`` a second ahead (a rise over the default 1 point per yuan applies
+    at once) and travel past it; a fresh token of the store's."""
+    at = (utcnow() + timedelta(seconds=1)).isoformat()
+    body = await _gql(hub, REFUSAL, token, input={**rule, "effectiveAt": at})
+    assert body["data"]["setEarningRule"]["userErrors"] == [], body
+    clock.travel(timedelta(seconds=2))
+    return await hub.access_token(await hub.client(partner="store", scopes=ALL))
+
+
+@pytest.mark.parametrize(
+    "cut",
+    [
+        {"pointsPerYuan": "0"},
+        {"pointsPerYuan": "0.0001"},
+        {"pointsPerYuan": "2"},
+        {"pointsPerYuan": "3", "categoryMultipliers": [{"category": "books", "multiplier": "1"}]},
+        {"pointsPerYuan": "3", "categoryMultipliers": [{"category": "books", "multiplier": "2"}]},
+        {"pointsPerYuan": "3", "categoryMultipliers": [{"category": "books", "multiplier": "3"}]},
+    ],
+    ids=[
+        "zero",
+        "a ten-thousandth",
+        "rate down",
+        "multiplier removed",
+        "multiplier down",
+        "green bonus removed",
+    ],
+)
+async def test_an_earning_cut_is_refused_within_the_notice(
+    hub: Hub, clock: Clock, cut: dict[str, Any]
+) -> None:
+    """Found by an outside attack (F9): pointsPerYuan "0" a second ahead was accepted and
+    the next order earned nothing. A rule that lowers what members earn on some purchase
+    waits the operator's notice period (7 days, as a price increase does): CR-07."""
+    store = await _partner(hub, "store")
+    store = await _in_force(
+        hub,
+        clock,
+        store,
+        {
+            "pointsPerYuan": "3",
+            "categoryMultipliers": [{"category": "books", "multiplier": "3"}],
+            "greenBonusMultiplier": "2",
+        },
+    )
+    cut = {"greenBonusMultiplier": "2", **cut}
+    if "green bonus" in str(cut) or cut.get("categoryMultipliers") == [
+        {"category": "books", "multiplier": "3"}
+    ]:
+        cut["greenBonusMultiplier"] = "1"
+
+    soon = await _gql(
+        hub,
+        REFUSAL,
+        store,
+        input={**cut, "effectiveAt": (utcnow() + timedelta(seconds=1)).isoformat()},
+    )
+    six_days = await _gql(
+        hub,
+        REFUSAL,
+        store,
+        input={**cut, "effectiveAt": (utcnow() + timedelta(days=6, hours=23)).isoformat()},
+    )
+    published = await _gql(hub, PUBLISHED, None, code="store")
+
+    for body in (soon, six_days):
+        [error] = body["data"]["setEarningRule"]["userErrors"]
+        assert (error["code"], error["field"], error["rule"]) == (
+            "COMPLIANCE_VIOLATION",
+            ["effectiveAt"],
+            "CR-07",
+        )
+        assert "lowers what members earn" in error["message"]
+        assert "notice period of 7 days" in error["message"]
+    assert published["data"]["partner"]["upcomingEarningRules"]["edges"] == []
+
+
+async def test_a_cut_published_a_week_ahead_applies_then_and_a_rise_at_once(
+    hub: Hub, clock: Clock
+) -> None:
+    store = await _partner(hub, "store")
+    member = await _register(hub, store)
+    store = await _in_force(hub, clock, store, {"pointsPerYuan": "2"})
+    raised = await _gql(hub, TOTALS, store, input=_order(member, 1))
+    week = (utcnow() + timedelta(days=7, minutes=1)).isoformat()
+    cut = await _gql(hub, REFUSAL, store, input={"pointsPerYuan": "0.5", "effectiveAt": week})
+    before_the_cut = await _gql(hub, TOTALS, store, input=_order(member, 2))
+    clock.travel(timedelta(days=7, minutes=2))
+    store = await hub.access_token(await hub.client(partner="store", scopes=ALL))
+    after_the_cut = await _gql(hub, TOTALS, store, input=_order(member, 3))
+
+    assert raised["data"]["awardPoints"]["points"] == 246  # 123.45 yuan x 2, at once
+    assert cut["data"]["setEarningRule"]["userErrors"] == []
+    assert before_the_cut["data"]["awardPoints"]["points"] == 246
+    assert after_the_cut["data"]["awardPoints"]["points"] == 61  # 123.45 x 0.5, floored
+
+
+async def test_a_rise_cannot_be_slipped_in_before_a_published_rule_it_would_make_a_cut(
+    hub: Hub,
+) -> None:
+    """The rule in force (1 a yuan) published again for an hour ahead, then 5 a yuan for a
+    second ahead: the hour-ahead rule would then cut 5 to 1 within the notice: refused."""
+    store = await _partner(hub, "store")
+    hour = (utcnow() + timedelta(hours=1)).isoformat()
+    second = (utcnow() + timedelta(seconds=1)).isoformat()
+
+    same = await _gql(hub, REFUSAL, store, input={"pointsPerYuan": "1", "effectiveAt": hour})
+    rise = await _gql(hub, REFUSAL, store, input={"pointsPerYuan": "5", "effectiveAt": second})
+
+    assert same["data"]["setEarningRule"]["userErrors"] == []
+    [error] = rise["data"]["setEarningRule"]["userErrors"]
+    assert (error["rule"], error["field"]) == ("CR-07", ["effectiveAt"])
+    assert "after this one" in error["message"]
+
+
+async def test_racing_cut_and_rise_never_make_a_cut_without_notice(hub: Hub) -> None:
+    """Two requests race: 1 a yuan again for an hour ahead, and 5 a yuan for a second
+    ahead. Each alone passes; together one must be refused (the partner's publications
+    are serialised), on SQLite and on PostgreSQL."""
+    store = await _partner(hub, "store")
+    hour = (utcnow() + timedelta(hours=1)).isoformat()
+    second = (utcnow() + timedelta(seconds=1)).isoformat()
+
+    bodies = await asyncio.gather(
+        *(
+            _gql(hub, REFUSAL, store, input={"pointsPerYuan": rate, "effectiveAt": at})
+            for rate, at in (("1", hour), ("5", second)) * 4
+        )
+    )
+
+    passed = {
+        b["data"]["setEarningRule"]["rule"]["pointsPerYuan"]
+        for b in bodies
+        if b["data"]["setEarningRule"]["rule"] is not None
+    }
+    assert passed in ({"1"}, {"5"})
