@@ -5,6 +5,7 @@ Each rule's docstring names its ID and basis (shared/design/compliance.md).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -218,37 +219,194 @@ def registered_charity(partner_kind: str) -> Violation | None:
     return None
 
 
-# Restrictions of time slots or dates that a paid ticket does not carry, as they read
-# normalised (with word separators as spaces).
-POINTS_ONLY_RESTRICTIONS = (
-    "off peak only",
-    "offpeak only",
-    "weekdays only",
-    "weekday only",
-    "not valid on weekends",
-    "not valid on holidays",
-    "非高峰",
-    "仅限平日",
-    "仅限工作日",
-    "限工作日",
-    "节假日不可用",
-    "周末不可用",
+# CR-13: what a restriction of time slots or dates reads as (docs/compliance.md). Text is
+# read as every rule reads it (compliance.text.words: NFKC, case-folded, punctuation a
+# word break). A restriction is a day or time word with a restriction word at most one
+# word away ("weekends excluded", "matinee screenings only", "not valid on weekends",
+# "before 5 pm only"), a range of days short of the whole week ("Mon-Thu", "Monday to
+# Friday", 周一至周四), or an off-peak phrase. A day or time word alone names a product
+# ("Weekend brunch set", "Monday Mocha", "Matinee Idol DVD") and passes.
+_DAY_WORDS = frozenset(
+    {
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "mondays",
+        "tuesdays",
+        "wednesdays",
+        "thursdays",
+        "fridays",
+        "saturdays",
+        "sundays",
+        "weekday",
+        "weekdays",
+        "weekend",
+        "weekends",
+        "weeknight",
+        "weeknights",
+        "holiday",
+        "holidays",
+        "morning",
+        "mornings",
+        "afternoon",
+        "afternoons",
+        "evening",
+        "evenings",
+        "night",
+        "nights",
+        "daytime",
+        "matinee",
+        "matinees",
+        "noon",
+        "midday",
+        "midnight",
+        "lunchtime",
+        "peak",
+        "pm",
+        "am",
+    }
 )
+# Short forms are day words only next to a restriction word or another day.
+_DAY_ABBREVIATIONS = ("mon", "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun")
+_WEEK = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_RESTRICTION_WORDS = frozenset(
+    {
+        "only",
+        "excluded",
+        "excluding",
+        "exclude",
+        "excludes",
+        "excepted",
+        "except",
+        "excl",
+        "before",
+        "after",
+        "until",
+        "till",
+        "restricted",
+        "restriction",
+        "restrictions",
+        "blackout",
+        "unavailable",
+        "invalid",
+        "valid",
+        "usable",
+        "redeemable",
+        "applicable",
+    }
+)
+# Restriction words that count only right before the day ("no weekends", "not Sundays").
+_BEFORE_ONLY = frozenset({"no", "not"})
+_RANGE_WORDS = frozenset({"to", "through", "thru", "till", "until", "and"})
+_TIME = re.compile(r"^\d{1,2}(am|pm|h)$")
+_OFF_PEAK = (" off peak ", " offpeak ", " non peak ", " nonpeak ", " quiet hours ")
+_CJK_DAY = (
+    r"(?:周|星期|礼拜)[一二三四五六日天末]|工作日|平日|节假日|假日|节日|假期|高峰|闲时"
+    r"|早场|午场|晚场|夜场|白天|上午|下午|晚上|早上|中午|凌晨|\d+点|时段"
+)
+_CJK_RESTRICTION = (
+    r"仅|只限|只能|只在|(?<![不有无])限(?![量购额时])|除外|不可|不能|不适用|无效|禁用"
+    r"|(?<![均皆也都])可用|(?<![均皆也都])可使用|(?<![均皆也都])适用|(?<![均皆也都])有效"
+)
+_CJK_NEAR = re.compile(
+    rf"(?:{_CJK_DAY}).{{0,4}}?(?:{_CJK_RESTRICTION})|(?:{_CJK_RESTRICTION}).{{0,4}}?(?:{_CJK_DAY})"
+)
+_CJK_RANGE = re.compile(
+    r"(?:周|星期|礼拜)([一二三四五六日天])(?:至|到|~|-|\u2014|\u2013)?(?:周|星期|礼拜)?([一二三四五六日天])"
+)
+_CJK_OFF_PEAK = ("非高峰", "错峰", "闲时")
 
 
-def equal_service(title: str, same_slots_as_paid: bool) -> Violation | None:
-    """CR-13 EQUAL_SERVICE: a service redeemed with points has the same standing as a paid
-    one: the same time slots and dates. An item whose terms restrict points redemptions
-    beyond what paying customers get (declared, or in its title) is refused."""
-    padded = f" {words(title)} "
-    restricted = not same_slots_as_paid or any(
-        f" {phrase} " in padded if phrase.isascii() else phrase in padded
-        for phrase in POINTS_ONLY_RESTRICTIONS
-    )
-    if restricted:
+def _day(token: str) -> str | None:
+    """The day a token names, as its first three letters, if it names one."""
+    for day in _WEEK:
+        if token.startswith(day) and (
+            token in _DAY_ABBREVIATIONS or token in _DAY_WORDS or token.rstrip("s") in _DAY_WORDS
+        ):
+            return day
+    return None
+
+
+def _english_restriction(text: str) -> bool:
+    padded = f" {text} "
+    if any(phrase in padded for phrase in _OFF_PEAK):
+        return True
+    tokens = text.split()
+    days = [token in _DAY_WORDS or bool(_TIME.match(token)) for token in tokens]
+    restricting = [token in _RESTRICTION_WORDS for token in tokens]
+    for index, token in enumerate(tokens):
+        after = tokens[index + 1] if index + 1 < len(tokens) else ""
+        before = tokens[index - 1] if index > 0 else ""
+        if token in _DAY_ABBREVIATIONS:
+            # "Sat only", "(Mon-Thu only)": right next to a restriction word or a day.
+            days[index] = any(
+                word in _RESTRICTION_WORDS or word in _DAY_ABBREVIATIONS for word in (before, after)
+            )
+        elif token.isdigit() and len(token) <= 2 and after in ("00", "15", "30", "45"):
+            days[index] = True  # 17:00
+    for index, token in enumerate(tokens):
+        # The whole week ("Monday to Sunday", "Mon-Sun") restricts nothing.
+        if _day(token) == "mon":
+            for step in (1, 2):
+                if index + step < len(tokens) and _day(tokens[index + step]) == "sun":
+                    for k in range(index, index + step + 1):
+                        days[k] = False
+    for index, is_day in enumerate(days):
+        if not is_day:
+            continue
+        if any(restricting[k] for k in range(max(0, index - 2), min(len(tokens), index + 3))):
+            return True
+        if index > 0 and tokens[index - 1] in _BEFORE_ONLY:
+            return True
+    # A range of days short of the whole week: "mon thu", "monday to friday".
+    for index, token in enumerate(tokens):
+        first = _day(token)
+        if first is None:
+            continue
+        for step in (1, 2):
+            if index + step >= len(tokens):
+                break
+            if step == 2 and tokens[index + 1] not in _RANGE_WORDS:
+                break
+            last = _day(tokens[index + step])
+            if (
+                last is not None
+                and (first, last) != ("mon", "sun")
+                and (step == 1 or tokens[index + 1] != "and")
+            ):
+                return True
+    return False
+
+
+def _chinese_restriction(text: str) -> bool:
+    if any(phrase in text for phrase in _CJK_OFF_PEAK):
+        return True
+    for found in _CJK_RANGE.finditer(text):
+        if (found.group(1), found.group(2)) not in (("一", "日"), ("一", "天")):
+            return True
+    return bool(_CJK_NEAR.search(text))
+
+
+def restricts_time_slots(text: str) -> bool:
+    """Whether ``text`` (a title or category) restricts the time slots or dates it may be
+    used in (CR-13; see above for how it reads)."""
+    read = words(text)
+    return _english_restriction(read) or _chinese_restriction(read)
+
+
+def equal_service(texts: Iterable[str], same_slots_as_paid: bool) -> Violation | None:
+    """CR-13 EQUAL_SERVICE: anything redeemed with points has the same standing as when
+    paid for: the same time slots and dates. An item whose terms restrict points
+    redemptions beyond what paying customers get (declared, or in its title or category)
+    is refused, whatever its kind."""
+    if not same_slots_as_paid or any(restricts_time_slots(text) for text in texts):
         return Violation(
             "CR-13",
-            "a service redeemed with points must be usable in the same time slots and dates "
-            "as a paid one",
+            "an item redeemed with points must be usable in the same time slots and dates as "
+            "a paid one",
         )
     return None

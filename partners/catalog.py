@@ -98,10 +98,14 @@ def _check(index: int, item: ItemInput) -> None:
                 f"validDays must be 1 to {MAX_VALID_DAYS}",
                 ["items", str(index), "serviceTerms", "validDays"],
             )
-    if item.kind in SERVICE_KINDS:
-        violation = equal_service(item.title, terms is None or terms.same_slots_as_paid)
+    # CR-13 for every kind: a GOODS "ticket, off-peak only" is restricted all the same.
+    if terms is not None:
+        violation = equal_service([], terms.same_slots_as_paid)
         if violation is not None:
-            field = "title" if terms is None or terms.same_slots_as_paid else "serviceTerms"
+            raise ComplianceViolation(violation, ["items", str(index), "serviceTerms"])
+    for field, text in (("title", item.title), ("category", item.category)):
+        violation = equal_service([text], True)
+        if violation is not None:
             raise ComplianceViolation(violation, ["items", str(index), field])
     violation = catalogue_item_allowed(item.kind)
     if violation is not None:

@@ -91,7 +91,7 @@ class Alliance:
         return run
 
     def publish(
-        self, kind: str, title: str = "x", same_slots: bool = True
+        self, kind: str, title: str = "x", same_slots: bool = True, category: str = "c"
     ) -> Callable[[], Awaitable[dict]]:
         terms = {"serviceTerms": {"validDays": 30, "sameSlotsAsPaid": same_slots}}
 
@@ -104,7 +104,7 @@ class Alliance:
                     {
                         "sku": f"x-{kind}",
                         "title": title,
-                        "category": "c",
+                        "category": category,
                         "kind": kind,
                         "green": False,
                         "basePoints": 10,
@@ -240,6 +240,18 @@ CASES = [
         lambda a: a.publish("SERVICE", title="Movie ticket (any showing)"),
     ),
     (
+        "CR-13 an off-peak ticket published as goods",
+        "CR-13",
+        lambda a: a.publish("GOODS", title="Cinema ticket - off-peak only"),
+        lambda a: a.publish("GOODS", title="Weekend brunch set"),
+    ),
+    (
+        "CR-13 a restriction in the category",
+        "CR-13",
+        lambda a: a.publish("SERVICE", title="Cinema ticket", category="off-peak only"),
+        lambda a: a.publish("SERVICE", title="Cinema ticket", category="cinema"),
+    ),
+    (
         "CR-07 a rate change in the past",
         "CR-07",
         lambda a: a.earning_rule(timedelta(minutes=-5)),
@@ -296,3 +308,81 @@ async def test_cr08_earning_over_the_daily_hard_limit(hub: Hub) -> None:
     await _gql(hub, THRESHOLD, alliance.operator)
 
     await _blocked(alliance, "CR-08", alliance.award(key="a1", order="a1"))
+
+
+PUBLISH_FIELDS = """mutation($items: [CatalogItemInput!]!) {
+  upsertCatalogItems(input: {items: $items}) { items { id } userErrors { code field rule } } }"""
+# Found by an outside attack (F7): each was accepted. Kind, title, category.
+RESTRICTED = [
+    ("GOODS", "Cinema ticket - off-peak only", "cinema"),
+    ("SERVICE", "Cinema ticket, off-peak", "cinema"),
+    ("SERVICE", "Cinema ticket (Mon-Thu only)", "cinema"),
+    ("SERVICE", "Cinema ticket, valid Monday to Friday", "cinema"),
+    ("SERVICE", "Cinema ticket, not valid on weekend", "cinema"),
+    ("SERVICE", "Cinema ticket, weekends excluded", "cinema"),
+    ("SERVICE", "Cinema ticket, matinee screenings only", "cinema"),
+    ("SERVICE", "Cinema ticket, before 5 pm only", "cinema"),
+    ("SERVICE", "电影票\uff08周一至周四可用\uff09", "cinema"),
+    ("SERVICE", "电影票 节假日除外", "cinema"),
+    ("VOUCHER", "Spa voucher, before 17:00", "spa"),
+    (
+        "GOODS",
+        "".join(chr(ord(c) + 0xFEE0) if c != " " else c for c in "Lunch set WEEKDAYS ONLY"),
+        "food",
+    ),
+    ("SERVICE", "Cinema ticket", "off-peak only"),
+    ("SERVICE", "Cinema ticket", "仅限工作日"),
+]
+# Their honest neighbours: a day or time word that names the product, the whole week.
+HONEST = [
+    ("GOODS", "Weekend brunch set", "food"),
+    ("GOODS", "Monday Mocha", "drinks"),
+    ("GOODS", "Matinee Idol DVD", "films"),
+    ("GOODS", "Sun cream only 50 ml", "beauty"),
+    ("GOODS", "Saturday Night Fever DVD", "films"),
+    ("GOODS", "Peak District map", "books"),
+    ("GOODS", "周末早午餐套餐", "food"),
+    ("SERVICE", "Cinema ticket, valid Monday to Sunday", "cinema"),
+    ("SERVICE", "电影票\uff08周一至周日均可用\uff09", "cinema"),
+    ("SERVICE", "Afternoon tea for two", "food"),
+    ("VOUCHER", "Kids matinee ticket (limited edition)", "film"),
+]
+
+
+def _catalogue_item(n: int, kind: str, title: str, category: str) -> dict[str, Any]:
+    return {
+        "sku": f"item-{n}",
+        "title": title,
+        "category": category,
+        "kind": kind,
+        "green": False,
+        "basePoints": 10,
+        **({"serviceTerms": {"validDays": 30}} if kind == "SERVICE" else {}),
+    }
+
+
+@pytest.mark.parametrize(("kind", "title", "category"), RESTRICTED)
+async def test_cr13_a_restricted_item_is_refused_whatever_its_kind_or_field(
+    hub: Hub, kind: str, title: str, category: str
+) -> None:
+    store = await _partner(hub, "store")
+
+    body = await _gql(hub, PUBLISH_FIELDS, store, items=[_catalogue_item(0, kind, title, category)])
+
+    field = "category" if category in ("off-peak only", "仅限工作日") else "title"
+    [error] = body["data"]["upsertCatalogItems"]["userErrors"]
+    assert (error["rule"], error["field"]) == ("CR-13", ["items", "0", field])
+
+
+async def test_cr13_honest_day_and_time_words_are_published(hub: Hub) -> None:
+    store = await _partner(hub, "store")
+
+    body = await _gql(
+        hub,
+        PUBLISH_FIELDS,
+        store,
+        items=[_catalogue_item(n, *item) for n, item in enumerate(HONEST)],
+    )
+
+    assert body["data"]["upsertCatalogItems"]["userErrors"] == []
+    assert len(body["data"]["upsertCatalogItems"]["items"]) == len(HONEST)
