@@ -1,7 +1,11 @@
 """CR-08 monitoring against operator thresholds: points earned per member per day,
-redemptions per member per day, points earned and at once spent on a liquid item,
-repeated days just under the earning threshold, and a partner's issuance far above its
-own trailing average. Days are UTC calendar days."""
+spends (redemptions, reservations, donations) per member per day, points earned and at
+once spent on liquid items, repeated days just under the earning threshold, and a
+partner's issuance far above its own trailing average. Days are UTC calendar days.
+
+Screening a member's earning or spend first locks the member (``ledger.lock_member``), so
+two racing requests for one member are screened and posted one after the other and a
+hard limit holds under concurrency (docs/ledger.md, the global lock order)."""
 
 from __future__ import annotations
 
@@ -17,19 +21,21 @@ from sqlalchemy import String, Table, func, select, update
 from sqlalchemy.orm import Session
 
 from compliance.errors import CaseNotFound, ComplianceSettingError, ComplianceViolation
-from compliance.models import AmlCase, AmlThreshold, PartnerDailyIssuance
+from compliance.models import AmlCase, AmlThreshold, LiquidRedemption, PartnerDailyIssuance
 from compliance.rules import aml_limit
 from core import metrics
 from core.db import dialect_insert, forget_memo, unit_memo
 from events import EventType, emit, global_id
 from ledger import accounts
-from ledger.models import Hold, Transfer
+from ledger.models import Transfer, TransferCode
+from ledger.repository import lock_member
 
 
 class Pattern(StrEnum):
     EARNED_PER_MEMBER_DAY = "EARNED_PER_MEMBER_DAY"
     REDEMPTIONS_PER_MEMBER_DAY = "REDEMPTIONS_PER_MEMBER_DAY"
-    # Points earned in the last LIQUID_WINDOW and spent at once on a liquid item.
+    # Points earned in the last LIQUID_WINDOW and spent at once on liquid items, counted
+    # over the member's liquid redemptions in that window together.
     FAST_LIQUID_REDEMPTION = "FAST_LIQUID_REDEMPTION"
     # Days of the last STRUCTURING_DAYS whose earning ended just under the daily soft limit.
     DAYS_JUST_UNDER_LIMIT = "DAYS_JUST_UNDER_LIMIT"
@@ -99,12 +105,19 @@ def _day(now: datetime) -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+# A member's spends: a redemption (straight, or reserved whatever became of the
+# reservation) and a donation (CR-06) each count once towards REDEMPTIONS_PER_MEMBER_DAY.
+SPEND_CODES = (TransferCode.REDEEM.value, TransferCode.HOLD.value, TransferCode.DONATE.value)
+
+
 def redemptions_today(session: Session, member_id: int, now: datetime) -> int:
+    """The member's spends today: redemptions, reservations and donations."""
     count = session.execute(
-        select(func.count(Hold.id)).where(
-            Hold.member_id == member_id,
-            Hold.created_at >= _day(now),
-            Hold.created_at < _day(now) + timedelta(days=1),
+        select(func.count(Transfer.id)).where(
+            Transfer.debit_account_id == accounts.member(member_id),
+            Transfer.code.in_(SPEND_CODES),
+            Transfer.created_at >= _day(now),
+            Transfer.created_at < _day(now) + timedelta(days=1),
         )
     ).scalar_one()
     return int(count)
@@ -134,13 +147,37 @@ def _earns_since(
 def fast_liquid_points(
     session: Session, member_id: int, kind: str, points: int, now: datetime
 ) -> tuple[int, list[int]]:
-    """For a redemption of ``points`` on an item of ``kind``: how many of them could be
-    points earned within the last LIQUID_WINDOW (0 for an illiquid item), and the earn
-    transfers involved."""
+    """For a redemption of ``points`` on an item of ``kind``: how many fresh points (earned
+    within the last LIQUID_WINDOW) the member's liquid redemptions of that window, this
+    one included, could have taken (0 for an illiquid item, or when this one can take
+    none), and the earn transfers involved.
+
+    Cumulative, so splitting does not help: with 120 fresh points, two redemptions of 60
+    read 60 then 120, as one of 120 reads 120. In time order, each liquid redemption takes
+    what it can of the fresh points earned before it and not yet taken; a liquid
+    redemption before the earnings takes none of them."""
     if kind not in LIQUID_KINDS:
         return 0, []
-    earns = _earns_since(session, member_id, now - LIQUID_WINDOW)
-    return min(points, sum(amount for _, _, amount in earns)), [i for i, _, _ in earns]
+    since = now - LIQUID_WINDOW
+    earns = _earns_since(session, member_id, since)
+    spent = session.execute(
+        select(LiquidRedemption.at, LiquidRedemption.points).where(
+            LiquidRedemption.member_id == member_id, LiquidRedemption.at >= since
+        )
+    ).all()
+    events = sorted(
+        [(at, 0, amount) for _, at, amount in earns]
+        + [(at, 1, int(amount)) for at, amount in spent]
+    )
+    fresh = taken = 0
+    for _, is_spend, amount in events:
+        if is_spend:
+            share = min(amount, fresh)
+            fresh, taken = fresh - share, taken + share
+        else:
+            fresh += amount
+    share = min(points, fresh)
+    return (taken + share if share else 0), [i for i, _, _ in earns]
 
 
 def earned_by_day(
@@ -239,7 +276,10 @@ def screen(session: Session, pattern: Pattern, observed: int) -> Screening:
 def screen_award(
     session: Session, *, member_id: int, partner_id: int, points: int, now: datetime
 ) -> list[Screening]:
-    """Every pattern an award of ``points`` touches, refused over a hard limit."""
+    """Every pattern an award (or compensation) of ``points`` touches, refused over a hard
+    limit. Locks the member first: the caller must not hold a partner's account or budget
+    row yet (docs/ledger.md)."""
+    lock_member(session, member_id)
     per_day = earned_by_day(session, member_id, points, now)
     soft, _ = thresholds(session, Pattern.EARNED_PER_MEMBER_DAY)
     return [
@@ -256,8 +296,12 @@ def screen_award(
 def screen_redemption(
     session: Session, *, member_id: int, kind: str, points: int, now: datetime
 ) -> tuple[list[Screening], list[int]]:
-    """Every pattern a redemption touches, and the earn transfers a fast liquid
-    redemption would spend (evidence for its case)."""
+    """Every pattern a spend of ``points`` on an item of ``kind`` touches (a donation's
+    kind is CHARITY: counted, never liquid), and the earn transfers a fast liquid
+    redemption would spend (evidence for its case). Locks the member first, refusing a
+    spend the balance cannot cover (InsufficientPoints) before any pattern; a liquid
+    redemption that passes is recorded for the next one's cumulative figure."""
+    lock_member(session, member_id, spending=points)
     fast, earns = fast_liquid_points(session, member_id, kind, points, now)
     screenings = [
         screen(
@@ -267,6 +311,8 @@ def screen_redemption(
         ),
         screen(session, Pattern.FAST_LIQUID_REDEMPTION, fast),
     ]
+    if kind in LIQUID_KINDS:
+        session.add(LiquidRedemption(member_id=member_id, points=points, at=now))
     return screenings, earns
 
 

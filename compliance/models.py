@@ -72,6 +72,20 @@ class PartnerDailyIssuance(Base):
     points: Mapped[int] = mapped_column(BigInteger)
 
 
+class LiquidRedemption(Base):
+    """A member's redemption on a liquid item (CR-08's FAST_LIQUID_REDEMPTION), written in
+    the redemption's transaction, so the pattern counts the member's liquid redemptions
+    over its window together instead of each alone."""
+
+    __tablename__ = "aml_liquid_redemptions"
+    __table_args__ = (Index(None, "member_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    points: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class VocabularyTerm(Base):
     """A cash-like (CR-05) or points-like (CR-07) term, normalised, that the operator keeps:
     an item or order line whose text contains it is refused with its rule."""

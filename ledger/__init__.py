@@ -27,7 +27,7 @@ from ledger.redemption import (
     void,
     void_lapsed_holds,
 )
-from ledger.repository import HoldState, lock_all_accounts
+from ledger.repository import HoldState, lock_all_accounts, lock_member
 from ledger.verify import verify
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "keep_with_result",
     "kept_figures",
     "lock_all_accounts",
+    "lock_member",
     "open_alliance_accounts",
     "open_charity_account",
     "open_member_accounts",

@@ -3,6 +3,7 @@ someone else's benefit (CR-06)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -24,8 +25,13 @@ def donate(
     points: int,
     now: datetime,
     partner_id: int | None = None,
+    screen: Callable[[], Callable[[int], None]] | None = None,
 ) -> DonationResult:
-    """Move ``points`` from the member's lots, first-to-expire first, to ``charity:<id>``."""
+    """Move ``points`` from the member's lots, first-to-expire first, to ``charity:<id>``.
+
+    ``screen`` runs in the operation before the spend (the domain's AML screening, which
+    locks the member first, raising to refuse); what it returns runs with the transfer id.
+    A replay runs neither."""
     require_points("points", points)
     payload = {
         "member_id": member_id,
@@ -35,6 +41,7 @@ def donate(
     }
 
     def body(operation_id: int) -> DonationResult:
+        screened = None if screen is None else screen()
         transfer_id = spend(
             session,
             Spend(
@@ -47,6 +54,8 @@ def donate(
                 partner_id=partner_id,
             ),
         )
+        if screened is not None:
+            screened(transfer_id)
         return DonationResult(operation_id, transfer_id, points)
 
     return run_idempotent(session, key, "donate", payload, DonationResult, now, body)

@@ -283,8 +283,8 @@ def refund(
             raise _refuse_transition(session, hold_id, partner_id, HoldStatus.CAPTURED, now)
         issued = None
         if compensation_points and fund_compensation is not None:
-            # Before any ledger account is locked, as an award funds itself from its
-            # budget before it posts: one order of locks for both.
+            # As an award: AML screening locks the member's accounts first, then the
+            # budget row is taken, before any partner account: one order for both.
             issued = fund_compensation(hold)
         if compensation_points:
             # The compensation's source ranks below the redeemed account the give-back

@@ -471,6 +471,24 @@ def lock_accounts(session: Session, *addresses: str) -> dict[str, int]:
     return found
 
 
+def lock_member(session: Session, member_id: int, *, spending: int = 0) -> None:
+    """Serialise this member's earning and spending for the rest of the transaction: lock
+    ``member:M`` (the member's one serialising row) before anything reads the member's
+    day, so the AML screening that follows (compliance/aml.py) sees every earning and
+    spend committed before it (each READ COMMITTED statement after the lock reads afresh)
+    and the posting it allows is the next one. An earning locks ``member:M:debt`` with it,
+    as its posting will; a spend of ``spending`` points is refused InsufficientPoints here,
+    on both stores, when the balance cannot cover it (on PostgreSQL at once, before
+    queueing for the lock, when already visibly short)."""
+    spendable = member(member_id)
+    if spending and _postgresql(session):
+        _refuse_visibly_short(session, spendable, spending)
+    addresses = (spendable,) if spending else (spendable, member_debt(member_id))
+    balance = lock_accounts(session, *addresses)[spendable]
+    if spending and balance < spending:
+        raise InsufficientPoints(spendable, spending, max(balance, 0))
+
+
 def lock_all_accounts(session: Session) -> None:
     """For bulk work that runs many operations in one transaction (the demo loader): the
     whole accounts table, so no other writer can hold one of its rows meanwhile and the

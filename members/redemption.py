@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,7 @@ from partners.catalog import charity_project, redeemable_item
 from partners.registry import require_active
 
 MAX_QUANTITY = 100
+DONATION_KIND = "CHARITY"  # what AML screens a donation as
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +158,21 @@ def donate_to_project(
     if charity_project(session, partner_id, project_item_id) is None:
         raise ItemNotRedeemable()
     ledger.open_charity_account(session, project_item_id, now)
+
+    def screen() -> Callable[[int], None]:
+        # A donation is a spend (CR-08): counted with the day's redemptions, never liquid.
+        screenings, _ = screen_redemption(
+            session, member_id=member_id, kind=DONATION_KIND, points=points, now=now
+        )
+        return lambda transfer_id: open_cases(
+            session,
+            screenings,
+            member_id=member_id,
+            partner_id=partner_id,
+            evidence=[transfer_id],
+            now=now,
+        )
+
     donated = ledger.donate(
         session,
         key,
@@ -164,5 +181,6 @@ def donate_to_project(
         points=points,
         now=now,
         partner_id=partner_id,
+        screen=screen,
     )
     return donated.transfer_id

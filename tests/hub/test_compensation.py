@@ -8,9 +8,12 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from strawberry.relay import GlobalID
 
 import ledger
 from core.db import utcnow
+from members.earning import Line, award
+from partners.registry import find_partner
 from tests.hub.conftest import Hub
 from tests.hub.test_compliance_table import Alliance, _allowed, _blocked
 from tests.hub.test_graphql_members import PUBLISH, _gql, _partner, _register
@@ -224,6 +227,20 @@ async def test_compensation_spent_at_once_on_vouchers_counts_as_fresh_points(hub
     """The finding's second half: the compensation was left out of the liquid-voucher
     figures. Now the points just issued as compensation count as points just earned."""
     cinema = await Cinema(hub).setup()
+    # 123 points earned an hour ago: not fresh, but they let the balance cover the voucher
+    # (a spend the balance cannot cover is refused INSUFFICIENT_POINTS before screening).
+    earlier = utcnow() - timedelta(hours=1)
+    await hub.database.write(
+        award,
+        ledger.IdempotencyKey("job", "earlier"),
+        partner_id=(await hub.database.read(find_partner, "store")).id,
+        member_id=int(GlobalID.from_id(cinema.member).node_id),
+        order_ref="earlier",
+        paid_amount_fen=12_300,
+        lines=[Line("s", "c", 12_300, False)],
+        now=earlier,
+        expires_at=earlier + timedelta(days=365),
+    )
     await _gql(hub, LIQUID, cinema.operator, pattern="FAST_LIQUID_REDEMPTION", soft=50, hard=170)
     assert (await cinema.refund(0, 60)())["userErrors"] == []
     voucher = await _gql(
@@ -250,7 +267,7 @@ async def test_compensation_spent_at_once_on_vouchers_counts_as_fresh_points(hub
         input={"idempotencyKey": "liquid", "memberId": cinema.member, "catalogItemId": item},
     )
 
-    # Screening comes before the spend: of the 180 points asked, 123 awarded + 60 of
-    # compensation, all within 30 minutes, could be fresh: 180 > 170. Without the
-    # compensation counted it would read 123 and pass on to the balance check.
+    # Of the 180 points asked (246 held), 123 awarded + 60 of compensation, all within 30
+    # minutes, could be fresh: 180 > 170. Without the compensation counted it would read
+    # 123 and pass.
     assert spent["data"]["redeemPoints"]["userErrors"] == [{"code": "COMPLIANCE_VIOLATION"}]
