@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -48,9 +48,14 @@ class LotView:
     expires_at: datetime
 
 
-def lots_page(session: Session, member_id: int, limit: int, after_id: int | None) -> list[LotView]:
-    """A member's lots, first to expire first (CR-11), ``limit + 1`` of them."""
+def lots_page(
+    session: Session, member_id: int, limit: int, after_id: int | None, issuer: int | None = None
+) -> list[LotView]:
+    """A member's lots, first to expire first (CR-11), ``limit + 1`` of them; only those
+    ``issuer`` issued when given."""
     query = select(Lot).where(Lot.member_id == member_id)
+    if issuer is not None:
+        query = query.where(Lot.issuer_partner_id == issuer)
     if after_id is not None:
         anchor = select(Lot.expires_at).where(Lot.id == after_id).scalar_subquery()
         query = query.where(
@@ -63,6 +68,41 @@ def lots_page(session: Session, member_id: int, limit: int, after_id: int | None
         )
         for r in rows
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiringDay:
+    day: date
+    points: int
+
+
+def expiring_elsewhere(
+    session: Session, keys: Sequence[tuple[int, int, datetime]]
+) -> dict[tuple[int, int, datetime], list[ExpiringDay]]:
+    """For each (partner id, member id, as of): the points left in the member's lots that
+    other partners issued, summed by the day (UTC) they expire, soonest first: no issuer,
+    no lot, no time of day (CR-10 minimisation)."""
+    groups: dict[tuple[int, datetime], list[int]] = {}
+    for partner_id, member_id, at in keys:
+        groups.setdefault((partner_id, at), []).append(member_id)
+    found: dict[tuple[int, int, datetime], list[ExpiringDay]] = {}
+    for (partner_id, at), member_ids in groups.items():
+        sums: dict[int, dict[date, int]] = {member_id: {} for member_id in member_ids}
+        for member_id, expires_at, remaining in session.execute(
+            select(Lot.member_id, Lot.expires_at, Lot.remaining).where(
+                Lot.member_id.in_(member_ids),
+                Lot.issuer_partner_id != partner_id,
+                Lot.remaining > 0,
+                Lot.expires_at > at,
+            )
+        ):
+            by_day = sums[member_id]
+            by_day[expires_at.date()] = by_day.get(expires_at.date(), 0) + int(remaining)
+        for member_id, by_day in sums.items():
+            found[(partner_id, member_id, at)] = [
+                ExpiringDay(day, by_day[day]) for day in sorted(by_day)
+            ]
+    return found
 
 
 def expiring_points(session: Session, member_id: int, now: datetime, until: datetime) -> int:

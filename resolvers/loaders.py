@@ -13,7 +13,14 @@ from aiodataloader import DataLoader
 from sqlalchemy.orm import Session
 
 from core.db import Database
-from ledger.queries import ActivityTotals, Balances, activity_elsewhere, balances
+from ledger.queries import (
+    ActivityTotals,
+    Balances,
+    ExpiringDay,
+    activity_elsewhere,
+    balances,
+    expiring_elsewhere,
+)
 from members.baskets import PublishedBaskets, published_baskets
 from members.earning import (
     AwardExplanation,
@@ -125,6 +132,10 @@ class Loaders:
     @cached_property
     def activity_elsewhere(self) -> BatchLoader[tuple[int, int], ActivityTotals]:
         return BatchLoader(self.database, activity_elsewhere)
+
+    @cached_property
+    def expiring_elsewhere(self) -> BatchLoader[tuple[int, int, datetime], list[ExpiringDay]]:
+        return BatchLoader(self.database, expiring_elsewhere)
 
     @cached_property
     def visible_member(self) -> BatchLoader[tuple[int | None, int], VisibleMember]:

@@ -21,6 +21,7 @@ from ledger.queries import (
     ActivityTotals,
     Balances,
     Entry,
+    ExpiringDay,
     LotView,
     balances,
     expiring_points,
@@ -459,11 +460,16 @@ async def balances_of(context: HubContext, member_id: int) -> Balances:
 
 
 async def lots(
-    context: HubContext, member_id: int, first: int | None, after: str | None
+    context: HubContext,
+    member_id: int,
+    first: int | None,
+    after: str | None,
+    issuer: int | None = None,
 ) -> tuple[list[tuple[str, LotView]], bool]:
+    """The member's lots; only those ``issuer`` issued when given (a partner's view)."""
     page = page_request(first, after, f"lots:{member_id}")
     after_id = page.after_int()
-    rows = await context.database.read(lots_page, member_id, page.limit, after_id)
+    rows = await context.database.read(lots_page, member_id, page.limit, after_id, issuer)
     shown = rows[: page.limit]
     return [(encode_cursor(f"lots:{member_id}", [r.id]), r) for r in shown], len(rows) > page.limit
 
@@ -498,6 +504,18 @@ async def activity_elsewhere(context: HubContext, member_id: int) -> ActivityTot
     if partner_id is None:
         return None
     found: ActivityTotals = await context.loaders.activity_elsewhere.load((partner_id, member_id))
+    return found
+
+
+async def expiring_elsewhere(context: HubContext, member_id: int) -> list[ExpiringDay] | None:
+    """For a partner: the points left in lots other partners issued, by the day they
+    expire, with no issuer or time (CR-10). None for the operator, who sees every lot."""
+    partner_id = context.principal.partner_id
+    if partner_id is None:
+        return None
+    found: list[ExpiringDay] = await context.loaders.expiring_elsewhere.load(
+        (partner_id, member_id, context.started_at)
+    )
     return found
 
 

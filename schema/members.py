@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import strawberry
@@ -133,6 +133,12 @@ class ActivityElsewhere:
     )
 
 
+@strawberry.type(description="Points that expire on one day (UTC).")
+class ExpiringPoints:
+    expires_on: date
+    points: int
+
+
 @strawberry.type(
     description="A member's own choices about marketing (PIPL Art. 24), set only by the member."
 )
@@ -211,16 +217,34 @@ class Member(relay.Node):
     async def held_points(self, info: Info[HubContext, Any]) -> int:
         return (await resolve.balances_of(info.context, self.id)).held
 
-    @strawberry.field(description="Lots, first to expire first.")
+    @strawberry.field(
+        description="Lots, first to expire first. A partner sees only the lots it issued "
+        "(CR-10 minimisation: another partner's lot would show when and how much the member "
+        "bought there); the others, as expiring points by day, in `expiringElsewhere`. The "
+        "operator sees every lot."
+    )
     async def lots(
         self, info: Info[HubContext, Any], first: int | None = None, after: str | None = None
     ) -> relay.Connection[Lot]:  # type: ignore[type-var]
-        rows, has_next = await resolve.lots(info.context, self.id, first, after)
+        rows, has_next = await resolve.lots(
+            info.context, self.id, first, after, info.context.principal.partner_id
+        )
         return connection([(c, Lot.from_view(v)) for c, v in rows], has_next, after)  # type: ignore[no-any-return]
 
     @strawberry.field(description="Points that expire within the given number of days.")
     async def expiring_points(self, info: Info[HubContext, Any], within_days: int) -> int:
         return await resolve.expiring(info.context, self.id, within_days)
+
+    @strawberry.field(
+        description="For a partner, the points left in lots other partners issued, summed "
+        "by the day (UTC) they expire, soonest first: no partner, lot, purchase time or "
+        "original amount (CR-10 minimisation); null for the operator, who sees every lot."
+    )
+    async def expiring_elsewhere(self, info: Info[HubContext, Any]) -> list[ExpiringPoints] | None:
+        found = await resolve.expiring_elsewhere(info.context, self.id)
+        if found is None:
+            return None
+        return [ExpiringPoints(expires_on=day.day, points=day.points) for day in found]
 
     @strawberry.field(
         description="For a partner, the member's activity with every other partner, as "

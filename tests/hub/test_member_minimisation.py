@@ -24,9 +24,10 @@ pytestmark = pytest.mark.anyio
 VIEW = """query($id: ID!) {
   member(id: $id) {
     balance
-    lots { edges { node { points remaining issuer { code } expiresAt } } }
+    lots { edges { node { points remaining issuer { code } earnedAt expiresAt } } }
     history { edges { node { code amount partner { code } orderRef redemptionId } } }
     activityElsewhere { pointsIn pointsOut }
+    expiringElsewhere { expiresOn points }
   }
 }"""
 NODE_VIEW = """query($id: ID!) {
@@ -106,14 +107,28 @@ async def test_the_issuing_partner_sees_its_award_and_only_totals_elsewhere(
     ]
     assert body["data"]["member"]["activityElsewhere"] == {"pointsIn": "0", "pointsOut": "70"}
     assert body["data"]["member"]["balance"] == 53
+    # Its own lot in full; nothing elsewhere to expire.
+    [lot] = [edge["node"] for edge in body["data"]["member"]["lots"]["edges"]]
+    assert (lot["points"], lot["remaining"]) == (123, 53)
+    assert lot["earnedAt"]
+    assert body["data"]["member"]["expiringElsewhere"] == []
 
 
 async def test_the_redeeming_partner_sees_its_redemption_and_not_the_store(
     hub: Hub, alliance: dict[str, Any]
 ) -> None:
     body = await _gql(hub, VIEW, alliance["cinema"], id=alliance["member"])
+    own = await _gql(hub, VIEW, alliance["store"], id=alliance["member"])
 
-    assert _issuers(body) == [None]
+    # Found by an outside attack (F10): the store's lot showed the cinema when the member
+    # bought at the store, to the microsecond, and for how much. Now not at all: only its
+    # points left by the day they expire, with no partner or time.
+    assert _issuers(body) == []
+    [lot] = [edge["node"] for edge in own["data"]["member"]["lots"]["edges"]]
+    assert body["data"]["member"]["expiringElsewhere"] == [
+        {"expiresOn": lot["expiresAt"][:10], "points": 53}
+    ]
+    assert lot["earnedAt"][:19] not in str(body)
     lines = _lines(body)
     assert [
         (line["code"], line["amount"], line["partner"], line["orderRef"]) for line in lines
@@ -131,8 +146,9 @@ async def test_a_partner_with_no_activity_sees_totals_and_expiry_only(
 
     member = body["data"]["member"]
     assert member["history"] == {"edges": []}
-    assert [edge["node"]["issuer"] for edge in member["lots"]["edges"]] == [None]
-    assert member["lots"]["edges"][0]["node"]["expiresAt"]
+    assert member["lots"] == {"edges": []}
+    [expiring] = member["expiringElsewhere"]
+    assert expiring["points"] == 53
     assert member["activityElsewhere"] == {"pointsIn": "123", "pointsOut": "70"}
 
 
@@ -147,6 +163,51 @@ async def test_the_operator_sees_every_line_and_every_issuer(
         ("earn", {"code": "store"}, "order-1"),
     ]
     assert body["data"]["member"]["activityElsewhere"] is None
+    assert body["data"]["member"]["expiringElsewhere"] is None
+    [lot] = [edge["node"] for edge in body["data"]["member"]["lots"]["edges"]]
+    assert lot["earnedAt"]
+
+
+async def test_the_member_sees_every_lot_with_its_time_and_issuer(
+    hub: Hub, alliance: dict[str, Any]
+) -> None:
+    from tests.hub.test_member_self import member_token
+
+    token = await member_token(hub)
+    body = await _gql(
+        hub, "{ me { lots { edges { node { points issuer { code } earnedAt } } } } }", token
+    )
+
+    [lot] = [edge["node"] for edge in body["data"]["me"]["lots"]["edges"]]
+    assert (lot["points"], lot["issuer"]) == (123, {"code": "store"})
+    assert lot["earnedAt"]
+
+
+async def test_a_partner_pages_only_its_own_lots(hub: Hub, alliance: dict[str, Any]) -> None:
+    """Two more lots at the optician: it pages through its two, never the store's."""
+    for n in (2, 3):
+        body = await _gql(
+            hub,
+            AWARD,
+            alliance["optician"],
+            input=_award_input(alliance["member"], key=f"o-{n}", order=f"o-order-{n}"),
+        )
+        assert body["data"]["awardPoints"]["userErrors"] == []
+    page = """query($id: ID!, $after: String) { member(id: $id) {
+      lots(first: 1, after: $after) { edges { cursor node { issuer { code } } }
+        pageInfo { hasNextPage } }
+      expiringElsewhere { points } } }"""
+
+    first = await _gql(hub, page, alliance["optician"], id=alliance["member"])
+    cursor = first["data"]["member"]["lots"]["edges"][0]["cursor"]
+    second = await _gql(hub, page, alliance["optician"], id=alliance["member"], after=cursor)
+
+    for body in (first, second):
+        member = body["data"]["member"]
+        assert [e["node"]["issuer"] for e in member["lots"]["edges"]] == [{"code": "optician"}]
+        assert member["expiringElsewhere"] == [{"points": 53}]
+    assert first["data"]["member"]["lots"]["pageInfo"]["hasNextPage"] is True
+    assert second["data"]["member"]["lots"]["pageInfo"]["hasNextPage"] is False
 
 
 async def test_node_applies_the_same_rule(hub: Hub, alliance: dict[str, Any]) -> None:
@@ -155,7 +216,7 @@ async def test_node_applies_the_same_rule(hub: Hub, alliance: dict[str, Any]) ->
     assert body == {
         "data": {
             "node": {
-                "lots": {"edges": [{"node": {"issuer": None}}]},
+                "lots": {"edges": []},
                 "history": {
                     "edges": [
                         {
