@@ -342,6 +342,7 @@ HONEST = [
     ("GOODS", "Saturday Night Fever DVD", "films"),
     ("GOODS", "Peak District map", "books"),
     ("GOODS", "周末早午餐套餐", "food"),
+    ("GOODS", "周末限定款卫衣", "clothing"),
     ("SERVICE", "Cinema ticket, valid Monday to Sunday", "cinema"),
     ("SERVICE", "电影票\uff08周一至周日均可用\uff09", "cinema"),
     ("SERVICE", "Afternoon tea for two", "food"),

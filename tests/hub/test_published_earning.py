@@ -355,3 +355,19 @@ async def test_racing_cut_and_rise_never_make_a_cut_without_notice(hub: Hub) -> 
         if b["data"]["setEarningRule"]["rule"] is not None
     }
     assert passed in ({"1"}, {"5"})
+
+
+async def test_a_first_rule_below_the_default_is_a_cut(hub: Hub) -> None:
+    """Until its first rule a partner's members earn the alliance default, 1 a yuan: a
+    first rule of 0.5 a second ahead lowers that, so it waits the notice like any cut."""
+    store = await _partner(hub, "store")
+    soon = (utcnow() + timedelta(seconds=1)).isoformat()
+    ahead = (utcnow() + timedelta(days=7, minutes=1)).isoformat()
+
+    refused = await _gql(hub, REFUSAL, store, input={"pointsPerYuan": "0.5", "effectiveAt": soon})
+    published = await _gql(
+        hub, REFUSAL, store, input={"pointsPerYuan": "0.5", "effectiveAt": ahead}
+    )
+
+    assert [e["rule"] for e in refused["data"]["setEarningRule"]["userErrors"]] == ["CR-07"]
+    assert published["data"]["setEarningRule"]["rule"] == {"pointsPerYuan": "0.5"}
