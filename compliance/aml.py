@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from compliance.errors import CaseNotFound, ComplianceSettingError, ComplianceViolation
 from compliance.models import AmlCase, AmlThreshold, LiquidRedemption, PartnerDailyIssuance
 from compliance.rules import aml_limit
+from compliance.vocabulary import Term, Vocabulary
 from core import metrics
 from core.db import dialect_insert, forget_memo, unit_memo
 from events import EventType, emit, global_id
@@ -54,6 +55,23 @@ DEFAULTS = {
 
 # Vouchers resell easily: the kind of item a launderer turns fresh points into.
 LIQUID_KINDS = frozenset({"VOUCHER"})
+# Liquidity is not left to the kind a partner declares: an item whose title or category
+# reads like a voucher (read as the vocabulary guard reads, so "Snack vouchers", "e-coupon",
+# 电影兑换券 match) is screened as a VOUCHER whatever it was published as.
+VOUCHER_WORDS = ("voucher", "coupon", "券", "兑换码")
+_VOUCHER_LIKE = Vocabulary([Term(word, "CR-05") for word in VOUCHER_WORDS])
+
+
+def screened_kind(kind: str, title: str, category: str) -> str:
+    """The kind AML screens an item as: its declared kind, or VOUCHER when its title or
+    category reads like one."""
+    if kind in LIQUID_KINDS:
+        return kind
+    if any(_VOUCHER_LIKE.violation(text) is not None for text in (title, category)):
+        return "VOUCHER"
+    return kind
+
+
 LIQUID_WINDOW = timedelta(minutes=30)
 STRUCTURING_DAYS = 7
 JUST_UNDER = Fraction(9, 10)  # "just under" = at least 90 % of the soft limit

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Table, and_, case, delete, func, or_, sele
 from sqlalchemy import insert as insert_rows
 from sqlalchemy.orm import Session
 
+from compliance.aml import screened_kind
 from compliance.audit import record_blocked
 from compliance.errors import ComplianceViolation
 from compliance.rules import catalogue_item_allowed, equal_service, registered_charity
@@ -498,9 +499,11 @@ def redeemable_item(
     session: Session, partner_id: int, item_id: int, at: datetime
 ) -> tuple[str, int, str] | None:
     """``(sku, effective points, kind)`` of an available item of this partner's own
-    catalogue. An item whose title or category the operator's vocabulary refuses today
-    (published before the term was added, or before the guard read bent spellings) is
-    refused with the term's rule (CR-05 or CR-07), so it never reaches settlement."""
+    catalogue, the kind as AML screens it (``compliance.aml.screened_kind``: a "Snack
+    voucher" declared GOODS is a VOUCHER). An item whose title or category the operator's
+    vocabulary refuses today (published before the term was added, or before the guard
+    read bent spellings) is refused with the term's rule (CR-05 or CR-07), so it never
+    reaches settlement."""
     row = session.execute(
         select(
             CatalogItem.sku,
@@ -521,7 +524,7 @@ def redeemable_item(
         violation = terms.violation(text)
         if violation is not None:
             raise ComplianceViolation(violation, ["catalogItemId"])
-    return (row[0], int(row[1]), row[2])
+    return (row[0], int(row[1]), screened_kind(row.kind, row.title, row.category))
 
 
 def charity_project(session: Session, partner_id: int, item_id: int) -> int | None:

@@ -30,7 +30,9 @@ from tests.hub.test_money_paths import DONATE, _project
 pytestmark = pytest.mark.anyio
 
 
-async def _publish(hub: Hub, token: str, sku: str, kind: str, points: int) -> str:
+async def _publish(
+    hub: Hub, token: str, sku: str, kind: str, points: int, title: str = "Snack voucher"
+) -> str:
     body = await _gql(
         hub,
         PUBLISH,
@@ -38,7 +40,7 @@ async def _publish(hub: Hub, token: str, sku: str, kind: str, points: int) -> st
         items=[
             {
                 "sku": sku,
-                "title": "Snack voucher",
+                "title": title,
                 "category": "food",
                 "kind": kind,
                 "green": False,
@@ -102,7 +104,7 @@ async def test_donations_count_with_the_days_redemptions_f5(hub: Hub) -> None:
     alliance = await Alliance(hub).setup()
     charity, project = await _charity(alliance)
     own = await member_token(hub)
-    mug = await _publish(hub, alliance.store, "mug", "GOODS", 5)
+    mug = await _publish(hub, alliance.store, "mug", "GOODS", 5, "Mug")
     await _gql(
         hub, THRESHOLD, alliance.operator, pattern="REDEMPTIONS_PER_MEMBER_DAY", soft=1, hard=2
     )
@@ -155,7 +157,7 @@ async def test_split_voucher_redemptions_add_up_f6(hub: Hub) -> None:
         hub, AWARD, alliance.store, input=_award_input(alliance.member, key="k2", order="k2")
     )
     voucher = await _publish(hub, alliance.store, "voucher", "VOUCHER", 60)
-    goods = await _publish(hub, alliance.store, "goods", "GOODS", 60)
+    goods = await _publish(hub, alliance.store, "goods", "GOODS", 60, "Snack box")
     await _gql(
         hub, THRESHOLD, alliance.operator, pattern="FAST_LIQUID_REDEMPTION", soft=10, hard=100
     )
@@ -166,7 +168,7 @@ async def test_split_voucher_redemptions_add_up_f6(hub: Hub) -> None:
     [case] = await _cases(hub, alliance.operator)
     assert (case["pattern"], case["observed"]) == ("FAST_LIQUID_REDEMPTION", 60)
     await _blocked(alliance, "CR-08", _redeem(hub, store, member, voucher, "half-2"))  # 120
-    # The neighbour: the same points on an item declared GOODS are not liquid.
+    # The neighbour: the same points on goods are not liquid.
     await _allowed(alliance, _redeem(hub, store, member, goods, "goods"))
 
 
@@ -189,3 +191,55 @@ async def test_a_voucher_redeemed_before_the_fresh_points_took_none_of_them(hub:
     assert [e["rule"] for e in third["userErrors"]] == ["CR-08"]
     [case] = await _cases(hub, operator)
     assert (case["pattern"], case["observed"]) == ("FAST_LIQUID_REDEMPTION", 60)
+
+
+async def test_a_voucher_declared_goods_is_screened_as_liquid(hub: Hub) -> None:
+    """F6's second half: the same "Snack voucher" published as GOODS took 120 fresh points
+    unscreened. An item whose title or category reads like a voucher is liquid whatever
+    kind it declares; an honest GOODS item is not."""
+    alliance = await Alliance(hub).setup()
+    await _gql(
+        hub, AWARD, alliance.store, input=_award_input(alliance.member, key="k2", order="k2")
+    )
+    store, member = alliance.store, alliance.member
+    declared_goods = await _publish(hub, store, "snack-v", "GOODS", 120)  # "Snack voucher"
+    coupon = await _gql(
+        hub,
+        PUBLISH,
+        store,
+        items=[
+            {
+                "sku": "coupon",
+                "title": "Noodles",
+                "category": "电影兑换券",
+                "kind": "GOODS",
+                "green": False,
+                "basePoints": 120,
+            }
+        ],
+    )
+    coupon_id = coupon["data"]["upsertCatalogItems"]["items"][0]["id"]
+    honest = await _gql(
+        hub,
+        PUBLISH,
+        store,
+        items=[
+            {
+                "sku": "snack-box",
+                "title": "Snack box",
+                "category": "food",
+                "kind": "GOODS",
+                "green": False,
+                "basePoints": 120,
+            }
+        ],
+    )
+    honest_id = honest["data"]["upsertCatalogItems"]["items"][0]["id"]
+    await _gql(
+        hub, THRESHOLD, alliance.operator, pattern="FAST_LIQUID_REDEMPTION", soft=10, hard=100
+    )
+
+    await _blocked(alliance, "CR-08", _redeem(hub, store, member, declared_goods, "g1"))
+    await _blocked(alliance, "CR-08", _redeem(hub, store, member, coupon_id, "g2"))
+    await _allowed(alliance, _redeem(hub, store, member, honest_id, "g3"))
+    assert await _cases(hub, alliance.operator) == []
