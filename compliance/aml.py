@@ -294,21 +294,28 @@ def screen(session: Session, pattern: Pattern, observed: int) -> Screening:
 def screen_award(
     session: Session, *, member_id: int, partner_id: int, points: int, now: datetime
 ) -> list[Screening]:
-    """Every pattern an award (or compensation) of ``points`` touches, refused over a hard
-    limit. Locks the member first: the caller must not hold a partner's account or budget
-    row yet (docs/ledger.md)."""
+    """Every member pattern an award (or compensation) of ``points`` touches, refused over
+    a hard limit. Locks the member first: the caller must not hold a partner's account or
+    budget row yet (docs/ledger.md). The partner's pattern is :func:`screen_issuance`,
+    once the partner's budget row is locked."""
     lock_member(session, member_id)
     per_day = earned_by_day(session, member_id, points, now)
     soft, _ = thresholds(session, Pattern.EARNED_PER_MEMBER_DAY)
     return [
         screen(session, Pattern.EARNED_PER_MEMBER_DAY, per_day[_day(now)]),
         screen(session, Pattern.DAYS_JUST_UNDER_LIMIT, days_just_under(per_day, soft)),
-        screen(
-            session,
-            Pattern.PARTNER_ISSUANCE_SPIKE,
-            issuance_percent(session, partner_id, points, now),
-        ),
     ]
+
+
+def screen_issuance(session: Session, *, partner_id: int, points: int, now: datetime) -> Screening:
+    """PARTNER_ISSUANCE_SPIKE for an award (or compensation) of ``points``. Call it after
+    the partner's budget row is consumed (CR-02): that row serialises the partner's
+    issuance, so the day's figure read here counts every award committed before it."""
+    return screen(
+        session,
+        Pattern.PARTNER_ISSUANCE_SPIKE,
+        issuance_percent(session, partner_id, points, now),
+    )
 
 
 def screen_redemption(

@@ -13,7 +13,7 @@ from sqlalchemy import Table, and_, func, select, update
 from sqlalchemy.orm import Session
 
 import ledger
-from compliance.aml import open_cases, record_issuance, screen_award
+from compliance.aml import open_cases, record_issuance, screen_award, screen_issuance
 from compliance.errors import ComplianceViolation
 from compliance.rules import (
     cut_needs_notice,
@@ -470,6 +470,7 @@ def award(
         violation = consume_budget(session, partner_id, points, now)
         if violation is not None:
             raise ComplianceViolation(violation)
+        screenings.append(screen_issuance(session, partner_id=partner_id, points=points, now=now))
         transfer_id, lot_id, repaid = ledger.issue(
             session,
             ledger.Issue(

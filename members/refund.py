@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import ledger
-from compliance.aml import open_cases, record_issuance, screen_award
+from compliance.aml import open_cases, record_issuance, screen_award, screen_issuance
 from compliance.errors import ComplianceViolation
 from compliance.rules import compensation_within_cap
 from ledger.results import RefundResult
@@ -63,6 +63,11 @@ def refund_redemption(
         violation = consume_budget(session, hold.partner_id, compensation_points, now)
         if violation is not None:
             raise ComplianceViolation(violation, ["compensationPoints"])
+        screenings.append(
+            screen_issuance(
+                session, partner_id=hold.partner_id, points=compensation_points, now=now
+            )
+        )
         record_issuance(session, hold.partner_id, compensation_points, now)
 
         def issued(transfer_id: int) -> None:

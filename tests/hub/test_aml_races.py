@@ -15,6 +15,7 @@ import pytest
 import ledger
 from tests.hub.conftest import Hub
 from tests.hub.test_aml import THRESHOLD, _operator
+from tests.hub.test_aml_patterns import _award_at, _midday, _seasoned_partner
 from tests.hub.test_compensation import Cinema
 from tests.hub.test_compliance_table import Alliance
 from tests.hub.test_graphql_members import (
@@ -293,4 +294,28 @@ async def test_racing_voucher_redemptions_hold_the_fast_liquid_limit(
 
     assert _outcomes(bodies, "redeemPoints") == [()] * passing + [("CR-08",)] * (2 - passing)
     assert await _balance(hub, store, member) == 246 - 60 * passing
+    assert (await hub.database.read(ledger.verify)).clean
+
+
+@pytest.mark.parametrize(("hard", "passing"), [(250, 2), (300, 3)])
+async def test_racing_awards_hold_the_partners_issuance_spike_limit(
+    hub: Hub, hard: int, passing: int
+) -> None:
+    """A partner's pattern raced: ten days of 123 points a day, then three awards of 123
+    at once today (100 %, 200 %, 300 % of its average). The partner's budget row, taken
+    before the figure is read, puts them one after the other."""
+    store, store_id = await _seasoned_partner(hub, "store", days=12)
+    members = [await _register(hub, store, ref=f"m-{n}", phone=f"1380013800{n}") for n in range(3)]
+    for days_ago in range(10, 0, -1):
+        await _award_at(hub, store_id, members[0], _midday(days_ago), 12_300, f"h{days_ago}")
+    await _threshold(hub, "PARTNER_ISSUANCE_SPIKE", soft=150, hard=hard)
+
+    bodies = await asyncio.gather(
+        *(
+            _gql(hub, AWARD, store, input=_award_input(member, key=f"t{n}", order=f"t{n}"))
+            for n, member in enumerate(members)
+        )
+    )
+
+    assert _outcomes(bodies, "awardPoints") == [()] * passing + [("CR-08",)] * (3 - passing)
     assert (await hub.database.read(ledger.verify)).clean
