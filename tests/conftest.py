@@ -21,6 +21,8 @@ os.environ["HUB_NOTIFY_OUTBOX"] = os.path.join(
     tempfile.mkdtemp(prefix="alliance-hub-outbox-"), "notifications.jsonl"
 )
 get_settings.cache_clear()
+# Travel exists only once armed (core/clock.py); no module outside tests/ arms it.
+CLOCK = core.clock.arm_for_tests()
 
 _skip_reason: str | None = None
 
@@ -87,7 +89,11 @@ class Clock:
 
     def travel(self, delta: timedelta) -> datetime:
         """Forward by ``delta``; the hub's new now."""
-        return core.clock.travel(delta)
+        return CLOCK.travel(delta)
+
+    def travelled(self) -> timedelta:
+        """How far the hub's clock runs ahead of the machine's."""
+        return CLOCK.travelled()
 
 
 @pytest.fixture
@@ -96,7 +102,7 @@ def clock() -> Iterator[Clock]:
     try:
         yield Clock()
     finally:
-        core.clock.reset()
+        CLOCK.reset()
 
 
 @pytest.fixture
