@@ -51,8 +51,10 @@ from partners.freshness import (
     STATE_SQL,
     VERSION_SQL,
     CatalogueState,
+    CatalogueVersion,
     bind_time,
     state_from_row,
+    version_of,
 )
 from schema.limits import MAX_TOKENS
 
@@ -261,7 +263,7 @@ class CatalogueFreshness:
         self.last: CatalogueState | None = None
 
     async def state(self, now: datetime) -> CatalogueState:
-        version = int((await self.database.peek(VERSION_SQL))[0])
+        version = version_of(await self.database.peek(VERSION_SQL))
         last = self.last
         if last is not None and last.version == version and now < last.boundary:
             return last
@@ -270,7 +272,7 @@ class CatalogueFreshness:
         return found
 
 
-CacheKey = tuple[str, str | None, str, str, int]
+CacheKey = tuple[str, str | None, str, str, CatalogueVersion]
 
 
 class PublicCache:
@@ -310,7 +312,7 @@ class PublicCache:
         operation_name: str | None,
         variables: dict[str, Any] | None,
         media_type: str,
-        version: int,
+        version: CatalogueVersion,
     ) -> CacheKey:
         canonical = json.dumps(variables or {}, sort_keys=True, separators=(",", ":"))
         return (document, operation_name, canonical, media_type, version)

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from compliance.vocabulary import normalise
 from partners.catalog import CatalogQuery, ItemWithPartner, base_points, effective_points, item_view
-from partners.freshness import NO_BOUNDARY, VERSION_SQL
+from partners.freshness import NO_BOUNDARY, VERSION_SQL, CatalogueVersion, version_of
 from partners.models import CatalogItem, Partner, PartnerStatus, Promotion, ScheduledPrice
 from partners.registry import PartnerView, partner_view
 
@@ -51,7 +51,7 @@ def _aware(value: datetime | None, default: datetime) -> datetime:
 
 @dataclass(slots=True)
 class CatalogueSnapshot:
-    version: int
+    version: CatalogueVersion  # number and stamp (partners.freshness)
     priced_at: datetime
     valid_from: datetime  # the latest boundary at or before priced_at
     valid_until: datetime  # the first boundary after priced_at
@@ -65,7 +65,7 @@ class CatalogueSnapshot:
     # Whatever the layers above derive from this snapshot (their partners' objects).
     memo: dict[Any, Any] = field(default_factory=dict)
 
-    def serves(self, version: int, as_of: datetime) -> bool:
+    def serves(self, version: CatalogueVersion, as_of: datetime) -> bool:
         return version == self.version and self.valid_from <= as_of < self.valid_until
 
     def page(
@@ -163,7 +163,7 @@ def load_snapshot(session: Session, at: datetime, max_items: int) -> CatalogueSn
     """The catalogue priced at ``at`` with its version and window, or None when it holds
     more than ``max_items`` items or changed while it was read (the version read before
     and after differ)."""
-    version = int(session.execute(text(VERSION_SQL)).scalar_one())
+    version = version_of(session.execute(text(VERSION_SQL)).one())
     if catalogue_size(session) > max_items:
         return None
     valid_from, valid_until = _boundaries(session, at)
@@ -176,7 +176,7 @@ def load_snapshot(session: Session, at: datetime, max_items: int) -> CatalogueSn
     ).all()
     if len(rows) > max_items:
         return None
-    if int(session.execute(text(VERSION_SQL)).scalar_one()) != version:
+    if version_of(session.execute(text(VERSION_SQL)).one()) != version:
         return None
     partners: dict[int, PartnerView] = {}
     items: list[ItemWithPartner] = []

@@ -28,7 +28,7 @@ from partners.catalog import (
     catalog_page,
 )
 from partners.catalog_memory import CatalogueSnapshot, load_snapshot
-from partners.freshness import VERSION_SQL
+from partners.freshness import VERSION_SQL, CatalogueVersion, version_of
 from partners.registry import PartnerView
 from resolvers.context import HubContext
 from resolvers.outcome import Outcome, attempt, require_partner
@@ -67,10 +67,12 @@ class CatalogueMemory:
         self._loading: asyncio.Task[None] | None = None
         self._too_large_at = float("-inf")
 
-    async def version(self) -> int:
-        return int((await self.database.peek(VERSION_SQL))[0])
+    async def version(self) -> CatalogueVersion:
+        return version_of(await self.database.peek(VERSION_SQL))
 
-    def usable(self, version: int, as_of: datetime, now: datetime) -> CatalogueSnapshot | None:
+    def usable(
+        self, version: CatalogueVersion, as_of: datetime, now: datetime
+    ) -> CatalogueSnapshot | None:
         snapshot = self.snapshot
         if snapshot is not None and snapshot.serves(version, as_of):
             return snapshot
@@ -107,8 +109,10 @@ class CatalogueMemory:
             if self.snapshot is None or await self.version() == self.snapshot.version:
                 self._too_large_at = time.monotonic()  # or changing under the load
             return
-        if self.snapshot is None or snapshot.version >= self.snapshot.version:
-            self.snapshot = snapshot
+        # One load runs at a time, each started after the last: the one just read is the
+        # latest, even at a lower number or another stamp (a failover or a restore took the
+        # version back; keeping the held one would reload on every request).
+        self.snapshot = snapshot
 
 
 async def list_catalog(

@@ -47,4 +47,4 @@ class HubContext:
     # The worker's in-memory catalogue (resolvers.catalog.CatalogueMemory), if it keeps one,
     # and the catalogue version this request read at its start, if it read it.
     catalogue: Any = None
-    catalogue_version: int | None = None
+    catalogue_version: tuple[int, str] | None = None  # number and stamp (partners.freshness)

@@ -7,12 +7,16 @@ stops live tokens at once, on every worker:
 - a partner's or the operator's token: whether it is revoked and the client's and
   partner's status and scopes are the **client state**. Each worker keeps the states it
   read in memory, tagged with the credentials' version (migration 0033: a trigger bumps it
-  in the same transaction as any revocation, client or partner change), and reads that
-  one-row version on every request (``Database.peek``: microseconds on SQLite's own
-  connection, one primary-key statement on PostgreSQL). A state is used only while the
-  version it was read under is still the version, and for at most
+  in the same transaction as any revocation, client or partner change, and writes a fresh
+  random stamp with it, migration 0041), and reads that one-row version on every request
+  (``Database.peek``: microseconds on SQLite's own connection, one primary-key statement
+  on PostgreSQL). A state is used only while the version and stamp it was read under are
+  still the row's, and for at most
   ``STATE_FRESH_SECONDS``; otherwise it is read again. A change committed on any worker
-  moves the version, so the very next request on every worker reads the state anew.
+  moves the version, so the very next request on every worker reads the state anew. The
+  number alone is not enough: a failover that loses the last commits or a restore from a
+  backup takes it back, and later bumps reach again a number a worker holds; the stamp
+  written with each bump differs, so that worker's states no longer serve.
 - a member's token: its revocation, its sign-in session and the member's and app's
   status are read from the database on every request.
 """
@@ -57,7 +61,10 @@ KEYS_MIN_REFRESH_SECONDS = 1.0
 # many it keeps (the version moving forgets them all).
 STATE_FRESH_SECONDS = 30.0
 MAX_STATES = 10_000
-CREDENTIAL_VERSION_SQL = "SELECT version FROM credential_version WHERE id = 1"
+CREDENTIAL_VERSION_SQL = "SELECT version, stamp FROM credential_version WHERE id = 1"
+# The credentials' version as read: (number, stamp). Only equal pairs mean "no change".
+Version = tuple[int, str]
+NO_VERSION: Version = (-1, "")
 T = TypeVar("T")
 log = logging.getLogger("alliance_hub.auth")
 
@@ -128,13 +135,14 @@ class _Remembered:
 
 class ClientStates:
     """The client states this worker read, valid only under the credentials' version they
-    were read at (see the module). Held on the event loop's thread; no lock needed."""
+    were read at, number and stamp (see the module). Held on the event loop's thread; no
+    lock needed."""
 
     def __init__(self) -> None:
-        self.version = -1
+        self.version = NO_VERSION
         self._held: dict[tuple[str, str], _Remembered] = {}
 
-    def get(self, version: int, key: tuple[str, str]) -> _Remembered | None:
+    def get(self, version: Version, key: tuple[str, str]) -> _Remembered | None:
         if version != self.version:
             return None
         held = self._held.get(key)
@@ -142,13 +150,14 @@ class ClientStates:
             return None
         return held
 
-    def put(self, version: int, key: tuple[str, str], state: _ClientState | None) -> None:
+    def put(self, version: Version, key: tuple[str, str], state: _ClientState | None) -> None:
         """Keep ``state``, read after the version ``version`` was read: it is at least as
-        fresh as that version. A version older than one already seen is not kept (a change
-        may lie between them)."""
-        if version < self.version:
+        fresh as that version. A lower number than one already seen is not kept (a change
+        may lie between them); the same number with another stamp is another history (the
+        counter went back), whose states replace all held."""
+        if version[0] < self.version[0]:
             return
-        if version > self.version or len(self._held) >= MAX_STATES:
+        if version != self.version or len(self._held) >= MAX_STATES:
             self._held.clear()
             self.version = version
         self._held[key] = _Remembered(state, time.monotonic())
@@ -165,7 +174,8 @@ class BearerTokens(AuthenticationBackend):
     async def _client_state(self, client_id: str, jti: str) -> _ClientState | None:
         """The client state, from this worker's memory while the credentials' version
         stands, else from the database."""
-        version = int((await _checked(lambda: self.database.peek(CREDENTIAL_VERSION_SQL)))[0])
+        row = await _checked(lambda: self.database.peek(CREDENTIAL_VERSION_SQL))
+        version = (int(row[0]), str(row[1]))
         key = (client_id, jti)
         held = self.states.get(version, key)
         if held is not None:

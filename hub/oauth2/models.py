@@ -62,3 +62,6 @@ class CredentialVersion(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     version: Mapped[int] = mapped_column(BigInteger)
+    # Fresh random hex on every bump (migration 0041): a number reached again on another
+    # history (a failover or restore took the counter back) never carries the same stamp.
+    stamp: Mapped[str] = mapped_column(String(32))

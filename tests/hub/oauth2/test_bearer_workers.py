@@ -182,21 +182,21 @@ def test_states_read_under_an_older_version_are_not_kept() -> None:
     """A request that read version 7 and then the state must not overwrite the memory of
     a request that already saw version 8 (a change lies between them)."""
     states = ClientStates()
-    states.put(8, ("c", "j"), None)
-    states.put(7, ("c", "k"), None)
+    states.put((8, "s8"), ("c", "j"), None)
+    states.put((7, "s7"), ("c", "k"), None)
 
-    assert states.get(8, ("c", "j")) is not None
-    assert states.get(8, ("c", "k")) is None
-    assert states.get(7, ("c", "j")) is None  # only the version in force serves
-    states.put(9, ("c", "k"), None)
-    assert states.get(9, ("c", "j")) is None  # the version moved: all forgotten
+    assert states.get((8, "s8"), ("c", "j")) is not None
+    assert states.get((8, "s8"), ("c", "k")) is None
+    assert states.get((7, "s7"), ("c", "j")) is None  # only the version in force serves
+    states.put((9, "s9"), ("c", "k"), None)
+    assert states.get((9, "s9"), ("c", "j")) is None  # the version moved: all forgotten
 
 
 def test_the_memory_is_bounded() -> None:
     states = ClientStates()
     for n in range(MAX_STATES + 5):
-        states.put(1, ("c", str(n)), None)
+        states.put((1, "s1"), ("c", str(n)), None)
 
-    assert states.get(1, ("c", str(MAX_STATES + 4))) is not None
-    assert states.get(1, ("c", "0")) is None
+    assert states.get((1, "s1"), ("c", str(MAX_STATES + 4))) is not None
+    assert states.get((1, "s1"), ("c", "0")) is None
     assert len(states._held) <= MAX_STATES
