@@ -127,18 +127,18 @@ def transfers(
         kind = i % 20
         at = START + step * i
         amount = 1 + i % 500
-        original = None
+        original = back = None
         if kind < 10:
             row = ("earn", f"partner:{partner}:issued", f"member:{member}", f"o{i}", partner)
         elif kind < 18:
             row = ("redeem", f"member:{member}", f"partner:{partner}:redeemed", None, partner)
         elif kind == 18:
             row = ("refund", f"partner:{partner}:redeemed", f"member:{member}", None, partner)
-            original = first_id + i - 8
+            original, back = first_id + i - 8, 8
         else:
             origin = (i - 19) % partners + 1
             row = ("clawback", f"member:{member}", f"partner:{origin}:issued", f"o{i - 19}", origin)
-            original = first_id + i - 19
+            original, back = first_id + i - 19, 19
         code, debit, credit, order_ref, owner = row
         yield (
             first_id + i,
@@ -151,22 +151,23 @@ def transfers(
             member,
             order_ref,
             original,
+            None if back is None else START + step * (i - back),
             at,
         )
 
 
 COLUMNS = (
     "id, operation_id, debit_account_id, credit_account_id, amount, code, partner_id, "
-    "member_id, order_ref, original_transfer_id, created_at"
+    "member_id, order_ref, original_transfer_id, original_at, created_at"
 )
 
 
 def load_sqlite(path: str, count: int, partners: int, ids: tuple[int, int]) -> None:
     connection = sqlite3.connect(path)
     rows = transfers(count, partners, *ids)
-    sql = f"INSERT INTO ledger_transfers ({COLUMNS}) VALUES ({', '.join('?' * 11)})"
+    sql = f"INSERT INTO ledger_transfers ({COLUMNS}) VALUES ({', '.join('?' * 12)})"
     while chunk := [
-        (*row[:10], row[10].strftime("%Y-%m-%d %H:%M:%S.%f"))
+        (*row[:10], *(at and at.strftime("%Y-%m-%d %H:%M:%S.%f") for at in row[10:]))
         for row in (next(rows, None) for _ in range(CHUNK))
         if row is not None
     ]:

@@ -167,6 +167,10 @@ class Transfer(Base):
     original_transfer_id: Mapped[int | None] = mapped_column(
         ForeignKey("ledger_transfers.id"), default=None
     )
+    # That original's created_at, copied when this transfer is written (ledger verify
+    # checks the copy): settlement prices by it without joining the original (a join cost
+    # PostgreSQL a second scan of the ledger, docs/settlement.md).
+    original_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

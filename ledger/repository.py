@@ -174,6 +174,17 @@ _PG_APPLY = text(  # a constant: _LOCKED is this module's own text, not input
 )
 
 _INSERT_TRANSFER = insert(transfers).returning(transfers.c.id)
+_original = transfers.alias("original")
+# A transfer naming its original copies that original's time (what settlement prices at).
+_INSERT_LINKED_TRANSFER = (
+    insert(transfers)
+    .values(
+        original_at=select(_original.c.created_at)
+        .where(_original.c.id == bindparam("original_id"))
+        .scalar_subquery()
+    )
+    .returning(transfers.c.id)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -350,9 +361,10 @@ def insert_transfer(
     original_transfer_id: int | None = None,
 ) -> int:
     metrics.on_commit(session, metrics.LEDGER_TRANSFERS, code)
+    linked = original_transfer_id is not None
     return int(
         session.execute(
-            _INSERT_TRANSFER,
+            _INSERT_LINKED_TRANSFER if linked else _INSERT_TRANSFER,
             {
                 "operation_id": operation_id,
                 "debit_account_id": debit,
@@ -365,6 +377,7 @@ def insert_transfer(
                 "hold_id": hold_id,
                 "original_transfer_id": original_transfer_id,
                 "created_at": now,
+                **({"original_id": original_transfer_id} if linked else {}),
             },
         ).scalar_one()
     )

@@ -150,7 +150,9 @@ _CHECK_TEMPLATES: tuple[tuple[str, str], ...] = (
                        OR o.partner_id <> t.partner_id))
               OR (t.original_transfer_id IS NOT NULL
                   AND (t.code NOT IN ('clawback', 'refund', 'void')
-                       OR o.created_at > t.created_at))""",
+                       OR o.created_at > t.created_at
+                       OR t.original_at IS NULL OR t.original_at <> o.created_at))
+              OR (t.original_transfer_id IS NULL AND t.original_at IS NOT NULL)""",
     ),
     (
         "held_equals_pending_holds",

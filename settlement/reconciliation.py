@@ -124,7 +124,7 @@ def reconcile(
         session.execute(insert(_windows), rows)
     _analyze(session, _windows)
     progress("matching the hub's lines with the partners'")
-    hub = _hub_lines(period_id).subquery("hub")
+    hub = _hub_lines(period_id, period.starts_at, period.ends_at).subquery("hub")
     posted = ReportLine
     columns = [
         "period_id",
@@ -212,7 +212,7 @@ def _analyze(session: Session, table: Table) -> None:
         session.execute(text(f"ANALYZE {table.name}"))
 
 
-def _hub_lines(period_id: int) -> Any:
+def _hub_lines(period_id: int, starts_at: datetime, ends_at: datetime) -> Any:
     """The hub's line per (partner, kind, reference): the transfers of each partner's
     price windows in the period, with each line's money from its own transfers' prices,
     or for a refund or clawback, from the prices its original was settled at. A clawback
@@ -254,26 +254,36 @@ def _hub_lines(period_id: int) -> Any:
         .join(w, in_period)
         .where(t.code.in_(tuple(KIND_OF_CODE)), t.original_transfer_id.is_(None))
     )
-    original, then = aliased(Transfer), aliased(PriceWindow)
-    linked = (
-        select(*columns, (t.amount * priced(then)).label("micro"))
-        .join(w, in_period)
-        .join(original, original.id == t.original_transfer_id)
-        .join(
-            then,
-            and_(
-                then.period_id == period_id,
-                then.partner_id == t.partner_id,
-                then.for_originals.is_(True),
-                original.created_at >= then.starts_at,
-                original.created_at < then.ends_at,
-            ),
-        )
+    # The linked ones (few), read through their partial index, each looking up its window
+    # and its original's prices by (period, partner): joined instead, SQLite ran every
+    # window against every linked transfer of the period.
+    then = aliased(PriceWindow)
+    price_then = (
+        select(priced(then))
         .where(
-            t.code.in_(tuple(KIND_OF_CODE)),
-            t.original_transfer_id.is_not(None),
-            t.debit_account_id.not_like("%:debt"),
+            then.period_id == period_id,
+            then.partner_id == t.partner_id,
+            then.for_originals.is_(True),
+            t.original_at >= then.starts_at,
+            t.original_at < then.ends_at,
         )
+        .limit(1)
+        .scalar_subquery()
+    )
+    linked = select(*columns, (t.amount * price_then).label("micro")).where(
+        t.original_transfer_id.is_not(None),
+        t.created_at >= starts_at,
+        t.created_at < ends_at,
+        t.code.in_(tuple(KIND_OF_CODE)),
+        t.debit_account_id.not_like("%:debt"),
+        exists().where(in_period),
+        exists().where(
+            then.period_id == period_id,
+            then.partner_id == t.partner_id,
+            then.for_originals.is_(True),
+            t.original_at >= then.starts_at,
+            t.original_at < then.ends_at,
+        ),
     )
     both = union_all(own, linked).subquery("moved")
     grouped = (

@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, literal, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from ledger import accounts
 from ledger.models import Allocation, Hold, HoldStatus, Lot, Transfer
@@ -352,6 +352,19 @@ def compute_statements(
     return Statements(statements, -sum(s.net_fen for s in statements), windows=windows)
 
 
+def _bisect(at: Any, bounds: Sequence[datetime], low: int, high: int) -> ColumnElement[int]:
+    """How many of ``bounds[low:high]`` are at or before ``at``, plus ``low``: a balanced
+    tree of CASEs, so a row costs log2 of the bounds (every terms change of every partner,
+    which grow with the years) in comparisons, not all of them."""
+    if low == high:
+        return literal(low)
+    middle = (low + high) // 2
+    return case(
+        (at < bounds[middle], _bisect(at, bounds, low, middle)),
+        else_=_bisect(at, bounds, middle + 1, high),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class LinkedRow:
     partner_id: int | None
@@ -383,20 +396,14 @@ class Linked:
 def _linked(
     session: Session, bounds: Sequence[datetime], starts_at: datetime, ends_at: datetime
 ) -> Linked:
+    """Grouped by the original's time each linked transfer carries (``original_at``): no
+    join with the originals, which cost PostgreSQL a second scan of the ledger."""
     versions = term_versions(session, ends_at)
     original_bounds = sorted({v.effective_at for found in versions.values() for v in found})
-    original = aliased(Transfer)
     segment = segment_of(Transfer.created_at, bounds)
     # The original segment counts the bounds at or before the original's time: 0 before
     # every version, k from the k-th bound on.
-    original_segment = (
-        case(
-            *((original.created_at < bound, index) for index, bound in enumerate(original_bounds)),
-            else_=len(original_bounds),
-        )
-        if original_bounds
-        else literal(0)
-    )
+    original_segment = _bisect(Transfer.original_at, original_bounds, 0, len(original_bounds))
     debt_recorded = case((Transfer.debit_account_id.like("%:debt"), 1), else_=0)
     rows = session.execute(
         select(
@@ -407,7 +414,6 @@ def _linked(
             original_segment,
             func.sum(Transfer.amount),
         )
-        .join(original, original.id == Transfer.original_transfer_id)
         .where(
             Transfer.original_transfer_id.is_not(None),
             Transfer.created_at >= starts_at,

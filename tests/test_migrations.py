@@ -67,7 +67,7 @@ def test_migration_0037_links_refunds_and_clawbacks_to_their_originals(
     from datetime import UTC, datetime, timedelta
 
     from sqlalchemy import select
-    from sqlalchemy.orm import Session
+    from sqlalchemy.orm import Session, aliased
 
     import ledger
     from core.db import Database
@@ -115,14 +115,20 @@ def test_migration_0037_links_refunds_and_clawbacks_to_their_originals(
             ledger.reverse_earn, key("c2"), lot_id=second.lot_id, now=at + timedelta(hours=4)
         )
 
-    def links(session: Session) -> dict[int, tuple[str, str, int | None]]:
+    def links(session: Session) -> dict[int, tuple[str, str, Any]]:
+        """Each transfer's code, debit and link: (original id, original's time) or None."""
+        original = aliased(Transfer)
         rows = session.execute(
             select(
                 Transfer.id, Transfer.code, Transfer.debit_account_id,
-                Transfer.original_transfer_id,
-            )
+                Transfer.original_transfer_id, Transfer.original_at, original.created_at,
+            ).outerjoin(original, original.id == Transfer.original_transfer_id)
         )  # fmt: skip
-        return {id_: (code, debit, original) for id_, code, debit, original in rows}
+        found = {}
+        for id_, code, debit, original_id, original_at, then in rows:
+            assert original_at == then  # the copy of the original's time
+            found[id_] = (code, debit, None if original_id is None else (original_id, then))
+        return found
 
     async def write() -> dict[int, Any]:
         database = Database(url, pool_size=1)
