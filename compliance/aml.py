@@ -17,7 +17,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import cast
 
-from sqlalchemy import String, Table, func, select, update
+from sqlalchemy import String, Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from compliance.errors import CaseNotFound, ComplianceSettingError, ComplianceViolation
@@ -146,19 +146,23 @@ def redemptions_today(session: Session, member_id: int, now: datetime) -> int:
 EARNING_CODES = ("earn", "compensate")
 
 
+# Built once: a redemption of a liquid item reads it every time.
+_EARNS_SINCE = select(Transfer.id, Transfer.created_at, Transfer.amount).where(
+    Transfer.credit_account_id == bindparam("account"),
+    Transfer.code.in_(EARNING_CODES),
+    Transfer.created_at >= bindparam("since"),
+)
+
+
 def _earns_since(
     session: Session, member_id: int, since: datetime, until: datetime | None = None
 ) -> list[tuple[int, datetime, int]]:
     """The member's earnings (awards and compensation) in ``[since, until)``: (id,
     created_at, amount)."""
-    query = select(Transfer.id, Transfer.created_at, Transfer.amount).where(
-        Transfer.credit_account_id == accounts.member(member_id),
-        Transfer.code.in_(EARNING_CODES),
-        Transfer.created_at >= since,
-    )
+    query = _EARNS_SINCE
     if until is not None:
         query = query.where(Transfer.created_at < until)
-    rows = session.execute(query).all()
+    rows = session.execute(query, {"account": accounts.member(member_id), "since": since}).all()
     return [(int(i), created_at, int(amount)) for i, created_at, amount in rows]
 
 
@@ -285,10 +289,7 @@ class Screening:
 def screen(session: Session, pattern: Pattern, observed: int) -> Screening:
     """Refuse over the hard limit (CR-08); report whether the soft one is crossed."""
     soft, hard = thresholds(session, pattern)
-    violation = aml_limit(pattern.value, observed, hard)
-    if violation is not None:
-        raise ComplianceViolation(violation)
-    return Screening(pattern, observed, observed > soft)
+    return _screened(pattern, observed, soft, hard)
 
 
 def screen_award(
@@ -318,23 +319,71 @@ def screen_issuance(session: Session, *, partner_id: int, points: int, now: date
     )
 
 
+def _limit(pattern: Pattern, column: str) -> object:
+    return (
+        select(getattr(AmlThreshold, column))
+        .where(AmlThreshold.pattern == pattern.value)
+        .scalar_subquery()
+    )
+
+
+_REDEMPTION_PATTERNS = (Pattern.REDEMPTIONS_PER_MEMBER_DAY, Pattern.FAST_LIQUID_REDEMPTION)
+# A spend's screening figures in one row, one round trip: the member's spends today (as
+# redemptions_today counts them) and the soft and hard limits of both patterns (NULL
+# where the operator set none).
+_REDEMPTION_SCREEN = select(
+    select(func.count(Transfer.id))
+    .where(
+        Transfer.debit_account_id == bindparam("account"),
+        Transfer.code.in_(SPEND_CODES),
+        Transfer.created_at >= bindparam("day"),
+        Transfer.created_at < bindparam("next_day"),
+    )
+    .scalar_subquery(),
+    *(_limit(pattern, column) for pattern in _REDEMPTION_PATTERNS for column in ("soft", "hard")),
+)
+
+
+def _screened(pattern: Pattern, observed: int, soft: int | None, hard: int | None) -> Screening:
+    """As :func:`screen`, with the limits already read (the defaults where unset)."""
+    if soft is None or hard is None:
+        soft, hard = DEFAULTS[pattern]
+    violation = aml_limit(pattern.value, observed, hard)
+    if violation is not None:
+        raise ComplianceViolation(violation)
+    return Screening(pattern, observed, observed > soft)
+
+
 def screen_redemption(
-    session: Session, *, member_id: int, kind: str, points: int, now: datetime
+    session: Session,
+    *,
+    member_id: int,
+    kind: str,
+    points: int,
+    now: datetime,
+    balance_seen: int | None = None,
 ) -> tuple[list[Screening], list[int]]:
     """Every pattern a spend of ``points`` on an item of ``kind`` touches (a donation's
     kind is CHARITY: counted, never liquid), and the earn transfers a fast liquid
     redemption would spend (evidence for its case). Locks the member first, refusing a
     spend the balance cannot cover (InsufficientPoints) before any pattern; a liquid
-    redemption that passes is recorded for the next one's cumulative figure."""
-    lock_member(session, member_id, spending=points)
+    redemption that passes is recorded for the next one's cumulative figure.
+    ``balance_seen``: the member's committed balance, when the caller read it before any
+    move of its transaction (``ledger.lock_member``). Today's spends and both patterns'
+    limits are one statement."""
+    lock_member(session, member_id, spending=points, balance_seen=balance_seen)
     fast, earns = fast_liquid_points(session, member_id, kind, points, now)
+    today, *limits = session.execute(
+        _REDEMPTION_SCREEN,
+        {
+            "account": accounts.member(member_id),
+            "day": _day(now),
+            "next_day": _day(now) + timedelta(days=1),
+        },
+    ).one()
     screenings = [
-        screen(
-            session,
-            Pattern.REDEMPTIONS_PER_MEMBER_DAY,
-            redemptions_today(session, member_id, now) + 1,
-        ),
-        screen(session, Pattern.FAST_LIQUID_REDEMPTION, fast),
+        _screened(Pattern.REDEMPTIONS_PER_MEMBER_DAY, int(today) + 1, limits[0], limits[1]),
+        _screened(Pattern.FAST_LIQUID_REDEMPTION, fast, limits[2], limits[3]),
     ]
     if kind in LIQUID_KINDS:
         session.add(LiquidRedemption(member_id=member_id, points=points, at=now))

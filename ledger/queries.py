@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from ledger import accounts
@@ -21,15 +21,17 @@ class Balances:
     held: int
 
 
+# Built once: every member read and every points-moving write's payload reads it.
+_BALANCES = select(Account.id, Account.credits_posted - Account.debits_posted).where(
+    Account.id.in_(bindparam("addresses", expanding=True))
+)
+
+
 def balances(session: Session, member_ids: Sequence[int]) -> dict[int, Balances]:
     addresses = {accounts.member(m): m for m in member_ids} | {
         accounts.member_held(m): m for m in member_ids
     }
-    rows = session.execute(
-        select(Account.id, Account.credits_posted - Account.debits_posted).where(
-            Account.id.in_(list(addresses))
-        )
-    ).all()
+    rows = session.execute(_BALANCES, {"addresses": list(addresses)}).all()
     spendable = {addresses[a]: int(v) for a, v in rows if not a.endswith(":held")}
     held = {addresses[a]: int(v) for a, v in rows if a.endswith(":held")}
     return {

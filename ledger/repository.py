@@ -45,7 +45,7 @@ from ledger.errors import (
     LimitExceeded,
     MemberToMemberTransfer,
 )
-from ledger.locks import in_lock_order, note_all_locked, note_locks
+from ledger.locks import held_locks, in_lock_order, note_all_locked, note_locks
 from ledger.models import (
     Account,
     AccountKind,
@@ -221,6 +221,7 @@ def apply_balances(
         _require_accounts(session, [address for address, _ in later])
         return AppliedBalances(outstanding_debt=0)
     ordered = in_lock_order([*now, debt_account] if debt_account else now)
+    held = set(held_locks(session))
     note_locks(session, ordered)
     params = {
         "debit": debit if debit in now else "",
@@ -231,7 +232,9 @@ def apply_balances(
         **_ceiling_params(debit, credit if credit in now else ""),
     }
     if _postgresql(session):
-        if debit in now and _spendable(debit):
+        # Not when this transaction already holds the member's lock (ledger.lock_member,
+        # taken by the AML screening): the locked update that follows is exact.
+        if debit in now and _spendable(debit) and debit not in held:
             _refuse_visibly_short(session, debit, amount)
         rows = session.execute(
             _PG_APPLY, {**params, "ids": ordered, "ceiling": MEMBER_BALANCE_MAX}
@@ -268,8 +271,15 @@ def _refuse_visibly_short(session: Session, debit: str, amount: int) -> None:
     When a burst of spends drains a member, the rest are refused while the last ones
     still commit, instead of each taking the lock in turn only to be refused under it."""
     found = session.execute(_COMMITTED_BALANCE, {"account": debit}).scalar_one_or_none()
-    if found is not None and int(found) < amount:
-        raise InsufficientPoints(debit, amount, max(int(found), 0))
+    if found is not None:
+        _refuse_short(debit, amount, int(found))
+
+
+def _refuse_short(debit: str, amount: int, committed: int) -> None:
+    """The same refusal from a committed balance the caller read before any move of its
+    transaction (on SQLite, under the writer lock, it is the balance the update sees)."""
+    if committed < amount:
+        raise InsufficientPoints(debit, amount, max(committed, 0))
 
 
 def _ceiling_params(debit: str, credit: str) -> dict[str, object]:
@@ -484,7 +494,9 @@ def lock_accounts(session: Session, *addresses: str) -> dict[str, int]:
     return found
 
 
-def lock_member(session: Session, member_id: int, *, spending: int = 0) -> None:
+def lock_member(
+    session: Session, member_id: int, *, spending: int = 0, balance_seen: int | None = None
+) -> None:
     """Serialise this member's earning and spending for the rest of the transaction: lock
     ``member:M`` (the member's one serialising row) before anything reads the member's
     day, so the AML screening that follows (compliance/aml.py) sees every earning and
@@ -492,9 +504,14 @@ def lock_member(session: Session, member_id: int, *, spending: int = 0) -> None:
     and the posting it allows is the next one. An earning locks ``member:M:debt`` with it,
     as its posting will; a spend of ``spending`` points is refused InsufficientPoints here,
     on both stores, when the balance cannot cover it (on PostgreSQL at once, before
-    queueing for the lock, when already visibly short)."""
+    queueing for the lock, when already visibly short; from ``balance_seen`` when the
+    caller read the member's committed balance before any move of its transaction)."""
     spendable = member(member_id)
-    if spending and _postgresql(session):
+    if spending and balance_seen is not None:
+        # Read by the caller with its own checks, before any move of this transaction
+        # (members.registration.consented_spender): no round trip of its own.
+        _refuse_short(spendable, spending, balance_seen)
+    elif spending and _postgresql(session):
         _refuse_visibly_short(session, spendable, spending)
     addresses = (spendable,) if spending else (spendable, member_debt(member_id))
     balance = lock_accounts(session, *addresses)[spendable]

@@ -54,10 +54,15 @@ def emit_partner_event(
     payload: Payload,
     now: datetime,
     once_key: str | None = None,
+    consents: bool | None = None,
 ) -> str | None:
     """An event about the member's business with one partner: that partner hears of it
-    if the member consents to it now (the operator always does)."""
-    audience = [partner_id] if consents_to(session, member_id, partner_id) else []
+    if the member consents to it now (the operator always does). ``consents`` is what
+    this transaction already found, when it checked the consent itself (a redemption
+    requires it); otherwise the consent is read here."""
+    if consents is None:
+        consents = consents_to(session, member_id, partner_id)
+    audience = [partner_id] if consents else []
     return emit(
         session,
         type,

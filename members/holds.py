@@ -11,7 +11,7 @@ import ledger
 from events import EventType, global_id
 from ledger.expiry import ExpiryBatch
 from ledger.idempotency import SYSTEM_CLIENT_ID
-from ledger.queries import hold_parties
+from ledger.queries import HoldParties, hold_parties
 from ledger.redemption import lock_lapsed_holds
 from ledger.results import RedemptionResult, RefundResult
 from members.events import emit_member_event, emit_partner_event
@@ -22,9 +22,16 @@ def redemption_event(
     type: EventType,
     hold_id: int,
     now: datetime,
+    *,
+    parties: HoldParties | None = None,
+    consents: bool | None = None,
     **details: int | str | None,
 ) -> None:
-    parties = hold_parties(session, hold_id)
+    """The event of a hold the ledger just moved. A caller that has the hold's parties at
+    hand (the redemption that created it) passes them, and whether the member consents
+    to the partner when this transaction checked it, instead of having them read again."""
+    if parties is None:
+        parties = hold_parties(session, hold_id)
     assert parties is not None  # the ledger just moved this hold
     emit_partner_event(
         session,
@@ -39,6 +46,7 @@ def redemption_event(
         },
         now=now,
         once_key=f"{type.value}:{hold_id}",
+        consents=consents,
     )
 
 

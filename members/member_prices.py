@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import and_, bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from members.errors import MemberError
@@ -71,29 +71,44 @@ def _check(item_index: int, rows: Sequence[PriceRowInput], base_points: int) -> 
         seen.add(key)
 
 
+_LATEST_SETS = (
+    select(MemberPriceSet.item_id, func.max(MemberPriceSet.effective_at).label("at"))
+    .where(
+        MemberPriceSet.item_id.in_(bindparam("item_ids", expanding=True)),
+        MemberPriceSet.effective_at <= bindparam("at"),
+    )
+    .group_by(MemberPriceSet.item_id)
+    .subquery()
+)
+# Built once (every redemption reads it): the rows of each item's set in force.
+_ROWS_IN_FORCE = (
+    select(
+        MemberPriceSet.item_id,
+        MemberPrice.id,
+        MemberPrice.tier_code,
+        MemberPrice.credit_level,
+        MemberPrice.points,
+    )
+    .join(
+        _LATEST_SETS,
+        and_(
+            MemberPriceSet.item_id == _LATEST_SETS.c.item_id,
+            MemberPriceSet.effective_at == _LATEST_SETS.c.at,
+        ),
+    )
+    .join(MemberPrice, MemberPrice.set_id == MemberPriceSet.id)
+    .order_by(MemberPriceSet.item_id, MemberPrice.id)
+)
+
+
 def _rows_in_force(
     session: Session, item_ids: Sequence[int], at: datetime
 ) -> dict[int, list[PriceRow]]:
-    latest = (
-        select(MemberPriceSet.item_id, func.max(MemberPriceSet.effective_at).label("at"))
-        .where(MemberPriceSet.item_id.in_(list(item_ids)), MemberPriceSet.effective_at <= at)
-        .group_by(MemberPriceSet.item_id)
-        .subquery()
-    )
     found: dict[int, list[PriceRow]] = {item_id: [] for item_id in item_ids}
-    for item_id, row in session.execute(
-        select(MemberPriceSet.item_id, MemberPrice)
-        .join(
-            latest,
-            and_(
-                MemberPriceSet.item_id == latest.c.item_id,
-                MemberPriceSet.effective_at == latest.c.at,
-            ),
-        )
-        .join(MemberPrice, MemberPrice.set_id == MemberPriceSet.id)
-        .order_by(MemberPriceSet.item_id, MemberPrice.id)
+    for item_id, row_id, tier_code, credit_level, points in session.execute(
+        _ROWS_IN_FORCE, {"item_ids": list(item_ids), "at": at}
     ):
-        found[item_id].append(PriceRow(row.id, row.tier_code, row.credit_level, row.points))
+        found[item_id].append(PriceRow(row_id, tier_code, credit_level, points))
     return found
 
 

@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 import ledger
 from compliance.aml import open_cases, screen_redemption
 from events import EventType
+from ledger.queries import HoldParties
 from members.errors import ItemNotRedeemable, MemberError
 from members.holds import redemption_event
 from members.member_prices import best_member_price, credit_level_shared
-from members.registration import consented_member
+from members.registration import consented_spender
 from partners.catalog import charity_project, redeemable_item
-from partners.registry import require_active
 
 MAX_QUANTITY = 100
 DONATION_KIND = "CHARITY"  # what AML screens a donation as
@@ -60,8 +60,7 @@ def redeem_item(
     }
 
     def body(operation_id: int) -> ItemRedemption:
-        require_active(session, partner_id)
-        consented_member(session, partner_id, member_id)
+        balance = consented_spender(session, partner_id, member_id)
         item = redeemable_item(session, partner_id, catalog_item_id, now)
         if item is None:
             raise ItemNotRedeemable()
@@ -70,7 +69,12 @@ def redeem_item(
         if applied is not None:
             points = applied.points
         screenings, earns = screen_redemption(
-            session, member_id=member_id, kind=kind, points=points * quantity, now=now
+            session,
+            member_id=member_id,
+            kind=kind,
+            points=points * quantity,
+            now=now,
+            balance_seen=balance,
         )
         taken = ledger.take(
             session,
@@ -93,8 +97,15 @@ def redeem_item(
             now=now,
         )
         if deadline is None:
+            # The parties are this call's own, and the consent was checked above.
             redemption_event(
-                session, EventType.POINTS_REDEEMED, taken.hold_id, now, status=taken.status
+                session,
+                EventType.POINTS_REDEEMED,
+                taken.hold_id,
+                now,
+                parties=HoldParties(taken.hold_id, member_id, partner_id, taken.amount),
+                consents=True,
+                status=taken.status,
             )
         return ItemRedemption(
             operation_id,
@@ -130,8 +141,7 @@ def charity_donation(
 ) -> int:
     """CR-06: the one way points leave a member for someone else: a donation to a charity
     project (a CHARITY item) of the calling charity partner. Returns the transfer id."""
-    require_active(session, partner_id)
-    consented_member(session, partner_id, member_id)
+    consented_spender(session, partner_id, member_id)
     return donate_to_project(
         session,
         key,

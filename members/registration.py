@@ -8,16 +8,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import ledger
 from compliance.errors import ComplianceViolation
-from compliance.rules import consent_given, identified_member
+from compliance.rules import active_partner, consent_given, identified_member
 from core.crypto import keyed_hash
 from core.notify import Notification
 from events import EventType
+from ledger.accounts import member as member_account
+from ledger.models import Account
 from members.benefits import consent_to_credit_benefits
 from members.codes import (
     DEFAULT_BUDGETS,
@@ -388,6 +390,56 @@ def consented_member(session: Session, partner_id: int | None, member_id: int) -
         assert violation is not None
         raise ComplianceViolation(violation, ["memberId"])
     return member
+
+
+# The partner, the member's consent to it, the member and the member's spendable balance
+# as last committed, in one statement: from the partner, so an unknown or suspended
+# partner is told apart from a member it may not see.
+_SPENDER = (
+    select(
+        Partner.status.label("partner_status"),
+        Member.id.label("member_id"),
+        Member.status.label("member_status"),
+        select(Account.credits_posted - Account.debits_posted)
+        .where(Account.id == bindparam("account"))
+        .scalar_subquery()
+        .label("balance"),
+    )
+    .select_from(Partner)
+    .outerjoin(
+        Consent,
+        and_(
+            Consent.partner_id == Partner.id,
+            Consent.member_id == bindparam("member_id"),
+            Consent.revoked_at.is_(None),
+        ),
+    )
+    .outerjoin(Member, Member.id == Consent.member_id)
+    .where(Partner.id == bindparam("partner_id"))
+)
+
+
+def consented_spender(session: Session, partner_id: int, member_id: int) -> int:
+    """What ``require_active`` and :func:`consented_member` check, in one round trip, for
+    a partner spending the member's points: CR-04 for the partner, then the member as
+    the partner may see them (anything else reads as not found) and not closed (CR-03).
+    Returns the member's spendable balance as last committed, before this transaction
+    moved any points (for the ledger's fail-fast refusal, ``ledger.Take.balance_seen``)."""
+    row = session.execute(
+        _SPENDER,
+        {"partner_id": partner_id, "member_id": member_id, "account": member_account(member_id)},
+    ).first()
+    violation = active_partner("UNKNOWN" if row is None else row.partner_status)
+    if violation is not None:
+        raise ComplianceViolation(violation)
+    assert row is not None
+    if row.member_id is None:
+        raise MemberNotFound()
+    if row.member_status != MemberStatus.ACTIVE:
+        found = identified_member(True, row.member_status, True)
+        assert found is not None
+        raise ComplianceViolation(found, ["memberId"])
+    return int(row.balance or 0)
 
 
 def close_member(session: Session, member_id: int, now: datetime) -> int:
