@@ -86,6 +86,16 @@ class LiquidRedemption(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class HonestPhrase(Base):
+    """An honest phrase the operator keeps, normalised (``微积分``, ``johnny cash``): the
+    vocabulary masks it out of a text before it looks for terms."""
+
+    __tablename__ = "compliance_honest_phrases"
+
+    phrase: Mapped[str] = mapped_column(String(64), primary_key=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class VocabularyTerm(Base):
     """A cash-like (CR-05) or points-like (CR-07) term, normalised, that the operator keeps:
     an item or order line whose text contains it is refused with its rule."""

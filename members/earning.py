@@ -403,9 +403,9 @@ def award(
             raise ComplianceViolation(violation, ["lines"])
         words = vocabulary(session)
         for index, line in enumerate(lines):
-            violation = words.violation(line.category)
-            if violation is not None:
-                raise ComplianceViolation(violation, ["lines", str(index), "category"])
+            found = words.first([("category", line.category)]) or words.first([("sku", line.sku)])
+            if found is not None:
+                raise ComplianceViolation(found[1], ["lines", str(index), found[0]])
         violation = real_consumption(order_ref, paid_amount_fen, False)
         if violation is None:
             first_award = insert_if_absent(

@@ -148,10 +148,11 @@ def upsert_items(
         violation = registered_charity(kind) if item.kind == "CHARITY" else None
         if violation is not None:
             raise ComplianceViolation(violation, ["items", str(index), "kind"])
-        for field, text in (("title", item.title), ("category", item.category)):
-            violation = words.violation(text)
-            if violation is not None:
-                raise ComplianceViolation(violation, ["items", str(index), field])
+        found = words.first([("title", item.title), ("category", item.category)]) or words.first(
+            [("sku", item.sku)]
+        )
+        if found is not None:
+            raise ComplianceViolation(found[1], ["items", str(index), found[0]])
     green = verified_green(session, partner_id, [item.sku for item in items if item.green])
     table = cast(Table, CatalogItem.__table__)
     insert = dialect_insert(session.get_bind().dialect.name, table).values(
@@ -526,20 +527,21 @@ def redeemable_item(
 ) -> tuple[str, int, str] | None:
     """``(sku, effective points, kind)`` of an available item of this partner's own
     catalogue, the kind as AML screens it (``compliance.aml.screened_kind``: a "Snack
-    voucher" declared GOODS is a VOUCHER). An item whose title or category the operator's
-    vocabulary refuses today (published before the term was added, or before the guard
-    read bent spellings) is refused with the term's rule (CR-05 or CR-07), so it never
-    reaches settlement."""
+    voucher" declared GOODS is a VOUCHER). An item whose title, category (each alone or both
+    together) or sku the operator's vocabulary refuses today (published before the term was
+    added, or before the guard read bent spellings) is refused with the term's rule (CR-05
+    or CR-07), so it never reaches settlement."""
     row = session.execute(
         _REDEEMABLE, {"at": at, "item_id": item_id, "partner_id": partner_id}
     ).first()
     if row is None:
         return None
     terms = vocabulary(session)
-    for text in (row.title, row.category):
-        violation = terms.violation(text)
-        if violation is not None:
-            raise ComplianceViolation(violation, ["catalogItemId"])
+    found = terms.first([("title", row.title), ("category", row.category)]) or terms.first(
+        [("sku", row.sku)]
+    )
+    if found is not None:
+        raise ComplianceViolation(found[1], ["catalogItemId"])
     return (row[0], int(row[1]), screened_kind(row.kind, row.title, row.category))
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compliance.vocabulary import Term, set_term, terms_page
+from compliance.vocabulary import (
+    Phrase,
+    Term,
+    honest_phrases_page,
+    set_honest_phrase,
+    set_term,
+    terms_page,
+)
 from core.db import utcnow
 from partners.catalog import Withdrawal, withdraw_item
 from resolvers.context import HubContext
@@ -14,6 +21,7 @@ from resolvers.outcome import Outcome, write
 from resolvers.pagination import encode_cursor, page_request
 
 KIND = "vocabulary"
+PHRASE_KIND = "honestPhrase"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +37,35 @@ async def terms(context: HubContext, first: int | None, after: str | None) -> Te
     )
     shown = rows[: page.limit]
     return TermPage([(encode_cursor(KIND, [t.term]), t) for t in shown], len(rows) > page.limit)
+
+
+@dataclass(frozen=True, slots=True)
+class PhrasePage:
+    edges: list[tuple[str, Phrase]]
+    has_next: bool
+
+
+async def phrases(context: HubContext, first: int | None, after: str | None) -> PhrasePage:
+    page = page_request(first, after, PHRASE_KIND)
+    rows = await context.database.read(
+        honest_phrases_page, limit=page.limit, after=str(page.after[0]) if page.after else None
+    )
+    shown = rows[: page.limit]
+    return PhrasePage(
+        [(encode_cursor(PHRASE_KIND, [p.phrase]), p) for p in shown], len(rows) > page.limit
+    )
+
+
+async def phrase(context: HubContext, text: str, keep: bool) -> Outcome[Phrase | None]:
+    return await write(
+        context,
+        "setHonestPhrase",
+        set_honest_phrase,
+        text,
+        keep,
+        context.principal.client_id or "",
+        utcnow(),
+    )
 
 
 async def term(context: HubContext, text: str, rule: str | None) -> Outcome[Term | None]:

@@ -108,7 +108,9 @@ from schema.settlement import (
     settlement_periods_field,
 )
 from schema.vocabulary import (
+    compliance_honest_phrases_field,
     compliance_vocabulary_field,
+    set_honest_phrase_field,
     set_vocabulary_term_field,
     withdraw_catalog_item_field,
 )
@@ -171,6 +173,7 @@ class Query:
     aml_cases = aml_cases_field
     compliance_report = compliance_report_field
     compliance_vocabulary = compliance_vocabulary_field
+    compliance_honest_phrases = compliance_honest_phrases_field
     green_products = green_products_field
     settlement_periods = settlement_periods_field
     settlement_period = settlement_period_field
@@ -271,6 +274,7 @@ class Mutation:
     set_marketing_budget = set_marketing_budget_field
     set_aml_threshold = set_aml_threshold_field
     set_vocabulary_term = set_vocabulary_term_field
+    set_honest_phrase = set_honest_phrase_field
     register_green_product = register_green_product_field
     decide_green_product = decide_green_product_field
     withdraw_catalog_item = withdraw_catalog_item_field

@@ -48,6 +48,66 @@ compliance_vocabulary_field = strawberry.field(
 )
 
 
+@strawberry.type(
+    description="An honest phrase (normalised) the vocabulary masks out of a text before it "
+    "looks for terms: a word that holds a term (`微积分` holds `积分`) or that a term straddles "
+    "(`金黄` in `呈现金黄`), or a name that holds one (`johnny cash`)."
+)
+class HonestPhrase:
+    phrase: str
+    updated_at: datetime
+
+
+async def compliance_honest_phrases(
+    info: Info[HubContext, Any], first: int | None = None, after: str | None = None
+) -> relay.Connection[HonestPhrase]:  # type: ignore[type-var]
+    page = await resolve.phrases(info.context, first, after)
+    edges = [
+        (cursor, HonestPhrase(phrase=p.phrase, updated_at=p.updated_at)) for cursor, p in page.edges
+    ]
+    return connection(edges, page.has_next, after)  # type: ignore[no-any-return]
+
+
+compliance_honest_phrases_field = strawberry.field(
+    resolver=compliance_honest_phrases,
+    extensions=authenticated(),
+    description="The operator's honest phrases, masked out before the vocabulary is read.",
+)
+
+
+@strawberry.input
+class SetHonestPhraseInput:
+    phrase: str = strawberry.field(description="Kept normalised (NFKC, case-folded).")
+    keep: bool = strawberry.field(default=True, description="False removes the phrase.")
+
+
+@strawberry.type
+class SetHonestPhrasePayload:
+    phrase: HonestPhrase | None
+    user_errors: list[UserError]
+
+
+async def set_honest_phrase(
+    info: Info[HubContext, Any], input: SetHonestPhraseInput
+) -> SetHonestPhrasePayload:
+    outcome = await resolve.phrase(info.context, input.phrase, input.keep)
+    found = outcome.value
+    return SetHonestPhrasePayload(
+        phrase=None
+        if found is None
+        else HonestPhrase(phrase=found.phrase, updated_at=found.updated_at),
+        user_errors=user_errors(outcome),
+    )
+
+
+set_honest_phrase_field = scoped_mutation(
+    set_honest_phrase,
+    "operator:admin",
+    "Add or remove an honest phrase the vocabulary masks out before it looks for terms "
+    "(audited). A phrase that reads as no letter, or inside a term, is refused.",
+)
+
+
 @strawberry.input
 class SetVocabularyTermInput:
     term: str = strawberry.field(description="Kept normalised (NFKC, case-folded).")
@@ -113,7 +173,9 @@ async def withdraw_catalog_item(
 set_vocabulary_term_field = scoped_mutation(
     set_vocabulary_term,
     "operator:admin",
-    "Add, change or remove a cash-like (CR-05) or points-like (CR-07) term.",
+    "Add, change or remove a cash-like (CR-05) or points-like (CR-07) term. A term that "
+    "reads as no letter (a symbol, an emoji, punctuation or digits alone) is refused: it "
+    "would be found in every text.",
 )
 withdraw_catalog_item_field = scoped_mutation(
     withdraw_catalog_item,
