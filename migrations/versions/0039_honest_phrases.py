@@ -12,7 +12,7 @@ the operator does not already keep them; the downgrade removes them only while s
 seeded.
 
 Revision ID: 0039
-Revises: 0038
+Revises: 0037a
 Create Date: 2026-11-30 14:40:00
 """
 
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0039"
-down_revision: str | None = "0038"
+down_revision: str | None = "0037a"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
