@@ -109,7 +109,7 @@ class VisibleMemberLoader(BatchLoader[MemberKey, VisibleMember]):
 
 class Loaders:
     """The request's loaders, each made when a field first asks for it (a page of the
-    catalogue from memory needs one of them, not eighteen)."""
+    catalogue from memory needs one of them, not twenty)."""
 
     def __init__(self, database: Database) -> None:
         self.database = database

@@ -111,10 +111,13 @@ class CatalogItem(relay.Node):
     )
     partner: Partner = strawberry.field(description="The partner that honours this item.")
     partner_id: strawberry.Private[int]
-    priced_at: strawberry.Private[datetime]
+    # The instant its nested fields (promotion, scheduled and member prices) read at; None
+    # for an object an in-memory snapshot keeps for every request: the reading request's
+    # own instant (``HubContext.started_at``, a first page's pricing instant).
+    priced_at: strawberry.Private[datetime | None]
 
     @classmethod
-    def from_view(cls, view: ItemView, priced_at: datetime, partner: Partner) -> CatalogItem:
+    def from_view(cls, view: ItemView, priced_at: datetime | None, partner: Partner) -> CatalogItem:
         """``partner`` is loaded by the caller for the whole page at once, so it is a plain
         attribute: no per-item resolver, and the page executes without awaiting."""
         return cls(
@@ -139,13 +142,6 @@ class CatalogItem(relay.Node):
             priced_at=priced_at,
         )
 
-    @classmethod
-    def is_type_of(cls, obj: Any, _info: Any) -> bool:
-        """Asked by graphql-core of every CatalogItem it completes: an instance check, where
-        strawberry's generic one for a type with interfaces also looks for casts and
-        interface instances (a CatalogItem is always built as one)."""
-        return isinstance(obj, cls)
-
     def priced(self, priced_at: datetime) -> CatalogItem:
         """This item read at another instant of the same prices: a shallow copy (cheaper
         than building it again) whose nested fields read at ``priced_at``."""
@@ -153,6 +149,9 @@ class CatalogItem(relay.Node):
         copy.__dict__.update(self.__dict__)
         copy.priced_at = priced_at
         return copy
+
+    def instant(self, info: Info[HubContext, Any]) -> datetime:
+        return self.priced_at if self.priced_at is not None else info.context.started_at
 
     @classmethod
     async def page(
@@ -175,7 +174,7 @@ class CatalogItem(relay.Node):
         "made at."
     )
     async def scheduled_prices(self, info: Info[HubContext, Any]) -> list[ScheduledPrice]:
-        found = await resolve.scheduled_prices_of(info.context, self.id, self.priced_at)
+        found = await resolve.scheduled_prices_of(info.context, self.id, self.instant(info))
         return [ScheduledPrice(points=p.points, effective_at=p.effective_at) for p in found]
 
     @strawberry.field(
@@ -184,7 +183,7 @@ class CatalogItem(relay.Node):
         "read them; a redemption charges the lowest one the member qualifies for."
     )
     async def member_prices(self, info: Info[HubContext, Any]) -> list[MemberPrice]:
-        found = await resolve.member_prices_of(info.context, self.id, self.priced_at)
+        found = await resolve.member_prices_of(info.context, self.id, self.instant(info))
         return [
             MemberPrice(
                 tier_code=row.tier_code,
@@ -203,7 +202,7 @@ class CatalogItem(relay.Node):
     async def scheduled_member_prices(
         self, info: Info[HubContext, Any]
     ) -> list[ScheduledMemberPrice]:
-        found = await resolve.scheduled_member_prices_of(info.context, self.id, self.priced_at)
+        found = await resolve.scheduled_member_prices_of(info.context, self.id, self.instant(info))
         return [
             ScheduledMemberPrice(
                 tier_code=row.tier_code,
@@ -216,7 +215,7 @@ class CatalogItem(relay.Node):
 
     @strawberry.field(description="The promotion running now, if any.")
     async def promotion(self, info: Info[HubContext, Any]) -> Promotion | None:
-        found = await resolve.promotion_of(info.context, self.id, self.priced_at)
+        found = await resolve.promotion_of(info.context, self.id, self.instant(info))
         if found is None:
             return None
         return Promotion(points=found.points, starts_at=found.starts_at, ends_at=found.ends_at)
@@ -287,7 +286,7 @@ async def catalog(
     )
     page = await resolve.list_catalog(info.context, query, sort.value, first, after)
     if page.snapshot is not None:
-        edges = _held(page.snapshot, page.edges, page.as_of)
+        edges = _held(page.snapshot, page.edges, page.as_of, info.context.started_at)
         return connection(edges, page.has_next, after)  # type: ignore[no-any-return]
     items = await CatalogItem.page(info, [view for _, view in page.edges], page.as_of)
     edges = [(cursor, item) for (cursor, _), item in zip(page.edges, items, strict=True)]
@@ -295,14 +294,19 @@ async def catalog(
 
 
 def _held(
-    snapshot: CatalogueSnapshot, edges: list[tuple[str, ItemView]], as_of: datetime
+    snapshot: CatalogueSnapshot,
+    edges: list[tuple[str, ItemView]],
+    as_of: datetime,
+    started_at: datetime,
 ) -> list[tuple[str, CatalogItem]]:
-    """The page's items from an in-memory snapshot, priced at the request's instant
-    ``as_of`` (their nested fields, such as member prices, read at that instant). Each
-    item's object is built once per snapshot, with its partner's, and copied per request
-    with its instant: within the snapshot's window every other field is the same."""
+    """The page's items from an in-memory snapshot, priced at ``as_of`` (their nested
+    fields, such as member prices, read at that instant). Each item's object is built once
+    per snapshot, with its partner's, and priced at the instant of whichever request reads
+    it; a page priced at another instant (one after a cursor) gets copies carrying it.
+    Within the snapshot's window every other field is the same."""
     built: dict[int, CatalogItem] = snapshot.memo.setdefault(CatalogItem, {})
     partners: dict[int, Partner] = snapshot.memo.setdefault(Partner, {})
+    own_instant = as_of == started_at
     held = []
     for cursor, view in edges:
         item = built.get(view.id)
@@ -312,8 +316,8 @@ def _held(
                 partner = partners[view.partner_id] = Partner.from_view(
                     snapshot.partners[view.partner_id]
                 )
-            item = built[view.id] = CatalogItem.from_view(view, snapshot.priced_at, partner)
-        held.append((cursor, item.priced(as_of)))
+            item = built[view.id] = CatalogItem.from_view(view, None, partner)
+        held.append((cursor, item if own_instant else item.priced(as_of)))
     return held
 
 

@@ -311,11 +311,19 @@ class _Same:
 
 
 Measured = list[tuple[OperationDefinitionNode, Measure]]
+
+
 # Per document object (the parser cache hands the same one back for the same text) and
-# operation name: the variables the measure reads; and per those and the figures read from
-# them, the measure. Held strongly, so a document's identity is never reused while cached.
-_READINGS: _LRU[tuple[GraphQLSchema, _Same, str | None], tuple[_Reading, ...]] = _LRU(512)
-_MEASURES: _LRU[tuple[GraphQLSchema, _Same, str | None, tuple[int, ...]], Measured] = _LRU(4096)
+# operation name: the variables its measure reads, and its measures by the figures read from
+# them. At most 512 documents are held (as many as the parser cache), each with its 16 most
+# recent measures; held strongly, so a document's identity is never reused while cached.
+@dataclass(slots=True)
+class _Known:
+    readings: tuple[_Reading, ...]
+    measures: _LRU[tuple[int, ...], Measured]
+
+
+_DOCUMENTS: _LRU[tuple[GraphQLSchema, _Same, str | None], _Known] = _LRU(512)
 
 
 def _literal(value: ValueNode) -> Any:
@@ -362,9 +370,9 @@ def measure(
     part of the key, so a cached measure is always the one this request's values give."""
     values = variables if isinstance(variables, Mapping) else {}
     document_key = (schema, _Same(document), operation_name)
-    readings = _READINGS.get(document_key)
-    if readings is not None:
-        found = _MEASURES.get((*document_key, _figures(readings, values)))
+    known = _DOCUMENTS.get(document_key)
+    if known is not None:
+        found = known.measures.get(_figures(known.readings, values))
         if found is not None:
             return found
     fragments = {
@@ -381,9 +389,10 @@ def measure(
         measurer = _Measurer(schema, fragments, operation, values)
         found.append((operation, measurer.operation(operation)))
         read.extend(measurer.readings)
-    readings = tuple(read)
-    _READINGS.put(document_key, readings)
-    _MEASURES.put((*document_key, _figures(readings, values)), found)
+    if known is None:
+        known = _Known(tuple(read), _LRU(16))
+        _DOCUMENTS.put(document_key, known)
+    known.measures.put(_figures(known.readings, values), found)
     return found
 
 

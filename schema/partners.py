@@ -132,13 +132,6 @@ class Partner(relay.Node):
     )
     cap_percent: strawberry.Private[int]
 
-    @classmethod
-    def is_type_of(cls, obj: Any, _info: Any) -> bool:
-        """Asked by graphql-core of every Partner it completes: an instance check, where
-        strawberry's generic one for a type with interfaces also looks for casts and
-        interface instances (a Partner is always built as one)."""
-        return isinstance(obj, cls)
-
     @strawberry.field(
         description="The operator's cap on the compensation points this partner may issue with "
         "a refund, in percent of the points refunded (CR-12). Shown to the partner itself "

@@ -149,7 +149,7 @@ async def test_pages_from_memory_carry_the_databases_cursors_and_nested_prices(
     assert snapshot is not None
     hub.app.state.public_cache.enabled = False
 
-    async def pages() -> list[Any]:
+    async def pages(afters: dict[str, str | None]) -> list[Any]:
         found = []
         for sort in ("POINTS_ASC", "POINTS_DESC", "NEWEST"):
             variables = {"sort": sort, "after": afters[sort]}
@@ -160,23 +160,27 @@ async def test_pages_from_memory_carry_the_databases_cursors_and_nested_prices(
             found.append(body["data"]["catalog"]["edges"])
         return found
 
-    afters = {}
-    for sort in ("POINTS_ASC", "POINTS_DESC", "NEWEST"):
-        first = await hub.http.post(
-            "/graphql", json={"query": CURSORS, "variables": {"sort": sort, "after": None}}
-        )
-        afters[sort] = first.json()["data"]["catalog"]["edges"][0]["cursor"]
-    from_memory = [await pages(), await pages()]
+    def nodes(pages: list[Any]) -> list[Any]:  # a first page's cursors hold its own instant
+        return [[edge["node"] for edge in page] for page in pages]
+
+    firsts = await pages(dict.fromkeys(("POINTS_ASC", "POINTS_DESC", "NEWEST")))
+    afters = {
+        sort: page[0]["cursor"]
+        for sort, page in zip(("POINTS_ASC", "POINTS_DESC", "NEWEST"), firsts, strict=True)
+    }
+    from_memory = [await pages(afters), await pages(afters)]
     assert memory.snapshot is snapshot  # every page above came from this snapshot
     memory.snapshot, memory.max_items = None, 0
-    from_database = await pages()
+    from_database = await pages(afters)
 
     assert from_memory == [from_database, from_database]
+    assert nodes(firsts) == nodes(await pages(dict.fromkeys(afters)))
     assert [len(page) for page in from_database] == [30, 30, 30]
-    # The objects a snapshot keeps are copied per request, never priced in place.
+    # The objects a snapshot keeps read at each request's instant; a page after a cursor
+    # gets copies priced at the cursor's: none is ever priced in place.
     from schema.catalog import CatalogItem
 
-    assert {item.priced_at for item in snapshot.memo[CatalogItem].values()} == {snapshot.priced_at}
+    assert {item.priced_at for item in snapshot.memo[CatalogItem].values()} == {None}
 
 
 async def test_a_change_is_seen_at_once_by_authenticated_and_anonymous_readers(
