@@ -27,9 +27,8 @@ from compliance.vocabulary import Term, Vocabulary
 from core import metrics
 from core.db import dialect_insert, forget_memo, unit_memo
 from events import EventType, emit, global_id
-from ledger import accounts
+from ledger import accounts, lock_member
 from ledger.models import Transfer, TransferCode
-from ledger.repository import lock_member
 
 
 class Pattern(StrEnum):
