@@ -14,8 +14,13 @@ measure the cache, not the gateway.
 
     python bench/federation.py [--requests 300] [--rounds 3]
 
-Needs Node and `make tools`. Ends with ``RESULT federation_catalog_vs_direct <ratio>`` and
-``RESULT federation_catalog_with_stock_vs_direct <ratio>``.
+Both are measured twice: with the hub's public response cache on (the default: the direct
+hub answers the repeated page from memory, so (a) is the gateway's own cost against a cache
+hit) and off (``HUB_PUBLIC_CACHE_MB=0``: every page is executed, as an uncached page is).
+
+Needs Node and `make tools`. Ends with ``RESULT federation_catalog_vs_direct <ratio>``,
+``RESULT federation_catalog_with_stock_vs_direct <ratio>`` and the same two with
+``federation_uncached_`` for the hub's cache off.
 """
 
 from __future__ import annotations
@@ -45,17 +50,11 @@ WITH_STOCK = (
 )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-    node = shutil.which("node")
-    if node is None or not GATEWAY.exists():
-        raise SystemExit("needs node and tools/node_modules: run `make tools`")
-    workdir = Path(tempfile.mkdtemp(prefix="bench-federation-"))
-    url = f"sqlite:///{workdir / 'bench.db'}"
-    asyncio.run(prepare(url, workdir / "credentials.json"))
+def measure(
+    node: str, workdir: Path, url: str, requests: int, rounds: int, **hub_env: str
+) -> tuple[float, float, float]:
+    """Start the hub (with ``hub_env``), the partner subgraph and the gateway; return the
+    best rates (direct, through the gateway, through the gateway with stock)."""
     hub_port, partner_port, gateway_port = free_port(), free_port(), free_port()
     hub_base = f"http://127.0.0.1:{hub_port}"
     hub_url = f"{hub_base}/graphql"
@@ -76,7 +75,7 @@ def main() -> None:
         )
 
     try:
-        start([sys.executable, "-m", "hub.cli", "serve", "--port", str(hub_port)])
+        start([sys.executable, "-m", "hub.cli", "serve", "--port", str(hub_port)], **hub_env)
         start([node, str(TOOLS / "partner-subgraph" / "server.mjs"), str(partner_port)])
         wait_ready(hub_url)
         wait_ready(partner_url)
@@ -105,24 +104,44 @@ def main() -> None:
         ):
             load(target, query, 50, 4)  # warm up: caches, JIT, connections
         direct = through = with_stock = 0.0
-        for _ in range(args.rounds):
-            direct = max(direct, load(hub_url, CATALOG, args.requests, 8))
-            through = max(through, load(gateway_url, CATALOG, args.requests, 8))
-            with_stock = max(with_stock, load(gateway_url, WITH_STOCK, args.requests, 8))
+        for _ in range(rounds):
+            direct = max(direct, load(hub_url, CATALOG, requests, 8))
+            through = max(through, load(gateway_url, CATALOG, requests, 8))
+            with_stock = max(with_stock, load(gateway_url, WITH_STOCK, requests, 8))
+        return direct, through, with_stock
     finally:
         for server in servers:
             server.terminate()
             server.wait(timeout=10)
-    print(
-        f"catalogue page of 100 with partner names: hub {direct:.0f} req/s, through Hive "
-        f"Gateway (de-duplication off) {through:.0f} req/s, ratio {through / direct:.2f}"
-    )
-    print(
-        f"the same page with the partner subgraph's stock: {with_stock:.0f} req/s, ratio "
-        f"{with_stock / direct:.2f}"
-    )
-    print(f"RESULT federation_catalog_vs_direct {through / direct:.3f}")
-    print(f"RESULT federation_catalog_with_stock_vs_direct {with_stock / direct:.3f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    node = shutil.which("node")
+    if node is None or not GATEWAY.exists():
+        raise SystemExit("needs node and tools/node_modules: run `make tools`")
+    workdir = Path(tempfile.mkdtemp(prefix="bench-federation-"))
+    url = f"sqlite:///{workdir / 'bench.db'}"
+    asyncio.run(prepare(url, workdir / "credentials.json"))
+    figures: dict[str, float] = {}
+    for name, hub_env in (("", {}), ("_uncached", {"HUB_PUBLIC_CACHE_MB": "0"})):
+        direct, through, with_stock = measure(
+            node, workdir, url, args.requests, args.rounds, **hub_env
+        )
+        cache = "hub public cache off" if name else "hub public cache on (the default)"
+        print(
+            f"{cache}: catalogue page of 100 with partner names: hub {direct:.0f} req/s, "
+            f"through Hive Gateway (de-duplication off) {through:.0f} req/s, ratio "
+            f"{through / direct:.2f}; with the partner subgraph's stock {with_stock:.0f} req/s, "
+            f"ratio {with_stock / direct:.2f}"
+        )
+        figures[f"federation{name}_catalog_vs_direct"] = through / direct
+        figures[f"federation{name}_catalog_with_stock_vs_direct"] = with_stock / direct
+    for key, value in figures.items():
+        print(f"RESULT {key} {value:.3f}")
 
 
 if __name__ == "__main__":
