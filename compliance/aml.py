@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from compliance.errors import CaseNotFound, ComplianceSettingError, ComplianceViolation
 from compliance.models import AmlCase, AmlThreshold, LiquidRedemption, PartnerDailyIssuance
 from compliance.rules import aml_limit
+from compliance.text import readings, skeleton
 from compliance.vocabulary import Term, Vocabulary
 from core import metrics
 from core.db import dialect_insert, forget_memo, unit_memo
@@ -57,8 +58,42 @@ LIQUID_KINDS = frozenset({"VOUCHER"})
 # Liquidity is not left to the kind a partner declares: an item whose title or category
 # reads like a voucher (read as the vocabulary guard reads, so "Snack vouchers", "e-coupon",
 # 电影兑换券 match) is screened as a VOUCHER whatever it was published as.
-VOUCHER_WORDS = ("voucher", "coupon", "券", "兑换码")
+# Chinese words are read with Traditional forms folded (兌換碼 reads 兑换码), and the common
+# misspelling 兑换卷 counts; a code or card that redeems goods or a membership (提货卡, 卡密,
+# 激活码, 视频会员月卡) resells as easily as a voucher.
+VOUCHER_WORDS = (
+    "voucher",
+    "coupon",
+    "gift code",
+    "redemption code",
+    "券",
+    "兑换码",
+    "兑换卷",
+    "兑换卡",
+    "提货卡",
+    "提货码",
+    "提货凭证",
+    "卡密",
+    "礼品码",
+    "激活码",
+    "会员月卡",
+    "会员季卡",
+    "会员年卡",
+    "会员周卡",
+)
 _VOUCHER_LIKE = Vocabulary([Term(word, "CR-05") for word in VOUCHER_WORDS])
+# Latin voucher words also glued inside a word (snackvoucher, cinemacoupon, GiftCode), read
+# on the skeleton (compliance.text.skeleton: look-alikes and stand-in digits as letters, i and
+# l one letter). No English word holds them but their own forms (voucher's, coupons).
+_GLUED = tuple(
+    skeleton(word).letters for word in ("voucher", "coupon", "giftcode", "redemptioncode")
+)
+
+
+def _voucher_like(text: str) -> bool:
+    if _VOUCHER_LIKE.violation(text) is not None:
+        return True
+    return any(glued in skeleton(reading).letters for reading in readings(text) for glued in _GLUED)
 
 
 def screened_kind(kind: str, title: str, category: str) -> str:
@@ -66,7 +101,7 @@ def screened_kind(kind: str, title: str, category: str) -> str:
     category reads like one."""
     if kind in LIQUID_KINDS:
         return kind
-    if any(_VOUCHER_LIKE.violation(text) is not None for text in (title, category)):
+    if any(_voucher_like(text) for text in (title, category)):
         return "VOUCHER"
     return kind
 

@@ -5,6 +5,7 @@ Each rule's docstring names its ID and basis (shared/design/compliance.md).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -304,21 +305,64 @@ _BEFORE_ONLY = frozenset({"no", "not"})
 _RANGE_WORDS = frozenset({"to", "through", "thru", "till", "until", "and"})
 _TIME = re.compile(r"^\d{1,2}(am|pm|h)$")
 _OFF_PEAK = (" off peak ", " offpeak ", " non peak ", " nonpeak ", " quiet hours ")
+# Words that restrict by themselves: a plural of days ("Cinema ticket (weekdays)"), working
+# or business days, anything "non-holiday" or "non-weekend".
+_RESTRICTING = (
+    " weekdays ",
+    " weekends ",
+    " weeknights ",
+    " midweek ",
+    " working day",
+    " work day",
+    " workday",
+    " business day",
+    " school day",
+    " non holiday",
+    " nonholiday",
+    " non weekend",
+    " nonweekend",
+    " non public holiday",
+)
+# Short day forms that only make sense in a range ("M-Th", "Tu-Fr"): two in a row, at least
+# one of two letters, name a range of days ("M-F" alone is left: it also reads male/female).
+_SHORT_DAYS = {
+    "m": "mon",
+    "mo": "mon",
+    "tu": "tue",
+    "w": "wed",
+    "we": "wed",
+    "th": "thu",
+    "f": "fri",
+    "fr": "fri",
+    "sa": "sat",
+    "su": "sun",
+}
+# A range of clock times in any language, as compliance.text.words reads it ("10 00 16 00",
+# "10am 4pm", "10点至16点"): each end a time (minutes or am/pm/h/点/时), or a bare hour before
+# an am/pm one ("10-4pm"). A range over the whole day (00:00-24:00, 12am-11:59pm) restricts
+# nothing.
+_CLOCK = r"(\d{1,2})(?: ([0-5]\d))?(?: ?(am|pm|h|点|时))?"
+_TIME_RANGE = re.compile(rf"(?<!\d){_CLOCK} ?(?:to|till|until|through|thru|至|到)? ?{_CLOCK}(?!\d)")
 _CJK_DAY = (
-    r"(?:周|星期|礼拜)[一二三四五六日天末]|工作日|平日|节假日|假日|节日|假期|高峰|闲时"
+    r"(?:周|星期|礼拜)[一二三四五六日天末1-7]|工作日|平日|节假日|假日|节日|假期|高峰|闲时"
     r"|早场|午场|晚场|夜场|白天|上午|下午|晚上|早上|中午|凌晨|\d+点|时段"
 )
 _CJK_RESTRICTION = (
     r"仅|只限|只能|只在|(?<![不有无])限(?![量购额时定])|除外|不可|不能|不适用|无效|禁用"
     r"|(?<![均皆也都])可用|(?<![均皆也都])可使用|(?<![均皆也都])适用|(?<![均皆也都])有效"
+    r"|专享|专用|专属|特供"
 )
 _CJK_NEAR = re.compile(
     rf"(?:{_CJK_DAY}).{{0,4}}?(?:{_CJK_RESTRICTION})|(?:{_CJK_RESTRICTION}).{{0,4}}?(?:{_CJK_DAY})"
 )
 _CJK_RANGE = re.compile(
-    r"(?:周|星期|礼拜)([一二三四五六日天])(?:至|到|~|-|\u2014|\u2013)?(?:周|星期|礼拜)?([一二三四五六日天])"
+    r"(?:周|星期|礼拜)([一二三四五六日天1-7])(?:至|到|~|-|\u2014|\u2013| )?(?:周|星期|礼拜)?"
+    r"([一二三四五六日天1-7])"
 )
-_CJK_OFF_PEAK = ("非高峰", "错峰", "闲时")
+_CJK_DIGIT_DAY = str.maketrans("1234567天", "一二三四五六日日")
+# Restrictions by themselves: working days, non-holidays, non-weekends (平日 alone also
+# means "usually", so it needs a restriction word).
+_CJK_OFF_PEAK = ("非高峰", "错峰", "闲时", "工作日", "非节假日", "非假日", "非节日", "非周末")
 
 
 def _day(token: str) -> str | None:
@@ -331,11 +375,52 @@ def _day(token: str) -> str | None:
     return None
 
 
+def _minutes(hour: str, minute: str | None, suffix: str | None) -> int | None:
+    """Minutes after midnight of one end of a time range, None when it is no time."""
+    hours = int(hour)
+    if suffix in ("am", "pm"):
+        if not 1 <= hours <= 12:
+            return None
+        hours = hours % 12 + (12 if suffix == "pm" else 0)
+    elif hours > 24:
+        return None
+    return hours * 60 + int(minute or 0)
+
+
+def _time_range(text: str) -> bool:
+    """Whether ``text`` (as ``words`` reads it) names a range of clock times short of the
+    whole day."""
+    for found in _TIME_RANGE.finditer(text):
+        hour1, minute1, suffix1, hour2, minute2, suffix2 = found.groups()
+        timed1, timed2 = bool(minute1 or suffix1), bool(minute2 or suffix2)
+        if not ((timed1 and timed2) or suffix2 in ("am", "pm")):
+            continue
+        if suffix1 is None and suffix2 in ("am", "pm"):
+            suffix1 = suffix2
+        start = _minutes(hour1, minute1, suffix1)
+        end = _minutes(hour2, minute2, suffix2)
+        if start is None or end is None:
+            continue
+        if start == 0 and end in (0, 23 * 60 + 59, 24 * 60):
+            continue  # the whole day
+        return True
+    return False
+
+
 def _english_restriction(text: str) -> bool:
     padded = f" {text} "
-    if any(phrase in padded for phrase in _OFF_PEAK):
+    if any(phrase in padded for phrase in _OFF_PEAK + _RESTRICTING):
         return True
     tokens = text.split()
+    for one, two in itertools.pairwise(tokens):
+        if (
+            one in _SHORT_DAYS
+            and two in _SHORT_DAYS
+            and max(len(one), len(two)) == 2
+            and _SHORT_DAYS[one] != _SHORT_DAYS[two]
+            and (_SHORT_DAYS[one], _SHORT_DAYS[two]) != ("mon", "sun")
+        ):
+            return True
     days = [token in _DAY_WORDS or bool(_TIME.match(token)) for token in tokens]
     restricting = [token in _RESTRICTION_WORDS for token in tokens]
     for index, token in enumerate(tokens):
@@ -386,7 +471,8 @@ def _chinese_restriction(text: str) -> bool:
     if any(phrase in text for phrase in _CJK_OFF_PEAK):
         return True
     for found in _CJK_RANGE.finditer(text):
-        if (found.group(1), found.group(2)) not in (("一", "日"), ("一", "天")):
+        first, last = (day.translate(_CJK_DIGIT_DAY) for day in found.groups())
+        if (first, last) != ("一", "日"):
             return True
     return bool(_CJK_NEAR.search(text))
 
@@ -395,7 +481,7 @@ def restricts_time_slots(text: str) -> bool:
     """Whether ``text`` (a title or category) restricts the time slots or dates it may be
     used in (CR-13; see above for how it reads)."""
     read = words(text)
-    return _english_restriction(read) or _chinese_restriction(read)
+    return _english_restriction(read) or _chinese_restriction(read) or _time_range(read)
 
 
 def equal_service(texts: Iterable[str], same_slots_as_paid: bool) -> Violation | None:

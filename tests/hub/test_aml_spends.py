@@ -243,3 +243,40 @@ async def test_a_voucher_declared_goods_is_screened_as_liquid(hub: Hub) -> None:
     await _blocked(alliance, "CR-08", _redeem(hub, store, member, coupon_id, "g2"))
     await _allowed(alliance, _redeem(hub, store, member, honest_id, "g3"))
     assert await _cases(hub, alliance.operator) == []
+
+
+# Attack finding G3: items that read like vouchers without the words "voucher" or 券 (glued
+# Latin words, Traditional forms, pick-up cards, card secrets, the misspelling 兑换卷), each
+# next to an honest GOODS neighbour with the same shape that passes.
+DODGED_VOUCHERS = [
+    ("snackvoucher", "Snack box"),
+    ("CinemaCoupon 2D", "Cinema popcorn"),
+    ("星巴克提货卡 中杯", "卡布奇诺 中杯"),
+    ("兑换卷 电影 1张", "鸡肉卷 1份"),
+    ("卡密 视频会员月卡", "会员卡套"),
+    ("兑换碼 电影", "电影海报"),
+    ("Gift code 50", "Gift box 50"),
+    ("游戏激活码", "游戏手柄"),
+]
+
+
+@pytest.mark.parametrize(("liquid", "honest"), DODGED_VOUCHERS)
+async def test_voucher_wording_declared_goods_is_screened_as_liquid_g3(
+    hub: Hub, liquid: str, honest: str
+) -> None:
+    """The finding replayed: FAST_LIQUID_REDEMPTION soft 10 / hard 100, 246 fresh points,
+    a GOODS item at 120 whose title reads like a voucher redeemed with no error and no case."""
+    alliance = await Alliance(hub).setup()
+    await _gql(
+        hub, AWARD, alliance.store, input=_award_input(alliance.member, key="k2", order="k2")
+    )
+    store, member = alliance.store, alliance.member
+    liquid_id = await _publish(hub, store, "liquid", "GOODS", 120, liquid)
+    honest_id = await _publish(hub, store, "honest", "GOODS", 120, honest)
+    await _gql(
+        hub, THRESHOLD, alliance.operator, pattern="FAST_LIQUID_REDEMPTION", soft=10, hard=100
+    )
+
+    await _blocked(alliance, "CR-08", _redeem(hub, store, member, liquid_id, "l1"))
+    await _allowed(alliance, _redeem(hub, store, member, honest_id, "h1"))
+    assert await _cases(hub, alliance.operator) == []

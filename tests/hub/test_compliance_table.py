@@ -332,6 +332,20 @@ RESTRICTED = [
     ),
     ("SERVICE", "Cinema ticket", "off-peak only"),
     ("SERVICE", "Cinema ticket", "仅限工作日"),
+    # Attack finding G4: restrictions without a restriction word.
+    ("SERVICE", "Cinema ticket (weekdays)", "cinema"),
+    ("SERVICE", "Cinema ticket, working days", "cinema"),
+    ("SERVICE", "Cinema ticket M-Th", "cinema"),
+    ("SERVICE", "Cinema ticket 10am-4pm", "cinema"),
+    ("SERVICE", "Cinema ticket non-holiday", "cinema"),
+    ("SERVICE", "电影票\uff08工作日\uff09", "cinema"),
+    ("SERVICE", "电影票 非节假日", "cinema"),
+    ("SERVICE", "电影票 周1至周4", "cinema"),
+    ("SERVICE", "電影票 週一至週四", "cinema"),
+    ("SERVICE", "电影票 10:00-16:00", "cinema"),
+    ("SERVICE", "电影票 10点至16点", "cinema"),
+    ("SERVICE", "电影票\uff08周二专享\uff09", "cinema"),
+    ("GOODS", "Open 10:00-22:00 daily", "cinema"),
 ]
 # Their honest neighbours: a day or time word that names the product, the whole week.
 HONEST = [
@@ -347,6 +361,14 @@ HONEST = [
     ("SERVICE", "电影票\uff08周一至周日均可用\uff09", "cinema"),
     ("SERVICE", "Afternoon tea for two", "food"),
     ("VOUCHER", "Kids matinee ticket (limited edition)", "film"),
+    # G4's neighbours: the whole week in digits, the whole day, an exclusive without a day,
+    # short letters and numbers that name no day or time.
+    ("SERVICE", "电影票 周1至周7", "cinema"),
+    ("SERVICE", "Cinema ticket, 00:00-24:00", "cinema"),
+    ("GOODS", "会员专享帆布袋", "bags"),
+    ("GOODS", "Unisex tee M/F", "clothing"),
+    ("GOODS", "Phone 15 128 GB", "phones"),
+    ("GOODS", "Pack of 2 x 10 30 ml", "beauty"),
 ]
 
 
