@@ -88,7 +88,7 @@ class LiquidRedemption(Base):
 
 class HonestPhrase(Base):
     """An honest phrase the operator keeps, normalised (``微积分``, ``johnny cash``): the
-    vocabulary masks it out of a text before it looks for terms."""
+    vocabulary ignores a term inside it that it covers whole."""
 
     __tablename__ = "compliance_honest_phrases"
 

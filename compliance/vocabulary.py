@@ -228,9 +228,10 @@ ADDED_TERMS = tuple(
 )
 DEFAULT_TERMS = DEFAULT_TERMS + ADDED_TERMS
 
-# Honest phrases a new hub starts with (migration 0039): words a cinema, optician, store,
-# restaurant or charity writes that contain a term, or that a term straddles (微积分 holds
-# 积分; in 呈现金黄 现金 spans 呈现 and 金黄), and names that hold an exact term (Johnny Cash).
+# Honest phrases a new hub starts with (migrations 0039 and 0042): words a cinema, optician,
+# store, restaurant or charity writes that hold a term whole (微积分 holds 积分; 呈现金黄 holds
+# 现金), and names that hold an exact term (Johnny Cash). A term found in a text is ignored
+# only where an occurrence of a phrase covers all of it (see Vocabulary.violation).
 DEFAULT_HONEST_PHRASES = (
     # Chinese words that hold a term whole: 微积分 (calculus), 积分赛 and 积分榜 (a league's
     # standings), 红包装 (red packaging), 零钱包 (a coin purse), 兑现承诺 (a promise kept)
@@ -240,22 +241,23 @@ DEFAULT_HONEST_PHRASES = (
     "红包装",
     "零钱包",
     "兑现承诺",
-    # Words a term straddles, one side only: each masks a character of the term, so the
-    # side least useful to a cash offer is kept (充值得好礼 stays refused: 补充, not 值得)
-    "体积",  # 体积 分装瓶
-    "外套",  # 外套现货
-    "往返",  # 往返现场接送
-    "金黄",  # 呈现金黄色泽
-    "金属",  # 体现金属质感
-    "金饰",  # 婚礼金饰
-    "补充",  # 补充值得信赖
-    "费劲",  # 说话费劲
-    "顺利",  # 顺利是福
-    "便利",  # 便利市场
-    "口红",  # 口红 2 包
-    "景点",  # 景点券, 景点卡
-    "卡布奇诺",  # 甜点卡布奇诺
-    "卡路里",  # 补充卡路里
+    # Words a term straddles: the phrase holds the whole term with both of its sides (a hit
+    # is ignored only inside a phrase, so 金黄 alone would not hide 现金 in 现金黄)
+    "体积分装",  # 体积 分装瓶 (a Chinese phrase reads across gaps as a term does)
+    "外套现货",
+    "往返现场",
+    "呈现金黄",
+    "体现金属",
+    "婚礼金饰",
+    "补充值得信赖",  # 充值得好礼 and 补充值 100元 stay refused
+    "说话费劲",  # 话费劲 50元 stays refused
+    "顺利是福",
+    "便利市场",
+    "景点券",
+    "景点卡",
+    "甜点卡布奇诺",  # 购物卡布奇诺 stays refused
+    "补充卡路里",  # 礼品卡路里 stays refused
+    "口红",  # 口红 2 包: a count between the phrase and a term's last character (below)
     # English names and things that hold an exact term
     "recharge cable",
     "solar recharge lantern",
@@ -281,8 +283,6 @@ CJK_GAP = 3
 # shorter or one-word term (``cash``, ``points``, ``recharge``) only where words start and
 # end, or ``cashew``, ``checkpoints`` and ``rechargeable`` would read.
 GLUED = 8
-# What a masked honest phrase leaves: no term matches across it, nor gaps over it.
-MASK = "\x00"
 _REPEATS = re.compile(r"(.)\1+")
 
 
@@ -304,14 +304,30 @@ class _Latin:
         self.squeezed = _REPEATS.sub(r"\1", letters)
         self.glued = words > 1 and len(letters) >= GLUED
 
-    def search(self, text: Skeleton, squeezed: Skeleton) -> bool:
-        if self.letters in text.letters and any(
-            True for _ in spans(self.letters, text, glued=self.glued)
-        ):
-            return True
-        return self.squeezed in squeezed.letters and any(
-            True for _ in spans(self.squeezed, squeezed, glued=self.glued)
-        )
+    def search(
+        self,
+        text: Skeleton,
+        squeezed: Skeleton,
+        keep: Sequence[int],
+        honest: Sequence[tuple[int, int]],
+    ) -> bool:
+        """Whether the term reads in ``text`` outside every honest phrase's span (``keep``:
+        the letter of ``text`` each letter of ``squeezed`` stands for)."""
+        if self.letters in text.letters:
+            for at, after in spans(self.letters, text, glued=self.glued):
+                if not _covered(at, after, honest):
+                    return True
+        if self.squeezed in squeezed.letters:
+            for at, after in spans(self.squeezed, squeezed, glued=self.glued):
+                if not _covered(keep[at], keep[after - 1] + 1, honest):
+                    return True
+        return False
+
+
+def _covered(at: int, after: int, honest: Sequence[tuple[int, int]]) -> bool:
+    """Whether one honest phrase's occurrence covers all of ``[at, after)``: 微积分 covers
+    积分 in 微积分教材; 金黄 does not cover 现金 in 现金黄 (it shares 金 only)."""
+    return any(start <= at and after <= end for start, end in honest)
 
 
 def spans(
@@ -353,32 +369,30 @@ def spans(
         at = found.find(letters, at + 1)
 
 
-def _masked(text: Skeleton, honest: Sequence[str]) -> Skeleton:
-    """``text`` with every honest phrase's letters masked: no term reads across them."""
-    letters = list(text.letters)
-    starts = bytearray(text.starts)
-    for phrase in honest:
-        if phrase not in text.letters:
-            continue
-        for at, after in spans(phrase, text, exact=True):
-            letters[at:after] = MASK * (after - at)
-            if after < len(starts):
-                starts[after] = 1
-    return Skeleton("".join(letters), bytes(starts), text.standins)
+def _honest_spans(text: Skeleton, honest: Sequence[str]) -> list[tuple[int, int]]:
+    """Where each honest phrase occurs in ``text``, as ``(start, end)`` letter spans."""
+    return [
+        found
+        for phrase in honest
+        if phrase in text.letters
+        for found in spans(phrase, text, exact=True)
+    ]
 
 
-def _squeezed(text: Skeleton) -> Skeleton:
-    """Repeated letters inside a word read once (``caash`` is ``cash``)."""
+def _squeezed(text: Skeleton) -> tuple[Skeleton, list[int]]:
+    """Repeated letters inside a word read once (``caash`` is ``cash``), and for each letter
+    kept the letter of ``text`` it stands for."""
     keep = [
         k
         for k, letter in enumerate(text.letters)
-        if k == 0 or text.starts[k] or letter == MASK or letter != text.letters[k - 1]
+        if k == 0 or text.starts[k] or letter != text.letters[k - 1]
     ]
-    return Skeleton(
+    squeezed = Skeleton(
         "".join(text.letters[k] for k in keep),
         bytes(text.starts[k] for k in keep),
         bytes(text.standins[k] for k in keep),
     )
+    return squeezed, keep
 
 
 class _Written:
@@ -390,13 +404,41 @@ class _Written:
         self.folded = folded
         self.gapped: re.Pattern[str] | None = None
         if len(folded) > 1 and all(_CJK_CHAR.match(c) for c in folded):
-            gap = f"[^{CJK}{MASK}]{{0,{CJK_GAP}}}"
+            gap = f"[^{CJK}]{{0,{CJK_GAP}}}"
             self.gapped = re.compile(gap.join(re.escape(c) for c in folded))
 
-    def search(self, text: str) -> bool:
+    def hits(self, text: str) -> Iterator[tuple[int, int]]:
+        """Every place the term reads in ``text``, as ``(start, end)``, one per start."""
         if self.gapped is not None:
-            return self.gapped.search(text) is not None
-        return self.folded in text
+            at = 0
+            while (match := self.gapped.search(text, at)) is not None:
+                yield match.start(), match.end()
+                at = match.start() + 1
+            return
+        at = text.find(self.folded)
+        while at != -1:
+            yield at, at + len(self.folded)
+            at = text.find(self.folded, at + 1)
+
+    def search(self, text: str, honest: Sequence[tuple[int, int]]) -> bool:
+        """Whether the term reads in ``text`` outside the honest phrases' spans: a hit counts
+        unless one phrase covers all of it, or, read across a gap holding a digit, a phrase
+        holds one of its characters (口红 2 包, lipstick in two packs)."""
+        if not honest:
+            if self.gapped is not None:
+                return self.gapped.search(text) is not None
+            return self.folded in text
+        for at, after in self.hits(text):
+            if _covered(at, after, honest):
+                continue
+            if (
+                after - at > len(self.folded)
+                and any(start < after and at < end for start, end in honest)
+                and any(c.isdigit() for c in text[at:after])
+            ):
+                continue
+            return True
+        return False
 
 
 @functools.lru_cache(maxsize=4096)
@@ -429,7 +471,7 @@ class Vocabulary:
             (term, matcher) for term in terms if (matcher := _matcher(term.term)) is not None
         ]
         self.honest_latin: list[str] = []
-        self.honest_written: list[str] = []
+        self.honest_written: list[_Written] = []
         inside = [_readable(term.term) for term, _ in self.terms]
         for phrase in honest:
             read = _readable(phrase)
@@ -438,42 +480,48 @@ class Vocabulary:
                 for term in inside
                 if term is not None
             ):
-                continue  # masking it would hide a term that holds it (卡通 in 一卡通)
+                continue  # it would switch off a term that holds it (卡通 in 一卡通)
             folded, letters = read
             if folded.isascii() and letters:
                 self.honest_latin.append(letters)
             else:
-                self.honest_written.append(folded)
-        # Longest first, so a phrase inside another (卡片 in 礼品卡片) never splits it.
-        self.honest_latin.sort(key=len, reverse=True)
-        self.honest_written.sort(key=len, reverse=True)
+                self.honest_written.append(_Written(folded))
 
-    def _written(self, text: str) -> str:
+    def _written(self, text: str) -> tuple[str, list[tuple[int, int]]]:
+        """The text as words read it, and where each honest phrase occurs in it (a Chinese
+        phrase also across gaps, as a term: 体积分装 in 体积 分装瓶)."""
         read = words(text)
-        for phrase in self.honest_written:
-            if phrase in read:
-                read = read.replace(phrase, MASK * len(phrase))
-        return read
+        honest = [
+            found
+            for phrase in self.honest_written
+            if phrase.gapped is not None or phrase.folded in read
+            for found in phrase.hits(read)
+        ]
+        return read, honest
 
     def violation(self, text: str) -> Violation | None:
         """The rule the first term found in ``text`` breaks, or None. ``text`` is read every
         way a reader may be shown it (compliance.text.readings: escapes decoded, right-to-left
-        runs displayed), with the operator's honest phrases masked out."""
+        runs displayed). A term found inside an occurrence of one of the operator's honest
+        phrases, covered by it whole, is ignored there (积分 in 微积分教材); one that only
+        shares characters with a phrase is not (现金 in 现金黄, though 金黄 were a phrase)."""
         shown = readings(text)
         written = [self._written(reading) for reading in shown]
-        latin = [_masked(skeleton(reading), self.honest_latin) for reading in shown]
-        squeezed = [_squeezed(reading) for reading in latin]
-        pairs = list(zip(latin, squeezed, strict=True))
+        latin = []
+        for reading in shown:
+            letters = skeleton(reading)
+            squeezed, keep = _squeezed(letters)
+            latin.append((letters, squeezed, keep, _honest_spans(letters, self.honest_latin)))
         for term, matcher in self.terms:
             found = False
             if isinstance(matcher, _Latin):
-                for text_letters, text_squeezed in pairs:
-                    if matcher.search(text_letters, text_squeezed):
+                for letters, squeezed, keep, honest in latin:
+                    if matcher.search(letters, squeezed, keep, honest):
                         found = True
                         break
             else:
-                for reading in written:
-                    if matcher.search(reading):
+                for read, honest in written:
+                    if matcher.search(read, honest):
                         found = True
                         break
             if found:
@@ -533,7 +581,7 @@ def terms_page(session: Session, *, limit: int, after: str | None) -> list[Term]
 
 class UnreadableTerm(ComplianceSettingError):
     """A term or honest phrase that reads as no letter (``🧧``, ``¥``, ``-``): as a term it
-    would refuse every text, as a phrase it would mask nothing."""
+    would refuse every text, as a phrase it would cover nothing."""
 
     code = "BAD_USER_INPUT"
 
@@ -578,8 +626,8 @@ def honest_phrases_page(session: Session, *, limit: int, after: str | None) -> l
 def set_honest_phrase(
     session: Session, phrase: str, keep: bool, client_id: str, now: datetime
 ) -> Phrase | None:
-    """Add an honest phrase (kept normalised), or remove it with ``keep=False``: text the
-    vocabulary masks out before it looks for terms (``微积分``, ``Johnny Cash``). A phrase
+    """Add an honest phrase (kept normalised), or remove it with ``keep=False``: text inside
+    which the vocabulary ignores a term it covers whole (``微积分``, ``Johnny Cash``). A phrase
     that reads as no letter (UnreadableTerm), or reads exactly as a term or inside one (it
     would only switch the term off: remove the term instead), is refused. Every change is
     appended to the compliance audit (operation ``setHonestPhrase``, rule CR-05, the

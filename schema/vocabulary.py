@@ -49,9 +49,9 @@ compliance_vocabulary_field = strawberry.field(
 
 
 @strawberry.type(
-    description="An honest phrase (normalised) the vocabulary masks out of a text before it "
-    "looks for terms: a word that holds a term (`微积分` holds `积分`) or that a term straddles "
-    "(`金黄` in `呈现金黄`), or a name that holds one (`johnny cash`)."
+    description="An honest phrase (normalised): a term the vocabulary finds inside it, covered "
+    "whole, is ignored there: a word that holds a term (`微积分` holds `积分`, `呈现金黄` holds "
+    "`现金`), or a name that holds one (`johnny cash`)."
 )
 class HonestPhrase:
     phrase: str
@@ -71,7 +71,7 @@ async def compliance_honest_phrases(
 compliance_honest_phrases_field = strawberry.field(
     resolver=compliance_honest_phrases,
     extensions=authenticated(),
-    description="The operator's honest phrases, masked out before the vocabulary is read.",
+    description="The operator's honest phrases: a term inside one, covered whole, is ignored.",
 )
 
 
@@ -103,7 +103,7 @@ async def set_honest_phrase(
 set_honest_phrase_field = scoped_mutation(
     set_honest_phrase,
     "operator:admin",
-    "Add or remove an honest phrase the vocabulary masks out before it looks for terms "
+    "Add or remove an honest phrase: a term inside it, covered whole, is ignored "
     "(audited). A phrase that reads as no letter, or inside a term, is refused.",
 )
 

@@ -158,3 +158,43 @@ def test_migration_0037_links_refunds_and_clawbacks_to_their_originals(
         i: (code, debit, None if i in debt else original)
         for i, (code, debit, original) in written.items()
     }
+
+
+def test_migration_0042_replaces_one_sided_honest_phrases(templates: Templates) -> None:
+    """0042 removes the one-sided phrases 0039 seeded (金黄 covers no term now) while still as
+    seeded, keeps one the operator kept again, adds the phrases holding both sides; the
+    downgrade puts them back."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+
+    phrases = sa.table("compliance_honest_phrases", sa.column("phrase"), sa.column("updated_at"))
+    url = templates.empty_database()
+
+    async def run(statement: Any) -> set[str]:
+        engine = create_async_engine(normalise_url(url), poolclass=pool.NullPool)
+        async with engine.begin() as connection:
+            result = await connection.execute(statement)
+            found = set(result.scalars()) if result.returns_rows else set()
+        await engine.dispose()
+        return found
+
+    listed = sa.select(phrases.c.phrase)
+    command.upgrade(alembic_config(url), "0039")
+    asyncio.run(
+        run(
+            phrases.update()
+            .where(phrases.c.phrase == "外套")
+            .values(updated_at=datetime(2026, 12, 1, tzinfo=UTC))
+        )
+    )
+    upgrade(url)
+    upgraded = asyncio.run(run(listed))
+    command.downgrade(alembic_config(url), "0039")
+    downgraded = asyncio.run(run(listed))
+
+    assert {"外套", "口红", "呈现金黄", "外套现货", "补充值得信赖"} <= upgraded
+    assert not {"金黄", "补充", "卡路里"} & upgraded
+    assert {"外套", "金黄", "补充", "卡路里", "口红"} <= downgraded
+    assert not {"呈现金黄", "补充值得信赖"} & downgraded

@@ -1,5 +1,5 @@
 """The fourth outside attack on the vocabulary, read directly: Unicode and structure tricks
-read as the term, honest phrases masked out, terms that read as no letter never matched."""
+read as the term, terms inside honest phrases ignored, terms that read as no letter never matched."""
 
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ REFUSED = [
     ("airline miles", "CR-07"),
     ("기프트카드", "CR-05"),
     ("포인트", "CR-07"),
-    # An honest phrase masks only itself.
+    # An honest phrase covers only its own occurrence.
     ("Johnny Cash vinyl, 100 cash", "CR-05"),
     ("外套 套现", "CR-05"),
     ("充值得好礼", "CR-07"),
