@@ -322,7 +322,18 @@ _RESTRICTING = (
     " non weekend",
     " nonweekend",
     " non public holiday",
+    " mondays ",
+    " tuesdays ",
+    " wednesdays ",
+    " thursdays ",
+    " fridays ",
+    " saturdays ",
+    " sundays ",
 )
+# A day or time word naming the screenings, shows or sessions a ticket is good for
+# ("weekday screenings", "morning sessions", "daytime shows"; one "show" names a programme:
+# "Late night show DVD").
+_SESSIONS = frozenset({"screening", "screenings", "shows", "session", "sessions", "showings"})
 # Short day forms that only make sense in a range ("M-Th", "Tu-Fr"): two in a row, at least
 # one of two letters, name a range of days ("M-F" alone is left: it also reads male/female).
 _SHORT_DAYS = {
@@ -420,6 +431,9 @@ def _english_restriction(text: str) -> bool:
             and _SHORT_DAYS[one] != _SHORT_DAYS[two]
             and (_SHORT_DAYS[one], _SHORT_DAYS[two]) != ("mon", "sun")
         ):
+            return True
+    for word, after in itertools.pairwise(tokens):
+        if word in _DAY_WORDS and word not in ("am", "pm", "peak") and after in _SESSIONS:
             return True
     days = [token in _DAY_WORDS or bool(_TIME.match(token)) for token in tokens]
     restricting = [token in _RESTRICTION_WORDS for token in tokens]

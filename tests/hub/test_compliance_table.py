@@ -346,6 +346,9 @@ RESTRICTED = [
     ("SERVICE", "电影票 10点至16点", "cinema"),
     ("SERVICE", "电影票\uff08周二专享\uff09", "cinema"),
     ("GOODS", "Open 10:00-22:00 daily", "cinema"),
+    ("SERVICE", "Cinema ticket - weekday screenings", "cinema"),
+    ("SERVICE", "Ticket - morning sessions", "cinema"),
+    ("SERVICE", "Ticket for Tuesdays", "cinema"),
 ]
 # Their honest neighbours: a day or time word that names the product, the whole week.
 HONEST = [
@@ -369,6 +372,7 @@ HONEST = [
     ("GOODS", "Unisex tee M/F", "clothing"),
     ("GOODS", "Phone 15 128 GB", "phones"),
     ("GOODS", "Pack of 2 x 10 30 ml", "beauty"),
+    ("GOODS", "Late night show DVD box", "films"),
 ]
 
 
