@@ -115,7 +115,8 @@ DEFAULT_TERMS = tuple(
 )
 
 
-# Terms a fourth outside attack found missing (migration 0039 seeds them): plainly cash-like
+# Terms a fourth outside attack found missing (migration 0039 seeds them; 0042a the last
+# group of CR-05): plainly cash-like
 # or stored-value words (CR-05), and points, top-ups and other programmes' points (CR-07).
 # Vouchers and coupons in general (优惠券, voucher, coupon, 🎫) are honest for a cinema or
 # a store and stay out: that is the operator's call (docs/compliance.md).
@@ -195,6 +196,28 @@ ADDED_TERMS = tuple(
                 "기프트카드",
                 "상품권",
                 "현금",
+                # migration 0042a: currencies, cash instruments, wallets and stored-value
+                # cards (彩票 and 金条 left out: docs/compliance.md)
+                "美元",
+                "港币",
+                "钞票",
+                "纸币",
+                "比特币",
+                "usdt",
+                "购物金",
+                "消费金",
+                "支票",
+                "饭卡",
+                "公交卡",
+                "alipay balance",
+                "paypal balance",
+                "steam wallet",
+                "wallet credit",
+                "bank transfer",
+                "cheque",
+                "money order",
+                "itunes card",
+                "amazon credit",
             ),
         ),
         (
@@ -258,6 +281,14 @@ DEFAULT_HONEST_PHRASES = (
     "甜点卡布奇诺",  # 购物卡布奇诺 stays refused
     "补充卡路里",  # 礼品卡路里 stays refused
     "口红",  # 口红 2 包: a count between the phrase and a term's last character (below)
+    # Words that hold a term of migration 0042a: 购物金额 and 消费金额 (an amount spent),
+    # 完美元素, 甜美元气 and 美元宵 (美 before 元素, 元气, 元宵), 钞票夹
+    "购物金额",
+    "消费金额",
+    "美元素",
+    "美元气",
+    "美元宵",
+    "钞票夹",  # a money clip
     # English names and things that hold an exact term
     "recharge cable",
     "solar recharge lantern",

@@ -62,3 +62,50 @@ async def test_a_term_an_honest_phrase_covers_is_published_and_earns(hub: Hub) -
         after = await alliance.state()
         assert after[0] is True
         assert after[1:3] != before[1:3], text  # the award moved points
+
+
+# Migration 0042a: currencies, cash instruments, wallets and stored-value cards, and the
+# honest words that hold some of them.
+CASH_LIKE = [
+    "100美元",
+    "港币 500",
+    "钞票 100张",
+    "纸币 100元",
+    "比特币 0.01",
+    "USDT 100",
+    "Alipay balance 100",
+    "PayPal balance",
+    "Steam Wallet 50",
+    "wallet credit 100",
+    "购物金 50元",
+    "消费金 50元",
+    "支票 100元",
+    "饭卡 100元",
+    "公交卡 100元",
+    "bank transfer 100 yuan",
+    "Cheque 100",
+    "money order 100",
+    "iTunes Card 100",
+    "Amazon credit 100",
+]
+CASH_NEIGHBOURS = [
+    "满购物金额100元可用的保温杯",
+    "消费金额满200送的帆布袋",
+    "完美元素 香水",
+    "甜美元气少女 T恤",
+    "美元宵礼盒",
+    "钞票夹",
+    "leather wallet",
+    "checkered shirt",
+]
+
+
+async def test_migration_0042a_terms_are_refused_and_their_neighbours_pass(hub: Hub) -> None:
+    alliance = await Alliance(hub).setup()
+
+    for index, text in enumerate(CASH_LIKE):
+        await _blocked(alliance, "CR-05", _publish(alliance, text, sku=f"m{index}"))
+        await _blocked(alliance, "CR-05", alliance.award(**_order(text, f"m{index}")))
+    for index, text in enumerate(CASH_NEIGHBOURS):
+        await _allowed(alliance, _publish(alliance, text, category=text, sku=f"k{index}"))
+        await _allowed(alliance, alliance.award(**_order(text, f"k{index}")))
