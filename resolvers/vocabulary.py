@@ -3,7 +3,9 @@ catalogue items."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from compliance.vocabulary import (
     Phrase,
@@ -23,37 +25,38 @@ from resolvers.pagination import encode_cursor, page_request
 KIND = "vocabulary"
 PHRASE_KIND = "honestPhrase"
 
-
-@dataclass(frozen=True, slots=True)
-class TermPage:
-    edges: list[tuple[str, Term]]
-    has_next: bool
-
-
-async def terms(context: HubContext, first: int | None, after: str | None) -> TermPage:
-    page = page_request(first, after, KIND)
-    rows = await context.database.read(
-        terms_page, limit=page.limit, after=str(page.after[0]) if page.after else None
-    )
-    shown = rows[: page.limit]
-    return TermPage([(encode_cursor(KIND, [t.term]), t) for t in shown], len(rows) > page.limit)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
-class PhrasePage:
-    edges: list[tuple[str, Phrase]]
+class Page(Generic[T]):
+    edges: list[tuple[str, T]]
     has_next: bool
 
 
-async def phrases(context: HubContext, first: int | None, after: str | None) -> PhrasePage:
-    page = page_request(first, after, PHRASE_KIND)
+async def _page(
+    context: HubContext,
+    first: int | None,
+    after: str | None,
+    kind: str,
+    reader: Callable[..., list[T]],
+    key: Callable[[T], str],
+) -> Page[T]:
+    """A page of rows kept in the order of their text key (a term, a phrase)."""
+    page = page_request(first, after, kind)
     rows = await context.database.read(
-        honest_phrases_page, limit=page.limit, after=str(page.after[0]) if page.after else None
+        reader, limit=page.limit, after=str(page.after[0]) if page.after else None
     )
     shown = rows[: page.limit]
-    return PhrasePage(
-        [(encode_cursor(PHRASE_KIND, [p.phrase]), p) for p in shown], len(rows) > page.limit
-    )
+    return Page([(encode_cursor(kind, [key(row)]), row) for row in shown], len(rows) > page.limit)
+
+
+async def terms(context: HubContext, first: int | None, after: str | None) -> Page[Term]:
+    return await _page(context, first, after, KIND, terms_page, lambda t: t.term)
+
+
+async def phrases(context: HubContext, first: int | None, after: str | None) -> Page[Phrase]:
+    return await _page(context, first, after, PHRASE_KIND, honest_phrases_page, lambda p: p.phrase)
 
 
 async def phrase(context: HubContext, text: str, keep: bool) -> Outcome[Phrase | None]:

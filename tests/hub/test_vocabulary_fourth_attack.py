@@ -156,7 +156,8 @@ async def test_honest_words_pass_next_to_the_offer_they_resemble(hub: Hub) -> No
 async def test_the_operator_keeps_honest_phrases(hub: Hub) -> None:
     """The seeded honest phrases are listed; the operator adds one (audited, one row) and the
     honest title passes while the term stays refused elsewhere; a phrase that reads as a term
-    or as no letter is refused; a partner may not edit them; removing it refuses again."""
+    or as no letter, or longer than 64 characters, is refused; a partner may not edit them;
+    removing it refuses again."""
     alliance = await Alliance(hub).setup()
     listed: list[str] = []
     after = None
@@ -179,6 +180,7 @@ async def test_the_operator_keeps_honest_phrases(hub: Hub) -> None:
     as_term = await _gql(hub, PHRASE, alliance.operator, phrase="Re-Load")
     inside_term = await _gql(hub, PHRASE, alliance.operator, phrase="红")
     no_letter = await _gql(hub, PHRASE, alliance.operator, phrase="\U0001f9e7")
+    too_long = await _gql(hub, PHRASE, alliance.operator, phrase="礼盒" * 33)
     removed = await _gql(hub, PHRASE, alliance.operator, phrase="re:load backpack", keep=False)
     await _blocked(alliance, "CR-07", _publish(alliance, "Re:Load backpack", sku="bag"))
 
@@ -189,7 +191,7 @@ async def test_the_operator_keeps_honest_phrases(hub: Hub) -> None:
         "userErrors": [],
     }
     assert audited == 1
-    for body in (as_term, inside_term, no_letter):
+    for body in (as_term, inside_term, no_letter, too_long):
         assert body["data"]["setHonestPhrase"] == {
             "phrase": None,
             "userErrors": [{"code": "BAD_USER_INPUT", "field": ["phrase"]}],
