@@ -14,8 +14,11 @@ Then the **mixed load**: reads (a member's balance and lots) and 1-point redempt
 ``--mixed-seconds`` against each server, both servers up and driven in turn (1 worker,
 2 workers, 1 worker, ...) so that a change in the machine's other load falls on both. Each
 round prints the CPU milliseconds per request of the hub's processes, of PostgreSQL's
-backends for the benchmark's database and of the load generator, how busy the machine's
-cores were, and the load average.
+backends for the benchmark's database and of the load generator, the whole machine's
+context switches and user, system and soft-interrupt milliseconds per request (a
+backend that exits within the round takes its CPU out of PostgreSQL's figure, which is
+why that one can even read negative; the machine's figures have no such gap), how busy
+the machine's cores were, and the load average.
 
 Then, once, **overload**: 1 worker with 8 requests in flight, a 2-connection pool and short
 queues under a burst: 503 with Retry-After, never a 500.
@@ -275,6 +278,21 @@ def cpu_seconds(pids: list[int]) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def machine_counters() -> dict[str, int]:
+    """The machine's context switches and soft-interrupt jiffies (loopback's packets)."""
+    found: dict[str, int] = {}
+    with open("/proc/stat") as stat:
+        for line in stat:
+            name, *values = line.split()
+            if name == "ctxt":
+                found["ctxt"] = int(values[0])
+            elif name == "cpu":
+                found["softirq"] = int(values[6])
+                found["system"] = int(values[2])
+                found["user"] = int(values[0])
+    return found
+
+
 def machine_jiffies() -> tuple[int, int]:
     """(busy, total) CPU jiffies of the whole machine, all cores."""
     with open("/proc/stat") as found:
@@ -411,6 +429,7 @@ def mixed(
     pg_pids = asyncio.run(backends(name))
     hub_before, pg_before = cpu_seconds(hub_pids), cpu_seconds(pg_pids)
     busy_before, total_before = machine_jiffies()
+    counters_before = machine_counters()
     load_before = os.getloadavg()[0]
     result = generate(
         {
@@ -423,6 +442,7 @@ def mixed(
         }
     )
     busy_after, total_after = machine_jiffies()
+    counters = {k: v - counters_before[k] for k, v in machine_counters().items()}
     pg_pids = sorted(set(pg_pids) | set(asyncio.run(backends(name))))
     found = summary(f"mixed load ({server.workers}w)", result["outcomes"], result["seconds"])
     successes = found["classes"].get("success", 0)
@@ -439,6 +459,13 @@ def mixed(
     found["machine_busy"] = cores * (busy_after - busy_before) / max(1, total_after - total_before)
     found["load"] = (load_before, os.getloadavg()[0])
     spent = ", ".join(f"{who} {ms:.1f}" for who, ms in found["cpu_ms"].items())
+    tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
+    print(
+        f"  per request: {counters['ctxt'] / requests_done:.1f} context switches, machine "
+        f"user {counters['user'] * tick_ms / requests_done:.2f} ms, system "
+        f"{counters['system'] * tick_ms / requests_done:.2f} ms, softirq "
+        f"{counters['softirq'] * tick_ms / requests_done:.2f} ms"
+    )
     print(
         f"  mixed load ({server.workers}w): {found['rps']:.0f} successful requests/s; CPU ms "
         f"per request: {spent}; machine busy {found['machine_busy']:.2f} of {cores} cores; "
