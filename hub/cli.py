@@ -518,6 +518,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "access_log": False,
     }
     if args.workers == 1 or not hasattr(socket, "SO_REUSEPORT"):
+        if args.pin_workers and args.workers == 1:
+            from hub.serving import pin_to_cpu
+
+            pin_to_cpu(0)
         uvicorn.run(**options, workers=args.workers)
         return 0
     # Several workers: one socket each (SO_REUSEPORT, Linux), so the kernel spreads
@@ -529,7 +533,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         check_free(args.host, args.port)
     except OSError as error:
         raise CommandFailed(f"cannot listen on {args.host}:{args.port}: {error.strerror}") from None
-    return Supervisor(options, args.workers).run()
+    return Supervisor(options, args.workers, pin=args.pin_workers).run()
     return 0
 
 
@@ -647,6 +651,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--pin-workers",
+        action="store_true",
+        help="keep worker i on the i-th CPU this server may use (round robin)",
+    )
     serve.set_defaults(handler=cmd_serve)
 
     worker = commands.add_parser(

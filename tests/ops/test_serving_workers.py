@@ -155,3 +155,19 @@ def test_an_address_in_use_is_refused_and_a_dead_worker_is_replaced(
             not Path(f"/proc/{pid}").exists()
             or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
         )
+
+
+def test_pinned_workers_each_keep_to_a_cpu_of_their_own(database_url: str, tmp_path: Path) -> None:
+    cpus = sorted(os.sched_getaffinity(0))
+    args = ("--workers", "2", "--pin-workers")
+    with serving(database_url, tmp_path / "serve.log", args=args) as base:
+        parent = server_pid(int(base.rsplit(":", 1)[1]))
+        deadline = time.monotonic() + 30
+        while len(workers_of(parent)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        pinned = sorted(os.sched_getaffinity(worker) for worker in workers_of(parent))
+        supervisor = os.sched_getaffinity(parent)
+    # Round robin over the CPUs the server may use: two CPUs or more give two distinct ones.
+    expected = [{cpus[0]}, {cpus[1 % len(cpus)]}]
+    assert sorted(pinned, key=min) == sorted(expected, key=min)
+    assert supervisor == set(cpus)  # the supervisor itself is not pinned
