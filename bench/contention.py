@@ -27,11 +27,10 @@ Deadlocks come from ``pg_stat_database`` (read after each server stops, when its
 have flushed their statistics); ``ledger verify`` runs at the end.
 
     python bench/contention.py [--hot 1000] [--storm 500] [--rounds 3] [--mixed-seconds 10]
-                               [--phases hot,storm,mixed,overload] [--no-pin]
+                               [--phases hot,storm,mixed,overload] [--pin]
 
-The mixed load runs both servers with ``serve --pin-workers`` (each worker kept on one
-CPU, the deployment docs/operations.md recommends where the hub shares its cores with
-PostgreSQL); ``--no-pin`` leaves the scheduler free to move them.
+``--pin`` runs the mixed load's servers with ``serve --pin-workers`` (each worker kept on
+one CPU, docs/operations.md); by default the scheduler places them.
 
 Ends with RESULT lines, among them ``RESULT contention_mixed_2w_vs_1w <ratio>``.
 """
@@ -495,9 +494,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="mixed-load rounds per server")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument(
-        "--no-pin",
+        "--pin",
         action="store_true",
-        help="mixed load: leave the workers unpinned (the default runs serve --pin-workers)",
+        help="mixed load: run both servers with serve --pin-workers",
     )
     parser.add_argument(
         "--phases", default=",".join(PHASES), help=f"a comma-separated subset of {PHASES}"
@@ -555,7 +554,7 @@ def main() -> None:
             # 2 workers, 1 worker, ... so a change in the machine's other load falls on both.
             print(f"mixed load: {args.rounds} rounds of {args.mixed_seconds:.0f} s per server")
             before = asyncio.run(deadlocks(name))
-            pin = not args.no_pin
+            pin = args.pin
             print(f"  workers pinned to CPUs (serve --pin-workers): {'yes' if pin else 'no'}")
             with serving(url, 1, pin) as one, serving(url, 2, pin) as two:
                 bearers = {

@@ -18,7 +18,7 @@ fail the same way again), and passes SIGINT and SIGTERM on for a graceful stop.
 ``serve --pin-workers`` keeps worker i on the i-th CPU the server may use (round robin):
 on a host whose cores the hub shares with PostgreSQL, a worker that the scheduler moves
 between cores finds its caches cold after every move (docs/performance.md, "Two
-workers": about a tenth more throughput pinned, measured).
+workers", has the measurements, which are mixed).
 """
 
 from __future__ import annotations
