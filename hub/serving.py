@@ -13,7 +13,9 @@ addresses. The parent only supervises: it refuses an address that something alre
 listens on (``SO_REUSEPORT`` would otherwise quietly share it with another server of
 the same user), starts the workers, replaces a worker that dies after it started,
 stops when a worker fails at startup (the app or its settings are broken, and would
-fail the same way again), and passes SIGINT and SIGTERM on for a graceful stop.
+fail the same way again), passes SIGINT and SIGTERM on for a graceful stop, and on
+SIGHUP replaces the workers one at a time, each new one serving before the old one
+stops (as uvicorn's own supervisor does).
 
 ``serve --pin-workers`` keeps worker i on the i-th CPU the server may use (round robin):
 on a host whose cores the hub shares with PostgreSQL, a worker that the scheduler moves
@@ -30,12 +32,16 @@ import os
 import signal
 import socket
 import threading
+import time
 from multiprocessing.process import BaseProcess
+from multiprocessing.synchronize import Event
 from typing import Any
 
 log = logging.getLogger("uvicorn.error")
 
 STARTUP_FAILURE = 3  # uvicorn.config.STARTUP_FAILURE: the worker never started serving
+READY_TIMEOUT_SECONDS = 60.0  # a replacement started by SIGHUP must serve within this
+RESTART_PAUSE_SECONDS = 1.0  # at least this long between two starts of one worker
 
 
 def _family(host: str) -> socket.AddressFamily:
@@ -69,10 +75,17 @@ def pin_to_cpu(index: int) -> int:
     return cpu
 
 
-def _worker(options: dict[str, Any], pin: int | None) -> None:
+def _worker(options: dict[str, Any], pin: int | None, ready: Event) -> None:
     """One worker process: its own socket, one uvicorn server (uvicorn's own signal
-    handling gives the graceful stop); kept on one CPU when ``pin`` gives its index."""
+    handling gives the graceful stop); kept on one CPU when ``pin`` gives its index;
+    ``ready`` is set once it serves."""
     import uvicorn
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                ready.set()
 
     if pin is not None:
         pin_to_cpu(pin)
@@ -84,7 +97,7 @@ def _worker(options: dict[str, Any], pin: int | None) -> None:
             "worker %d cannot listen on %s:%d: %s", os.getpid(), config.host, config.port, error
         )
         raise SystemExit(STARTUP_FAILURE) from None
-    uvicorn.Server(config).run(sockets=[sock])
+    Server(config).run(sockets=[sock])
 
 
 class Supervisor:
@@ -97,18 +110,65 @@ class Supervisor:
         self.context = multiprocessing.get_context("spawn")
         self.processes: list[BaseProcess] = []
         self.stopping = threading.Event()
+        self.reloading = threading.Event()
         self.failed = False
+        self.events: dict[BaseProcess, Event] = {}
+        self.started_at: dict[int, float] = {}
 
-    def _start(self, index: int) -> BaseProcess:
-        """Start worker number ``index`` (a replacement keeps the number, and its CPU)."""
+    def _start(self, index: int) -> tuple[BaseProcess, Event]:
+        """Start worker number ``index`` (a replacement keeps the number, and its CPU);
+        the process and the event it sets once it serves."""
         pin = index if self.pin else None
-        process = self.context.Process(target=_worker, args=(self.options, pin), daemon=False)
+        ready = self.context.Event()
+        process = self.context.Process(
+            target=_worker, args=(self.options, pin, ready), daemon=False
+        )
         process.start()
+        # Kept until the process is replaced: a collected event unlinks its semaphore,
+        # which the child may not have opened yet.
+        self.events[process] = ready
+        self.started_at[index] = time.monotonic()
         log.info("Started worker process [%d]", process.pid)
-        return process
+        return process, ready
 
     def _on_signal(self, signum: int, _frame: object) -> None:
-        self.stopping.set()
+        if signum == signal.SIGHUP:
+            self.reloading.set()
+        else:
+            self.stopping.set()
+
+    def _ready(self, process: BaseProcess, ready: Event) -> bool:
+        """Wait until a new worker serves; False when it exits or does not in time."""
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while time.monotonic() < deadline and not self.stopping.is_set():
+            if ready.wait(0.2):
+                return True
+            if not process.is_alive():
+                return False
+        return False
+
+    def _restart_all(self) -> None:
+        """SIGHUP: replace the workers one at a time, each new one serving before its
+        predecessor stops (code or settings changed on disk are picked up)."""
+        log.info("Restarting the workers one at a time")
+        for index, old in enumerate(self.processes):
+            new, ready = self._start(index)
+            if not self._ready(new, ready):
+                if new.is_alive() and new.pid is not None:
+                    os.kill(new.pid, signal.SIGTERM)
+                new.join()
+                self.events.pop(new, None)
+                log.error(
+                    "Worker process [%d] did not start serving; keeping [%d] and the rest",
+                    new.pid,
+                    old.pid,
+                )
+                return
+            if old.is_alive() and old.pid is not None:
+                os.kill(old.pid, signal.SIGTERM)
+            old.join()
+            self.events.pop(old, None)
+            self.processes[index] = new
 
     def _watch(self) -> None:
         for index, process in enumerate(self.processes):
@@ -121,7 +181,12 @@ class Supervisor:
                 self.stopping.set()
                 return
             log.info("Worker process [%d] died (exit code %s)", process.pid, process.exitcode)
-            self.processes[index] = self._start(index)
+            self.events.pop(process, None)
+            # A worker that keeps dying is restarted at most once a second, not in a loop.
+            pause = self.started_at.get(index, 0.0) + RESTART_PAUSE_SECONDS - time.monotonic()
+            if pause > 0 and self.stopping.wait(pause):
+                return
+            self.processes[index] = self._start(index)[0]
 
     def run(self) -> int:
         """Serve until SIGINT or SIGTERM; the exit status (3 when a worker failed to start)."""
@@ -129,11 +194,15 @@ class Supervisor:
             logging.config.dictConfig(self.options["log_config"])
         log.info("Started parent process [%d]", os.getpid())
         previous = {
-            sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
+            sig: signal.signal(sig, self._on_signal)
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
         }
         try:
-            self.processes = [self._start(index) for index in range(self.workers)]
+            self.processes = [self._start(index)[0] for index in range(self.workers)]
             while not self.stopping.wait(0.5):
+                if self.reloading.is_set():
+                    self.reloading.clear()
+                    self._restart_all()
                 self._watch()
         finally:
             for process in self.processes:

@@ -171,3 +171,24 @@ def test_pinned_workers_each_keep_to_a_cpu_of_their_own(database_url: str, tmp_p
     expected = [{cpus[0]}, {cpus[1 % len(cpus)]}]
     assert sorted(pinned, key=min) == sorted(expected, key=min)
     assert supervisor == set(cpus)  # the supervisor itself is not pinned
+
+
+def test_sighup_replaces_every_worker_one_at_a_time(database_url: str, tmp_path: Path) -> None:
+    with serving(database_url, tmp_path / "serve.log", args=("--workers", "2")) as base:
+        parent = server_pid(int(base.rsplit(":", 1)[1]))
+        deadline = time.monotonic() + 30
+        while len(workers_of(parent)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        before = set(workers_of(parent))
+        os.kill(parent, signal.SIGHUP)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            now = set(workers_of(parent))
+            if len(now) == 2 and not now & before:
+                break
+            time.sleep(0.2)
+        with urllib.request.urlopen(f"{base}/healthz", timeout=10) as reply:
+            assert reply.status == 200
+        assert Path(f"/proc/{parent}").exists()  # the supervisor lives on
+    assert len(now) == 2
+    assert not now & before
