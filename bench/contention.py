@@ -27,10 +27,7 @@ Deadlocks come from ``pg_stat_database`` (read after each server stops, when its
 have flushed their statistics); ``ledger verify`` runs at the end.
 
     python bench/contention.py [--hot 1000] [--storm 500] [--rounds 3] [--mixed-seconds 10]
-                               [--phases hot,storm,mixed,overload] [--pin]
-
-``--pin`` runs the mixed load's servers with ``serve --pin-workers`` (each worker kept on
-one CPU, docs/operations.md); by default the scheduler places them.
+                               [--phases hot,storm,mixed,overload]
 
 Ends with RESULT lines, among them ``RESULT contention_mixed_2w_vs_1w <ratio>``.
 """
@@ -209,7 +206,7 @@ class Server:
 
 
 @contextlib.contextmanager
-def serving(url: str, workers: int, pin: bool = False, **settings: str) -> Iterator[Server]:
+def serving(url: str, workers: int, **settings: str) -> Iterator[Server]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -220,11 +217,7 @@ def serving(url: str, workers: int, pin: bool = False, **settings: str) -> Itera
         **settings,
     }
     server = subprocess.Popen(
-        [
-            sys.executable,
-            *("-m", "hub.cli", "serve", "--port", str(port), "--workers", str(workers)),
-            *(("--pin-workers",) if pin else ()),
-        ],
+        [sys.executable, "-m", "hub.cli", "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -494,11 +487,6 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="mixed-load rounds per server")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument(
-        "--pin",
-        action="store_true",
-        help="mixed load: run both servers with serve --pin-workers",
-    )
-    parser.add_argument(
         "--phases", default=",".join(PHASES), help=f"a comma-separated subset of {PHASES}"
     )
     args = parser.parse_args()
@@ -554,9 +542,7 @@ def main() -> None:
             # 2 workers, 1 worker, ... so a change in the machine's other load falls on both.
             print(f"mixed load: {args.rounds} rounds of {args.mixed_seconds:.0f} s per server")
             before = asyncio.run(deadlocks(name))
-            pin = args.pin
-            print(f"  workers pinned to CPUs (serve --pin-workers): {'yes' if pin else 'no'}")
-            with serving(url, 1, pin) as one, serving(url, 2, pin) as two:
+            with serving(url, 1) as one, serving(url, 2) as two:
                 bearers = {
                     server.workers: token(server.base, world["client_id"], world["client_secret"])
                     for server in (one, two)

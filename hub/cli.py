@@ -8,7 +8,6 @@ import asyncio
 import dataclasses
 import json
 import os
-import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime
@@ -504,36 +503,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # the per-address limits and /metrics. The hub believes only the proxies
     # HUB_TRUSTED_PROXIES names.
     trusted = [item.strip() for item in settings.trusted_proxies.split(",") if item.strip()]
-    options: dict[str, Any] = {
-        "app": "hub.app:create_app",
-        "proxy_headers": bool(trusted),
-        "forwarded_allow_ips": trusted or [],
-        "factory": True,
-        "host": args.host,
-        "port": args.port,
-        "log_level": "info",
-        "log_config": log_config(settings.log_format),
+    uvicorn.run(
+        "hub.app:create_app",
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or [],
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="info",
+        log_config=log_config(settings.log_format),
         # uvicorn's access log prints query strings, where a careless client may put a
         # secret; the hub's own (hub.logs.AccessLog) prints paths only.
-        "access_log": False,
-    }
-    if args.workers == 1 or not hasattr(socket, "SO_REUSEPORT"):
-        if args.pin_workers and args.workers == 1:
-            from hub.serving import pin_to_cpu
-
-            pin_to_cpu(0)
-        uvicorn.run(**options, workers=args.workers)
-        return 0
-    # Several workers: one socket each (SO_REUSEPORT, Linux), so the kernel spreads
-    # connections over them (hub/serving.py); uvicorn's shared socket lets the first worker
-    # to wake take a whole burst. Where the option is missing, uvicorn's own way above.
-    from hub.serving import Supervisor, check_free
-
-    try:
-        check_free(args.host, args.port)
-    except OSError as error:
-        raise CommandFailed(f"cannot listen on {args.host}:{args.port}: {error.strerror}") from None
-    return Supervisor(options, args.workers, pin=args.pin_workers).run()
+        access_log=False,
+    )
     return 0
 
 
@@ -651,11 +634,6 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument(
-        "--pin-workers",
-        action="store_true",
-        help="keep worker i on the i-th CPU this server may use (round robin)",
-    )
     serve.set_defaults(handler=cmd_serve)
 
     worker = commands.add_parser(
